@@ -1,0 +1,5 @@
+"""``python -m cim`` runs the command line."""
+
+from cim.cli import main
+
+main()

@@ -1,0 +1,247 @@
+"""``City``: one city information model, opened from its store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from cim import migrations
+from cim.errors import CityExists, CIMError, LayerNotFound
+from cim.model import DEFAULT_CRS
+from cim.store import DuckDBStore, Store
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from cim.ingest.report import IngestReport
+
+Output = Literal["geopandas", "arrow", "pandas"]
+
+
+class City:
+    """A city model: layers of features (GIS, BIM, sensors) in one store, in one projected CRS.
+
+    Example:
+        >>> city = cim.create("qingdao.duckdb")          # doctest: +SKIP
+        >>> city.ingest("parcels.gpkg", layer="parcels")  # doctest: +SKIP
+        >>> city.features("parcels", where="far_limit > 2.5")  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.crs: str = self.meta("crs") or DEFAULT_CRS
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+    def __enter__(self) -> City:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<City {self.store.location} crs={self.crs}>"
+
+    @property
+    def location(self) -> str:
+        """Where the city is kept (file path or URL)."""
+        return self.store.location
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder beside the city file for rasters and other large side files."""
+        loc = Path(self.location)
+        return loc.with_name(loc.name + ".data")
+
+    def meta(self, key: str) -> str | None:
+        """A city-wide setting (crs, name, created_at, …)."""
+        return self.store.scalar("SELECT value FROM cim_meta WHERE key = ?", [key])
+
+    # -- catalogue ---------------------------------------------------------------------------
+    @property
+    def layers(self) -> pd.DataFrame:
+        """The layer catalogue: one row per layer with kind, phase, classification, counts, bbox."""
+        return self.store.arrow(
+            "SELECT name, kind, phase, classification, feature_class, feature_count, version, "
+            "source, source_crs, minx, miny, maxx, maxy, updated_at FROM layers ORDER BY name"
+        ).to_pandas()
+
+    def layer(self, name: str) -> dict[str, Any]:
+        """One layer's catalogue row; ``LayerNotFound`` lists the layers there are."""
+        table = self.store.arrow("SELECT * FROM layers WHERE name = ?", [name])
+        if table.num_rows == 0:
+            names = [r[0] for r in self.store.rows("SELECT name FROM layers ORDER BY name")]
+            hint = f"layers are: {', '.join(names)}" if names else "the city has no layers yet"
+            raise LayerNotFound(f"no layer {name!r} in {self.location}; {hint}")
+        row = table.to_pylist()[0]
+        for key in ("fields", "properties"):
+            if isinstance(row.get(key), str):
+                row[key] = json.loads(row[key])
+        return row
+
+    def history(self, layer: str | None = None) -> pd.DataFrame:
+        """Every ingest and edit, newest first (who, when, what, counts)."""
+        sql = "SELECT * FROM history"
+        params: list[Any] = []
+        if layer:
+            sql += " WHERE layer = ?"
+            params.append(layer)
+        return self.store.arrow(sql + " ORDER BY at DESC", params).to_pandas()
+
+    def rejects(self, layer: str, version: int | None = None) -> pd.DataFrame:
+        """Rows refused by an ingest of ``layer`` (latest version by default), with reasons."""
+        version = version or self.layer(layer)["version"]
+        return self.store.arrow(
+            "SELECT source, row_ref, reason FROM rejects WHERE layer = ? AND version = ?",
+            [layer, version],
+        ).to_pandas()
+
+    # -- reads -------------------------------------------------------------------------------
+    def features(
+        self,
+        layer: str | None = None,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        bbox_crs: str | None = None,
+        where: str | None = None,
+        as_of: datetime | str | None = None,
+        limit: int | None = None,
+        output: Output = "geopandas",
+    ) -> gpd.GeoDataFrame | pa.Table | pd.DataFrame:
+        """Features of a layer (or of all layers), filtered, as a GeoDataFrame or Arrow table.
+
+        ``bbox`` is in the city's CRS unless ``bbox_crs`` says otherwise; ``where`` is a SQL
+        predicate over the feature columns and the layer's own fields (``"far_limit > 2.5"``);
+        ``as_of`` reads the city as it was at that time.
+        """
+        from cim.query import select_features
+
+        return select_features(
+            self, layer, bbox=bbox, bbox_crs=bbox_crs, where=where, as_of=as_of, limit=limit, output=output
+        )
+
+    def feature(self, feature_id: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
+        """One feature by its stable id, with its parent chain."""
+        from cim.query import get_feature
+
+        return get_feature(self, feature_id, as_of=as_of)
+
+    def sql(self, query: str, params: list[Any] | None = None, *, output: Output = "arrow") -> Any:
+        """Run SQL against the city (read it; writes go through ingest/edit so history is kept)."""
+        from cim.query import run_sql
+
+        return run_sql(self, query, params, output=output)
+
+    # spatial questions planners ask ------------------------------------------------------------
+    def within(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
+        """Features wholly inside a geometry (shapely, WKT) or inside another feature (its id)."""
+        from cim.query import spatial_filter
+
+        return spatial_filter(self, "within", geometry, layer, **kw)
+
+    def intersecting(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
+        """Features that intersect a geometry or another feature."""
+        from cim.query import spatial_filter
+
+        return spatial_filter(self, "intersects", geometry, layer, **kw)
+
+    def within_distance(self, geometry: Any, distance: float, layer: str | None = None, **kw: Any) -> Any:
+        """Features within ``distance`` metres of a geometry or feature."""
+        from cim.query import spatial_filter
+
+        return spatial_filter(self, "dwithin", geometry, layer, distance=distance, **kw)
+
+    def nearest(self, geometry: Any, n: int = 5, layer: str | None = None, **kw: Any) -> Any:
+        """The ``n`` nearest features to a geometry or feature, with their distance in metres."""
+        from cim.query import nearest
+
+        return nearest(self, geometry, n, layer, **kw)
+
+    # -- writes ------------------------------------------------------------------------------
+    def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
+        """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""
+        from cim.ingest import ingest
+
+        return ingest(self, path, **options)
+
+    def record(self, action: str, *, layer: str | None = None, version: int | None = None,
+               details: dict[str, Any] | None = None, actor: str | None = None) -> None:
+        """Append to the history (inside the caller's transaction)."""
+        self.store.execute(
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)",
+            [datetime.now(UTC), actor or _actor(), action, layer, version,
+             json.dumps(details or {}, ensure_ascii=False, default=str)],
+        )
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "unknown"
+
+
+def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = None,
+           exist_ok: bool = False) -> City:
+    """Create a new city in ``location`` with one projected storage CRS.
+
+    Example:
+        >>> city = cim.create("qingdao.duckdb", crs="EPSG:4549")  # doctest: +SKIP
+    """
+    from gis.crs import crs_label, parse_crs
+
+    path = Path(location)
+    parsed = parse_crs(crs)
+    if not parsed.is_projected:
+        raise CIMError(
+            f"{crs} is not a projected CRS; a city stores metric coordinates: "
+            "use e.g. EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)"
+        )
+    if path.exists():
+        if not exist_ok:
+            raise CityExists(f"{path} already exists: open it with cim.open(), or choose another path")
+        return open(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = DuckDBStore(path, must_exist=False)
+    try:
+        migrations.migrate(store)
+        now = datetime.now(UTC).isoformat()
+        with store.transaction():
+            for key, value in (("crs", crs_label(parsed)), ("name", name or path.stem), ("created_at", now)):
+                store.execute("INSERT INTO cim_meta VALUES (?, ?)", [key, value])
+        city = City(store)
+        with store.transaction():
+            city.record("create", details={"crs": city.crs})
+    except BaseException:
+        store.close()
+        path.unlink(missing_ok=True)
+        raise
+    return city
+
+
+def open(location: str | Path, *, read_only: bool = False) -> City:  # noqa: A001 - cim.open mirrors io.open
+    """Open an existing city; pending schema migrations are applied (unless read-only)."""
+    store = DuckDBStore(location, read_only=read_only)
+    try:
+        if read_only:
+            current = migrations.current_version(store)
+            if current > migrations.latest_version():
+                migrations.migrate(store)  # raises SchemaTooNew
+        else:
+            migrations.migrate(store)
+        if migrations.current_version(store) == 0:
+            raise CIMError(f"{location} is a DuckDB file but not a city: create one with `cim init`")
+    except BaseException:
+        store.close()
+        raise
+    return City(store)

@@ -1,0 +1,38 @@
+"""Shared pieces of the command line: state, error lines, output helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+STATE = _State()
+
+CITY_HELP = "The city: a .duckdb file (created by `cim init`)."
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the user: the domain message, or the error's type and first line."""
+    from cim.errors import CIMError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, CIMError) or type(exc).__module__.split(".")[0] in {"gis", "bim"}:
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

@@ -1,0 +1,242 @@
+"""``cim init``, ``ingest``, ``layers``, ``query``, ``info``: making and reading a city."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cim.cli.common import CITY_HELP, console, fail
+
+
+class Format(str, Enum):
+    table = "table"
+    geojson = "geojson"
+    csv = "csv"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to ``app``."""
+    app.command("init")(init)
+    app.command("ingest")(ingest)
+    app.command("layers")(layers)
+    app.command("query")(query)
+    app.command("info")(info)
+
+
+def init(
+    city: Path = typer.Argument(..., help="Where to create the city file, e.g. qingdao.duckdb."),
+    crs: str = typer.Option("EPSG:4549", help="Projected storage CRS (metres), e.g. EPSG:4549."),
+    name: str = typer.Option(None, help="A display name for the city."),
+) -> None:
+    """Create an empty city with one projected storage CRS."""
+    import cim
+
+    c = cim.create(city, crs=crs, name=name)
+    console.print(f"created {city} (CRS {c.crs})")
+    c.close()
+
+
+def ingest(
+    city: Path = typer.Argument(..., help=CITY_HELP),
+    sources: list[Path] = typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
+                                         ".csv .tif .nc .ifc .city.json; each is atomic."),
+    layer: str = typer.Option(None, help="Target layer name (default: from the file or its layers)."),
+    source_layer: str = typer.Option(None, help="Only this layer of a multi-layer source (GeoPackage)."),
+    source_crs: str = typer.Option(None, help="CRS of a source that declares none, e.g. EPSG:4490."),
+    encoding: str = typer.Option(None, help="Text encoding of a shapefile's attributes, e.g. GB18030."),
+    phase: str = typer.Option("plan", help="plan | build | manage | operate."),
+    classification: str = typer.Option("public", help="public | internal | restricted."),
+    feature_class: str = typer.Option(None, "--class", help="Class of the features (Parcel, Building …)."),
+    id_field: str = typer.Option(None, help="Attribute holding a stable unique id."),
+    anchor: str = typer.Option(None, help="IFC without georeferencing: x,y[,z] in --anchor-crs."),
+    rotation: float = typer.Option(None, help="IFC anchor rotation, degrees from grid north."),
+    anchor_crs: str = typer.Option(None, help="CRS of --anchor (default: the city's)."),
+    show_rejects: int = typer.Option(10, help="How many rejected rows to list."),
+) -> None:
+    """Put files into the city and print read / stored / repaired / rejected for each."""
+    import cim
+
+    c = cim.open(city)
+    try:
+        for source in sources:
+            options = _ingest_options(source, layer=layer, source_layer=source_layer, source_crs=source_crs,
+                                      encoding=encoding, phase=phase, classification=classification,
+                                      feature_class=feature_class, id_field=id_field, anchor=anchor,
+                                      rotation=rotation, anchor_crs=anchor_crs)
+            with console.status(f"ingesting {source} …"):
+                result = c.ingest(source, **options)
+            for report in result if isinstance(result, list) else [result]:
+                _print_report(report, show_rejects)
+    finally:
+        c.close()
+
+
+def _ingest_options(source: Path, **given: object) -> dict[str, object]:
+    from cim.ingest.source import source_kind
+
+    kind = source_kind(source)
+    allowed = {
+        "vector": {"layer", "source_layer", "source_crs", "encoding", "phase", "classification",
+                   "feature_class", "id_field"},
+        "raster": {"layer", "source_crs", "phase", "classification"},
+        "ifc": {"layer", "phase", "classification", "anchor", "rotation", "anchor_crs"},
+        "cityjson": {"layer", "source_crs", "phase", "classification"},
+    }[kind]
+    options = {k: v for k, v in given.items() if v is not None}
+    wrong = sorted(set(options) - allowed - {"phase", "classification"})
+    if wrong:
+        flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
+        fail(f"{flags} does not apply to {kind} sources like {source.name}")
+    return {k: v for k, v in options.items() if k in allowed}
+
+
+def _print_report(report: object, show_rejects: int) -> None:
+    r = report.as_dict()  # type: ignore[attr-defined]
+    if r["unchanged"]:
+        console.print(f"[bold]{r['layer']}[/]: unchanged (same source as version {r['version']}), nothing done")
+        return
+    console.print(
+        f"[bold]{r['layer']}[/] v{r['version']} from {r['source']} ({r.get('source_crs') or 'no CRS'}): "
+        f"read {r['read']}, stored {r['stored']}, repaired {r['repaired']}, rejected {r['rejected']}",
+        highlight=False,
+    )
+    for note in r.get("notes", []):
+        console.print(f"  note: {note}", highlight=False)
+    rejects = getattr(report, "rejects", [])
+    for rej in rejects[:show_rejects]:
+        console.print(f"  rejected {rej.source} row {rej.row}: {rej.reason}", highlight=False)
+    if len(rejects) > show_rejects:
+        console.print(f"  … and {len(rejects) - show_rejects} more (see city.rejects('{r['layer']}'))")
+
+
+def layers(city: Path = typer.Argument(..., help=CITY_HELP),
+           fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv.")) -> None:
+    """List the city's layers with kind, phase, classification and counts."""
+    import cim
+
+    c = cim.open(city, read_only=True)
+    try:
+        df = c.layers
+    finally:
+        c.close()
+    _print_frame(df, fmt)
+
+
+def query(
+    city: Path = typer.Argument(..., help=CITY_HELP),
+    sql: str = typer.Argument(None, help="A SQL query over the city (tables: features, layers, …)."),
+    layer: str = typer.Option(None, help="Features of this layer (instead of SQL)."),
+    bbox: str = typer.Option(None, help="minx,miny,maxx,maxy filter (city CRS unless --bbox-crs)."),
+    bbox_crs: str = typer.Option(None, help="CRS of --bbox, e.g. EPSG:4326."),
+    where: str = typer.Option(None, help="SQL predicate over feature columns and layer fields."),
+    as_of: str = typer.Option(None, help="Read the city as it was then (ISO 8601 with zone)."),
+    limit: int = typer.Option(None, help="At most this many rows."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table | geojson | csv | json."),
+    output: Path = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Query the city with SQL, or with --layer/--bbox/--where; print a table, GeoJSON or CSV."""
+    import cim
+
+    if not sql and not layer:
+        fail("give a SQL query or --layer NAME (e.g. cim query city.duckdb --layer parcels --limit 5)")
+    c = cim.open(city, read_only=True)
+    try:
+        if sql:
+            gdf = c.sql(sql, output="geopandas")
+        else:
+            bb = tuple(float(v) for v in bbox.split(",")) if bbox else None
+            gdf = c.features(layer, bbox=bb, bbox_crs=bbox_crs, where=where, as_of=as_of, limit=limit)
+    finally:
+        c.close()
+    _emit(gdf, fmt, output)
+
+
+def _emit(df: object, fmt: Format, output: Path | None) -> None:
+    import geopandas as gpd
+
+    if fmt is Format.geojson:
+        if not isinstance(df, gpd.GeoDataFrame):
+            fail("--format geojson needs a geometry column named geom in the result")
+        text = _to_geojson(df)
+    elif fmt is Format.csv:
+        text = _plain(df).to_csv(index=False)
+    elif fmt is Format.json:
+        text = _plain(df).to_json(orient="records", force_ascii=False, date_format="iso")
+    else:
+        if output:
+            text = _plain(df).to_string(index=False)
+        else:
+            _print_frame(df, fmt)
+            return
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+
+
+def _to_geojson(gdf: object) -> str:
+    out = gdf.to_crs("EPSG:4326") if gdf.crs else gdf  # type: ignore[attr-defined]
+    for col in out.columns:
+        if str(out[col].dtype).startswith("datetime"):
+            out[col] = out[col].astype(str)
+    return out.to_json(ensure_ascii=False, drop_id=True)
+
+
+def _plain(df: object) -> object:
+    import geopandas as gpd
+    import pandas as pd
+
+    if isinstance(df, gpd.GeoDataFrame):
+        df = pd.DataFrame(df.assign(geometry=df.geometry.to_wkt()))
+    return df
+
+
+def _print_frame(df: object, fmt: Format) -> None:
+    plain = _plain(df)
+    if fmt is Format.json:
+        sys.stdout.write(plain.to_json(orient="records", force_ascii=False, date_format="iso") + "\n")
+        return
+    if fmt is Format.csv:
+        sys.stdout.write(plain.to_csv(index=False))
+        return
+    table = Table(show_lines=False)
+    for col in plain.columns:
+        table.add_column(str(col), overflow="fold", max_width=40)
+    for row in plain.head(200).itertuples(index=False):
+        table.add_row(*["" if v is None else str(v)[:200] for v in row])
+    console.print(table)
+    if len(plain) > 200:
+        console.print(f"… {len(plain) - 200} more rows (use --format csv or -o FILE)")
+
+
+def info(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
+    """Summary of a city: CRS, schema version, layers, feature counts, size on disk."""
+    import cim
+    from cim import migrations
+
+    c = cim.open(city, read_only=True)
+    try:
+        facts = {
+            "city": str(city),
+            "name": c.meta("name"),
+            "crs": c.crs,
+            "schema_version": migrations.current_version(c.store),
+            "layers": int(c.store.scalar("SELECT count(*) FROM layers")),
+            "features": int(c.store.scalar("SELECT count(*) FROM features WHERE valid_to IS NULL")),
+            "size_mb": round(Path(city).stat().st_size / 1e6, 1),
+        }
+        by_phase = c.store.rows("SELECT phase, count(*) FROM layers GROUP BY phase ORDER BY phase")
+    finally:
+        c.close()
+    for key, value in facts.items():
+        console.print(f"{key:>15}: {value}", highlight=False)
+    for phase, count in by_phase:
+        console.print(f"{'phase ' + phase:>15}: {count} layers", highlight=False)
+    _ = json  # json output of info is `cim layers --format json`

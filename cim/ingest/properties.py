@@ -1,0 +1,109 @@
+"""Turning a source's attribute table into feature columns: ids, names, heights, JSON properties."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cim.errors import ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+#: attribute names recognised (case-insensitive) for the feature's own columns
+ID_FIELDS = ("id", "fid", "gid", "objectid", "uid", "编号")
+NAME_FIELDS = ("name", "名称", "名字")
+HEIGHT_FIELDS = ("height", "高度", "building_height")
+Z_MIN_FIELDS = ("z_min", "zmin", "bottom")
+Z_MAX_FIELDS = ("z_max", "zmax", "top")
+
+_CLASS_BY_WORD = {
+    "parcel": "Parcel", "地块": "Parcel", "block": "Block", "zoning": "Zone", "zone": "Zone",
+    "road": "Road", "street": "Road", "道路": "Road", "building": "Building", "footprint": "Building",
+    "pand": "Building", "建筑": "Building", "pipe": "Pipe", "管线": "Pipe", "tunnel": "UtilityTunnel",
+    "green": "GreenSpace", "park": "GreenSpace", "parking": "ParkingLot", "district": "District",
+    "water": "WaterBody",
+}
+
+
+def infer_feature_class(layer: str, geometry_type: str | None = None) -> str:
+    """A class for a layer's features from its name (``parcels`` → Parcel), else ``Feature``."""
+    lowered = layer.lower()
+    for word, cls in _CLASS_BY_WORD.items():
+        if word in lowered:
+            return cls
+    return "Feature"
+
+
+def _find(table: pa.Table, candidates: tuple[str, ...]) -> str | None:
+    lowered = {name.lower(): name for name in table.column_names}
+    for candidate in candidates:
+        if candidate in lowered:
+            return lowered[candidate]
+    return None
+
+
+def feature_columns(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: str | None) -> dict:
+    """id, name, height, z_min, z_max columns drawn from recognised attributes.
+
+    Ids are ``<layer>.<value of the id field>`` when the source has a unique id field, else
+    ``<layer>.<row number>``: stable across re-ingests of the same source.
+    """
+    columns: dict[str, pa.Array] = {}
+    field = id_field or _find(attrs, ID_FIELDS)
+    if id_field and id_field not in attrs.column_names:
+        raise ValidationError(f"--id-field {id_field!r} is not a field of the source; fields: "
+                              f"{', '.join(attrs.column_names)}")
+    ids = None
+    if field is not None:
+        values = pc.cast(attrs.column(field), pa.string())
+        if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+            ids = values
+        elif id_field:
+            raise ValidationError(f"--id-field {id_field!r} has empty or repeated values; ids must be unique")
+    if ids is None:
+        ids = pa.array(rows.astype(str), pa.string())
+    columns["id"] = pc.binary_join_element_wise(pa.repeat(pa.scalar(layer), len(ids)), ids, ".")
+    for target, candidates in (("name", NAME_FIELDS), ("height", HEIGHT_FIELDS),
+                               ("z_min", Z_MIN_FIELDS), ("z_max", Z_MAX_FIELDS)):
+        source = _find(attrs, candidates)
+        if source is None:
+            continue
+        try:
+            columns[target] = pc.cast(attrs.column(source), pa.string() if target == "name" else pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return columns
+
+
+def properties_json(city: City, attrs: pa.Table) -> pa.Array:
+    """Each row's attributes as a JSON object (field names and text kept as they are)."""
+    if attrs.num_columns == 0:
+        return pa.repeat(pa.scalar("{}"), attrs.num_rows)
+    safe = attrs.rename_columns([f"c{i}" for i in range(attrs.num_columns)])
+    safe = pa.table([_jsonable(col) for col in safe.columns], names=safe.column_names)
+    pairs = ", ".join(f"{_sql_str(name)}, c{i}" for i, name in enumerate(attrs.column_names))
+    from cim.store.duckdb import connect
+
+    con = connect()
+    try:
+        con.register("attrs", safe)
+        result = con.execute(f"SELECT json_object({pairs})::VARCHAR AS j FROM attrs").to_arrow_table()
+    finally:
+        con.close()
+    return result.column("j").combine_chunks()
+
+
+def _jsonable(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        return pc.cast(pa.repeat(pa.scalar(None, pa.string()), len(column)), pa.string())
+    if pa.types.is_dictionary(column.type):
+        return pc.cast(column, column.type.value_type)
+    return column
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

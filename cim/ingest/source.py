@@ -1,0 +1,76 @@
+"""Facts about a source file shared by every ingest path: kind, checksum, sidecars."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from cim.errors import SourceError
+
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet", ".csv",
+                   ".sqlite", ".zip"}
+RASTER_SUFFIXES = {".tif", ".tiff", ".nc", ".vrt"}
+IFC_SUFFIXES = {".ifc"}
+CITYJSON_SUFFIXES = {".jsonl"}
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+def source_kind(path: Path) -> str:
+    """'vector', 'raster', 'ifc' or 'cityjson', from the name and (for .json) the content."""
+    check_readable(path)
+    suffix = path.suffix.lower()
+    if suffix in IFC_SUFFIXES:
+        return "ifc"
+    if suffix in RASTER_SUFFIXES:
+        return "raster"
+    if suffix in CITYJSON_SUFFIXES or path.name.lower().endswith(".city.json"):
+        return "cityjson"
+    if suffix == ".json" and _looks_like_cityjson(path):
+        return "cityjson"
+    if suffix in VECTOR_SUFFIXES:
+        return "vector"
+    supported = sorted(VECTOR_SUFFIXES | RASTER_SUFFIXES | IFC_SUFFIXES | CITYJSON_SUFFIXES)
+    raise SourceError(
+        f"{path}: cannot tell what kind of data a '{suffix or 'no suffix'}' file holds; "
+        f"supported: {' '.join(supported)}"
+    )
+
+
+def check_readable(path: Path) -> None:
+    """A clear error for the usual mistakes: missing path, a directory, an empty file."""
+    if not path.exists():
+        raise SourceError(f"{path} does not exist: check the path")
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory: give the data file inside it")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path} is empty (0 bytes)")
+
+
+def checksum(path: Path, options: dict[str, Any] | None = None) -> str:
+    """SHA-256 of the file (and a shapefile's sidecars) and the options that shape the result."""
+    digest = hashlib.sha256()
+    files = [path]
+    if path.suffix.lower() == ".shp":
+        files += [path.with_suffix(s) for s in _SHAPEFILE_SIDECARS if path.with_suffix(s).exists()]
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(chunk)
+    for key in sorted(options or {}):
+        digest.update(f"{key}={options[key]!r}".encode())
+    return digest.hexdigest()
+
+
+def layer_name_for(text: str) -> str:
+    """A layer name users can type: lower-case letters, digits and '_' (CJK kept)."""
+    name = re.sub(r"[^\w\-]+", "_", text.strip()).strip("_").lower()
+    return (name or "layer")[:64]
+
+
+def _looks_like_cityjson(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return b'"CityJSON"' in head

@@ -1,0 +1,129 @@
+"""Vector sources (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet, CSV) into layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from cim.errors import SourceError
+from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.properties import feature_columns, infer_feature_class, properties_json
+from cim.ingest.report import IngestReport
+from cim.ingest.source import checksum, layer_name_for
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+
+def ingest_vector(
+    city: City,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    source_layer: str | None = None,
+    source_crs: str | None = None,
+    encoding: str | None = None,
+    phase: str = "plan",
+    classification: str = "public",
+    feature_class: str | None = None,
+    id_field: str | None = None,
+    wkt_column: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+) -> list[IngestReport]:
+    """Ingest one vector source; every layer of a GeoPackage unless ``source_layer`` picks one.
+
+    All layers of the source commit together or not at all. Returns one report per layer.
+
+    Example:
+        >>> ingest_vector(city, "zoning.shp", encoding="GB18030", phase="plan")  # doctest: +SKIP
+    """
+    from gis.vector import list_layers
+
+    path = Path(path)
+    names = [source_layer] if source_layer else _layers_of(path, list_layers)
+    if layer and len(names) > 1:
+        raise SourceError(
+            f"{path} holds {len(names)} layers ({', '.join(names)}); --layer names one target layer, "
+            "so pick the source layer with --source-layer"
+        )
+    reports = []
+    with city.store.transaction():
+        for name in names:
+            reports.append(_ingest_one(
+                city, path, source_layer=name if len(names) > 1 or source_layer else None,
+                layer=layer or layer_name_for(name if len(names) > 1 else path.stem.split(".")[0]),
+                source_crs=source_crs, encoding=encoding, phase=phase, classification=classification,
+                feature_class=feature_class, id_field=id_field,
+                csv={"wkt_column": wkt_column, "x_column": x_column, "y_column": y_column},
+            ))
+    return reports
+
+
+def _layers_of(path: Path, list_layers: Any) -> list[str]:
+    if path.suffix.lower() not in {".gpkg", ".sqlite"}:
+        return [path.stem]
+    names = list_layers(path)
+    if not names:
+        raise SourceError(f"{path} holds no vector layers")
+    return names
+
+
+def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str, source_crs: str | None,
+                encoding: str | None, phase: str, classification: str, feature_class: str | None,
+                id_field: str | None, csv: dict[str, str | None]) -> IngestReport:
+    from gis.crs import crs_label, parse_crs, reproject
+    from gis.geometry import check_and_repair
+    from gis.vector import read_vector, require_crs
+
+    options = {"layer": source_layer, "encoding": encoding, "source_crs": source_crs, **csv}
+    spec = LayerSpec(name=layer, kind="vector", phase=phase, classification=classification,
+                     source=str(path), checksum=checksum(path, options))
+    report = IngestReport(layer=layer, source=str(path), kind="vector")
+    if is_unchanged(city, spec):
+        report.unchanged = True
+        report.version = city.layer(layer)["version"]
+        report.notes.append("source unchanged since the last ingest: nothing to do")
+        return report
+    data = read_vector(path, layer=source_layer, encoding=encoding, source_crs=source_crs, **csv)
+    src_crs = require_crs(data)
+    spec.source_crs = report.source_crs = crs_label(src_crs)
+    report.read = data.table.num_rows
+    checked = check_and_repair(data.table.column("geometry").to_numpy(zero_copy_only=False))
+    keep = np.ones(report.read, dtype=bool)
+    for index, reason in checked.rejected:
+        keep[index] = False
+        report.reject(int(data.row_numbers[index]), reason)
+    report.repaired = int(np.count_nonzero(checked.repaired & keep))
+    geoms = reproject(checked.geoms[keep], src_crs, parse_crs(city.crs))
+    _reject_unprojectable(report, geoms, data.row_numbers[keep], keep)
+    ok = shapely.is_valid_input(geoms) & ~shapely.is_missing(geoms) & _finite(geoms)
+    geoms = geoms[ok]
+    attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep)).filter(pa.array(ok))
+    rows = data.row_numbers[keep][ok]
+    spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
+    spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
+    columns = feature_columns(attrs, layer=layer, rows=rows, id_field=id_field)
+    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(geoms))
+    columns["geom"] = pa.array(shapely.to_wkb(shapely.force_2d(geoms)), pa.binary())
+    columns["properties"] = properties_json(city, attrs)
+    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(geoms))
+    return commit_layer(city, spec, pa.table(columns), report)
+
+
+def _finite(geoms: np.ndarray) -> np.ndarray:
+    coords_ok = np.ones(len(geoms), dtype=bool)
+    if len(geoms):
+        bounds = shapely.bounds(geoms)
+        coords_ok = np.isfinite(bounds).all(axis=1)
+    return coords_ok
+
+
+def _reject_unprojectable(report: IngestReport, geoms: np.ndarray, rows: np.ndarray, keep: np.ndarray) -> None:
+    bad = ~_finite(geoms)
+    for row in rows[bad]:
+        report.reject(int(row), f"coordinates cannot be reprojected to the city CRS from {report.source_crs}")

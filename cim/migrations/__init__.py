@@ -1,0 +1,72 @@
+"""Numbered schema migrations: ``NNNN_name.sql`` files applied in order, once each."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from importlib import resources
+
+from cim.errors import SchemaTooNew
+from cim.store.base import Store
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def available() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped with this version of cim, in order."""
+    found = []
+    for entry in resources.files(__package__).iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    """The schema version this cim writes."""
+    return available()[-1][0]
+
+
+def current_version(store: Store) -> int:
+    """The schema version of a city (0 for an empty database)."""
+    exists = store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    )
+    if not exists:
+        return 0
+    return int(store.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+
+def migrate(store: Store) -> list[int]:
+    """Apply pending migrations in one transaction each; returns the versions applied.
+
+    A city written by a newer cim is refused rather than half-understood.
+    """
+    current = current_version(store)
+    newest = latest_version()
+    if current > newest:
+        raise SchemaTooNew(
+            f"{store.location} has schema version {current}, this cim understands up to {newest}: "
+            "upgrade cim (pip install -U cim)"
+        )
+    applied = []
+    for version, name, sql in available():
+        if version <= current:
+            continue
+        with store.transaction():
+            store.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            for statement in _statements(sql):
+                store.execute(statement)
+            store.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)]
+            )
+        applied.append(version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]

@@ -1,0 +1,57 @@
+"""The storage interface the city model talks to.
+
+``City`` and everything above it receive a ``Store``; they never open database files themselves.
+DuckDB-spatial (``DuckDBStore``) is the embedded default; a server-grade backend is a second class
+implementing the same methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+
+
+class Store(ABC):
+    """A connection to one city's storage."""
+
+    #: where the city lives (file path or URL), for messages
+    location: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that returns nothing."""
+
+    @abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a query and return its rows as tuples."""
+
+    @abstractmethod
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query and return an Arrow table (geometry as GeoArrow WKB)."""
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
+        """Append an Arrow table to ``table``; columns in ``geometry`` hold WKB. Returns rows added."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        result = self.rows(sql, params)
+        return result[0][0] if result else None
+
+    @property
+    @abstractmethod
+    def read_only(self) -> bool:
+        """True when writes are refused."""

@@ -1,0 +1,139 @@
+"""DuckDB-spatial store: the embedded default, one file per city.
+
+The spatial extension is loaded from the pinned ``duckdb-extension-spatial`` wheel, never from the
+network.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cim.errors import CIMError, CityNotFound
+from cim.store.base import Store
+
+_SPATIAL_VERSION = "v1.5.5"
+
+
+def spatial_extension_path() -> Path:
+    """Where the pinned spatial extension binary lies inside its wheel."""
+    try:
+        import duckdb_extension_spatial
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise CIMError(
+            "the DuckDB spatial extension wheel is missing: pip install duckdb-extension-spatial==1.5.5"
+        ) from exc
+    root = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    path = root / _SPATIAL_VERSION / "spatial.duckdb_extension"
+    if not path.exists():
+        found = sorted(root.glob("*/spatial.duckdb_extension"))
+        if not found:
+            raise CIMError(f"no spatial.duckdb_extension under {root}; reinstall duckdb-extension-spatial")
+        path = found[-1]
+    return path
+
+
+def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with spatial loaded offline and extension auto-install switched off."""
+    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute(f"LOAD '{spatial_extension_path()}'")
+    return con
+
+
+class DuckDBStore(Store):
+    """A city kept in one DuckDB file (``:memory:`` for throwaway cities)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, must_exist: bool = True) -> None:
+        self.location = str(path)
+        self._read_only = read_only
+        if must_exist and self.location != ":memory:" and not Path(self.location).is_file():
+            raise CityNotFound(f"no city at {self.location}: create one with `cim init {self.location}`")
+        try:
+            self._con = connect(self.location, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise CIMError(f"cannot open {self.location}: {_first_line(exc)}") from exc
+        except duckdb.Error as exc:
+            raise CIMError(
+                f"{self.location} is not a readable DuckDB city file: {_first_line(exc)}"
+            ) from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The raw connection, for DuckDB-specific fast paths (tiles, analysis)."""
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own, for use from another thread."""
+        cur = self._con.cursor()
+        cur.execute(f"LOAD '{spatial_extension_path()}'")
+        return cur
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self._lock:
+            self._con.execute(sql, params or [])
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        with self._lock:
+            return self._con.execute(sql, params or []).fetchall()
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        with self._lock:
+            return self._con.execute(sql, params or []).to_arrow_table()
+
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
+        if data.num_rows == 0:
+            return 0
+        cols = ", ".join(
+            f'ST_GeomFromWKB("{c}") AS "{c}"' if c in geometry else f'"{c}"' for c in data.column_names
+        )
+        names = ", ".join(f'"{c}"' for c in data.column_names)
+        with self._lock:
+            self._con.register("_cim_incoming", data)
+            try:
+                self._con.execute(f"INSERT INTO {table} ({names}) SELECT {cols} FROM _cim_incoming")
+            finally:
+                self._con.unregister("_cim_incoming")
+        return data.num_rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._con.execute("BEGIN TRANSACTION")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

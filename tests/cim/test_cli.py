@@ -1,0 +1,60 @@
+"""The ``cim`` command line as a user types it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.cim.helpers import parcels_geojson
+
+
+def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "cim", *args], capture_output=True, text=True, timeout=300)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_init_ingest_layers_and_query_from_the_command_line(tmp_path):
+    city = str(tmp_path / "c.duckdb")
+    run("init", city)
+    out = run("ingest", city, str(parcels_geojson(tmp_path / "parcels.geojson"))).stdout
+    assert "read 3, stored 3, repaired 0, rejected 0" in out
+    layers = json.loads(run("layers", city, "--format", "json").stdout)
+    assert [layer["name"] for layer in layers] == ["parcels"]
+    geojson = json.loads(run("query", city, "--layer", "parcels", "--where", "far_limit > 2.5",
+                             "--format", "geojson").stdout)
+    assert len(geojson["features"]) == 2
+    assert geojson["features"][0]["properties"]["名称"].startswith("地块")
+    lon = geojson["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert 119 < lon < 121
+    csv = run("query", city, "SELECT id, height FROM features ORDER BY id", "--format", "csv").stdout
+    assert csv.splitlines()[0] == "id,height" and len(csv.splitlines()) == 4
+    assert "crs: EPSG:4549" in run("info", city).stdout
+
+
+def test_errors_are_one_line_with_a_nonzero_exit_and_no_traceback(tmp_path):
+    city = str(tmp_path / "c.duckdb")
+    run("init", city)
+    proc = run("ingest", city, str(tmp_path / "missing.gpkg"), ok=False)
+    assert proc.returncode != 0
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = run("--debug", "info", str(tmp_path / "nope.duckdb"), ok=False)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_opening_a_missing_city_says_how_to_create_it(tmp_path):
+    proc = run("layers", str(tmp_path / "nope.duckdb"), ok=False)
+    assert "cim init" in proc.stderr
+
+
+def test_an_option_that_does_not_fit_the_source_is_refused(tmp_path):
+    city = str(tmp_path / "c.duckdb")
+    run("init", city)
+    proc = run("ingest", city, str(parcels_geojson(tmp_path / "p.geojson")), "--anchor", "1,2", ok=False)
+    assert "--anchor does not apply to vector sources" in proc.stderr

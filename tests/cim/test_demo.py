@@ -1,0 +1,70 @@
+"""The demo city: deterministic, complete, and with planted rule-breakers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cim.demo import LAYERS, build_demo, generate_frames
+from cim.demo.recipe import load_recipe
+
+
+@pytest.fixture(scope="module")
+def demo_city(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "city.duckdb"
+    city = build_demo(path, scale=400)
+    yield city
+    city.close()
+
+
+def test_the_demo_city_has_every_layer_in_epsg_4549(demo_city):
+    names = set(demo_city.layers["name"])
+    assert set(LAYERS) | {"dem"} <= names
+    assert demo_city.crs == "EPSG:4549"
+
+
+def test_every_demo_ingest_reconciles_without_rejects(demo_city):
+    versions = demo_city.sql("SELECT layer, read, stored, rejected FROM layer_versions").to_pylist()
+    assert versions and all(v["read"] == v["stored"] and v["rejected"] == 0 for v in versions)
+
+
+def test_buildings_stand_inside_their_parcels_except_planted_setback_breakers(demo_city):
+    rows = demo_city.sql("""
+        SELECT b.properties->>'parcel_id' AS parcel, p.properties->>'parcel_id' AS holder
+        FROM features b JOIN features p ON p.layer = 'parcels' AND ST_Within(b.geom, p.geom)
+        WHERE b.layer = 'buildings'""").to_pylist()
+    assert rows and all(r["parcel"] == r["holder"] for r in rows)
+    assert len(rows) == demo_city.layer("buildings")["feature_count"]
+
+
+def test_some_buildings_break_their_height_limit_on_purpose(demo_city):
+    over = demo_city.features("buildings", where="violates_height").shape[0]
+    assert over > 0
+    checked = demo_city.sql("""
+        SELECT count(*) AS n FROM features b JOIN features p
+          ON p.layer = 'parcels' AND p.properties->>'parcel_id' = b.properties->>'parcel_id'
+        WHERE b.layer = 'buildings' AND b.height > CAST(p.properties->>'height_limit' AS DOUBLE)
+    """).column("n")[0].as_py()
+    assert checked == over
+
+
+def test_pipes_and_the_tunnel_are_underground_and_restricted(demo_city):
+    pipes = demo_city.features("pipes")
+    assert (pipes["z_max"] < 0).all() and set(pipes["network"]) == {"water", "gas", "power"}
+    assert demo_city.layer("utility_tunnel")["classification"] == "restricted"
+
+
+def test_the_same_seed_gives_the_same_city_and_scale_sets_the_size():
+    recipe = load_recipe()
+    a = generate_frames(recipe, np.random.default_rng(7), buildings=500, crs="EPSG:4549")
+    b = generate_frames(recipe, np.random.default_rng(7), buildings=500, crs="EPSG:4549")
+    assert a["buildings"].geometry.equals(b["buildings"].geometry).all()
+    assert 350 <= len(a["buildings"]) <= 700
+    big = generate_frames(recipe, np.random.default_rng(7), buildings=5000, crs="EPSG:4549")
+    assert 4000 <= len(big["buildings"]) <= 6500
+
+
+def test_the_demo_has_a_dem_catalogued_as_a_cog(demo_city):
+    dem = demo_city.layer("dem")
+    assert dem["kind"] == "raster" and dem["properties"]["role"] == "dem"
+    assert (demo_city.data_dir / dem["properties"]["path"]).is_file()

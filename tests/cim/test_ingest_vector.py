@@ -1,0 +1,146 @@
+"""Vector sources into the city: counts reconcile, CRS handled, repairs counted, atomic, versioned."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import shapely
+
+import cim
+from tests.cim.helpers import parcels_geojson, square, write_geojson
+
+
+def _point_count(city) -> int:
+    return int(city.store.scalar("SELECT count(*) FROM features"))
+
+
+def test_a_geojson_lands_in_the_city_crs_within_a_metre(city, tmp_path):
+    (report,) = city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    assert (report.read, report.stored, report.rejected) == (3, 3, 0)
+    gdf = city.features("parcels")
+    first = gdf.set_index("id").loc["parcels.p0"]
+    minx, miny = first.geometry.bounds[:2]
+    assert abs(minx - 515000) < 1 and abs(miny - 3980000) < 1
+    assert gdf.crs.to_epsg() == 4549
+
+
+def test_chinese_field_names_and_values_are_kept(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    gdf = city.features("parcels")
+    assert "名称" in gdf.columns
+    assert set(gdf["名称"]) == {"地块0", "地块1", "地块2"}
+
+
+def test_where_filters_on_the_layers_own_fields(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    gdf = city.features("parcels", where="far_limit > 2.5")
+    assert sorted(gdf["id"]) == ["parcels.p1", "parcels.p2"]
+
+
+def test_bbox_in_another_crs_selects_the_features_inside_it(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    inside = city.features("parcels", bbox=(514990, 3979990, 515030, 3980030))
+    assert list(inside["id"]) == ["parcels.p0"]
+    lon0, lat0 = square(514990, 3979990)[0]
+    lon1, lat1 = square(515030, 3980030)[0]
+    again = city.features("parcels", bbox=(lon0, lat0, lon1, lat1), bbox_crs="EPSG:4326")
+    assert list(again["id"]) == ["parcels.p0"]
+
+
+def test_null_and_empty_geometries_are_rejected_with_their_rows(city, tmp_path):
+    feats = [
+        {"n": 1, "geometry": {"type": "Polygon", "coordinates": [square(515000, 3980000)]}},
+        {"n": 2, "geometry": None},
+        {"n": 3, "geometry": {"type": "Polygon", "coordinates": []}},
+    ]
+    (report,) = city.ingest(write_geojson(tmp_path / "mixed.geojson", feats))
+    assert (report.read, report.stored, report.rejected) == (3, 1, 2)
+    assert sorted(r.row for r in report.rejects) == ["2", "3"]
+    assert len(city.rejects("mixed")) == 2
+
+
+def test_a_self_intersecting_polygon_is_repaired_and_counted(city, tmp_path):
+    ring = square(515000, 3980000)
+    bowtie = [ring[0], ring[2], ring[1], ring[3], ring[0]]
+    (report,) = city.ingest(write_geojson(tmp_path / "bow.geojson", [
+        {"n": 1, "geometry": {"type": "Polygon", "coordinates": [bowtie]}}]))
+    assert (report.stored, report.repaired) == (1, 1)
+    assert city.features("bow").geometry.is_valid.all()
+
+
+def test_absurd_coordinates_are_rejected_not_stored(city, tmp_path):
+    feats = [{"n": 1, "geometry": {"type": "Point", "coordinates": [1e20, 1e20]}},
+             {"n": 2, "geometry": {"type": "Point", "coordinates": list(square(515000, 3980000)[0])}}]
+    (report,) = city.ingest(write_geojson(tmp_path / "far.geojson", feats))
+    assert (report.read, report.stored, report.rejected) == (2, 1, 1)
+
+
+def test_a_source_without_crs_is_refused_unless_stated(city, tmp_path):
+    csv = tmp_path / "pts.csv"
+    csv.write_text("name,wkt\na,POINT (515000 3980000)\n", encoding="utf-8")
+    with pytest.raises(cim.CRSError, match="source-crs"):
+        city.ingest(csv)
+    assert city.layers.empty
+    (report,) = city.ingest(csv, source_crs="EPSG:4549")
+    assert report.stored == 1
+    geom = city.features("pts").geometry.iloc[0]
+    assert geom.equals_exact(shapely.Point(515000, 3980000), 1e-6)
+
+
+def test_reingesting_an_unchanged_source_is_a_no_op(city, tmp_path):
+    src = parcels_geojson(tmp_path / "parcels.geojson")
+    city.ingest(src)
+    (again,) = city.ingest(src)
+    assert again.unchanged and again.version == 1
+    assert _point_count(city) == 3
+
+
+def test_a_changed_source_becomes_a_new_version_and_as_of_reads_the_old_one(city, tmp_path):
+    src = parcels_geojson(tmp_path / "parcels.geojson", height=30)
+    city.ingest(src)
+    time.sleep(0.01)
+    between = city.sql("SELECT now() AS t").column("t")[0].as_py()
+    time.sleep(0.01)
+    parcels_geojson(src, n=2, height=50)
+    (report,) = city.ingest(src)
+    assert report.version == 2
+    now = city.features("parcels")
+    old = city.features("parcels", as_of=between)
+    assert len(now) == 2 and set(now["height"]) == {50.0, 51.0}
+    assert len(old) == 3 and set(old["height"]) == {30.0, 31.0, 32.0}
+    assert city.layer("parcels")["version"] == 2
+
+
+def test_a_failing_source_leaves_the_city_unchanged(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    before = (_point_count(city), len(city.history()))
+    bad = tmp_path / "broken.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [ {"type": "Feat', encoding="utf-8")
+    with pytest.raises(cim.SourceError):
+        city.ingest(bad)
+    assert (_point_count(city), len(city.history())) == before
+    assert list(city.layers["name"]) == ["parcels"]
+
+
+def test_history_records_each_ingest_with_its_counts(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    row = city.history("parcels").iloc[0]
+    details = json.loads(row["details"])
+    assert row["action"] == "ingest" and details["stored"] == 3 and details["read"] == 3
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("missing.geojson", "does not exist"),
+    ("folder", "directory"),
+    ("picture.gpkg", None),
+    ("notes.xyz", "cannot tell"),
+])
+def test_bad_paths_get_a_clear_error_and_the_city_stays_empty(city, tmp_path, bad, message):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "picture.gpkg").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    (tmp_path / "notes.xyz").write_text("hello")
+    with pytest.raises(cim.CIMError, match=message):
+        city.ingest(tmp_path / bad)
+    assert city.layers.empty and _point_count(city) == 0

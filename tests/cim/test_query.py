@@ -1,0 +1,68 @@
+"""The spatial questions planners ask, on a small hand-made city."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+
+import cim
+from tests.cim.helpers import lonlat, parcels_geojson, square, write_geojson
+
+
+@pytest.fixture
+def small_city(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson", n=3))
+    feats = []
+    for i, (x, y) in enumerate([(515005, 3980005), (515105, 3980005), (515500, 3980500)]):
+        feats.append({"id": f"b{i}", "height": 10.0 * (i + 1),
+                      "geometry": {"type": "Polygon", "coordinates": [square(x, y, 8)]}})
+    city.ingest(write_geojson(tmp_path / "buildings.geojson", feats))
+    return city
+
+
+def test_within_a_parcel_finds_the_buildings_standing_on_it(small_city):
+    inside = small_city.within("parcels.p0", layer="buildings")
+    assert list(inside["id"]) == ["buildings.b0"]
+
+
+def test_intersecting_a_geometry_given_as_wkt(small_city):
+    hits = small_city.intersecting("POLYGON ((515000 3980000, 515200 3980000, 515200 3980050, "
+                                   "515000 3980050, 515000 3980000))", layer="buildings")
+    assert sorted(hits["id"]) == ["buildings.b0", "buildings.b1"]
+
+
+def test_within_distance_counts_metres_in_the_city_crs(small_city):
+    near = small_city.within_distance(shapely.Point(515000, 3980000), 10, layer="buildings")
+    assert list(near["id"]) == ["buildings.b0"]
+    wider = small_city.within_distance(shapely.Point(515000, 3980000), 120, layer="buildings")
+    assert sorted(wider["id"]) == ["buildings.b0", "buildings.b1"]
+
+
+def test_nearest_returns_n_features_ordered_by_distance(small_city):
+    lon, lat = lonlat(515600, 3980600)
+    result = small_city.nearest(shapely.Point(lon, lat), n=2, layer="buildings", crs="EPSG:4326")
+    assert list(result["id"]) == ["buildings.b2", "buildings.b1"]
+    assert result["distance"].is_monotonic_increasing
+
+
+def test_feature_returns_properties_and_geometry(small_city):
+    f = small_city.feature("parcels.p1")
+    assert f["properties"]["名称"] == "地块1" and f["wkt"].startswith("POLYGON")
+
+
+def test_unknown_feature_and_bad_where_are_clear_errors(small_city):
+    with pytest.raises(cim.FeatureNotFound):
+        small_city.feature("parcels.nope")
+    with pytest.raises(cim.QueryError, match="bad where clause"):
+        small_city.features("parcels", where="no_such_column > 1")
+
+
+def test_as_of_without_a_time_zone_is_refused(small_city):
+    with pytest.raises(cim.QueryError, match="time zone"):
+        small_city.features("parcels", as_of="2026-01-01T00:00:00")
+
+
+def test_arrow_output_carries_geoarrow_wkb(small_city):
+    table = small_city.features("buildings", output="arrow")
+    assert table.num_rows == 3
+    assert table.schema.field("geom").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
