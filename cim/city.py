@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cim import migrations
-from cim.errors import CityExists, CIMError, LayerNotFound
+from cim.errors import CIMError, CityExists, LayerNotFound
 from cim.model import DEFAULT_CRS
 from cim.store import DuckDBStore, Store
 
@@ -94,7 +94,7 @@ class City:
         if layer:
             sql += " WHERE layer = ?"
             params.append(layer)
-        return self.store.arrow(sql + " ORDER BY at DESC", params).to_pandas()
+        return self.store.arrow(sql + " ORDER BY at_time DESC", params).to_pandas()
 
     def rejects(self, layer: str, version: int | None = None) -> pd.DataFrame:
         """Rows refused by an ingest of ``layer`` (latest version by default), with reasons."""

@@ -57,11 +57,13 @@ def main() -> None:
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        common.fail("interrupted", code=130)
+        common.print_error("interrupted")
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes a one-liner
         if debug:
             raise
-        common.fail(common.describe(exc))
+        common.print_error(common.describe(exc))
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]

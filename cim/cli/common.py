@@ -32,7 +32,12 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
 
 
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, on one line."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Inside a command: print ``error: message`` on stderr and exit with ``code``."""
+    print_error(message)
     raise typer.Exit(code)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,7 +12,7 @@ from rich.table import Table
 from cim.cli.common import CITY_HELP, console, fail
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     geojson = "geojson"
     csv = "csv"
@@ -239,4 +238,3 @@ def info(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
         console.print(f"{key:>15}: {value}", highlight=False)
     for phase, count in by_phase:
         console.print(f"{'phase ' + phase:>15}: {count} layers", highlight=False)
-    _ = json  # json output of info is `cim layers --format json`

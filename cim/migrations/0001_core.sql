@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 
 CREATE TABLE IF NOT EXISTS history (
-    at      TIMESTAMPTZ NOT NULL,
+    at_time TIMESTAMPTZ NOT NULL,
     actor   VARCHAR,
     action  VARCHAR NOT NULL,                 -- create | ingest | edit | delete | migrate
     layer   VARCHAR,

@@ -68,5 +68,6 @@ def migrate(store: Store) -> list[int]:
 
 
 def _statements(sql: str) -> list[str]:
-    text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    # migration files hold no string literals with "--", so comments can be cut at the marker
+    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
     return [s.strip() for s in text.split(";") if s.strip()]

@@ -58,6 +58,13 @@ class DuckDBStore(Store):
         try:
             self._con = connect(self.location, read_only=read_only)
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):
+                raise CIMError(f"{self.location} is not a readable DuckDB city file") from exc
+            if "lock" in str(exc).lower():
+                raise CIMError(
+                    f"{self.location} is open for writing in another process (a DuckDB file has one "
+                    "writer): stop that process, or open this one read-only"
+                ) from exc
             raise CIMError(f"cannot open {self.location}: {_first_line(exc)}") from exc
         except duckdb.Error as exc:
             raise CIMError(
