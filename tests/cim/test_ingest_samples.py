@@ -1,0 +1,133 @@
+"""Every real vector and raster sample file goes into a city: counts reconcile, positions hold."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+import cim
+from tests.conftest import sample
+
+# file, ingest options, city CRS (a projected CRS that suits where the data lies)
+VECTORS = [
+    ("vector/chinese_poly.shp", {"encoding": "GB18030"}, "EPSG:4549"),
+    ("vector/ngageoint_example.gpkg", {}, "EPSG:3857"),
+    ("vector/geoparquet_example.parquet", {}, "EPSG:3857"),
+    ("vector/geoparquet_example_wkt.csv", {"source_crs": "EPSG:4326"}, "EPSG:3857"),
+    ("vector/poly00_epsg27700.fgb", {}, "EPSG:27700"),
+    ("vector/countries.fgb", {}, "EPSG:3857"),
+    ("vector/bubenec.gpkg", {}, "EPSG:32633"),
+    ("vector/nybb.shp", {}, "EPSG:32618"),
+    ("vector/nyc_tiger_roads.geojson", {}, "EPSG:32618"),
+    ("vector/qingdao_districts_gcj02.geojson", {}, "EPSG:4549"),
+    ("vector/huangdao_370211_bare_geometry.geojson", {}, "EPSG:4549"),
+    ("vector/delft_bgt_pand.sqlite", {}, "EPSG:28992"),
+]
+
+
+def _expected_bounds(path, options, layer, city_crs):
+    """Bounds the stored layer should have, by an independent reader (geopandas) and to_crs."""
+    if path.suffix == ".csv":
+        import pandas as pd
+
+        df = pd.read_csv(path)
+        geoms = shapely.from_wkt(df[[c for c in df.columns if c.lower() in {"wkt", "geometry", "geom"}][0]])
+        gdf = gpd.GeoDataFrame(geometry=geoms, crs=options["source_crs"])
+    elif path.suffix == ".parquet":
+        gdf = gpd.read_parquet(path)
+    else:
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio", **(
+            {"encoding": options["encoding"]} if "encoding" in options else {}))
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    out = gdf.to_crs(city_crs)
+    good = np.isfinite(out.geometry.bounds.to_numpy()).all(axis=1) & (out.geometry.bounds.abs() < 1e9).all(axis=1)
+    return out[good].total_bounds, len(gdf)
+
+
+@pytest.mark.parametrize("relative, options, city_crs", VECTORS, ids=[v[0].split("/")[1] for v in VECTORS])
+def test_every_vector_sample_ingests_and_reconciles(tmp_path, relative, options, city_crs):
+    path = sample(relative)
+    with cim.create(tmp_path / "c.duckdb", crs=city_crs) as city:
+        reports = city.ingest(path, **options)
+        assert reports, "no layer ingested"
+        for report in reports:
+            assert report.read == report.stored + report.rejected, report
+            assert report.stored > 0
+            assert len(city.rejects(report.layer)) == report.rejected
+        one = max(reports, key=lambda r: r.stored)
+        source_layer = None if len(reports) == 1 and path.suffix not in {".gpkg", ".sqlite"} else \
+            _source_layer_of(city, one.layer, path)
+        expected, _ = _expected_bounds(path, options, source_layer, city_crs)
+        got = city.sql("SELECT min(ST_XMin(geom)) a, min(ST_YMin(geom)) b, max(ST_XMax(geom)) c, "
+                       "max(ST_YMax(geom)) d FROM features WHERE layer = ?", [one.layer]).to_pylist()[0]
+        assert np.allclose(list(got.values()), expected, atol=1.0), (got, expected)
+
+
+def _source_layer_of(city, layer, path):
+    from cim.ingest.source import layer_name_for
+    from gis.vector import list_layers
+
+    names = list_layers(path)
+    return names[0] if len(names) == 1 else next(n for n in names if layer_name_for(n) == layer)
+
+
+def test_chinese_attributes_of_the_gbk_shapefile_decode(tmp_path):
+    path = sample("vector/chinese_poly.shp")
+    with cim.create(tmp_path / "c.duckdb") as city:
+        city.ingest(path, encoding="GB18030")
+        text = " ".join(str(v) for v in city.features("chinese_poly").drop(columns="geometry").to_numpy().ravel())
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_the_gbk_shapefile_without_cpg_is_refused_with_a_hint_and_the_city_unchanged(tmp_path):
+    path = sample("vector/chinese_poly.shp")
+    with cim.create(tmp_path / "c.duckdb") as city:
+        with pytest.raises(cim.SourceError, match="--encoding"):
+            city.ingest(path)
+        assert city.layers.empty
+
+
+def test_huangdao_lands_in_the_west_coast_district(tmp_path):
+    path = sample("vector/huangdao_370211_bare_geometry.geojson")
+    with cim.create(tmp_path / "c.duckdb") as city:
+        (report,) = city.ingest(path, layer="huangdao")
+        assert report.stored == 1
+        # 黄岛区 contains the demo district's origin (120.17E 35.95N → 515 337, 3 980 008 in EPSG:4549)
+        assert len(city.intersecting(shapely.Point(515337, 3980008), layer="huangdao")) == 1
+
+
+RASTERS = [
+    ("raster/sfdem.tif", {}),
+    ("raster/cogeo_rgb_jpeg.tif", {}),
+    ("raster/hro_colorado_CL_1_nodata.tif", {}),
+    ("raster/RGB.byte.tif", {}),
+    ("raster/pysheds_dem.tif", {}),
+    ("raster/china_dem.nc", {"source_crs": "EPSG:4326"}),
+    ("raster/shade.tif", {}),
+]
+
+
+@pytest.mark.parametrize("relative, options", RASTERS, ids=[r[0].split("/")[1] for r in RASTERS])
+def test_every_raster_sample_becomes_a_catalogued_cog(tmp_path, relative, options):
+    from rio_cogeo.cogeo import cog_validate
+
+    path = sample(relative)
+    with cim.create(tmp_path / "c.duckdb", crs="EPSG:3857") as city:
+        report = city.ingest(path, **options)
+        layer = city.layer(report.layer)
+        cog = city.data_dir / layer["properties"]["path"]
+        assert layer["kind"] == "raster" and cog.is_file()
+        valid, errors, _ = cog_validate(str(cog), quiet=True)
+        assert valid, errors
+        assert layer["minx"] < layer["maxx"] and layer["miny"] < layer["maxy"]
+
+
+def test_a_netcdf_dem_without_crs_is_refused_until_stated(tmp_path):
+    path = sample("raster/china_dem.nc")
+    with cim.create(tmp_path / "c.duckdb", crs="EPSG:3857") as city:
+        with pytest.raises(cim.CIMError, match="CRS"):
+            city.ingest(path)
+        assert city.layers.empty
+        assert not any(city.data_dir.glob("*.tif")) if city.data_dir.exists() else True
