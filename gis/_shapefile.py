@@ -90,9 +90,19 @@ def guess_encoding(samples: list[bytes]) -> str:
         >>> guess_encoding(["黑龙江省".encode("gb18030")]), guess_encoding(["Zürich".encode("cp1252")])
         ('GB18030', 'CP1252')
     """
-    if _all_decode(samples, "gb18030") and _cjk_share(samples) >= 0.8:
+    if _paired_share(samples) >= 0.8 and _all_decode(samples, "gb18030") and _cjk_share(samples) >= 0.8:
         return "GB18030"
     return "CP1252" if _all_decode(samples, "cp1252") else "ISO-8859-1"
+
+
+def _paired_share(samples: list[bytes]) -> float:
+    """Share of high bytes in runs of even length: Chinese double-byte text pairs them, while
+    accented Latin letters (ü, é) stand alone between ASCII letters."""
+    data = np.frombuffer(b"\n".join(samples), dtype=np.uint8)
+    high = np.concatenate([[False], data >= 0x80, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(high))
+    runs = edges[1::2] - edges[::2]
+    return float((runs - runs % 2).sum() / runs.sum()) if runs.sum() else 0.0
 
 
 def _cjk_share(samples: list[bytes]) -> float:

@@ -6,6 +6,7 @@ as text; pyarrow reads both faster, infers column types, and keeps GeoParquet me
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -34,24 +35,37 @@ def read_csv(path: Path, *, encoding: str | None, wkt_column: str | None, x_colu
              y_column: str | None) -> tuple[pa.Table, str]:
     """(table with a WKB ``geometry`` column, encoding used) from a CSV with WKT or x/y columns."""
     codec = check_codec(encoding) if encoding else "utf8"
+    if encoding is None:
+        _require_utf8(path)
     try:
         table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=codec))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise SourceError(f"{path.name} cannot be read as CSV: {_first_line(exc)}") from exc
-    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
-    if binary and encoding is None:  # pyarrow keeps non-UTF-8 text as bytes
-        samples = [v for v in table.column(binary[0]).to_pylist() if v and max(v) >= 0x80][:1000]
-        guess = guess_encoding(samples) if samples else "GB18030"
-        raise SourceError(
-            f"{path.name}: the text of column '{binary[0]}' is not UTF-8; it looks like {guess}: "
-            f"pass --encoding {guess} (encoding='{guess}')"
-        )
     names = {name.strip().lower(): name for name in table.column_names}
     if wkt_column or not (x_column or y_column):
         column = wkt_column or _first(names, _WKT_NAMES)
         if column is not None:
             return _with_wkt(path, table, column), codec.upper().replace("UTF8", "UTF-8")
     return _with_points(path, table, names, x_column, y_column), codec.upper().replace("UTF8", "UTF-8")
+
+
+def _require_utf8(path: Path, chunk: int = 1 << 24) -> None:
+    """Refuse a CSV whose bytes are not UTF-8, naming the likely encoding (a BOM is fine)."""
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            try:
+                decoder.decode(block)
+                offset += len(block)
+            except UnicodeDecodeError as exc:
+                lines = [line for line in block[max(exc.start - 4096, 0): exc.start + 4096].splitlines()
+                         if any(b >= 0x80 for b in line)]
+                guess = guess_encoding(lines[1:-1] or lines)
+                raise SourceError(
+                    f"{path.name}: its text is not UTF-8 (first bad byte at offset {offset + exc.start}); "
+                    f"it looks like "
+                    f"{guess}: pass --encoding {guess} (encoding='{guess}')"
+                ) from exc
 
 
 def _first(names: dict[str, str], candidates: tuple[str, ...]) -> str | None:

@@ -82,12 +82,12 @@ def check_and_repair(wkb: Any) -> GeometryCheck:
     live = reasons == None  # noqa: E711 - elementwise comparison on an object array
     reasons[live & shapely.is_empty(geoms)] = "empty geometry"
     live = reasons == None  # noqa: E711
-    nonfinite, absurd = _coordinate_flags(geoms, live)
-    reasons[nonfinite] = "non-finite coordinates"
-    reasons[absurd & ~nonfinite] = "absurd coordinates"
-    live = reasons == None  # noqa: E711
     invalid = np.zeros(len(geoms), dtype=bool)
     invalid[live] = ~shapely.is_valid(geoms[live])
+    nonfinite, absurd = _coordinate_flags(geoms, live & (invalid | _suspicious_bounds(geoms)))
+    reasons[nonfinite] = "non-finite coordinates"
+    reasons[absurd & ~nonfinite] = "absurd coordinates"
+    invalid &= reasons == None  # noqa: E711
     repaired = np.zeros(len(geoms), dtype=bool)
     if invalid.any():
         fixed = _repair(geoms[invalid])
@@ -110,7 +110,7 @@ def _parse(wkb: Any) -> tuple[np.ndarray, np.ndarray]:
     reasons = np.full(len(values), None, dtype=object)
     null = values == None  # noqa: E711
     reasons[null] = "null geometry"
-    is_geom = np.fromiter((isinstance(v, shapely.Geometry) for v in values), bool, len(values))
+    is_geom = shapely.is_geometry(values)
     geoms = np.full(len(values), None, dtype=object)
     geoms[is_geom] = values[is_geom]
     raw = ~null & ~is_geom
@@ -132,6 +132,15 @@ def _one_from_wkb(value: Any) -> shapely.Geometry | None:
         return shapely.from_wkb(value if isinstance(value, bytes | str) else bytes(value), on_invalid="fix")
     except Exception:  # noqa: BLE001 - one unreadable row must not sink the layer
         return None
+
+
+def _suspicious_bounds(geoms: np.ndarray) -> np.ndarray:
+    """Cheap pre-filter: inf or huge values show in the bounds; NaN makes GEOS call a geometry
+    invalid; Z is not in the bounds. Only these geometries get the exact per-coordinate check."""
+    bounds = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        odd = ~np.isfinite(bounds).all(axis=1) | (np.abs(bounds) > ABSURD_LIMIT).any(axis=1)
+    return odd | shapely.has_z(geoms)
 
 
 def _coordinate_flags(geoms: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

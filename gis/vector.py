@@ -176,7 +176,8 @@ def _read_ogr(path: Path, kind: str, *, layer: str | None, encoding: str | None,
     target, name, display = _resolve_layer(path, kind, layer)
     codec = None
     if kind in ("shapefile", "shapezip"):
-        dbf = load_dbf(path) if kind == "shapefile" else load_dbf_from_zip(path, target.split("/", 3)[-1])
+        member = target[len(f"/vsizip/{path}/"):]
+        dbf = load_dbf(path) if kind == "shapefile" else load_dbf_from_zip(path, member)
         codec = shapefile_encoding(str(path), dbf, encoding)
     meta, table = _ogr_arrow(path, target, name, codec, with_fids=kind in ("gpkg", "sqlite"))
     column = next((f.name for f in table.schema if (f.metadata or {}).get(b"ARROW:extension:name")
