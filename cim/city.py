@@ -165,6 +165,12 @@ class City:
 
         return nearest(self, geometry, n, layer, **kw)
 
+    def spatial_join(self, left: str, right: str, *, predicate: str = "contains", **kw: Any) -> Any:
+        """Id pairs of ``left`` and ``right`` features where ``predicate`` holds (parcel ⊃ building)."""
+        from cim.query import spatial_join
+
+        return spatial_join(self, left, right, predicate=predicate, **kw)
+
     # -- writes ------------------------------------------------------------------------------
     def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
         """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""

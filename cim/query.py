@@ -244,3 +244,31 @@ def nearest(city: City, geometry: Any, n: int, layer: str | None, *, crs: str | 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+_JOINS = {
+    "contains": "ST_Contains(l.geom, r.geom)",
+    "intersects": "ST_Intersects(l.geom, r.geom)",
+    "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))",
+}
+
+
+def spatial_join(city: City, left: str, right: str, *, predicate: str = "contains",
+                 as_of: Any = None, output: str = "arrow") -> Any:
+    """Pairs (``left_id``, ``right_id``) of current features where ``predicate`` holds.
+
+    ``contains``: the left feature wholly holds the right one (parcel ⊃ building);
+    ``contains_centroid``: the left holds the right's centroid (which parcel each building stands
+    on); ``intersects``: they touch or overlap. DuckDB plans this as a SPATIAL_JOIN.
+
+    Example:
+        >>> spatial_join(city, "parcels", "buildings", predicate="contains_centroid")  # doctest: +SKIP
+    """
+    if predicate not in _JOINS:
+        raise QueryError(f"unknown predicate {predicate!r}: use one of {', '.join(_JOINS)}")
+    lc, lp = as_of_clause(as_of, "l")
+    rc, rp = as_of_clause(as_of, "r")
+    sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
+           f"WHERE l.layer = ? AND r.layer = ? AND {lc} AND {rc}")
+    table = city.store.arrow(sql, [left, right, *lp, *rp])
+    return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
