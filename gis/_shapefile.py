@@ -51,8 +51,8 @@ def shapefile_encoding(shp: str, dbf: _Dbf | None, given: str | None) -> str:
         return check_codec(given)
     if dbf is None:
         return "UTF-8"
-    if dbf.cpg:
-        return check_codec(_CPG_ALIASES.get(dbf.cpg.strip().upper(), dbf.cpg.strip()))
+    if dbf.cpg and dbf.cpg.strip():
+        return _cpg_codec(dbf.cpg)
     ldid = int(dbf.data[29]) if dbf.data.size > 29 else 0
     if ldid in _LDID and ldid != _ANSI:
         return _LDID[ldid]
@@ -72,6 +72,22 @@ def shapefile_encoding(shp: str, dbf: _Dbf | None, given: str | None) -> str:
         f"it looks like {guess} (field {field}, row {row}: {shown!r}): pass --encoding {guess} "
         f"(encoding='{guess}'), or put a .cpg file containing {guess} beside {Path(shp).name}"
     )
+
+
+def _cpg_codec(text: str) -> str:
+    """A .cpg's content ("UTF-8", "936", "ANSI 1252", "GB2312" …) as a codec name.
+
+    Example:
+        >>> _cpg_codec("ANSI 936"), _cpg_codec("65001"), _cpg_codec("1251")
+        ('CP936', 'UTF-8', 'CP1251')
+    """
+    name = text.strip().splitlines()[0].strip()
+    key = name.upper()
+    if key in _CPG_ALIASES:
+        return _CPG_ALIASES[key]
+    if key.startswith("ANSI "):
+        key = key[5:].strip()
+    return check_codec(f"CP{key}" if key.isdigit() else name)
 
 
 def check_codec(name: str) -> str:

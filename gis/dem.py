@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyproj
 import shapely
 
 from gis.crs import parse_crs, same_crs, transformer
@@ -25,7 +26,7 @@ __all__ = ["sample", "base_elevation"]
 _TILE = 4096  # read the DEM in windows of at most this many pixels a side
 
 
-def sample(dem_path: str | Path, xs: np.ndarray, ys: np.ndarray, *, crs: str | int | object,
+def sample(dem_path: str | Path, xs: np.ndarray, ys: np.ndarray, *, crs: str | int | pyproj.CRS,
            bilinear: bool = False, dem_crs: str | None = None) -> np.ndarray:
     """DEM values (float64) at points given in ``crs``; NaN for nodata or outside the DEM.
 
@@ -58,7 +59,7 @@ def sample(dem_path: str | Path, xs: np.ndarray, ys: np.ndarray, *, crs: str | i
     return out
 
 
-def _dem_crs(path: Path, ds: object, dem_crs: str | None) -> object:
+def _dem_crs(path: Path, ds: object, dem_crs: str | None) -> pyproj.CRS:
     if ds.crs is None:
         if dem_crs is None:
             raise CRSError(f"{path.name} has no CRS: pass dem_crs= (e.g. EPSG:4326), or convert it with "
@@ -101,7 +102,7 @@ def _bilinear(grid: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
         return np.where(weight > 0, total / weight, np.nan)
 
 
-def base_elevation(dem_path: str | Path, geoms: np.ndarray, *, crs: str | int | object,
+def base_elevation(dem_path: str | Path, geoms: np.ndarray, *, crs: str | int | pyproj.CRS,
                    stat: Literal["min", "mean", "max"] = "min", bilinear: bool = False,
                    dem_crs: str | None = None) -> np.ndarray:
     """One ground height per geometry from DEM samples at its vertices and its centroid.

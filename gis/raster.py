@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class RasterInfo:
     is_cog: bool
 
 
-def _rasterio():  # noqa: ANN202 - module object
+def _rasterio() -> ModuleType:
     try:
         import rasterio
         import rio_cogeo  # noqa: F401 - checked here so the hint covers both

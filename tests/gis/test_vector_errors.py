@@ -232,3 +232,27 @@ def test_cityjson_is_not_taken_for_geojson(tmp_path):
     path.write_text('{"type": "CityJSON", "version": "2.0", "CityObjects": {}, "vertices": []}')
     with pytest.raises(SourceError, match="is CityJSON, not GeoJSON"):
         read_vector(path)
+
+
+def write_latin_shapefile(folder):
+    import geopandas as gpd
+
+    folder.mkdir()
+    frame = gpd.GeoDataFrame({"name": ["Zürich", "Genève"]}, geometry=[shapely.Point(8.5, 47.4),
+                                                                      shapely.Point(6.1, 46.2)], crs=4326)
+    shp = folder / "towns.shp"
+    frame.to_file(shp, encoding="cp1252", engine="pyogrio")
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    dbf = bytearray(shp.with_suffix(".dbf").read_bytes())
+    dbf[29] = 0  # no language driver id: nothing declares the code page
+    shp.with_suffix(".dbf").write_bytes(bytes(dbf))
+    return shp
+
+
+def test_a_latin_shapefile_without_cpg_is_refused_as_likely_cp1252_then_read(tmp_path):
+    shp = write_latin_shapefile(tmp_path / "latin")
+    with pytest.raises(SourceError, match="it looks like CP1252.*--encoding CP1252"):
+        read_vector(shp)
+    assert read_vector(shp, encoding="cp1252").table.column("name").to_pylist() == ["Zürich", "Genève"]
+    shp.with_suffix(".cpg").write_text("ANSI 1252")
+    assert read_vector(shp).table.column("name").to_pylist() == ["Zürich", "Genève"]
