@@ -189,10 +189,20 @@ def _read_ogr(path: Path, kind: str, *, layer: str | None, encoding: str | None,
         geometry = _linearised(path, target, name)
     table = _rename_clash(table.drop_columns([column]))
     table = table.append_column(pa.field("geometry", pa.binary()), geometry)
-    crs = parse_crs(meta["crs"]) if meta.get("crs") else None
+    crs = _source_crs(path, meta.get("crs"))
     if kind == "geojson" and crs is not None and same_crs(crs, "OGC:CRS84"):
         crs = pyproj.CRS.from_user_input("OGC:CRS84")  # RFC 7946: GeoJSON is always lon/lat WGS 84
     return _finish(path, display, table, crs, source_crs, codec or meta.get("encoding") or "UTF-8")
+
+
+def _source_crs(path: Path, text: str | None) -> pyproj.CRS | None:
+    if not text:
+        return None
+    try:
+        return parse_crs(text)
+    except CRSError as exc:
+        raise CRSError(f"{path.name} states a CRS that PROJ cannot use ({str(text)[:60]}…): fix its "
+                       ".prj / metadata, or convert the file with a tool that knows the CRS") from exc
 
 
 def _resolve_layer(path: Path, kind: str, layer: str | None) -> tuple[str, str, str]:
