@@ -68,12 +68,25 @@ def ingest(
                                       encoding=encoding, phase=phase, classification=classification,
                                       feature_class=feature_class, id_field=id_field, anchor=anchor,
                                       rotation=rotation, anchor_crs=anchor_crs)
-            with console.status(f"ingesting {source} …"):
-                result = c.ingest(source, **options)
+            result = _ingest_with_progress(c, source, options)
             for report in result if isinstance(result, list) else [result]:
                 _print_report(report, show_rejects)
     finally:
         c.close()
+
+
+def _ingest_with_progress(city: object, source: Path, options: dict[str, object]) -> object:
+    """Ingest one source with a progress bar fed by the ingest's own stages."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"ingesting {source.name}", total=1.0)
+
+        def report(message: str, fraction: float) -> None:
+            bar.update(task, description=message, completed=fraction)
+
+        return city.ingest(source, progress=report, **options)  # type: ignore[attr-defined]
 
 
 def _ingest_options(source: Path, **given: object) -> dict[str, object]:

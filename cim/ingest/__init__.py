@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ingest", "IngestReport", "Reject"]
 
+#: source kind → (module, function) that ingests it
+_READERS = {
+    "vector": ("cim.ingest.vector", "ingest_vector"),
+    "raster": ("cim.ingest.raster", "ingest_raster"),
+    "ifc": ("cim.ingest.ifc", "ingest_ifc"),
+    "cityjson": ("cim.ingest.cityjson", "ingest_cityjson"),
+}
+
 
 def ingest(city: City, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
     """Ingest any supported file: vector (list of reports, one per layer), raster, IFC, CityJSON.
@@ -22,23 +32,15 @@ def ingest(city: City, path: str | Path, **options: Any) -> IngestReport | list[
     """
     path = Path(path)
     kind = options.pop("kind", None) or source_kind(path)
+    progress = options.pop("progress", None)
+    if kind not in _READERS:
+        raise SourceError(f"{path}: unknown source kind {kind!r}; use one of {', '.join(_READERS)}")
+    module, name = _READERS[kind]
+    function = getattr(importlib.import_module(module), name)
+    if progress is not None and "progress" in inspect.signature(function).parameters:
+        options["progress"] = progress
     try:
-        if kind == "vector":
-            from cim.ingest.vector import ingest_vector
-
-            return ingest_vector(city, path, **options)
-        if kind == "raster":
-            from cim.ingest.raster import ingest_raster
-
-            return ingest_raster(city, path, **options)
-        if kind == "ifc":
-            from cim.ingest.ifc import ingest_ifc
-
-            return ingest_ifc(city, path, **options)
-        if kind == "cityjson":
-            from cim.ingest.cityjson import ingest_cityjson
-
-            return ingest_cityjson(city, path, **options)
+        return function(city, path, **options)
     except CIMError:
         raise
     except Exception as exc:
@@ -46,7 +48,6 @@ def ingest(city: City, path: str | Path, **options: Any) -> IngestReport | list[
         if translated is exc:
             raise
         raise translated from exc
-    raise SourceError(f"{path}: unknown source kind {kind!r}")
 
 
 def _translate(exc: Exception) -> Exception:

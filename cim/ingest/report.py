@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: ``progress(message, fraction_done)``: how long work reports where it is (the CLI draws a bar)
+Progress = Callable[[str, float], None]
+
+
+def quiet(_message: str, _fraction: float) -> None:
+    """The default progress callback: says nothing."""
 
 
 @dataclass

@@ -12,11 +12,13 @@ import shapely
 from cim.errors import SourceError
 from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
 from cim.ingest.properties import feature_columns, infer_feature_class, properties_json
-from cim.ingest.report import IngestReport
+from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
 
 if TYPE_CHECKING:
     from cim.city import City
+    from gis.vector import VectorData
+
 
 
 def ingest_vector(
@@ -34,6 +36,7 @@ def ingest_vector(
     wkt_column: str | None = None,
     x_column: str | None = None,
     y_column: str | None = None,
+    progress: Progress = quiet,
 ) -> list[IngestReport]:
     """Ingest one vector source; every layer of a GeoPackage unless ``source_layer`` picks one.
 
@@ -60,6 +63,7 @@ def ingest_vector(
                 source_crs=source_crs, encoding=encoding, phase=phase, classification=classification,
                 feature_class=feature_class, id_field=id_field,
                 csv={"wkt_column": wkt_column, "x_column": x_column, "y_column": y_column},
+                progress=progress,
             ))
     return reports
 
@@ -75,9 +79,8 @@ def _layers_of(path: Path, list_layers: Any) -> list[str]:
 
 def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str, source_crs: str | None,
                 encoding: str | None, phase: str, classification: str, feature_class: str | None,
-                id_field: str | None, csv: dict[str, str | None]) -> IngestReport:
-    from gis.crs import crs_label, parse_crs, reproject
-    from gis.geometry import check_and_repair
+                id_field: str | None, csv: dict[str, str | None], progress: Progress) -> IngestReport:
+    from gis.crs import crs_label
     from gis.vector import read_vector, require_crs
 
     options = {"layer": source_layer, "encoding": encoding, "source_crs": source_crs, **csv}
@@ -89,30 +92,46 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
         report.version = city.layer(layer)["version"]
         report.notes.append("source unchanged since the last ingest: nothing to do")
         return report
+    progress(f"{layer}: reading {path.name}", 0.05)
     data = read_vector(path, layer=source_layer, encoding=encoding, source_crs=source_crs, **csv)
     src_crs = require_crs(data)
     spec.source_crs = report.source_crs = crs_label(src_crs)
     report.read = data.table.num_rows
+    progress(f"{layer}: checking and repairing {report.read:,} geometries", 0.3)
+    geoms, keep = _checked_geometries(city, data, src_crs, report)
+    progress(f"{layer}: preparing {len(geoms):,} features", 0.6)
+    attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
+    spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
+    spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
+    columns = feature_columns(attrs, layer=layer, rows=data.row_numbers[keep], id_field=id_field)
+    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(geoms))
+    columns["geom"] = pa.array(shapely.to_wkb(shapely.force_2d(geoms)), pa.binary())
+    columns["properties"] = properties_json(city, attrs)
+    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(geoms))
+    progress(f"{layer}: writing {len(geoms):,} features", 0.75)
+    return commit_layer(city, spec, pa.table(columns), report)
+
+
+def _checked_geometries(city: City, data: VectorData, src_crs: Any,
+                        report: IngestReport) -> tuple[np.ndarray, np.ndarray]:
+    """Repaired geometries in the city CRS and the mask of source rows kept; rejects reported."""
+    from gis.crs import parse_crs, reproject
+    from gis.geometry import check_and_repair
+
     checked = check_and_repair(data.table.column("geometry").to_numpy(zero_copy_only=False))
     keep = np.ones(report.read, dtype=bool)
     for index, reason in checked.rejected:
         keep[index] = False
         report.reject(int(data.row_numbers[index]), reason)
     report.repaired = int(np.count_nonzero(checked.repaired & keep))
+    kept_rows = np.flatnonzero(keep)
     geoms = reproject(checked.geoms[keep], src_crs, parse_crs(city.crs))
-    _reject_unprojectable(report, geoms, data.row_numbers[keep], keep)
-    ok = shapely.is_valid_input(geoms) & ~shapely.is_missing(geoms) & _finite(geoms)
-    geoms = geoms[ok]
-    attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep)).filter(pa.array(ok))
-    rows = data.row_numbers[keep][ok]
-    spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
-    spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
-    columns = feature_columns(attrs, layer=layer, rows=rows, id_field=id_field)
-    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(geoms))
-    columns["geom"] = pa.array(shapely.to_wkb(shapely.force_2d(geoms)), pa.binary())
-    columns["properties"] = properties_json(city, attrs)
-    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(geoms))
-    return commit_layer(city, spec, pa.table(columns), report)
+    bad = ~(_finite(geoms) & ~shapely.is_missing(geoms))
+    for index in kept_rows[bad]:
+        report.reject(int(data.row_numbers[index]),
+                      f"coordinates cannot be reprojected from {report.source_crs} to the city CRS {city.crs}")
+    keep[kept_rows[bad]] = False
+    return geoms[~bad], keep
 
 
 def _finite(geoms: np.ndarray) -> np.ndarray:
@@ -121,9 +140,3 @@ def _finite(geoms: np.ndarray) -> np.ndarray:
         bounds = shapely.bounds(geoms)
         coords_ok = np.isfinite(bounds).all(axis=1)
     return coords_ok
-
-
-def _reject_unprojectable(report: IngestReport, geoms: np.ndarray, rows: np.ndarray, keep: np.ndarray) -> None:
-    bad = ~_finite(geoms)
-    for row in rows[bad]:
-        report.reject(int(row), f"coordinates cannot be reprojected to the city CRS from {report.source_crs}")
