@@ -1,0 +1,91 @@
+"""What 3D tiles are made from, read out of the city: footprints, heights, DEM base heights.
+
+All SQL of the 3D Tiles path lives here. Reads are pinned to one layer version, so a tileset
+planned from version 3 still gets version 3's rows while version 4 is being ingested.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from cim.errors import ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+__all__ = ["plan_inputs", "tile_features", "dem_raster", "base_heights"]
+
+_POLYGONAL = "ST_GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')"
+
+
+def plan_inputs(city: City, layer: str, version: int) -> pa.Table:
+    """One row per drawable feature: id, bbox, z_min, height (NULLs kept), footprint area.
+
+    Drawable = polygonal with a positive height (``height``, else ``z_max - z_min``).
+    """
+    return city.store.arrow(
+        "SELECT id, ST_XMin(geom) AS minx, ST_YMin(geom) AS miny, ST_XMax(geom) AS maxx, "
+        "ST_YMax(geom) AS maxy, z_min, coalesce(height, z_max - z_min) AS height, ST_Area(geom) AS area "
+        f"FROM features WHERE layer = ? AND version = ? AND {_POLYGONAL} "
+        "AND coalesce(height, z_max - z_min) > 0 ORDER BY id",
+        [layer, version])
+
+
+def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None = None,
+                  bbox: tuple[float, float, float, float] | None = None) -> pa.Table:
+    """id, class, name, WKB geometry of the given features (all drawable ones when ``ids`` is None).
+
+    ``bbox`` (city CRS) lets the RTREE index narrow the scan before the id filter.
+    """
+    sql = ("SELECT id, class, name, ST_AsWKB(geom) AS wkb FROM features "
+           f"WHERE layer = ? AND version = ? AND {_POLYGONAL}")
+    params: list[Any] = [layer, version]
+    if bbox is not None:
+        sql += " AND ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))"
+        params += [float(v) for v in bbox]
+    if ids is not None:
+        sql += " AND list_contains(?, id)"
+        params.append([str(i) for i in ids])
+    return city.store.arrow(sql, params)
+
+
+def dem_raster(city: City) -> tuple[str, str] | None:
+    """(path, crs) of the city's DEM raster layer (role ``dem``), or None."""
+    import json
+
+    rows = city.store.rows("SELECT name, properties FROM layers WHERE kind = 'raster' ORDER BY name")
+    for _name, props in rows:
+        props = json.loads(props) if isinstance(props, str) else (props or {})
+        if props.get("role") == "dem" and props.get("path"):
+            path = city.data_dir / props["path"]
+            if path.is_file():
+                return str(path), props.get("crs") or city.crs
+    return None
+
+
+def base_heights(city: City, plan: pa.Table) -> np.ndarray:
+    """Ground height under each feature: its ``z_min`` if set, else the DEM's lowest sample at the
+    bbox corners and centre (never floating on a slope), else 0."""
+    n = plan.num_rows
+    base = plan.column("z_min").to_numpy(zero_copy_only=False).astype(float)
+    missing = np.flatnonzero(~np.isfinite(base))
+    dem = dem_raster(city) if missing.size else None
+    if dem is not None:
+        from gis.dem import sample
+
+        cols = [plan.column(c).to_numpy(zero_copy_only=False)[missing] for c in ("minx", "miny", "maxx", "maxy")]
+        minx, miny, maxx, maxy = cols
+        xs = np.concatenate([minx, maxx, maxx, minx, (minx + maxx) / 2])
+        ys = np.concatenate([miny, miny, maxy, maxy, (miny + maxy) / 2])
+        values = sample(dem[0], xs, ys, crs=city.crs, dem_crs=None).reshape(5, missing.size)
+        with np.errstate(all="ignore"):
+            ground = np.where(np.isfinite(values).any(axis=0), np.nanmin(np.where(np.isfinite(values),
+                              values, np.inf), axis=0), np.nan)
+        base[missing] = ground
+    base[~np.isfinite(base)] = 0.0
+    if base.size != n:  # pragma: no cover - defensive
+        raise ValidationError("base heights do not match the planned features")
+    return base
