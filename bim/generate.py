@@ -71,6 +71,7 @@ def write_demo_building(
     """Write the building to `path` and return it (see the module docstring for what is in it)."""
     api = _api()
     f = api.project.create_file(version=schema)
+    add_owner(f)
     project = api.root.create_entity(f, ifc_class="IfcProject", name=f"{name} 项目")
     api.unit.assign_unit(f, length={"is_metric": True, "raw": "METERS"})
     model_ctx = api.context.add_context(f, context_type="Model")
@@ -88,6 +89,18 @@ def write_demo_building(
     path = Path(path)
     f.write(str(path))
     return path
+
+
+def add_owner(f: Any, name: str = "cim") -> None:
+    """Author and application entities: IFC2X3 requires an IfcOwnerHistory on every rooted entity.
+
+    ifcopenshell.api picks the first IfcPersonAndOrganization / IfcApplication of the file, so no
+    global settings need patching.
+    """
+    person = f.createIfcPerson(None, name, None)
+    org = f.createIfcOrganization(None, name, None, None, None)
+    f.createIfcPersonAndOrganization(person, org, None)
+    f.createIfcApplication(org, "0.1", "cim.bim", "cim.bim")
 
 
 def _add_materials(f: Any, body: Any) -> dict[str, Any]:
