@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.errors import ValidationError
-
-if TYPE_CHECKING:
-    from cim.city import City
 
 #: attribute names recognised (case-insensitive) for the feature's own columns
 ID_FIELDS = ("id", "fid", "gid", "objectid", "uid", "编号")
@@ -77,33 +72,3 @@ def feature_columns(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: 
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return columns
-
-
-def properties_json(city: City, attrs: pa.Table) -> pa.Array:
-    """Each row's attributes as a JSON object (field names and text kept as they are)."""
-    if attrs.num_columns == 0:
-        return pa.repeat(pa.scalar("{}"), attrs.num_rows)
-    safe = attrs.rename_columns([f"c{i}" for i in range(attrs.num_columns)])
-    safe = pa.table([_jsonable(col) for col in safe.columns], names=safe.column_names)
-    pairs = ", ".join(f"{_sql_str(name)}, c{i}" for i, name in enumerate(attrs.column_names))
-    from cim.store.duckdb import connect
-
-    con = connect()
-    try:
-        con.register("attrs", safe)
-        result = con.execute(f"SELECT json_object({pairs})::VARCHAR AS j FROM attrs").to_arrow_table()
-    finally:
-        con.close()
-    return result.column("j").combine_chunks()
-
-
-def _jsonable(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-        return pc.cast(pa.repeat(pa.scalar(None, pa.string()), len(column)), pa.string())
-    if pa.types.is_dictionary(column.type):
-        return pc.cast(column, column.type.value_type)
-    return column
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

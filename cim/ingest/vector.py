@@ -11,7 +11,7 @@ import shapely
 
 from cim.errors import SourceError
 from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
-from cim.ingest.properties import feature_columns, infer_feature_class, properties_json
+from cim.ingest.properties import feature_columns, infer_feature_class
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
 
@@ -98,40 +98,51 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
     spec.source_crs = report.source_crs = crs_label(src_crs)
     report.read = data.table.num_rows
     progress(f"{layer}: checking and repairing {report.read:,} geometries", 0.3)
-    geoms, keep = _checked_geometries(city, data, src_crs, report)
-    progress(f"{layer}: preparing {len(geoms):,} features", 0.6)
+    wkb, keep = _checked_geometries(city, data, src_crs, report)
+    progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
     attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
     spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
     spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
     columns = feature_columns(attrs, layer=layer, rows=data.row_numbers[keep], id_field=id_field)
-    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(geoms))
-    columns["geom"] = pa.array(shapely.to_wkb(shapely.force_2d(geoms)), pa.binary())
-    columns["properties"] = properties_json(city, attrs)
-    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(geoms))
-    progress(f"{layer}: writing {len(geoms):,} features", 0.75)
-    return commit_layer(city, spec, pa.table(columns), report)
+    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(wkb))
+    columns["geom"] = wkb
+    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(wkb))
+    progress(f"{layer}: writing {len(wkb):,} features", 0.75)
+    return commit_layer(city, spec, pa.table(columns), report, attributes=attrs)
 
 
 def _checked_geometries(city: City, data: VectorData, src_crs: Any,
-                        report: IngestReport) -> tuple[np.ndarray, np.ndarray]:
-    """Repaired geometries in the city CRS and the mask of source rows kept; rejects reported."""
-    from gis.crs import parse_crs, reproject
+                        report: IngestReport) -> tuple[pa.Array, np.ndarray]:
+    """2D WKB in the city CRS of the rows kept, and the mask of source rows kept; rejects reported.
+
+    When nothing needs changing (same CRS, no repairs, already 2D) the source WKB passes through
+    untouched: re-encoding a million polygons costs seconds.
+    """
+    from gis.crs import parse_crs, reproject, same_crs
     from gis.geometry import check_and_repair
 
-    checked = check_and_repair(data.table.column("geometry").to_numpy(zero_copy_only=False))
+    source_wkb = data.table.column("geometry")
+    checked = check_and_repair(source_wkb)
     keep = np.ones(report.read, dtype=bool)
     for index, reason in checked.rejected:
         keep[index] = False
         report.reject(int(data.row_numbers[index]), reason)
     report.repaired = int(np.count_nonzero(checked.repaired & keep))
     kept_rows = np.flatnonzero(keep)
-    geoms = reproject(checked.geoms[keep], src_crs, parse_crs(city.crs))
+    geoms = checked.geoms[keep]
+    has_z = bool(shapely.has_z(geoms).any()) if len(geoms) else False
+    if same_crs(src_crs, parse_crs(city.crs)) and not report.repaired and not has_z:
+        return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary()), keep
+    geoms = reproject(geoms, src_crs, parse_crs(city.crs))
     bad = ~(_finite(geoms) & ~shapely.is_missing(geoms))
     for index in kept_rows[bad]:
         report.reject(int(data.row_numbers[index]),
                       f"coordinates cannot be reprojected from {report.source_crs} to the city CRS {city.crs}")
     keep[kept_rows[bad]] = False
-    return geoms[~bad], keep
+    geoms = geoms[~bad]
+    if has_z:
+        geoms = shapely.force_2d(geoms)
+    return pa.array(shapely.to_wkb(geoms), pa.binary()), keep
 
 
 def _finite(geoms: np.ndarray) -> np.ndarray:

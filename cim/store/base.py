@@ -34,8 +34,13 @@ class Store(ABC):
         """Run a query and return an Arrow table (geometry as GeoArrow WKB)."""
 
     @abstractmethod
-    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
-        """Append an Arrow table to ``table``; columns in ``geometry`` hold WKB. Returns rows added."""
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),
+                     json_objects: dict[str, pa.Table] | None = None) -> int:
+        """Append an Arrow table to ``table``; columns in ``geometry`` hold WKB. Returns rows added.
+
+        ``json_objects={"properties": attrs}`` fills that column with one JSON object per row built
+        from the same-length table ``attrs`` (its column names become the keys).
+        """
 
     @abstractmethod
     @contextmanager

@@ -100,19 +100,31 @@ class DuckDBStore(Store):
         with self._lock:
             return self._con.execute(sql, params or []).to_arrow_table()
 
-    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),
+                     json_objects: dict[str, pa.Table] | None = None) -> int:
         if data.num_rows == 0:
             return 0
-        cols = ", ".join(
-            f'ST_GeomFromWKB("{c}") AS "{c}"' if c in geometry else f'"{c}"' for c in data.column_names
-        )
-        names = ", ".join(f'"{c}"' for c in data.column_names)
+        json_objects = json_objects or {}
+        cols = [f'ST_GeomFromWKB(f."{c}")' if c in geometry else f'f."{c}"' for c in data.column_names]
+        names = [f'"{c}"' for c in data.column_names]
+        sources = "_cim_incoming f"
+        registered = {"_cim_incoming": data}
+        for n, (column, attrs) in enumerate(json_objects.items()):
+            alias = f"_cim_json{n}"
+            cols.append(_json_object_sql(attrs, alias))
+            names.append(f'"{column}"')
+            if attrs.num_columns:
+                sources += f" POSITIONAL JOIN {alias}"
+                registered[alias] = _jsonable(attrs)
         with self._lock:
-            self._con.register("_cim_incoming", data)
+            for name, arrow in registered.items():
+                self._con.register(name, arrow)
             try:
-                self._con.execute(f"INSERT INTO {table} ({names}) SELECT {cols} FROM _cim_incoming")
+                self._con.execute(
+                    f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(cols)} FROM {sources}")
             finally:
-                self._con.unregister("_cim_incoming")
+                for name in registered:
+                    self._con.unregister(name)
         return data.num_rows
 
     @contextmanager
@@ -140,6 +152,27 @@ class DuckDBStore(Store):
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+def _json_object_sql(attrs: pa.Table, alias: str) -> str:
+    """``json_object('name', alias.c0, …)`` keeping the attribute names exactly (Chinese too)."""
+    if attrs.num_columns == 0:
+        return "'{}'::JSON"
+    pairs = ", ".join(
+        "'" + name.replace("'", "''") + f"', {alias}.c{i}" for i, name in enumerate(attrs.column_names))
+    return f"json_object({pairs})"
+
+
+def _jsonable(attrs: pa.Table) -> pa.Table:
+    """Columns renamed c0…cn (names may hold any text); binary and dictionaries made JSON-friendly."""
+    columns = []
+    for column in attrs.columns:
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            column = pa.nulls(len(column), pa.string())
+        elif pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.table(columns, names=[f"c{i}" for i in range(attrs.num_columns)])
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -26,34 +27,59 @@ __all__ = ["to_ecef", "to_lonlat", "enu_frame", "grid_frame", "relative_transfor
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
 
+_local = threading.local()
+_A = 6378137.0  # WGS 84 semi-major axis
+_E2 = 6.69437999014e-3  # WGS 84 first eccentricity squared
+
+
 @lru_cache(maxsize=16)
-def _to_ecef(crs: str):  # noqa: ANN202 - pyproj Transformer
+def _pipeline(crs: str, target: str) -> str:
+    """The PROJ pipeline from ``crs`` (as 3D) to ``target``: found once (≈0.7 s), reused everywhere."""
     from pyproj import CRS, Transformer
 
-    return Transformer.from_crs(CRS.from_user_input(crs).to_3d(), "EPSG:4978", always_xy=True)
+    return Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True).definition
 
 
-@lru_cache(maxsize=16)
-def _to_lonlat(crs: str):  # noqa: ANN202 - pyproj Transformer
+def _transformer(crs: str, target: str):  # noqa: ANN202 - pyproj Transformer
+    """A transformer of this thread's own (pyproj's are not shared across threads cheaply)."""
     from pyproj import Transformer
 
-    return Transformer.from_crs(crs, "EPSG:4979", always_xy=True)
+    cache = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    key = (crs, target)
+    if key not in cache:
+        cache[key] = Transformer.from_pipeline(_pipeline(crs, target))
+    return cache[key]
+
+
+def _to_lonlat(crs: str):  # noqa: ANN202
+    return _transformer(crs, "EPSG:4979")
 
 
 def to_ecef(crs: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> np.ndarray:
-    """(n, 3) ECEF metres of points given in ``crs`` with heights ``zs`` (float64, exact).
+    """(n, 3) ECEF metres (WGS 84) of points given in ``crs`` with heights ``zs`` (float64, exact).
+
+    pyproj gives WGS 84 longitude/latitude (datum shift included); the geodetic → Earth-centred
+    step is the closed formula, vectorised (pyproj's own crs → EPSG:4978 search costs ~0.7 s).
 
     Example:
         >>> to_ecef("EPSG:4549", [500000.0], [4000000.0], [0.0]).shape  # doctest: +SKIP
         (1, 3)
     """
-    x, y, z = _to_ecef(crs).transform(np.asarray(xs, float), np.asarray(ys, float), np.asarray(zs, float))
-    return np.column_stack([x, y, z])
+    xs = np.asarray(xs, float)
+    lon, lat, h = _to_lonlat(crs).transform(xs, np.asarray(ys, float), np.asarray(zs, float) + np.zeros_like(xs))
+    lon, lat = np.radians(lon), np.radians(lat)
+    sin_lat, cos_lat = np.sin(lat), np.cos(lat)
+    n = _A / np.sqrt(1.0 - _E2 * sin_lat**2)
+    return np.column_stack([(n + h) * cos_lat * np.cos(lon), (n + h) * cos_lat * np.sin(lon),
+                            (n * (1.0 - _E2) + h) * sin_lat])
 
 
 def to_lonlat(crs: str, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes and latitudes (degrees) of points in ``crs``."""
-    lon, lat = _to_lonlat(crs).transform(np.asarray(xs, float), np.asarray(ys, float))
+    xs = np.asarray(xs, float)
+    lon, lat, _ = _to_lonlat(crs).transform(xs, np.asarray(ys, float), np.zeros_like(xs))
     return np.asarray(lon), np.asarray(lat)
 
 

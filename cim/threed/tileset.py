@@ -127,22 +127,27 @@ class Tileset3D:
             raise LayerNotFound(f"tileset of {self.layer!r} (v{self.version}) has no tile {key!r}")
         return self.nodes[index]
 
-    def content(self, key: str, features: Any = None) -> bytes:
-        """The glb of one tile. ``features`` (id, class, name, wkb table of the whole layer) skips
-        the per-tile query when many tiles are built at once (export)."""
+    def content(self, key: str, aligned: dict[str, np.ndarray] | None = None) -> bytes:
+        """The glb of one tile. ``aligned`` (``self.aligned_features()``) skips the per-tile query
+        when many tiles are built at once (export)."""
         index = self.by_key.get(key)
-        node = self.node(key)
-        members = node.content
-        if features is None:
+        members = self.node(key).content
+        if aligned is None:
             box = self._content_box(members)
             features = source.tile_features(self.city, self.layer, self.version, self.ids[members], box[:4])
-        table = _align(features, self.ids[members])
+            table = _align(features, self.ids[members])
+        else:
+            table = {name: column[members] for name, column in aligned.items()}
         polygons = shapely.from_wkb(table["wkb"])
         mesh = extrude(polygons, self.base[members], self.top[members], crs=self.crs, frame=self.frames[index])
         heights = self.top[members] - self.base[members]
         return mesh_glb(mesh, {"id": table["id"], "class": table["class"], "name": table["name"],
                                "height": heights, "base": self.base[members]},
                         extras={"cim": {"layer": self.layer, "version": self.version, "tile": key}})
+
+    def aligned_features(self) -> dict[str, np.ndarray]:
+        """id, class, name, wkb of every planned feature, in plan order (one query for all)."""
+        return _align(source.tile_features(self.city, self.layer, self.version), self.ids)
 
 
 def _align(features: Any, wanted: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,0 +1,95 @@
+"""Pieces every analysis shares: typed property columns in SQL, the DEM, layer checks, outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from cim.errors import LayerNotFound, QueryError, ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+OUTPUTS = ("geopandas", "arrow", "pandas")
+
+
+def prop(name: str, sql_type: str = "DOUBLE", alias: str = "") -> str:
+    """SQL for one JSON property as a typed value (NULL when absent or not convertible)."""
+    p = f"{alias}." if alias else ""
+    key = name.replace("'", "''").replace('"', '\\"')
+    return f"TRY_CAST(json_extract_string({p}properties, '$.\"{key}\"') AS {sql_type})"
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def require_layer(city: City, name: str, *, purpose: str) -> dict[str, Any]:
+    """The layer's catalogue row, or LayerNotFound that says which analysis needed it."""
+    try:
+        return city.layer(name)
+    except LayerNotFound as exc:
+        raise LayerNotFound(f"{purpose} needs a layer {name!r}: {exc}") from exc
+
+
+def has_layer(city: City, name: str) -> bool:
+    """True when the city has a layer of that name."""
+    return bool(city.store.scalar("SELECT count(*) FROM layers WHERE name = ?", [name]))
+
+
+def check_output(output: str) -> str:
+    """The output kind, or a QueryError naming the allowed ones."""
+    if output not in OUTPUTS:
+        raise QueryError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
+    return output
+
+
+def deliver(table: pa.Table, city: City, output: str) -> Any:
+    """An Arrow table (geometry WKB in ``geom``) as the caller asked: arrow, pandas or geopandas."""
+    from cim.query import to_output
+
+    return to_output(table, city.crs, check_output(output))
+
+
+def dem_path(city: City, layer: str | None = None) -> Path:
+    """The DEM raster of the city (the raster layer whose role is ``dem``, or ``layer``)."""
+    sql = "SELECT name, properties FROM layers WHERE kind = 'raster'"
+    rows = city.store.rows(sql + (" AND name = ?" if layer else ""), [layer] if layer else [])
+    import json
+
+    for name, props in rows:
+        info = json.loads(props) if isinstance(props, str) else (props or {})
+        if layer or info.get("role") == "dem":
+            path = Path(info.get("path", ""))
+            return path if path.is_absolute() else city.data_dir / path
+    raise LayerNotFound(
+        f"{city.location} has no DEM: ingest one with `cim ingest CITY dem.tif --layer dem` (role dem)"
+    )
+
+
+def city_lonlat(city: City) -> tuple[float, float]:
+    """Longitude and latitude of the centre of the city's extent (from the layer catalogue)."""
+    row = city.store.rows("SELECT min(minx), min(miny), max(maxx), max(maxy) FROM layers WHERE kind <> 'raster'")
+    if not row or row[0][0] is None:
+        raise ValidationError(f"{city.location} has no vector layers, so it has no position on Earth yet")
+    minx, miny, maxx, maxy = row[0]
+    from gis.crs import parse_crs, transformer
+
+    lon, lat = transformer(parse_crs(city.crs), parse_crs("EPSG:4326")).transform((minx + maxx) / 2,
+                                                                                  (miny + maxy) / 2)
+    return float(lon), float(lat)
+
+
+def positive(value: float, what: str, hint: str) -> float:
+    """A finite positive number, or a ValidationError that says what and how to fix it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} must be a number, not {value!r}: {hint}") from exc
+    if not np.isfinite(number) or number <= 0:
+        raise ValidationError(f"{what} must be a positive number, not {value!r}: {hint}")
+    return number

@@ -1,0 +1,79 @@
+"""SQL for the relations the planning analyses share: buildings, parcels, and which parcel holds which.
+
+Why: indicators, compliance and the BIM review all ask "which buildings stand on this parcel, how
+big and how tall are they"; they build their queries from these pieces so the definitions (floor
+area = footprint × floors, building → parcel by centroid) are written once. A candidate building
+that is not in the city yet (an IFC under review) joins as an extra relation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cim.analysis._common import prop, sql_text
+
+if TYPE_CHECKING:
+    from cim.analysis.rules import RuleSet
+
+#: parcel fields carried into results when the parcels layer has them
+PARCEL_LABELS = ("block_id", "district", "land_use", "land_use_name")
+
+
+def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
+    """Current buildings: id, geom, height, floors, use, footprint (m²), name.
+
+    ``extra`` names a registered table (id, wkb, height, floors, use, name) appended as candidates.
+    """
+    height = f"COALESCE(height, {prop('height')})"
+    floors = f"COALESCE({prop('floors')}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
+    sql = (f"SELECT id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
+           f"ST_Area(geom) AS footprint, name FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
+           "AND valid_to IS NULL AND geom IS NOT NULL")
+    if extra:
+        sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
+                f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra})")
+    return sql
+
+
+def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[str]) -> dict[str, str]:
+    """Column name → SQL for the parcel's limit fields the rules use and its label fields."""
+    present = {f["name"] for f in city_fields}
+    cols: dict[str, str] = {}
+    for key in keys:
+        settings = (rules.raw.get("rules") or {}).get(key) or {}
+        field = settings.get("field")
+        if not field:
+            continue
+        default = settings.get("default")
+        value = prop(field) if field in present else "NULL"
+        cols[f"{key}_limit"] = f"COALESCE({value}, {float(default)})" if default is not None else value
+    for label in PARCEL_LABELS:
+        if label in present:
+            cols[label] = prop(label, "VARCHAR")
+    return cols
+
+
+def parcels_sql(rules: RuleSet, cols: dict[str, str]) -> str:
+    """Current parcels: id, name, geom, area (m²) and ``cols``."""
+    extra = "".join(f", {sql} AS {name}" for name, sql in cols.items())
+    return (f"SELECT id, name, geom, ST_Area(geom) AS area{extra} FROM features "
+            f"WHERE layer = {sql_text(rules.layer('parcels'))} AND valid_to IS NULL AND geom IS NOT NULL")
+
+
+def placed_sql() -> str:
+    """Buildings with the parcel holding their centroid (NULL when none): needs CTEs ``b`` and ``p``."""
+    return "SELECT b.*, p.id AS parcel FROM b LEFT JOIN p ON ST_Contains(p.geom, ST_Centroid(b.geom))"
+
+
+def per_parcel_sql() -> str:
+    """Counts, footprint, floor area and max height per parcel: needs CTE ``bp``."""
+    return ("SELECT parcel, count(*) AS buildings, sum(footprint) AS footprint_area, "
+            "sum(footprint * floors) AS floor_area, max(height) AS max_height FROM bp "
+            "WHERE parcel IS NOT NULL GROUP BY parcel")
+
+
+def green_sql(rules: RuleSet) -> str:
+    """Green space area inside each parcel: needs CTE ``p``."""
+    return (f"SELECT p.id AS parcel, sum(ST_Area(ST_Intersection(p.geom, g.geom))) AS green_area "
+            f"FROM p JOIN features g ON ST_Intersects(p.geom, g.geom) "
+            f"WHERE g.layer = {sql_text(rules.layer('green_space'))} AND g.valid_to IS NULL GROUP BY p.id")

@@ -1,0 +1,156 @@
+"""The layer catalogue as a role sees it: what layers there are, their shape and extent.
+
+Servers ask for this on every request, so it is cached per *model version*: a token that changes
+whenever any layer is added, replaced or removed (``model_version``). The same token keys tile
+caches and ETags.
+
+Example:
+    >>> [info.name for info in visible_layers(city, "anonymous")]   # doctest: +SKIP
+    ['blocks', 'buildings', 'dem', ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cim.access import View, view_of
+from cim.errors import LayerNotFound
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+_GEOMETRY_KINDS = {"POINT": "point", "MULTIPOINT": "point", "LINESTRING": "line", "MULTILINESTRING": "line",
+                   "POLYGON": "polygon", "MULTIPOLYGON": "polygon"}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer of the catalogue; ``bbox`` is in the city CRS, ``bbox_4326`` in lon/lat."""
+
+    name: str
+    kind: str
+    phase: str
+    classification: str
+    feature_class: str | None
+    count: int
+    version: int
+    bbox: tuple[float, float, float, float] | None
+    bbox_4326: tuple[float, float, float, float] | None
+    fields: list[dict[str, str]]
+    properties: dict[str, Any]
+    geometry_type: str | None
+    updated_at: str
+    view: View = "full"
+    field_names: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def is_vector(self) -> bool:
+        """True when the layer has features with 2D geometry (tiles, items)."""
+        return self.kind != "raster"
+
+
+def model_version(city: City) -> str:
+    """A short token that changes whenever any layer changes (for caches and ETags)."""
+    row = city.store.rows(
+        "SELECT count(*), coalesce(sum(version), 0), coalesce(max(epoch_us(updated_at)), 0) FROM layers")[0]
+    return f"{row[0]}-{row[1]}-{row[2]}"
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_city: dict[int, tuple[str, dict[str, LayerInfo]]] = {}
+
+
+_CACHE = _Cache()
+
+
+def all_layers(city: City) -> dict[str, LayerInfo]:
+    """Every layer, name → LayerInfo (full view), cached until the model version changes."""
+    token = model_version(city)
+    key = id(city.store)
+    cached = _CACHE.by_city.get(key)
+    if cached and cached[0] == token:
+        return cached[1]
+    layers = _load(city)
+    with _CACHE.lock:
+        _CACHE.by_city[key] = (token, layers)
+    return layers
+
+
+def visible_layers(city: City, role: str) -> list[LayerInfo]:
+    """The layers ``role`` may see, each with its view ("full" or "coarse"), by name."""
+    out = []
+    for info in all_layers(city).values():
+        view = view_of(info.classification, role)
+        if view is not None:
+            out.append(_with_view(info, view))
+    return out
+
+
+def layer_info(city: City, name: str, role: str) -> LayerInfo:
+    """One layer as ``role`` sees it; a hidden layer is reported exactly like a missing one."""
+    info = all_layers(city).get(name)
+    view = view_of(info.classification, role) if info else None
+    if info is None or view is None:
+        raise LayerNotFound(f"no layer {name!r}; GET /collections lists the layers you may see")
+    return _with_view(info, view)
+
+
+def _with_view(info: LayerInfo, view: View) -> LayerInfo:
+    if info.view == view:
+        return info
+    from dataclasses import replace
+
+    return replace(info, view=view)
+
+
+def _load(city: City) -> dict[str, LayerInfo]:
+    rows = city.store.arrow(
+        "SELECT name, kind, phase, classification, feature_class, feature_count, version, minx, miny, maxx, "
+        "maxy, fields, properties, CAST(updated_at AS VARCHAR) AS updated_at FROM layers ORDER BY name"
+    ).to_pylist()
+    types = dict(city.store.rows(
+        "SELECT layer, any_value(ST_GeometryType(geom)::VARCHAR) FROM features "
+        "WHERE valid_to IS NULL AND geom IS NOT NULL GROUP BY layer"))
+    out = {}
+    for r in rows:
+        bbox = (r["minx"], r["miny"], r["maxx"], r["maxy"])
+        bbox = bbox if None not in bbox else None
+        fields = _json(r["fields"], [])
+        out[r["name"]] = LayerInfo(
+            name=r["name"], kind=r["kind"], phase=r["phase"], classification=r["classification"],
+            feature_class=r["feature_class"], count=int(r["feature_count"]), version=int(r["version"]),
+            bbox=bbox, bbox_4326=_to_4326(city.crs, bbox), fields=fields,
+            properties=_json(r["properties"], {}),
+            geometry_type=_GEOMETRY_KINDS.get(str(types.get(r["name"]) or "").upper()),
+            updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields))
+    return out
+
+
+def _json(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _to_4326(crs: str, bbox: tuple[float, ...] | None) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    from gis.crs import transformer
+
+    w, s, e, n = transformer(crs, "EPSG:4326").transform_bounds(*bbox)
+    return (round(w, 7), round(s, 7), round(e, 7), round(n, 7))
+
+
+def etag_for(*parts: object) -> str:
+    """A strong ETag from the model version and whatever else varies the response."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+    return f'"{digest}"'
+
+
+__all__ = ["LayerInfo", "model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]

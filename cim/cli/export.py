@@ -1,0 +1,42 @@
+"""``cim export <format> CITY DIR``: write the city (or a layer) in a format other tools read.
+
+One command per format under the ``export`` sub-app; ``3dtiles`` writes a 3D Tiles 1.1 folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cim.cli.common import CITY_HELP, console
+
+export_app = typer.Typer(name="export", help="Write the city in formats other tools read (3D Tiles, …).",
+                         no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``export`` sub-app to ``app``."""
+    app.add_typer(export_app, name="export")
+
+
+@export_app.command("3dtiles")
+def export_3dtiles(
+    city: Path = typer.Argument(..., help=CITY_HELP),
+    out_dir: Path = typer.Argument(..., help="Folder to write (tileset.json + content/*.glb)."),
+    layer: str = typer.Option("buildings", help="Polygon layer with heights to extrude (LOD1)."),
+    max_features: int = typer.Option(1500, min=1, help="Most features in one tile."),
+    role: str = typer.Option("admin", help="Export what this role may see (viewer, operator, planner, admin)."),
+    overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
+) -> None:
+    """Write a layer as a 3D Tiles 1.1 tileset any static web server can serve."""
+    import cim
+    from cim.threed import export_3dtiles as run
+
+    c = cim.open(city, read_only=True)
+    try:
+        report = run(c, out_dir, layer=layer, role=role, max_features=max_features, overwrite=overwrite)
+    finally:
+        c.close()
+    console.print(f"wrote {report.path}: {report.features} features of {report.layer} (v{report.version}) in "
+                  f"{report.tiles} tiles, {report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s")

@@ -1,0 +1,93 @@
+"""A store for servers: reads run on a cursor of the calling thread, writes on the one connection.
+
+A DuckDB connection is not safe for concurrent use across threads, and ``DuckDBStore`` serialises
+everything behind one lock. A server answers many reads at once, so ``ThreadedStore`` gives each
+worker thread its own cursor (same database, same process: it sees every committed write) while
+writes and transactions still go through the single writer connection. Reads made inside a
+transaction on the same thread use the writer connection so they see their own uncommitted rows.
+
+Example:
+    >>> city = City(ThreadedStore(DuckDBStore("city.duckdb")))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cim.store.base import Store
+from cim.store.duckdb import DuckDBStore
+
+
+class ThreadedStore(Store):
+    """Wraps a ``DuckDBStore``: per-thread read cursors, one writer."""
+
+    def __init__(self, base: DuckDBStore) -> None:
+        self.base = base
+        self.location = base.location
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._guard = threading.Lock()
+
+    @property
+    def read_only(self) -> bool:
+        return self.base.read_only
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The writer connection (use ``cursor()`` for reads from worker threads)."""
+        return self.base.connection
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own read cursor, created on first use and reused after."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._guard:
+                cur = self.base.cursor()
+                self._cursors.append(cur)
+            self._local.cursor = cur
+        return cur
+
+    def _in_transaction(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        if self._in_transaction():
+            return self.base.rows(sql, params)
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        if self._in_transaction():
+            return self.base.arrow(sql, params)
+        return self.cursor().execute(sql, params or []).to_arrow_table()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.base.execute(sql, params)
+
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
+        return self.base.insert_arrow(table, data, geometry=geometry)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            with self.base.transaction():
+                yield
+        finally:
+            self._local.depth -= 1
+
+    def close(self) -> None:
+        """Close the read cursors; the wrapped store stays open (its owner closes it)."""
+        with self._guard:
+            for cur in self._cursors:
+                try:
+                    cur.close()
+                except duckdb.Error:  # pragma: no cover - already closed with the database
+                    pass
+            self._cursors.clear()
+        self._local = threading.local()
