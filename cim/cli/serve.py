@@ -1,0 +1,39 @@
+"""``cim serve CITY``: the web server (OGC APIs, tiles, the viewer) with uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cim.cli.common import CITY_HELP, console, fail
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cim serve`` to ``app``."""
+    app.command("serve")(serve)
+
+
+def serve(
+    city: Path = typer.Argument(..., help=CITY_HELP),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 to serve the network)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    api_keys: str = typer.Option(None, help='API keys → roles: a JSON file or text {"<key>": "planner"}.'),
+    log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
+) -> None:
+    """Serve the city: OGC API Features/Tiles, 3D Tiles, SensorThings and the viewer at http://HOST:PORT/."""
+    try:
+        import uvicorn
+
+        from tiles import Settings, create_app
+    except ImportError as exc:  # pragma: no cover - the server extra is missing
+        fail(f"the server needs its extra: pip install 'cim[server]' ({exc.name} is missing)")
+    if not city.is_file():
+        fail(f"no city at {city}: build one with `cim demo {city}` or `cim init {city}`")
+    try:
+        settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}))
+    except ValueError as exc:
+        fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
+    app = create_app(settings)
+    console.print(f"serving {city} at http://{host}:{port}/  (API: http://{host}:{port}/api.html)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)

@@ -1,0 +1,130 @@
+"""The app factory: ``create_app(settings | city)``.
+
+Core routers are always there; subsystem routers plug in by adding their module to
+``OPTIONAL_ROUTERS``. Such a module exposes ``router`` (an ``APIRouter``) and may expose
+``lifespan(app)`` (an async context manager run while the app lives) and
+``layer_links(info) -> dict`` (extra keys for a layer in ``/api/city``, e.g. ``tileset3d``).
+A module that is not installed yet is skipped.
+
+Example:
+    >>> app = create_app(Settings(city="demo/city.duckdb"))   # doctest: +SKIP
+    >>> uvicorn.run(app)                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+import cim
+from cim.city import City
+from cim.store.duckdb import DuckDBStore
+from cim.store.threaded import ThreadedStore
+from tiles import errors
+from tiles.limits import BodyLimitMiddleware
+from tiles.settings import Settings
+
+log = logging.getLogger("tiles")
+
+#: always mounted, in this order (the viewer's catch-all last)
+CORE_ROUTERS = ["tiles.routers.landing", "tiles.routers.features", "tiles.routers.vector_tiles",
+                "tiles.routers.city"]
+
+#: subsystems that mount themselves when their module exists
+OPTIONAL_ROUTERS = ["tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
+                    "tiles.routers.iot"]
+
+VIEWER_ROUTER = "tiles.routers.viewer"
+
+
+def create_app(source: Settings | City | str | None = None, **overrides: Any) -> FastAPI:
+    """A FastAPI app serving one city.
+
+    ``source`` is a ``Settings`` (the city file is opened read-write in the lifespan and closed
+    after), an open ``City`` (used as is, left open — for tests and notebooks), a path, or None
+    (settings from ``CIM_*`` environment variables). ``overrides`` set individual settings.
+    """
+    given_city = source if isinstance(source, City) else None
+    if isinstance(source, Settings):
+        settings = source.model_copy(update=overrides)
+    elif isinstance(source, str):
+        settings = Settings(city=source, **overrides)
+    else:
+        settings = Settings(**overrides)
+    if given_city is None and settings.city is None:
+        raise cim.CIMError("no city to serve: give a path (cim serve CITY) or set CIM_CITY")
+    app = FastAPI(
+        title="cim — city information model",
+        version=cim.__version__,
+        description="OGC API Features (Part 1–3) and Tiles, 3D Tiles and SensorThings over one city.",
+        lifespan=_lifespan(settings, given_city),
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.keys()
+    app.state.layer_link_hooks = []
+    errors.install(app)
+    _middleware(app, settings)
+    for module in CORE_ROUTERS:
+        app.include_router(importlib.import_module(module).router)
+    plugins = [m for name in OPTIONAL_ROUTERS if (m := _optional(name)) is not None]
+    for mod in plugins:
+        app.include_router(mod.router)
+        if hasattr(mod, "layer_links"):
+            app.state.layer_link_hooks.append(mod.layer_links)
+    app.state.plugins = plugins
+    app.include_router(importlib.import_module(VIEWER_ROUTER).router)
+    return app
+
+
+def _middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+
+def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = given is None
+        base = given or cim.open(settings.city)
+        store = base.store if isinstance(base.store, ThreadedStore) else _threaded(base)
+        app.state.city = City(store)
+        try:
+            async with AsyncExitStack() as stack:
+                for mod in app.state.plugins:
+                    if hasattr(mod, "lifespan"):
+                        await stack.enter_async_context(mod.lifespan(app))
+                yield
+        finally:
+            if store is not base.store:
+                store.close()
+            if owned:
+                base.close()
+
+    return lifespan
+
+
+def _threaded(city: City) -> ThreadedStore | Any:
+    return ThreadedStore(city.store) if isinstance(city.store, DuckDBStore) else city.store
+
+
+def _optional(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise

@@ -1,0 +1,99 @@
+"""Request → typed values: the city, the caller's role, the layer (404 as a dependency), paging.
+
+Endpoints stay thin: they declare what they need here and call ``cim``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+
+from cim.access import require_role
+from cim.catalog import LayerInfo, layer_info
+from cim.city import City
+from tiles.errors import Unauthorized
+from tiles.settings import Settings
+
+
+def get_city(request: Request) -> City:
+    """The city the server was started with (opened in the lifespan)."""
+    return request.app.state.city
+
+
+def get_settings(request: Request) -> Settings:
+    """The server's settings."""
+    return request.app.state.settings
+
+
+def get_role(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(description="API key; its role decides what you may see and do. "
+                                                          "Without one you are anonymous (read-only, public).")] = None,
+) -> str:
+    """The caller's role from ``X-API-Key``; anonymous without one, 401 for an unknown key."""
+    if x_api_key is None or x_api_key == "":
+        return "anonymous"
+    keys: dict[str, str] = request.app.state.api_keys
+    role = None
+    for key, value in keys.items():  # compare every key, in constant time each
+        if hmac.compare_digest(key.encode(), x_api_key.encode()):
+            role = value
+    if role is None:
+        raise Unauthorized("unknown API key: check the X-API-Key header, or send none to read public data")
+    return role
+
+
+Role = Annotated[str, Depends(get_role)]
+CityDep = Annotated[City, Depends(get_city)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def requires(minimum: str, action: str):
+    """A dependency that lets only ``minimum`` role and above through (403 otherwise).
+
+    Example:
+        >>> @router.post("/api/alerts/{id}/acknowledge", dependencies=[Depends(requires("operator", "acknowledging"))])
+        ... def ack(id: str): ...                                        # doctest: +SKIP
+    """
+
+    def _check(role: Role) -> str:
+        require_role(role, minimum, action)
+        return role
+
+    return _check
+
+
+def get_layer(
+    city: CityDep,
+    role: Role,
+    layer: Annotated[str, Path(description="Layer (collection) name, as listed by /collections.",
+                               max_length=64)],
+) -> LayerInfo:
+    """The layer the path names, as the caller's role sees it; 404 when missing or hidden."""
+    return layer_info(city, layer, role)
+
+
+Layer = Annotated[LayerInfo, Depends(get_layer)]
+
+
+@dataclass
+class PageParams:
+    """``limit`` / ``offset`` of a listing (clamped by the server's settings)."""
+
+    limit: Annotated[int | None, Query(ge=1, description="Items per page (default 100; at most max_page_size).")] = None
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0
+
+
+def page_limit(params: PageParams, settings: Settings) -> int:
+    """The effective page size; a limit above the maximum is refused, not silently cut."""
+    from cim.errors import ValidationError
+
+    if params.limit is None:
+        return min(settings.default_page_size, settings.max_page_size)
+    if params.limit > settings.max_page_size:
+        raise ValidationError(f"limit {params.limit} is above the maximum {settings.max_page_size}: "
+                              "page through with offset and the 'next' link")
+    return params.limit

@@ -1,0 +1,1 @@
+"""One module per interface; each exposes ``router``."""

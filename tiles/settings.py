@@ -1,0 +1,71 @@
+"""Server settings, read once at the edge from ``CIM_*`` environment variables (or given in code).
+
+Example:
+    >>> Settings(city="demo/city.duckdb", api_keys='{"s3cret": "planner"}').max_page_size
+    10000
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cim.access import ROLES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told; ``CIM_CITY=demo/city.duckdb cim serve`` etc."""
+
+    model_config = SettingsConfigDict(env_prefix="CIM_", extra="ignore")
+
+    city: Path | None = Field(None, description="The city file to serve.")
+    api_keys: str | None = Field(
+        None, description='API keys → roles: JSON text {"<key>": "<role>"} or the path of a JSON file.')
+    max_page_size: int = Field(10_000, ge=1, description="Largest `limit` a client may ask for.")
+    default_page_size: int = Field(100, ge=1, description="`limit` when the client gives none.")
+    max_bbox_area_km2: float = Field(10_000.0, gt=0, description="Largest bbox a query may cover.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
+    tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles (0 = off).")
+    cors_origins: list[str] = Field(default_factory=list, description="CORS origins; empty = CORS off.")
+    viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
+    gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_api_keys(value)
+        return value
+
+    def keys(self) -> dict[str, str]:
+        """API key → role."""
+        return load_api_keys(self.api_keys) if self.api_keys else {}
+
+
+def load_api_keys(value: str) -> dict[str, str]:
+    """API key → role from JSON text or a JSON file; refuses unknown roles and short keys."""
+    text = value.strip()
+    if not text.startswith("{"):
+        path = Path(text)
+        if not path.is_file():
+            raise ValueError(f"api keys: {text} is neither JSON nor a file; give '{{\"<key>\": \"planner\"}}'")
+        text = path.read_text(encoding="utf-8")
+    try:
+        keys = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"api keys: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(keys, dict):
+        raise ValueError('api keys: expected an object {"<key>": "<role>"}')
+    for key, role in keys.items():
+        if not isinstance(key, str) or len(key) < 8:
+            raise ValueError("api keys: every key needs at least 8 characters")
+        if role == "anonymous":
+            raise ValueError(f"api keys: a key cannot carry the anonymous role ({key[:3]}…)")
+        if role not in ROLES:
+            raise ValueError(f"api keys: unknown role {role!r}; use one of {', '.join(ROLES[1:])}")
+    return keys
