@@ -171,6 +171,12 @@ class City:
 
         return spatial_join(self, left, right, predicate=predicate, **kw)
 
+    def base_elevations(self, layer: str, *, dem: str | None = None, stat: str = "min") -> pd.DataFrame:
+        """Ground height under each feature of ``layer`` from the city's DEM (``id``, ``base_elevation``)."""
+        from cim.terrain import base_elevations
+
+        return base_elevations(self, layer, dem=dem, stat=stat)
+
     # -- writes ------------------------------------------------------------------------------
     def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
         """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""

@@ -71,3 +71,16 @@ def test_the_demo_has_a_dem_catalogued_as_a_cog(demo_city):
     dem = demo_city.layer("dem")
     assert dem["kind"] == "raster" and dem["properties"]["role"] == "dem"
     assert (demo_city.data_dir / dem["properties"]["path"]).is_file()
+
+
+def test_base_elevations_of_buildings_come_from_the_dem(demo_city):
+    from gis.dem import sample
+
+    bases = demo_city.base_elevations("buildings")
+    assert len(bases) == demo_city.layer("buildings")["feature_count"]
+    assert bases["base_elevation"].notna().all()
+    first = demo_city.features("buildings", limit=1).iloc[0]
+    dem = demo_city.data_dir / demo_city.layer("dem")["properties"]["path"]
+    x, y = first.geometry.exterior.coords[0]
+    corner = sample(dem, [x], [y], crs="EPSG:4549")[0]
+    assert bases.set_index("id").loc[first["id"], "base_elevation"] <= corner + 1e-6
