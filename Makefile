@@ -23,11 +23,11 @@ test: install lint
 	$(VENV)/bin/pytest -q
 
 demo: install
-	$(VENV)/bin/cim demo $(CITY)
+	test -f $(CITY) || $(VENV)/bin/cim demo $(CITY)
 	$(VENV)/bin/cim info $(CITY)
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench.ingest_bench --scale 100000
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache
