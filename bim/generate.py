@@ -109,8 +109,9 @@ def _add_materials(f: Any, body: Any) -> dict[str, Any]:
     for mat_name, (r, g, b, transparency) in _COLOURS.items():
         material = api.material.add_material(f, name=mat_name)
         style = api.style.add_style(f, name=mat_name)
-        api.style.add_surface_style(f, style=style, ifc_class="IfcSurfaceStyleShading", attributes={
-            "SurfaceColour": {"Name": None, "Red": r, "Green": g, "Blue": b}, "Transparency": transparency})
+        api.style.add_surface_style(f, style=style, ifc_class="IfcSurfaceStyleRendering", attributes={
+            "SurfaceColour": {"Name": None, "Red": r, "Green": g, "Blue": b}, "Transparency": transparency,
+            "ReflectanceMethod": "NOTDEFINED"})
         api.style.assign_material_style(f, material=material, style=style, context=body)
         out[mat_name] = material
     return out
