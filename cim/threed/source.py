@@ -34,20 +34,17 @@ def plan_inputs(city: City, layer: str, version: int) -> pa.Table:
         [layer, version])
 
 
-def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None = None,
-                  bbox: tuple[float, float, float, float] | None = None) -> pa.Table:
+def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None = None) -> pa.Table:
     """id, class, name, WKB geometry of the given features (all drawable ones when ``ids`` is None).
 
-    ``bbox`` (city CRS) lets the RTREE index narrow the scan before the id filter.
+    The id list joins as a hash semi-join (a few ms on a million rows); a bbox filter through the
+    RTREE was measured slower here, since the ids already pin the rows.
     """
     sql = ("SELECT id, class, name, ST_AsWKB(geom) AS wkb FROM features "
            f"WHERE layer = ? AND version = ? AND {_POLYGONAL}")
     params: list[Any] = [layer, version]
-    if bbox is not None:
-        sql += " AND ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))"
-        params += [float(v) for v in bbox]
     if ids is not None:
-        sql += " AND list_contains(?, id)"
+        sql += " AND id IN (SELECT unnest(?::VARCHAR[]))"
         params.append([str(i) for i in ids])
     return city.store.arrow(sql, params)
 

@@ -57,6 +57,7 @@ class Tileset3D:
     bounds: np.ndarray  # (n, 4) minx, miny, maxx, maxy in the city CRS
     base: np.ndarray
     top: np.ndarray
+    importance: np.ndarray
     nodes: list[Node]
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
@@ -133,8 +134,7 @@ class Tileset3D:
         index = self.by_key.get(key)
         members = self.node(key).content
         if aligned is None:
-            box = self._content_box(members)
-            features = source.tile_features(self.city, self.layer, self.version, self.ids[members], box[:4])
+            features = source.tile_features(self.city, self.layer, self.version, self.ids[members])
             table = _align(features, self.ids[members])
         else:
             table = {name: column[members] for name, column in aligned.items()}
@@ -190,7 +190,7 @@ def plan_tileset(city: City, layer: str, *, max_features: int = DEFAULT_MAX_FEAT
     nodes = plan_quadtree((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2, importance,
                           max_features=max_features)
     ts = Tileset3D(city, layer, version, np.asarray(table.column("id").to_pylist(), dtype=object), bounds, base,
-                   base + cols["height"], nodes)
+                   base + cols["height"], importance, nodes)
     for i, node in enumerate(nodes):
         box = ts._content_box(node.content)
         ts.frames.append(enu_frame(city.crs, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[4]))
