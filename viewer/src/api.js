@@ -1,0 +1,69 @@
+// The viewer's only way to the city: the HTTP contract served by `cim serve` (same origin).
+
+const settings = { apiKey: '' };
+
+/** Use `key` as X-API-Key on every request from now on ('' = anonymous). */
+export function setApiKey(key) {
+  settings.apiKey = key || '';
+}
+
+/** Headers every request carries (the API key when one is set). */
+export function authHeaders() {
+  return settings.apiKey ? { 'X-API-Key': settings.apiKey } : {};
+}
+
+/** Absolute URL on this server for a path like '/api/city' with optional query parameters. */
+export function url(path, params) {
+  const u = new URL(path, window.location.origin);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+  }
+  return u.toString();
+}
+
+export class ApiError extends Error {
+  constructor(status, title, path) {
+    super(`${path}: ${status} ${title}`);
+    this.status = status;
+    this.path = path;
+  }
+}
+
+/** GET JSON from the server; problem+json errors become ApiError with the server's title. */
+export async function getJSON(path, params, { signal } = {}) {
+  const res = await fetch(url(path, params), { headers: { Accept: 'application/json', ...authHeaders() }, signal });
+  if (!res.ok) {
+    let title = res.statusText;
+    try {
+      const body = await res.json();
+      title = body.detail || body.title || title;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, title, path);
+  }
+  return res.json();
+}
+
+/** GET JSON, or `fallback` when the server answers 404 (an optional part not installed). */
+export async function getOptional(path, params, fallback) {
+  try {
+    return await getJSON(path, params);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 501)) return fallback;
+    throw err;
+  }
+}
+
+export const api = {
+  city: () => getJSON('/api/city'),
+  collections: () => getOptional('/collections', null, null),
+  collection: (layer) => getOptional(`/collections/${encodeURIComponent(layer)}`, null, null),
+  items: (layer, params) => getJSON(`/collections/${encodeURIComponent(layer)}/items`, params),
+  feature: (id) => getJSON(`/api/features/${encodeURIComponent(id)}`),
+  search: (q, limit = 10) => getJSON('/api/search', { q, limit }),
+  kpis: (mode) => getOptional('/api/kpis', { mode }, []),
+  sensorsLatest: (bbox) => getOptional('/api/sensors/latest', bbox ? { bbox: bbox.join(',') } : null, []),
+  series: (id, params) => getJSON(`/api/sensors/${encodeURIComponent(id)}/series`, params),
+  alerts: () => getOptional('/api/alerts', { state: 'open' }, []),
+};

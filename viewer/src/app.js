@@ -1,0 +1,379 @@
+// The viewer's state and its deck: which layers each mode shows, what is selected, live data.
+import { Deck, FlyToInterpolator, MapView, WebMercatorViewport } from '@deck.gl/core';
+import { api, getOptional, url } from './api.js';
+import { cityLayers, layerRole } from './citylayers.js';
+import { applyLabels, setLang, t } from './i18n.js';
+import { applyAlert, applyObservation } from './live.js';
+import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
+import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId, tilesetLayer }
+  from './overlays.js';
+import { closePanel, pushLiveValue, showFeature } from './ui/panel.js';
+import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
+
+const PSEUDO = { sensors: 'sensors', alerts: 'alerts', basemap: 'basemap' };
+
+export const state = {
+  city: null,
+  mode: 'plan',
+  below: false,
+  asOf: null,
+  toggles: {},
+  seen: { landUses: new Set(), networks: new Set() },
+  sensors: [],
+  sensorVersion: 0,
+  alerts: [],
+  alertVersion: 0,
+  selection: null,
+  selectedSensor: null,
+  tileZoom: {},
+  worksiteBoxes: [],
+  basemap: '',
+  viewState: null,
+  loaded: new Set(),
+};
+
+let deck = null;
+let measure = null;
+const hooks = { onFirstRender: null };
+
+/** Create the deck in #map fitted to the city's bbox. */
+export function createDeck(city, measureTool, onFirstRender) {
+  measure = measureTool;
+  hooks.onFirstRender = onFirstRender;
+  const el = document.getElementById('map');
+  const vp = new WebMercatorViewport({ width: el.clientWidth || 1280, height: el.clientHeight || 720 });
+  const [w, s, e, n] = city.bbox;
+  const fit = vp.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 18 });
+  state.viewState = { longitude: fit.longitude, latitude: fit.latitude, zoom: fit.zoom, pitch: MODE_PITCH[state.mode],
+    bearing: -12, maxPitch: 85 };
+  deck = new Deck({
+    parent: el,
+    views: new MapView({ repeat: false }),
+    initialViewState: state.viewState,
+    controller: { doubleClickZoom: false, inertia: true },
+    onViewStateChange: ({ viewState }) => {
+      state.viewState = viewState;
+      return viewState;
+    },
+    onClick,
+    getTooltip,
+    getCursor: ({ isHovering, isDragging }) => (measure.active ? 'crosshair' : isDragging ? 'grabbing' : isHovering ? 'pointer' : 'grab'),
+    onAfterRender: afterRender,
+    layers: [],
+  });
+  return deck;
+}
+
+/** Screen position [x, y] of a lon/lat(/z) in the current view (used by the page tests). */
+export function project(lon, lat, z = 0) {
+  return deck.getViewports()[0].project([lon, lat, z]);
+}
+
+/** Fly the camera to a bbox [w, s, e, n] or a point. */
+export function flyTo(target, { zoom = 17.5, duration = 900 } = {}) {
+  const el = document.getElementById('map');
+  let view;
+  if (target.length === 4 && (target[0] !== target[2] || target[1] !== target[3])) {
+    const vp = new WebMercatorViewport({ width: el.clientWidth, height: el.clientHeight });
+    view = vp.fitBounds([[target[0], target[1]], [target[2], target[3]]], { padding: 120, maxZoom: 19 });
+  } else {
+    view = { longitude: target[0], latitude: target[1], zoom };
+  }
+  window.cim.moving = true;
+  state.viewState = {
+    ...state.viewState, longitude: view.longitude, latitude: view.latitude, zoom: Math.min(view.zoom, 19),
+    transitionDuration: duration, transitionInterpolator: new FlyToInterpolator(),
+    onTransitionEnd: () => { window.cim.moving = false; },
+  };
+  deck.setProps({ initialViewState: state.viewState });
+}
+
+function setCamera(changes) {
+  state.viewState = { ...state.viewState, ...changes, transitionDuration: 600, transitionInterpolator: undefined };
+  deck.setProps({ initialViewState: state.viewState });
+}
+
+/** Is the layer (or pseudo layer) `name` with role `role` on in the current mode? */
+export function isVisible(name, role) {
+  const own = state.toggles[state.mode]?.[name];
+  if (own !== undefined) return own;
+  if (role === 'raster') return false;
+  if (role === 'basemap') return Boolean(state.basemap);
+  return MODE_ROLES[state.mode].includes(role);
+}
+
+function vectorStyle() {
+  const visible = {};
+  for (const l of state.city.layers) visible[l.name] = isVisible(l.name, layerRole(l));
+  return { mode: state.mode, below: state.below, depthScale: state.below ? 8 : 1, asOf: state.asOf, visible,
+    tileZoom: state.tileZoom };
+}
+
+function onFeatures(role, features) {
+  let grew = false;
+  const add = (set, v) => {
+    if (v && !set.has(v)) {
+      set.add(v);
+      grew = true;
+    }
+  };
+  for (const f of features) {
+    if (role === 'parcels') add(state.seen.landUses, f.properties?.land_use);
+    if (role === 'pipes') add(state.seen.networks, f.properties?.network);
+  }
+  if (grew) queueMicrotask(refreshLegend);
+}
+
+function overlayLayers() {
+  const out = [];
+  for (const l of state.city.layers) {
+    if (l.tileset3d && layerRole(l) === 'bim') out.push(tilesetLayer(l, { visible: isVisible(l.name, 'bim') }));
+    if (l.raster_tiles) out.push(rasterTileLayer(`raster-${l.name}`, url(l.raster_tiles).replace(/%7B/g, '{').replace(/%7D/g, '}'), { visible: isVisible(l.name, 'raster'), opacity: 0.6 }));
+  }
+  const keep = sensorFilter(state.mode, state.worksiteBoxes);
+  out.push(sensorLayer(state.sensors.filter(keep), { visible: isVisible(PSEUDO.sensors, 'sensors'), version: state.sensorVersion }));
+  out.push(alertLayer(visibleAlerts(), { visible: isVisible(PSEUDO.alerts, 'alerts'), version: state.alertVersion }));
+  out.push(selectionLayer(state.selection));
+  out.push(...measureLayers(measure.points, measure.kind));
+  return out.filter(Boolean);
+}
+
+/** Rebuild the deck's layer list from the state. */
+export function redraw() {
+  if (!deck || !state.city) return;
+  const base = state.basemap
+    ? [rasterTileLayer('basemap', state.basemap, { visible: isVisible(PSEUDO.basemap, 'basemap') })]
+    : [];
+  const vector = cityLayers(state.city.layers, vectorStyle(), {
+    onFeatures,
+    onViewportLoad: (name) => state.loaded.add(name),
+  });
+  deck.setProps({ layers: [...base, ...vector, ...overlayLayers()] });
+}
+
+function afterRender() {
+  if (window.cim.firstRenderMs !== null || !state.city) return;
+  const needed = state.city.layers.filter((l) => l.tiles && ['blocks', 'parcels', 'buildings', 'roads'].includes(layerRole(l))
+    && isVisible(l.name, layerRole(l)));
+  if (needed.every((l) => state.loaded.has(l.name))) {
+    window.cim.firstRenderMs = performance.now();
+    document.body.dataset.ready = 'true';
+    hooks.onFirstRender?.();
+  }
+}
+
+/** Alerts open at the chosen time (all open ones when the slider is at now). */
+export function visibleAlerts() {
+  if (!state.asOf) return state.alerts;
+  return state.alerts.filter((a) => !a.opened_at || String(a.opened_at) <= state.asOf);
+}
+
+function getTooltip({ object, layer }) {
+  if (!object || !layer) return null;
+  if (layer.id === 'sensors') return { text: `${object.name}\n${object.value ?? '—'} ${object.unit || ''}` };
+  if (layer.id === 'alerts') return { text: object.message || object.rule };
+  const p = object.properties;
+  return p ? { text: `${p.name || p.id || ''}` } : null;
+}
+
+function onClick(info) {
+  if (measure.active) {
+    if (info.coordinate) measure.add(info.coordinate);
+    return;
+  }
+  const id = info.layer?.id || '';
+  const root = id.split('-')[0];
+  if (!info.object) {
+    select(null);
+  } else if (id === 'sensors') {
+    selectSensor(info.object);
+  } else if (id === 'alerts') {
+    pickAlert(info.object);
+  } else if (root === '3d') {
+    const fid = tileFeatureId(info);
+    if (fid) select(fid);
+  } else if (info.object.properties?.id) {
+    select(String(info.object.properties.id));
+  }
+}
+
+/** Open an object by id in the side panel and outline it on the map (null closes). */
+export async function select(id, { sensor = null } = {}) {
+  state.selectedSensor = sensor;
+  if (!id && !sensor) {
+    state.selection = null;
+    closePanel();
+    redraw();
+    return null;
+  }
+  const feature = await showFeature(id, { onOpen: (pid) => select(pid), sensor, asOf: state.asOf });
+  state.selection = feature;
+  window.cim.selected = feature?.id || sensor?.datastream_id || null;
+  redraw();
+  return feature;
+}
+
+function selectSensor(sensor) {
+  return select(sensor.feature_id || null, { sensor });
+}
+
+/** Fly to an alert and open its object. */
+export function pickAlert(alert) {
+  if (Number.isFinite(alert.lon) && Number.isFinite(alert.lat)) flyTo([alert.lon, alert.lat], { zoom: 18 });
+  const sensor = state.sensors.find((s) => String(s.datastream_id) === String(alert.datastream_id));
+  if (sensor) selectSensor(sensor);
+  else if (alert.feature_id) select(alert.feature_id);
+}
+
+/** Switch mode: layers, legend, KPI cards, camera pitch. */
+export async function setMode(mode) {
+  state.mode = mode;
+  if (mode !== 'manage' && state.below) state.below = false;
+  document.body.dataset.mode = mode;
+  document.querySelectorAll('#modes button').forEach((b) => b.classList.toggle('on', b.dataset.mode === mode));
+  document.getElementById('below-toggle').hidden = mode !== 'manage';
+  document.getElementById('below-toggle').classList.toggle('on', state.below);
+  setCamera({ pitch: MODE_PITCH[mode] });
+  refreshSidebar();
+  redraw();
+  await refreshKpis();
+}
+
+/** Toggle the below-ground view (manage mode): ground goes transparent, camera tilts, depths stretch. */
+export function setBelow(on) {
+  state.below = on;
+  document.getElementById('below-toggle').classList.toggle('on', on);
+  setCamera({ pitch: on ? 65 : MODE_PITCH[state.mode] });
+  redraw();
+}
+
+function hasBim() {
+  return state.city.layers.some((l) => layerRole(l) === 'bim');
+}
+
+function refreshLegend() {
+  renderLegend(legendFor(state.mode, state.seen, { hasBim: hasBim() }));
+}
+
+/** Re-render legend, toggles and alerts (after a mode or language change). */
+export function refreshSidebar() {
+  refreshLegend();
+  const items = [
+    ...(state.basemap ? [{ name: PSEUDO.basemap, role: 'basemap' }] : []),
+    ...state.city.layers.map((l) => ({ name: l.name, role: layerRole(l) })),
+    { name: PSEUDO.sensors, role: 'sensors' },
+    { name: PSEUDO.alerts, role: 'alerts' },
+  ];
+  renderToggles(items.map((it) => ({ name: it.name, label: t(`layer.${it.name}`, it.name), on: isVisible(it.name, it.role) })),
+    (name, on) => {
+      state.toggles[state.mode] = { ...(state.toggles[state.mode] || {}), [name]: on };
+      redraw();
+    });
+  renderAlerts(visibleAlerts(), pickAlert);
+  document.getElementById('alerts-box').hidden = !['operate', 'build'].includes(state.mode);
+}
+
+let kpiAsked = 0;
+/** Fetch and draw the KPI cards of the current mode. */
+export async function refreshKpis() {
+  const mine = ++kpiAsked;
+  const mode = state.mode;
+  try {
+    const kpis = await api.kpis(mode);
+    if (mine === kpiAsked) renderKpis(kpis);
+  } catch {
+    if (mine === kpiAsked) renderKpis([]);
+  }
+}
+
+/** Live observation → sensor colour and value, without reload. */
+export function onObservation(obs) {
+  const changed = applyObservation(state.sensors, obs);
+  if (!changed) return;
+  state.sensorVersion++;
+  pushLiveValue(changed);
+  scheduleRedraw();
+}
+
+/** Live alert → the open-alerts list, the map rings and the KPI cards. */
+export function onAlert(alert) {
+  state.alerts = applyAlert(state.alerts, alert);
+  state.alertVersion++;
+  renderAlerts(visibleAlerts(), pickAlert);
+  scheduleRedraw();
+  scheduleKpis();
+}
+
+let redrawQueued = false;
+function scheduleRedraw() {
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => {
+    redrawQueued = false;
+    redraw();
+  });
+}
+
+let kpiTimer = null;
+function scheduleKpis() {
+  clearTimeout(kpiTimer);
+  kpiTimer = setTimeout(refreshKpis, 500);
+}
+
+/** Load sensors, alerts, tile zoom ranges and worksite boxes (all optional parts of the server). */
+export async function loadSideData() {
+  const [sensors, alerts] = await Promise.all([api.sensorsLatest(), api.alerts(), loadTileZooms(), loadWorksites()]);
+  state.sensors = sensors || [];
+  state.alerts = alerts || [];
+  state.sensorVersion++;
+  state.alertVersion++;
+  renderAlerts(visibleAlerts(), pickAlert);
+  redraw();
+}
+
+async function loadTileZooms() {
+  await Promise.all(state.city.layers.filter((l) => l.tiles).map(async (l) => {
+    const tj = await getOptional(`/collections/${encodeURIComponent(l.name)}/tiles/WebMercatorQuad`, null, null)
+      .catch(() => null);
+    if (tj && Number.isFinite(tj.minzoom) && Number.isFinite(tj.maxzoom)) state.tileZoom[l.name] = [tj.minzoom, tj.maxzoom];
+  }));
+}
+
+async function loadWorksites() {
+  const parcels = state.city.layers.find((l) => layerRole(l) === 'parcels');
+  if (!parcels) return;
+  try {
+    const fc = await api.items(parcels.name, { filter: 'worksite = true', 'filter-lang': 'cql2-text', limit: 100 });
+    state.worksiteBoxes = (fc.features || []).map((f) => f.bbox || bboxOf(f.geometry)).filter(Boolean);
+  } catch {
+    state.worksiteBoxes = [];
+  }
+}
+
+function bboxOf(geometry) {
+  if (!geometry) return null;
+  const xs = [];
+  const ys = [];
+  const walk = (c) => (typeof c[0] === 'number' ? (xs.push(c[0]), ys.push(c[1])) : c.forEach(walk));
+  walk(geometry.coordinates);
+  return xs.length ? [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)] : null;
+}
+
+/** Switch language and re-label everything. */
+export function switchLanguage(value) {
+  setLang(value);
+  localStorage.setItem('cim.lang', value);
+  applyLabels();
+  refreshSidebar();
+  refreshKpis();
+  measure.relabel();
+  if (state.selection || state.selectedSensor) select(state.selection?.id || null, { sensor: state.selectedSensor });
+}
+
+/** As-of time from the slider (ISO) or null for now. */
+export function setAsOf(iso) {
+  state.asOf = iso;
+  renderAlerts(visibleAlerts(), pickAlert);
+  state.alertVersion++;
+  redraw();
+}

@@ -1,0 +1,118 @@
+// Entry point: read settings, load the city, build the deck, wire the controls and the live feed.
+import './style.css';
+import { api, setApiKey } from './api.js';
+import {
+  createDeck, flyTo, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
+  setBelow, setMode, state, switchLanguage,
+} from './app.js';
+import { applyLabels, lang, setLang, t } from './i18n.js';
+import { connectEvents } from './live.js';
+import { MODES } from './modes.js';
+import { debounce } from './ui/dom.js';
+import { createMeasureTool } from './ui/measuretool.js';
+import { initSearch } from './ui/search.js';
+import { initTimeSlider } from './ui/timeslider.js';
+
+// What the page tests (and a curious user in the console) can read.
+window.cim = { state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode };
+
+function readSettings() {
+  setApiKey(localStorage.getItem('cim.apiKey') || '');
+  state.basemap = localStorage.getItem('cim.basemap') || '';
+  setLang(localStorage.getItem('cim.lang') || 'zh');
+}
+
+function initSettings() {
+  const dialog = document.getElementById('settings');
+  const key = document.getElementById('settings-apikey');
+  const basemap = document.getElementById('settings-basemap');
+  document.getElementById('settings-open').addEventListener('click', () => {
+    key.value = localStorage.getItem('cim.apiKey') || '';
+    basemap.value = localStorage.getItem('cim.basemap') || '';
+    dialog.showModal();
+  });
+  document.getElementById('settings-form').addEventListener('submit', () => {
+    localStorage.setItem('cim.apiKey', key.value.trim());
+    localStorage.setItem('cim.basemap', basemap.value.trim());
+    window.location.reload();
+  });
+}
+
+function initControls(measure) {
+  const nav = document.getElementById('modes');
+  for (const mode of MODES) {
+    const b = document.createElement('button');
+    b.dataset.mode = mode;
+    b.dataset.i18n = `mode.${mode}`;
+    b.textContent = t(`mode.${mode}`);
+    b.addEventListener('click', () => {
+      history.replaceState(null, '', `#${mode}`);
+      setMode(mode);
+    });
+    nav.append(b);
+  }
+  document.getElementById('lang-toggle').addEventListener('click', () => switchLanguage(lang() === 'zh' ? 'en' : 'zh'));
+  document.getElementById('below-toggle').addEventListener('click', () => setBelow(!state.below));
+  window.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && measure.active) measure.finish();
+  });
+  document.getElementById('map').addEventListener('dblclick', () => measure.active && measure.finish());
+}
+
+async function timeStart() {
+  const collections = await api.collections().catch(() => null);
+  const starts = (collections?.collections || [])
+    .map((c) => c.extent?.temporal?.interval?.[0]?.[0])
+    .filter(Boolean)
+    .map((s) => new Date(s).getTime())
+    .filter(Number.isFinite);
+  const week = Date.now() - 7 * 24 * 3600 * 1000;
+  return new Date(Math.min(week, ...starts));
+}
+
+function showFatal(message) {
+  const el = document.getElementById('fatal');
+  el.hidden = false;
+  el.textContent = message;
+}
+
+async function start() {
+  readSettings();
+  applyLabels();
+  const measure = createMeasureTool(() => redraw());
+  initControls(measure);
+  initSettings();
+  let city;
+  try {
+    city = await api.city();
+  } catch (err) {
+    showFatal(`${t('error.load')}: ${err.message}`);
+    return;
+  }
+  state.city = city;
+  document.getElementById('city-name').textContent = city.name || '';
+  const fromHash = window.location.hash.slice(1);
+  state.mode = MODES.includes(fromHash) ? fromHash : 'plan';
+  createDeck(city, measure);
+  await setMode(state.mode);
+  initSearch((r) => {
+    flyTo(r.bbox || r.center);
+    select(r.id);
+  });
+  const live = document.getElementById('live');
+  connectEvents({
+    onObservation,
+    onAlert,
+    onStatus: (ok) => {
+      window.cim.live = ok;
+      live.classList.toggle('on', ok);
+      live.dataset.i18n = ok ? 'live.connected' : 'live.disconnected';
+      live.textContent = t(live.dataset.i18n);
+    },
+  });
+  await loadSideData();
+  refreshSidebar();
+  initTimeSlider(await timeStart(), debounce(setAsOf, 150));
+}
+
+start();

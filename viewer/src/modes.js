@@ -1,0 +1,63 @@
+// The four modes — 规划 plan · 建设 build · 管理 manage · 运行 operate — each a preset of layers,
+// legend and KPI cards (the cards come from /api/kpis?mode=).
+import { COLORS, NETWORK_COLORS, STATUS_COLORS, landUseColor, landUseKey } from './palette.js';
+
+export const MODES = ['plan', 'build', 'manage', 'operate'];
+
+/** Layer roles shown when a mode opens (the user may toggle any of them afterwards). */
+export const MODE_ROLES = {
+  plan: ['blocks', 'green', 'roads', 'parcels', 'buildings', 'generic'],
+  build: ['blocks', 'green', 'roads', 'parcels', 'buildings', 'bim', 'sensors'],
+  manage: ['blocks', 'green', 'roads', 'buildings', 'pipes', 'tunnel', 'parking', 'generic', 'sensors'],
+  operate: ['blocks', 'green', 'roads', 'buildings', 'sensors', 'alerts'],
+};
+
+/** Camera pitch per mode: 3D massing and BIM want a tilted view. */
+export const MODE_PITCH = { plan: 45, build: 50, manage: 40, operate: 35 };
+
+/** Sensors a mode shows: build shows the worksite's (dust, noise, crane …), the others all. */
+export function sensorFilter(mode, worksiteBoxes) {
+  if (mode !== 'build') return () => true;
+  const site = /dust|pm10|pm2|noise|crane|wind|tilt|load|扬尘|噪声|塔吊/i;
+  return (s) => site.test(`${s.property} ${s.name}`) || worksiteBoxes.some((b) => inside(b, s.lon, s.lat));
+}
+
+function inside([w, s, e, n], lon, lat) {
+  return lon >= w && lon <= e && lat >= s && lat <= n;
+}
+
+/**
+ * Legend rows of a mode: [{color, key | text}], using what the loaded tiles showed (land uses,
+ * pipe networks) so the legend names only what is on the map.
+ */
+export function legendFor(mode, seen, { hasBim = false } = {}) {
+  if (mode === 'plan') {
+    const codes = [...(seen.landUses || [])].sort();
+    return [
+      ...codes.map((code) => ({ color: landUseColor(code), key: landUseKey(code), fallback: code })),
+      { color: COLORS.violation, key: 'legend.violation' },
+      { color: COLORS.building, key: 'legend.building' },
+    ];
+  }
+  if (mode === 'build') {
+    return [
+      { color: COLORS.worksite, key: 'legend.worksite' },
+      ...(hasBim ? [{ color: [200, 200, 220], key: 'legend.bim' }] : []),
+      ...statusRows(),
+    ];
+  }
+  if (mode === 'manage') {
+    const networks = [...(seen.networks || [])].sort();
+    return [
+      ...networks.map((n) => ({ color: NETWORK_COLORS[n] || NETWORK_COLORS.other, key: `network.${n}`, fallback: n })),
+      { color: COLORS.tunnel, key: 'legend.tunnel' },
+      { color: COLORS.parking, key: 'legend.parking' },
+      { color: COLORS.road, key: 'legend.road' },
+    ];
+  }
+  return [...statusRows(), { color: STATUS_COLORS.alarm, key: 'legend.alert', ring: true }];
+}
+
+function statusRows() {
+  return ['ok', 'warn', 'alarm', 'stale'].map((s) => ({ color: STATUS_COLORS[s], key: `status.${s}`, dot: true }));
+}

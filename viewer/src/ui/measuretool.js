@@ -1,0 +1,58 @@
+// The measuring tool: click points on the map; the geodesic length (distance) or area is shown.
+import { t } from '../i18n.js';
+import { formatArea, formatLength, pathLength, polygonArea } from '../measure.js';
+
+/** Measuring state and its readout; `redraw()` is called whenever the points change. */
+export function createMeasureTool(redraw) {
+  const tool = { kind: null, points: [], active: false };
+  const readout = document.getElementById('measure-readout');
+  const buttons = document.querySelectorAll('[data-measure]');
+
+  const show = () => {
+    buttons.forEach((b) => b.classList.toggle('on', tool.active && b.dataset.measure === tool.kind));
+    if (!tool.kind) {
+      readout.hidden = true;
+      return;
+    }
+    readout.hidden = false;
+    const length = pathLength(tool.points);
+    const parts = [`${t('tool.measure.distance')}: ${formatLength(length)}`];
+    if (tool.kind === 'area') parts.push(`${t('tool.measure.area')}: ${formatArea(polygonArea(tool.points))}`);
+    readout.querySelector('.value').textContent = parts.join(' · ');
+    readout.querySelector('.hint').textContent = tool.active ? t('tool.measure.hint') : '';
+    readout.dataset.length = String(length);
+    readout.dataset.area = String(tool.kind === 'area' ? polygonArea(tool.points) : 0);
+  };
+
+  tool.start = (kind) => {
+    const same = tool.active && tool.kind === kind;
+    tool.kind = same ? null : kind;
+    tool.active = !same;
+    tool.points = [];
+    show();
+    redraw();
+  };
+  tool.add = (lonlat) => {
+    if (!tool.active) return false;
+    tool.points.push([lonlat[0], lonlat[1]]);
+    show();
+    redraw();
+    return true;
+  };
+  tool.finish = () => {
+    tool.active = false;
+    show();
+    redraw();
+  };
+  tool.clear = () => {
+    tool.kind = null;
+    tool.active = false;
+    tool.points = [];
+    show();
+    redraw();
+  };
+  tool.relabel = show;
+  buttons.forEach((b) => b.addEventListener('click', () => tool.start(b.dataset.measure)));
+  readout.querySelector('button').addEventListener('click', tool.clear);
+  return tool;
+}

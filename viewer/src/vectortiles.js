@@ -1,0 +1,60 @@
+// Vector tiles from the city's own layers: a deck.gl TileLayer that fetches MVT from
+// /collections/<layer>/tiles/WebMercatorQuad/{z}/{y}/{x}, decodes it to GeoJSON in lon/lat
+// (so heights and depths are plain metres) and hands the features to a sublayer renderer.
+// Features are never loaded as a whole layer: only the tiles in view, cached by deck.gl.
+import { TileLayer } from '@deck.gl/geo-layers';
+import { parse } from '@loaders.gl/core';
+import { MVTLoader } from '@loaders.gl/mvt';
+import { authHeaders, url } from './api.js';
+
+/** Parse one MVT tile body into GeoJSON features in lon/lat (no worker: nothing is fetched from outside). */
+export async function decodeTile(buffer, index) {
+  if (!buffer || buffer.byteLength === 0) return [];
+  const features = await parse(buffer, MVTLoader, {
+    worker: false,
+    mvt: { shape: 'geojson', coordinates: 'wgs84', tileIndex: index },
+  });
+  return Array.isArray(features) ? features : features?.features || [];
+}
+
+/** The tile URL template of a layer from /api/city, with `datetime` for as-of views when given. */
+export function tileTemplate(layer, asOf) {
+  const base = url(layer.tiles);
+  if (!asOf) return base.replace(/%7B/g, '{').replace(/%7D/g, '}');
+  const sep = base.includes('?') ? '&' : '?';
+  return `${base}${sep}datetime=${encodeURIComponent(asOf)}`.replace(/%7B/g, '{').replace(/%7D/g, '}');
+}
+
+/**
+ * A TileLayer over one city layer.
+ * @param {object} o
+ * @param {object} o.layer       the layer entry of /api/city
+ * @param {Function} o.prepare   features → data for the sublayers (called once per tile)
+ * @param {Function} o.render    (props with data, tile) → deck layer(s)
+ * @param {object} o.stats       counters the app reads (tiles loaded, features seen)
+ */
+export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0, maxZoom = 16, visible = true,
+  onTileLoad, onViewportLoad, updateTriggers, extent }) {
+  return new TileLayer({
+    id,
+    data: tileTemplate(layer, asOf),
+    minZoom,
+    maxZoom,
+    extent,
+    visible,
+    pickable: true,
+    maxRequests: 6,
+    refinementStrategy: 'no-overlap',
+    updateTriggers: { renderSubLayers: updateTriggers, getTileData: asOf },
+    getTileData: async (tile) => {
+      const res = await fetch(tile.url, { headers: authHeaders(), signal: tile.signal });
+      if (res.status === 204 || res.status === 404) return prepare([]);
+      if (!res.ok) throw new Error(`tile ${tile.url}: ${res.status}`);
+      const features = await decodeTile(await res.arrayBuffer(), tile.index);
+      return prepare(features);
+    },
+    onTileLoad,
+    onViewportLoad,
+    renderSubLayers: (props) => (props.data ? render(props) : null),
+  });
+}
