@@ -1,0 +1,144 @@
+"""Benchmark: our IFC ingest (read_model + meshes + footprints + glb) vs the bare ifcopenshell iterator.
+
+Why: geometry dominates IFC ingest (PERF-NOTES), so our own work around ifcopenshell's geometry
+iterator must stay cheap. The issue's goal is >= 0.8x the bare iterator's throughput on the same
+file and thread count. Each run is a fresh subprocess (no warm caches, honest peak memory), bare
+and ours alternate so that a noisy machine hurts both alike, and the best of `--repeat` counts.
+
+- bare: ifcopenshell.open + geometry iterator (world coordinates, same exclusions as ours),
+  touching nothing but the iterator.
+- ours: bim.read_model (parse, georeference, every element with its property sets) + streamed
+  meshes in the map CRS with footprints per building + one glb per element (as the city stores).
+
+Usage:
+    python -m bench.bim_ingest [file.ifc] [--threads 1 2] [--repeat 2]
+    python -m bench.bim_ingest --generate 40      # a 40-storey demo building, for a bigger file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FILE = "ifc/ISSUE_021_Mini_Project.ifc"
+ANCHOR = (527000.0, 4010000.0)
+
+
+def _samples() -> Path:
+    return Path(os.environ.get("CIM_SAMPLES") or REPO.parent / "shared" / "datasets")
+
+
+def run_bare(path: str, threads: int) -> dict:
+    """The bare ifcopenshell geometry iterator: parse + iterate, nothing else."""
+    import ifcopenshell
+    import ifcopenshell.geom
+
+    from bim.geometry import DEFAULT_EXCLUDE
+
+    start = time.perf_counter()
+    model = ifcopenshell.open(path)
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    it = ifcopenshell.geom.iterator(settings, model, threads, exclude=list(DEFAULT_EXCLUDE))
+    shapes = 0
+    if it.initialize():
+        while True:
+            it.get()
+            shapes += 1
+            if not it.next():
+                break
+    return {"seconds": time.perf_counter() - start, "shapes": shapes}
+
+
+def run_ours(path: str, threads: int) -> dict:
+    """Our ingest path: read_model, streamed meshes + footprints, a glb per element."""
+    from bim import Anchor, NoGeoreference, read_model, to_glb
+
+    start = time.perf_counter()
+    try:
+        model = read_model(path, threads=threads)
+    except NoGeoreference:
+        model = read_model(path, threads=threads, anchor=Anchor(*ANCHOR, crs="EPSG:4549"))
+    glb_bytes = 0
+    for mesh in model.iter_meshes():
+        glb_bytes += len(to_glb([mesh], origin=(model.georef.eastings, model.georef.northings, 0.0)))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "shapes": model.mesh_count, "failures": len(model.failures),
+            "elements": len(model.elements), "glb_mb": glb_bytes / 1e6, "buildings": len(model.buildings)}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _one(kind: str, path: str, threads: int) -> dict:
+    cpu = _cpu()
+    result = (run_bare if kind == "bare" else run_ours)(path, threads)
+    result["cpu"] = _cpu() - cpu
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _subprocess(kind: str, path: str, threads: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bim_ingest", "--one", kind, path, "--threads", str(threads)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(path: str, threads_list: list[int], repeat: int) -> None:
+    size_mb = Path(path).stat().st_size / 1e6
+    print(f"{Path(path).name}: {size_mb:.1f} MB, best of {repeat}, each run a fresh process")
+    print(f"{'threads':>7} {'':5} {'seconds':>8} {'cpu s':>6} {'shapes/s':>9} {'MB/s':>6} {'peak MB':>8}  notes")
+    for threads in threads_list:
+        best: dict[str, dict] = {}
+        for _ in range(repeat):
+            for kind in ("bare", "ours"):
+                r = _subprocess(kind, path, threads)
+                if kind not in best or r["seconds"] < best[kind]["seconds"]:
+                    best[kind] = r
+        for kind in ("bare", "ours"):
+            r = best[kind]
+            notes = "" if kind == "bare" else (
+                f"{r['elements']} elements read, {r['failures']} failures, glb {r['glb_mb']:.1f} MB")
+            print(f"{threads:>7} {kind:5} {r['seconds']:8.2f} {r['cpu']:6.2f} {r['shapes'] / r['seconds']:9.1f} "
+                  f"{size_mb / r['seconds']:6.2f} {r['peak_mb']:8.0f}  {notes}")
+        ratio = best["bare"]["seconds"] / best["ours"]["seconds"]
+        cpu_ratio = best["bare"]["cpu"] / best["ours"]["cpu"]
+        print(f"{threads:>7} ratio ours/bare throughput = {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (goal >= 0.8x)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", help=f"IFC file (default: samples/{DEFAULT_FILE})")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--generate", type=int, metavar="STOREYS", help="bench a generated demo building")
+    parser.add_argument("--one", choices=["bare", "ours"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(_one(args.one, args.file, args.threads[0])))
+        return
+    if args.generate:
+        from bim import Anchor, write_demo_building
+
+        folder = tempfile.mkdtemp(prefix="bim-bench-")
+        path = str(write_demo_building(Path(folder) / "tower.ifc", storeys=args.generate, width=60, depth=36,
+                                       anchor=Anchor(*ANCHOR, crs="EPSG:4549")))
+    else:
+        path = args.file or str(_samples() / DEFAULT_FILE)
+    compare(path, args.threads, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
