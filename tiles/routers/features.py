@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 
+from cim import ogc_crs
 from cim.catalog import LayerInfo, visible_layers
-from tiles.dependencies import CityDep, Layer, Role
+from cim.errors import QueryError
+from cim.filters import compile_filter, queryables
+from cim.geojson import to_features
+from cim.items import ItemsQuery, get_item, query_items
+from tiles.dependencies import CityDep, Layer, PageParams, Role, SettingsDep, page_limit
 
 router = APIRouter(tags=["OGC API Features"])
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = ogc_crs.CRS84_URI
 
 
 def collection_doc(base: str, info: LayerInfo, city_crs: str) -> dict[str, Any]:
@@ -40,18 +47,12 @@ def collection_doc(base: str, info: LayerInfo, city_crs: str) -> dict[str, Any]:
 
 def crs_uri(crs: str) -> str:
     """``EPSG:4549`` → its OGC URI."""
-    if crs.upper() in ("CRS84", "OGC:CRS84"):
-        return CRS84
-    auth, _, code = crs.partition(":")
-    return f"http://www.opengis.net/def/crs/{auth.upper()}/0/{code}"
+    return ogc_crs.crs_uri(crs)
 
 
 def supported_crs(city_crs: str) -> list[str]:
     """CRSs items can be asked in (``crs=``) and bboxes given in (``bbox-crs=``)."""
-    out = [CRS84, crs_uri("EPSG:4326"), crs_uri("EPSG:3857")]
-    if crs_uri(city_crs) not in out:
-        out.append(crs_uri(city_crs))
-    return out
+    return [ogc_crs.crs_uri(c) for c in ogc_crs.supported(city_crs)]
 
 
 @router.get("/collections", summary="The layers you may see", response_model=dict[str, Any])
@@ -66,3 +67,125 @@ def collections(request: Request, city: CityDep, role: Role) -> dict[str, Any]:
 def collection(request: Request, city: CityDep, info: Layer) -> dict[str, Any]:
     """One layer as an OGC collection (404 when it does not exist or your role may not see it)."""
     return collection_doc(str(request.base_url).rstrip("/"), info, city.crs)
+
+
+GEOJSON = "application/geo+json"
+
+
+@dataclass
+class ItemsParams:
+    """Query parameters of /items (OGC API Features Parts 1–3)."""
+
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (or 6 numbers with z) in bbox-crs.",
+                                      max_length=400, examples=["120.17,35.95,120.19,35.97"])] = None
+    datetime: Annotated[str | None, Query(description="Instant or interval a/b ('..' = open) over feature "
+                                          "validity; default: the current city.", max_length=100)] = None
+    filter: Annotated[str | None, Query(description="CQL2 filter (text or JSON, see filter-lang).",
+                                        max_length=20_000, examples=["floors > 10 AND use = '住宅'"])] = None
+    filter_lang: Annotated[Literal["cql2-text", "cql2-json"], Query(alias="filter-lang",
+                                                                    description="Language of filter.")] = "cql2-text"
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", max_length=200,
+                                            description="CRS of geometries in filter (default CRS84).")] = None
+    crs: Annotated[str | None, Query(max_length=200,
+                                     description="CRS of the response geometries (default CRS84).")] = None
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200,
+                                          description="CRS of bbox (default CRS84).")] = None
+
+
+def parse_bbox(text: str | None, crs: str | None, city_crs: str, max_km2: float) -> tuple[float, ...] | None:
+    """``bbox`` text → city-CRS bounds, refused when malformed, non-finite or too large."""
+    if text is None or text == "":
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise QueryError("bbox must be comma-separated numbers: minx,miny,maxx,maxy") from exc
+    name = ogc_crs.check_crs(crs, city_crs, "bbox-crs")
+    bounds = ogc_crs.bbox_to_city(values, name, city_crs)
+    if ogc_crs.bbox_area_km2(bounds) > max_km2:
+        raise QueryError(f"bbox covers more than {max_km2:g} km²: ask for a smaller area or page without bbox")
+    return bounds
+
+
+def _query(city, info: LayerInfo, p: ItemsParams, page: PageParams, settings) -> tuple[ItemsQuery, str]:
+    crs = ogc_crs.check_crs(p.crs, city.crs)
+    where = None
+    if p.filter:
+        filter_crs = ogc_crs.check_crs(p.filter_crs, city.crs, "filter-crs")
+        where = compile_filter(p.filter, p.filter_lang, queryables(info.fields, view=info.view),
+                               city_crs=city.crs, filter_crs=filter_crs, view=info.view)
+    bbox = parse_bbox(p.bbox, p.bbox_crs, city.crs, settings.max_bbox_area_km2)
+    q = ItemsQuery(layer=info.name, limit=page_limit(page, settings), offset=page.offset, bbox=bbox,
+                   datetime=p.datetime, where=where, view=info.view)
+    return q, crs
+
+
+@router.get("/collections/{layer}/items", summary="Features of a layer",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}, "description": "FeatureCollection"}})
+def items(request: Request, city: CityDep, info: Layer, settings: SettingsDep,
+          p: Annotated[ItemsParams, Depends()], page: Annotated[PageParams, Depends()]) -> Response:
+    """A page of features as GeoJSON, with numberMatched/numberReturned and next/prev links."""
+    q, crs = _query(city, info, p, page, settings)
+    result = query_items(city, q)
+    features = to_features(result.table, city_crs=city.crs, crs=crs, view=info.view)
+    links = _page_links(request, q, result.matched, len(features))
+    body = (f'{{"type": "FeatureCollection", "numberMatched": {result.matched}, '
+            f'"numberReturned": {len(features)}, "timeStamp": "{_now()}", "links": {_dumps(links)}, '
+            f'"features": [{", ".join(features)}]}}')
+    return Response(body.encode(), media_type=GEOJSON, headers={"Content-Crs": f"<{ogc_crs.crs_uri(crs)}>"})
+
+
+@router.get("/collections/{layer}/items/{featureId}", summary="One feature",
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}, "description": "Feature"}})
+def item(request: Request, city: CityDep, info: Layer,
+         feature_id: Annotated[str, Path(alias="featureId", max_length=256, description="Feature id.")],
+         crs: Annotated[str | None, Query(max_length=200, description="CRS of the geometry (default CRS84).")] = None,
+         ) -> Response:
+    """One feature of a layer as GeoJSON (404 when it is not in that layer)."""
+    out_crs = ogc_crs.check_crs(crs, city.crs)
+    table = get_item(city, info.name, feature_id, view=info.view)
+    base = str(request.base_url).rstrip("/") + f"/collections/{info.name}"
+    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)},
+             {"rel": "collection", "type": "application/json", "href": base}]
+    feature = to_features(table, city_crs=city.crs, crs=out_crs, view=info.view, links=lambda _id: links)[0]
+    return Response(feature.encode(), media_type=GEOJSON, headers={"Content-Crs": f"<{ogc_crs.crs_uri(out_crs)}>"})
+
+
+@router.get("/collections/{layer}/queryables", summary="Properties a filter may use",
+            response_class=Response, responses={200: {"content": {"application/schema+json": {}}}})
+def queryables_doc(request: Request, info: Layer) -> Response:
+    """JSON Schema of the layer's queryable properties (OGC API Features Part 3)."""
+    props = {}
+    for name, kind in queryables(info.fields, view=info.view).items():
+        if kind == "geometry":
+            props[name] = {"title": name, "format": "geometry-any"}
+        elif kind in ("date-time", "date"):
+            props[name] = {"title": name, "type": "string", "format": kind}
+        else:
+            props[name] = {"title": name, "type": kind}
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": str(request.url),
+           "type": "object", "title": info.name, "properties": props, "additionalProperties": False}
+    return Response(_dumps(doc).encode(), media_type="application/schema+json")
+
+
+def _page_links(request: Request, q: ItemsQuery, matched: int, returned: int) -> list[dict[str, str]]:
+    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
+    if q.offset + returned < matched:
+        nxt = request.url.include_query_params(offset=q.offset + returned, limit=q.limit)
+        links.append({"rel": "next", "type": GEOJSON, "href": str(nxt)})
+    if q.offset > 0:
+        prev = request.url.include_query_params(offset=max(q.offset - q.limit, 0), limit=q.limit)
+        links.append({"rel": "prev", "type": GEOJSON, "href": str(prev)})
+    return links
+
+
+def _dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
