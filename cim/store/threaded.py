@@ -25,7 +25,7 @@ from cim.store.duckdb import DuckDBStore
 
 
 class ThreadedStore(Store):
-    """Wraps a ``DuckDBStore``: per-thread read cursors, one writer."""
+    """Wraps a ``DuckDBStore``: per-thread read cursors, one writer; anything else is passed through."""
 
     def __init__(self, base: DuckDBStore) -> None:
         self.base = base
@@ -69,8 +69,8 @@ class ThreadedStore(Store):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.base.execute(sql, params)
 
-    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = ()) -> int:
-        return self.base.insert_arrow(table, data, geometry=geometry)
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
+        return self.base.insert_arrow(table, data, geometry=geometry, **options)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -80,6 +80,9 @@ class ThreadedStore(Store):
                 yield
         finally:
             self._local.depth -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
 
     def close(self) -> None:
         """Close the read cursors; the wrapped store stays open (its owner closes it)."""
