@@ -24,7 +24,7 @@ def buildings_frame(parcels: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Ge
     for kind, spec in recipe["buildings_by_kind"].items():
         mask = (parcels["kind"].values == kind) & ~parcels["parcel_id"].isin(skip).values
         if mask.any():
-            frames.append(_for_kind(parcels[mask], kind, spec, rng))
+            frames.append(_for_kind(parcels[mask], kind, spec, rng, float(recipe.raw.get("rotation", 0.0))))
     merged = gpd.GeoDataFrame(
         {k: np.concatenate([f[k] for f in frames]) for k in frames[0]},
         geometry=np.concatenate([f["geometry"] for f in frames]), crs=parcels.crs)
@@ -36,7 +36,8 @@ def buildings_frame(parcels: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Ge
     return merged
 
 
-def _for_kind(parcels: gpd.GeoDataFrame, kind: str, spec: dict, rng: np.random.Generator) -> dict:
+def _for_kind(parcels: gpd.GeoDataFrame, kind: str, spec: dict, rng: np.random.Generator,
+              rotation: float = 0.0) -> dict:
     gx, gy = spec["grid"]
     per = gx * gy
     n = len(parcels) * per
@@ -64,8 +65,18 @@ def _for_kind(parcels: gpd.GeoDataFrame, kind: str, spec: dict, rng: np.random.G
         "floors": floors,
         "height": np.round(floors * spec["floor_height"], 1),
         "year_built": rng.integers(1995, 2025, n),
-        "geometry": shapely.box(x0, y0, x0 + w, y0 + h),
+        "geometry": _rectangles(x0 + w / 2, y0 + h / 2, w, h, np.radians(rng.uniform(-rotation, rotation, n))),
     }
+
+
+def _rectangles(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rectangles of size w × h centred on (cx, cy), turned by ``angle`` radians."""
+    sx = np.array([-0.5, 0.5, 0.5, -0.5, -0.5])
+    sy = np.array([-0.5, -0.5, 0.5, 0.5, -0.5])
+    dx, dy = w[:, None] * sx, h[:, None] * sy
+    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    coords = np.stack([cx[:, None] + dx * cos - dy * sin, cy[:, None] + dx * sin + dy * cos], axis=2)
+    return shapely.polygons(coords)
 
 
 def _break_rules(buildings: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, recipe: Recipe,
@@ -83,11 +94,12 @@ def _break_rules(buildings: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, recipe:
     geoms = buildings.geometry.values.copy()
     pb = shapely.bounds(parcels.set_index("parcel_id").loc[buildings["parcel_id"]].geometry.values)
     bb = shapely.bounds(geoms)
-    shift = np.where(near, pb[:, 0] + 0.5 - bb[:, 0], 0.0)  # move to 0.5 m from the west boundary
+    shift = np.where(near, pb[:, 0] + 3.5 - bb[:, 0], 0.0)  # 3.5 m from the west side: inside, within setback
     buildings["violates_setback"] = near & (shift < 0)
     buildings.geometry = _shift_x(geoms, shift)
 
 
 def _shift_x(geoms: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    b = shapely.bounds(geoms)
-    return shapely.box(b[:, 0] + dx, b[:, 1], b[:, 2] + dx, b[:, 3])
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    coords[:, 0] += dx[index]
+    return shapely.set_coordinates(geoms.copy(), coords)

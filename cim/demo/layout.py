@@ -101,9 +101,33 @@ def parcels_frame(blocks: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Gener
     for key in ("far_limit", "height_limit", "density_limit", "green_min", "setback"):
         frame[key] = np.array([float(uses[u][key]) for u in land_use])
     frame["kind"] = [uses[u]["kind"] for u in land_use]
-    geoms = shapely.box(minx, miny, minx + w, miny + h)
+    geoms = _parcel_quads(b, px, py, float(recipe["block"].get("jitter", 0.0)), rng)
     frame["area"] = np.round(shapely.area(geoms), 1)
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=blocks.crs)
+
+
+def _parcel_quads(bounds: np.ndarray, px: int, py: int, jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """Each block cut into px × py quadrilaterals that tile it exactly.
+
+    Inner lattice points move by up to ``jitter`` metres (border points only along the border), so
+    parcels are irregular like surveyed land, not axis-aligned boxes.
+    """
+    n = len(bounds)
+    fx, fy = np.linspace(0, 1, px + 1), np.linspace(0, 1, py + 1)
+    x = bounds[:, None, None, 0] + fx[None, :, None] * (bounds[:, 2] - bounds[:, 0])[:, None, None]
+    y = bounds[:, None, None, 1] + fy[None, None, :] * (bounds[:, 3] - bounds[:, 1])[:, None, None]
+    x = np.broadcast_to(x, (n, px + 1, py + 1)).copy()
+    y = np.broadcast_to(y, (n, px + 1, py + 1)).copy()
+    x[:, 1:-1, :] += rng.uniform(-jitter, jitter, (n, px - 1, py + 1))
+    y[:, :, 1:-1] += rng.uniform(-jitter, jitter, (n, px + 1, py - 1))
+    rings = []
+    for a in range(px):
+        for c in range(py):
+            corners = [(a, c), (a + 1, c), (a + 1, c + 1), (a, c + 1), (a, c)]
+            rings.append(np.stack([np.stack([x[:, i, j], y[:, i, j]], axis=1) for i, j in corners], axis=1))
+    # order: block-major, then a, then c — matching the attribute rows
+    coords = np.stack(rings, axis=1).reshape(n * px * py, 5, 2)
+    return shapely.polygons(coords)
 
 
 def roads_frame(grid: Grid, recipe: Recipe, crs: str) -> gpd.GeoDataFrame:
