@@ -7,11 +7,12 @@ CITY ?= demo/city.duckdb
 
 .PHONY: install system demo test lint bench clean
 
-$(STAMP): pyproject.toml scripts/install-system.sh
+$(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/package-lock.json
 	bash scripts/install-system.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'
+	npm ci --prefix tests/threed/validator --no-audit --no-fund --silent
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,62 +1,52 @@
-"""Who may fetch a layer's 3D tiles: the city's roles and classifications, applied to 3D content.
+"""What a role sees of a layer in 3D: the model's own rule (``cim.access``) applied to meshes.
 
 Why: a restricted layer must not leak through 3D Tiles to a role that may not see it in features
-or vector tiles. The rule is the model's own (``cim.access``) when that module is present; until
-then, the documented default below holds. A tileset is cached per *view*, so two roles that see
-different things never share cached content.
-
-Default rule: ``public`` layers are seen by everyone (anonymous included); ``internal`` layers by
-any signed-in role (viewer, operator, planner, admin); ``restricted`` layers by planner and admin
-only. 3D meshes cannot be coarsened the way 2D coordinates can, so a role that would only see a
-desensitised restricted layer gets no 3D tiles for it.
+or vector tiles, and a desensitised ("coarse") view must be as coarse in a glb as in GeoJSON.
+For 3D, coarse means: each footprint becomes the box of ``COARSE_GRID_M`` grid cells that
+covers it (a location to that grid, never the outline), heights are rounded like depths
+(``coarsen_z``); ids, class and name stay (they are open fields). A tileset is planned and cached
+per view, so two views never share content.
 
 Example:
     >>> view_for({"name": "buildings", "classification": "public"}, None)
     'full'
+    >>> view_for({"name": "pipes", "classification": "restricted"}, "operator")
+    'coarse'
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from cim.access import COARSE_GRID_M, COARSE_Z_M, view_of
 from cim.errors import PermissionDenied
 
-__all__ = ["view_for", "ROLES"]
-
-#: roles from least to most trusted; None is the anonymous caller
-ROLES = ("viewer", "operator", "planner", "admin")
-_NEEDS = {"public": None, "internal": "viewer", "restricted": "planner"}
+__all__ = ["view_for", "coarse_bounds", "coarse_heights"]
 
 
-def _rank(role: str | None) -> int:
-    return -1 if role is None else (ROLES.index(role) if role in ROLES else -1)
-
-
-def view_for(layer: dict[str, Any], role: str | None) -> str:
-    """The cache key of what ``role`` sees of ``layer`` in 3D; ``PermissionDenied`` if nothing."""
-    classification = layer.get("classification") or "public"
-    decided = _model_rule(layer, role)
-    if decided is not None:
-        allowed, view = decided
-    else:
-        need = _NEEDS.get(classification, "admin")
-        allowed = need is None or _rank(role) >= _rank(need)
-        view = "full"
-    if not allowed:
-        who = f"role {role!r}" if role else "an anonymous caller"
-        raise PermissionDenied(f"layer {layer['name']!r} is {classification}: {who} may not see it; "
+def view_for(layer: dict[str, Any] | Any, role: str | None) -> str:
+    """"full" or "coarse" for ``role`` (None = anonymous); ``PermissionDenied`` when hidden."""
+    name = layer["name"] if isinstance(layer, dict) else layer.name
+    classification = layer["classification"] if isinstance(layer, dict) else layer.classification
+    who = role or "anonymous"
+    view = view_of(classification, who)
+    if view is None:
+        raise PermissionDenied(f"layer {name!r} is {classification}: the {who} role may not see it; "
                                "use an API key of a role that may")
     return view
 
 
-def _model_rule(layer: dict[str, Any], role: str | None) -> tuple[bool, str] | None:
-    """(allowed, view) from ``cim.access`` when it offers ``can_see_layer(role, layer)``."""
-    try:
-        from cim import access
-    except ImportError:
-        return None
-    rule = getattr(access, "can_see_layer", None)
-    if rule is None:
-        return None
-    allowed = bool(rule(role, layer))
-    return allowed, "full"
+def coarse_bounds(bounds: np.ndarray) -> np.ndarray:
+    """(n, 4) boxes grown outwards to the coarse grid: where something is, to ``COARSE_GRID_M``."""
+    g = COARSE_GRID_M
+    out = np.empty_like(bounds, dtype=float)
+    out[:, :2] = np.floor(bounds[:, :2] / g) * g
+    out[:, 2:] = np.maximum(np.ceil(bounds[:, 2:] / g) * g, out[:, :2] + g)
+    return out
+
+
+def coarse_heights(values: np.ndarray) -> np.ndarray:
+    """Heights rounded to ``COARSE_Z_M`` (as ``cim.access.coarsen_z`` does for one value)."""
+    return np.round(np.asarray(values, dtype=float) / COARSE_Z_M) * COARSE_Z_M

@@ -63,7 +63,7 @@ class TilesetCache:
             with self._lock:
                 if key in self._plans:
                     return self._plans[key]
-            plan = plan_tileset(city, layer)
+            plan = plan_tileset(city, layer, view=view)
             with self._lock:
                 self._plans[key] = plan
                 self._planning.pop(key, None)
@@ -79,7 +79,7 @@ class TilesetCache:
         """One tile's glb, from disk when it was made before."""
         plan = self.plan(city, layer, role=role)
         plan.node(key)  # unknown key → LayerNotFound before touching the disk
-        path = cache_dir(city, layer, plan.version, view_for(city.layer(layer), role)) / f"{key}.glb"
+        path = cache_dir(city, layer, plan.version, plan.view) / f"{key}.glb"
         if self.disk and path.is_file():
             return path.read_bytes()
         data = plan.content(key)

@@ -57,8 +57,8 @@ def export_3dtiles(city: City, out_dir: str | Path, *, layer: str = "buildings",
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ValidationError(f"{out} exists and is not empty: choose another folder or pass --overwrite")
-    view_for(city.layer(layer), role)
-    plan = plan_tileset(city, layer, max_features=max_features)
+    view = view_for(city.layer(layer), role)
+    plan = plan_tileset(city, layer, view=view, max_features=max_features)
     aligned = plan.aligned_features()
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     (tmp / "content").mkdir(parents=True)

@@ -67,8 +67,7 @@ def to_ecef(crs: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> np.ndar
         >>> to_ecef("EPSG:4549", [500000.0], [4000000.0], [0.0]).shape  # doctest: +SKIP
         (1, 3)
     """
-    xs = np.asarray(xs, float)
-    lon, lat, h = _to_lonlat(crs).transform(xs, np.asarray(ys, float), np.asarray(zs, float) + np.zeros_like(xs))
+    lon, lat, h = _transform(_to_lonlat(crs), xs, ys, zs)
     lon, lat = np.radians(lon), np.radians(lat)
     sin_lat, cos_lat = np.sin(lat), np.cos(lat)
     n = _A / np.sqrt(1.0 - _E2 * sin_lat**2)
@@ -78,9 +77,18 @@ def to_ecef(crs: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> np.ndar
 
 def to_lonlat(crs: str, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes and latitudes (degrees) of points in ``crs``."""
-    xs = np.asarray(xs, float)
-    lon, lat, _ = _to_lonlat(crs).transform(xs, np.asarray(ys, float), np.zeros_like(xs))
-    return np.asarray(lon), np.asarray(lat)
+    lon, lat, _ = _transform(_to_lonlat(crs), xs, ys, 0.0)
+    return lon, lat
+
+
+def _transform(transformer: object, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray | float) -> tuple[np.ndarray, ...]:
+    """Arrays in, float64 arrays out (one-point arrays go as floats: pyproj's point path wants them)."""
+    xs = np.asarray(xs, float).ravel()
+    ys = np.asarray(ys, float).ravel()
+    zs = np.broadcast_to(np.asarray(zs, float), xs.shape)
+    if xs.size == 1:
+        return tuple(np.array([v]) for v in transformer.transform(float(xs[0]), float(ys[0]), float(zs[0])))
+    return tuple(np.asarray(v) for v in transformer.transform(xs, ys, np.ascontiguousarray(zs)))
 
 
 def enu_frame(crs: str, x: float, y: float, z: float) -> np.ndarray:

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from cim.access import COARSE_Z_M
 from cim.errors import LayerNotFound, ValidationError
 from cim.threed import source
+from cim.threed.access import coarse_bounds, coarse_heights
 from cim.threed.geodesy import enu_frame, relative_transform, to_lonlat
 from cim.threed.glb import mesh_glb
 from cim.threed.lod1 import extrude
@@ -59,6 +61,7 @@ class Tileset3D:
     top: np.ndarray
     importance: np.ndarray
     nodes: list[Node]
+    view: str = "full"
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
 
@@ -70,11 +73,12 @@ class Tileset3D:
         """The tileset.json document (3D Tiles 1.1)."""
         error = float(max(self.top.max() - self.base.min(), 1.0)) if self.ids.size else 0.0
         return {
-            "asset": {"version": "1.1", "generator": "cim", "tilesetVersion": f"{self.layer}.v{self.version}"},
+            "asset": {"version": "1.1", "generator": "cim",
+                      "tilesetVersion": f"{self.layer}.v{self.version}.{self.view}"},
             "geometricError": error,
             "root": self._tile(0, None),
             "extras": {"cim": {"layer": self.layer, "version": self.version, "features": int(self.ids.size),
-                               "tiles": len(self.nodes), "crs": self.crs, "refine": "ADD",
+                               "tiles": len(self.nodes), "crs": self.crs, "view": self.view,
                                "heights": "city z taken as ellipsoidal heights"}},
         }
 
@@ -138,7 +142,7 @@ class Tileset3D:
             table = _align(features, self.ids[members])
         else:
             table = {name: column[members] for name, column in aligned.items()}
-        polygons = shapely.from_wkb(table["wkb"])
+        polygons = shapely.from_wkb(table["wkb"]) if self.view == "full" else shapely.box(*self.bounds[members].T)
         mesh = extrude(polygons, self.base[members], self.top[members], crs=self.crs, frame=self.frames[index])
         heights = self.top[members] - self.base[members]
         return mesh_glb(mesh, {"id": table["id"], "class": table["class"], "name": table["name"],
@@ -167,8 +171,11 @@ def _align(features: Any, wanted: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.asarray(col.to_pylist(), dtype=object) for name, col in cols.items()}
 
 
-def plan_tileset(city: City, layer: str, *, max_features: int = DEFAULT_MAX_FEATURES) -> Tileset3D:
+def plan_tileset(city: City, layer: str, *, view: str = "full",
+                 max_features: int = DEFAULT_MAX_FEATURES) -> Tileset3D:
     """Plan the 3D tileset of a polygon layer's current version (LOD1 extrusions).
+
+    ``view="coarse"`` plans the desensitised tileset (see ``cim.threed.access``).
 
     Example:
         >>> plan_tileset(city, "buildings").tileset_json()["root"]["refine"]  # doctest: +SKIP
@@ -177,6 +184,8 @@ def plan_tileset(city: City, layer: str, *, max_features: int = DEFAULT_MAX_FEAT
     row = city.layer(layer)
     if row["kind"] == "raster":
         raise ValidationError(f"layer {layer!r} is a raster: 3D tiles are made from polygon layers with heights")
+    if view not in ("full", "coarse"):
+        raise ValidationError(f"view must be 'full' or 'coarse', not {view!r}")
     version = int(row["version"])
     table = source.plan_inputs(city, layer, version)
     if table.num_rows == 0:
@@ -185,12 +194,16 @@ def plan_tileset(city: City, layer: str, *, max_features: int = DEFAULT_MAX_FEAT
     cols = {c: table.column(c).to_numpy(zero_copy_only=False).astype(float)
             for c in ("minx", "miny", "maxx", "maxy", "height", "area")}
     bounds = np.column_stack([cols["minx"], cols["miny"], cols["maxx"], cols["maxy"]])
-    base = source.base_heights(city, table)
-    importance = np.maximum(cols["height"], np.sqrt(np.maximum(cols["area"], 0.0)))
+    base, height, area = source.base_heights(city, table), cols["height"], cols["area"]
+    if view == "coarse":
+        bounds = coarse_bounds(bounds)
+        base, height = coarse_heights(base), np.maximum(coarse_heights(height), COARSE_Z_M)
+        area = (bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])
+    importance = np.maximum(height, np.sqrt(np.maximum(area, 0.0)))
     nodes = plan_quadtree((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2, importance,
                           max_features=max_features)
     ts = Tileset3D(city, layer, version, np.asarray(table.column("id").to_pylist(), dtype=object), bounds, base,
-                   base + cols["height"], importance, nodes)
+                   base + height, importance, nodes, view=view)
     for i, node in enumerate(nodes):
         box = ts._content_box(node.content)
         ts.frames.append(enu_frame(city.crs, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[4]))
