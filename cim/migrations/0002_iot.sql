@@ -5,6 +5,7 @@ CREATE TABLE IF NOT EXISTS iot_things (
     name        VARCHAR NOT NULL,
     description VARCHAR,
     feature_id  VARCHAR NOT NULL,             -- the city feature it is bound to (features.id)
+    feature_class VARCHAR,                    -- that feature's class when bound, for per-class rules
     properties  JSON,
     created_at  TIMESTAMPTZ NOT NULL
 );

@@ -1,0 +1,145 @@
+"""The alert lifecycle: list, acknowledge (who, when), close; and the stale-sensor sweep.
+
+States: ``open`` → ``acknowledged`` → ``closed``. ``active`` says whether the condition still holds.
+Acknowledging an alert whose condition already cleared closes it; an acknowledged alert closes by
+itself when its condition clears; ``close_alert`` closes any alert by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cim.errors import QueryError, ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+STATES = ("open", "acknowledged", "closed")
+
+ALERT_SELECT = """
+SELECT a.id, r.name AS rule, a.level, a.state, a.active, a.datastream_id, t.feature_id, a.message,
+  a.value, a.opened_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, a.closed_at, a.closed_by,
+  l.lon, l.lat, d.name AS datastream, t.name AS thing
+FROM iot_alerts a JOIN iot_rules r ON r.id = a.rule_id JOIN iot_datastreams d ON d.id = a.datastream_id
+JOIN iot_things t ON t.id = d.thing_id LEFT JOIN iot_locations l ON l.thing_id = t.id
+"""
+
+
+def list_alerts(city: City, *, state: str | None = None, level: str | None = None, active: bool | None = None,
+                ids: list[int] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Alerts, newest first, filtered by state (``open`` = not closed yet), level, activity or ids.
+
+    Example:
+        >>> list_alerts(city, state="open")  # doctest: +SKIP
+    """
+    where, params = [], []
+    if state is not None:
+        if state not in STATES:
+            raise QueryError(f"unknown alert state {state!r}: use one of {', '.join(STATES)}")
+        where.append("a.state = ?" if state != "open" else "a.state <> 'closed'")
+        if state != "open":
+            params.append(state)
+    if level is not None:
+        where.append("a.level = ?")
+        params.append(level)
+    if active is not None:
+        where.append("a.active = ?")
+        params.append(active)
+    if ids is not None:
+        if not ids:
+            return []
+        where.append(f"a.id IN ({', '.join('?' * len(ids))})")
+        params += [int(i) for i in ids]
+    sql = ALERT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql += f" ORDER BY a.opened_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 100_000))}"
+    return city.store.arrow(sql, params).to_pylist()
+
+
+def get_alert(city: City, alert_id: int) -> dict[str, Any]:
+    """One alert; QueryError when there is none with that id."""
+    rows = list_alerts(city, ids=[alert_id])
+    if not rows:
+        raise QueryError(f"no alert {alert_id} in {city.location}")
+    return rows[0]
+
+
+def acknowledge_alert(city: City, alert_id: int, *, by: str, note: str | None = None) -> dict[str, Any]:
+    """An operator has seen the alert: record who and when. Closes it if its condition has cleared.
+
+    Example:
+        >>> acknowledge_alert(city, 12, by="operator:wang")  # doctest: +SKIP
+    """
+    if not by:
+        raise ValidationError("say who acknowledges the alert (by=...)")
+    now = datetime.now(UTC)
+    with city.store.transaction():
+        alert = get_alert(city, alert_id)
+        if alert["state"] == "closed":
+            raise ValidationError(f"alert {alert_id} is already closed (by {alert['closed_by']})")
+        if alert["state"] == "acknowledged":
+            return alert
+        closes = not alert["active"]
+        city.store.execute(
+            "UPDATE iot_alerts SET state = ?, acknowledged_at = ?, acknowledged_by = ?, "
+            "closed_at = CASE WHEN ? THEN ? ELSE closed_at END, closed_by = CASE WHEN ? THEN ? ELSE closed_by END "
+            "WHERE id = ?", ["closed" if closes else "acknowledged", now, by, closes, now, closes, by, alert_id])
+        city.record("alert-acknowledge", details={"alert": alert_id, "note": note}, actor=by)
+    return get_alert(city, alert_id)
+
+
+def close_alert(city: City, alert_id: int, *, by: str, note: str | None = None) -> dict[str, Any]:
+    """Close an alert by hand (a false alarm, or dealt with); records who and when."""
+    if not by:
+        raise ValidationError("say who closes the alert (by=...)")
+    now = datetime.now(UTC)
+    with city.store.transaction():
+        alert = get_alert(city, alert_id)
+        if alert["state"] == "closed":
+            return alert
+        city.store.execute(
+            "UPDATE iot_alerts SET state = 'closed', active = false, closed_at = ?, closed_by = ?, "
+            "acknowledged_at = coalesce(acknowledged_at, ?), acknowledged_by = coalesce(acknowledged_by, ?) "
+            "WHERE id = ?", [now, by, now, by, alert_id])
+        city.record("alert-close", details={"alert": alert_id, "note": note}, actor=by)
+    return get_alert(city, alert_id)
+
+
+_STALE = """
+WITH targets AS (
+  SELECT r.id AS rule_id, d.id AS ds, r.minutes, r.level, d.created_at
+  FROM iot_rules r, iot_datastreams d JOIN iot_properties p ON p.id = d.property_id
+  JOIN iot_things t ON t.id = d.thing_id
+  WHERE r.enabled AND r.kind = 'stale' AND (r.datastream_id = d.id OR (r.datastream_id IS NULL
+    AND (r.property IS NULL OR r.property = p.key)
+    AND (r.feature_class IS NULL OR r.feature_class = t.feature_class))))
+SELECT g.rule_id, g.ds, g.level, coalesce(l.phenomenon_time, g.created_at) AS since
+FROM targets g LEFT JOIN iot_latest l ON l.datastream_id = g.ds
+WHERE coalesce(l.phenomenon_time, g.created_at) < ?::TIMESTAMPTZ - to_microseconds((g.minutes * 60e6)::BIGINT)
+  AND NOT EXISTS (SELECT 1 FROM iot_alerts a WHERE a.active AND a.rule_id = g.rule_id AND a.datastream_id = g.ds)
+"""
+
+
+def check_stale(city: City, *, now: datetime | None = None) -> list[int]:
+    """Open a stale alert for each datastream silent longer than its stale rule allows; returns ids.
+
+    Run it periodically (the MQTT listener and the server do, every 30 s; ``cim iot stale`` once).
+    Data arriving later clears the alert on ingest.
+    """
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValidationError("check_stale needs an aware time (with a zone)")
+    store = city.store
+    with store.transaction():
+        if not store.scalar("SELECT count(*) FROM iot_rules WHERE enabled AND kind = 'stale'"):
+            return []
+        first = int(store.scalar("SELECT coalesce(max(id), 0) FROM iot_alerts"))
+        store.execute(f"""
+            INSERT INTO iot_alerts
+            SELECT ? + row_number() OVER (ORDER BY s.ds, s.rule_id), s.rule_id, s.ds, s.level, 'open', true, NULL,
+              replace(replace(coalesce(r.message, '{{name}}: no data since {{since}}'), '{{name}}', d.name),
+                      '{{since}}', strftime(s.since, '%Y-%m-%d %H:%M UTC')),
+              ?, NULL, NULL, NULL, NULL, NULL
+            FROM ({_STALE}) s JOIN iot_rules r ON r.id = s.rule_id JOIN iot_datastreams d ON d.id = s.ds""",
+                      [first, now, now])
+        return [r[0] for r in store.rows("SELECT id FROM iot_alerts WHERE id > ? ORDER BY id", [first])]

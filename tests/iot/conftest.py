@@ -1,0 +1,55 @@
+"""Fixtures of the IoT tests: a small city with a worksite parcel, a pipe and a utility tunnel, and
+sensors bound to them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import LineString, box
+
+T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    """``T0`` plus some minutes."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def _layer(city, tmp: Path, name: str, cls: str, geoms: list, ids: list[str], **cols) -> None:
+    frame = gpd.GeoDataFrame({"fid": ids, **cols}, geometry=geoms, crs=city.crs)
+    path = tmp / f"{name}.parquet"
+    frame.to_parquet(path)
+    city.ingest(path, layer=name, feature_class=cls, id_field="fid", phase="manage")
+
+
+@pytest.fixture
+def iot_city(city, tmp_path):
+    """A city with parcels (one a worksite), a water pipe and a tunnel, and six sensors.
+
+    Datastream keys: ws.dust (pm10, ug/m3), ws.noise (dB{A}), ws.crane (t), pipe.p (kPa),
+    tunnel.gas (%{LEL}), tunnel.level (m).
+    """
+    from cim.iot import register_sensors
+
+    x0, y0 = 515000.0, 3980000.0
+    _layer(city, tmp_path, "parcels", "Parcel", [box(x0, y0, x0 + 100, y0 + 100),
+                                                  box(x0 + 200, y0, x0 + 300, y0 + 100)], ["P1", "P2"])
+    _layer(city, tmp_path, "pipes", "Pipe", [LineString([(x0, y0 - 20), (x0 + 300, y0 - 20)])], ["W1"],
+           network=["water"])
+    _layer(city, tmp_path, "utility_tunnel", "UtilityTunnel",
+           [LineString([(x0, y0 - 40), (x0 + 300, y0 - 40)])], ["T1"])
+    register_sensors(city, [
+        {"key": "ws", "name": "Worksite monitor", "feature": "parcels.P1", "datastreams": [
+            {"key": "ws.dust", "property": "pm10", "unit": "ug/m3"},
+            {"key": "ws.noise", "property": "noise", "unit": "dB{A}"},
+            {"key": "ws.crane", "property": "crane_load", "unit": "t"}]},
+        {"key": "pipe", "name": "Pressure meter", "feature": "pipes.W1", "location": {"along": 0.5},
+         "datastreams": [{"key": "pipe.p", "property": "pressure", "unit": "kPa"}]},
+        {"key": "tunnel", "name": "Tunnel gauge", "feature": "utility_tunnel.T1", "location": {"along": 0.25},
+         "datastreams": [{"key": "tunnel.gas", "property": "methane"},
+                         {"key": "tunnel.level", "property": "water_level", "unit": "m"}]},
+    ])
+    return city
