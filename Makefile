@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CITY ?= demo/city.duckdb
 
-.PHONY: install system demo test lint bench clean
+.PHONY: install system demo test lint bench clean viewer
 
 $(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/package-lock.json
 	bash scripts/install-system.sh
@@ -17,15 +17,25 @@ $(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/packag
 
 install: $(STAMP)
 
+# the deck.gl viewer served by `cim serve`: rebuilt when dist is missing or older than its sources
+VIEWER_SRC := $(wildcard viewer/src/*.js viewer/src/*/*.js viewer/src/*.css) viewer/index.html \
+	viewer/package.json viewer/package-lock.json viewer/vite.config.js
+viewer/dist/index.html: $(VIEWER_SRC) | $(STAMP)
+	cd viewer && npm ci --no-audit --no-fund && npm run build
+	touch $@
+
+viewer: viewer/dist/index.html
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install lint
+test: install lint viewer
 	$(VENV)/bin/pytest -q
 
-demo: install
+demo: install viewer
 	test -f $(CITY) || $(VENV)/bin/cim demo $(CITY)
 	$(VENV)/bin/cim info $(CITY)
+	$(VENV)/bin/cim serve $(CITY) --host 127.0.0.1 --port 8000
 
 bench: install
 	$(PY) -m bench.ingest_bench --scale 100000
