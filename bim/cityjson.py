@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import shapely
+import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -186,7 +187,7 @@ def _object(oid: str, obj: Mapping[str, Any], vertices: np.ndarray) -> CityObjec
     if surfaces:
         zs = np.concatenate([ring[:, 2] for surface in surfaces for ring in surface])
         rec.z_min, rec.z_max = float(zs.min()), float(zs.max())
-        rec.footprint = _footprint(surfaces, kinds)
+        rec.footprint = _footprint(surfaces, kinds, geom["type"] in _SOLID_TYPES | _MULTISOLID_TYPES)
     return rec
 
 
@@ -214,14 +215,30 @@ def _surfaces(geom: Mapping[str, Any], vertices: np.ndarray) -> tuple[list[list[
     return surfaces, kinds
 
 
-def _footprint(surfaces: list[list[np.ndarray]], kinds: list[str | None]) -> BaseGeometry | None:
-    ground = [s for s, k in zip(surfaces, kinds, strict=True) if k == "GroundSurface"]
-    polys = [p for p in (_polygon2d(s) for s in (ground or surfaces)) if p is not None]
+def _footprint(surfaces: list[list[np.ndarray]], kinds: list[str | None], solid: bool) -> BaseGeometry | None:
+    """GroundSurfaces if labelled; else a solid's downward faces; else every non-vertical surface."""
+    chosen = [s for s, k in zip(surfaces, kinds, strict=True) if k == "GroundSurface"]
+    if not chosen:
+        facing = [(s, _facing(s[0])) for s in surfaces if s]
+        down = [s for s, nz in facing if nz < -0.5]
+        chosen = down if solid and down else [s for s, nz in facing if abs(nz) > 0.1]
+    polys = [p for p in (_polygon2d(s) for s in chosen) if p is not None]
     if not polys:
         return None
-    merged = shapely.make_valid(shapely.union_all(polys, grid_size=1e-4))
-    parts = [g for g in shapely.get_parts(merged) if g.geom_type == "Polygon" and g.area > 0]
+    try:
+        merged = polys[0] if len(polys) == 1 else shapely.union_all(polys)
+    except shapely.errors.GEOSException:
+        merged = shapely.union_all(polys, grid_size=1e-4)
+    parts = [g for g in shapely.get_parts(shapely.make_valid(merged)) if g.geom_type == "Polygon" and g.area > 0]
     return None if not parts else parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def _facing(ring: np.ndarray) -> float:
+    """z of the unit normal of a ring (Newell): 1 faces up, -1 faces down, 0 is vertical."""
+    local = ring - ring[0]
+    normal = np.cross(local, np.roll(local, -1, axis=0)).sum(axis=0)
+    length = float(np.linalg.norm(normal))
+    return float(normal[2]) / length if length > 0 else 0.0
 
 
 def _polygon2d(surface: list[np.ndarray]) -> Polygon | None:

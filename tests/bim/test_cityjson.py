@@ -92,8 +92,8 @@ def buildings_to_write() -> list[dict]:
     tri = (np.array([[527100.0, 4010000.0, 5.0], [527110.0, 4010000.0, 5.0], [527100.0, 4010010.0, 15.0]]),
            np.array([[0, 1, 2]]))
     return [
-        {"id": "b1", "attributes": {"名称": "一号楼", "floors": np.int64(6)}, "footprint": box(527050, 4010050, 527080, 4010068),
-         "z_min": 5.0, "height": 19.5},
+        {"id": "b1", "attributes": {"名称": "一号楼", "floors": np.int64(6)},
+         "footprint": box(527050, 4010050, 527080, 4010068), "z_min": 5.0, "height": 19.5},
         {"id": "b2", "attributes": {}, "footprint": MultiPolygon([box(527200, 4010000, 527210, 4010010),
                                                                    box(527220, 4010000, 527230, 4010010)]),
          "z_min": 0.0, "height": 9.0},
