@@ -9,6 +9,7 @@ Example:
 
 from cim.iot.alerts import acknowledge_alert, check_stale, close_alert, get_alert, list_alerts
 from cim.iot.lookup import datastream_id, load_datastreams
+from cim.iot.queries import latest, parse_bucket, sensors_near, sensors_within, series, values_as_of
 from cim.iot.register import add_property, register_sensors
 from cim.iot.report import ObservationReport
 from cim.iot.rules import Rule, add_rules, list_rules, load_rules
@@ -26,13 +27,19 @@ __all__ = [
     "conversion",
     "datastream_id",
     "get_alert",
+    "latest",
     "list_alerts",
     "list_rules",
     "load_datastreams",
     "load_rules",
     "ObservationReport",
+    "parse_bucket",
     "register_sensors",
     "Rule",
+    "sensors_near",
+    "sensors_within",
+    "series",
     "UNITS",
+    "values_as_of",
     "write_observations",
 ]

@@ -25,13 +25,38 @@ def _layer(city, tmp: Path, name: str, cls: str, geoms: list, ids: list[str], **
     city.ingest(path, layer=name, feature_class=cls, id_field="fid", phase="manage")
 
 
+@pytest.fixture(scope="session")
+def iot_template(tmp_path_factory) -> Path:
+    """The IoT test city, built once per session; tests get a copy (``iot_city``)."""
+    import cim
+
+    folder = tmp_path_factory.mktemp("iot-template")
+    city = cim.create(folder / "city.duckdb")
+    try:
+        _populate(city, folder)
+    finally:
+        city.close()
+    return folder / "city.duckdb"
+
+
 @pytest.fixture
-def iot_city(city, tmp_path):
+def iot_city(iot_template, tmp_path):
     """A city with parcels (one a worksite), a water pipe and a tunnel, and six sensors.
 
     Datastream keys: ws.dust (pm10, ug/m3), ws.noise (dB{A}), ws.crane (t), pipe.p (kPa),
     tunnel.gas (%{LEL}), tunnel.level (m).
     """
+    import shutil
+
+    import cim
+
+    shutil.copy(iot_template, tmp_path / "city.duckdb")
+    city = cim.open(tmp_path / "city.duckdb")
+    yield city
+    city.close()
+
+
+def _populate(city, tmp_path: Path) -> None:
     from cim.iot import register_sensors
 
     x0, y0 = 515000.0, 3980000.0
@@ -52,4 +77,3 @@ def iot_city(city, tmp_path):
          "datastreams": [{"key": "tunnel.gas", "property": "methane"},
                          {"key": "tunnel.level", "property": "water_level", "unit": "m"}]},
     ])
-    return city
