@@ -69,6 +69,12 @@ export function project(lon, lat, z = 0) {
   return deck.getViewports()[0].project([lon, lat, z]);
 }
 
+/** How many visible layers are still loading (tiles, 3D tiles, async data); 0 when all is drawn. */
+export function tilesLoading() {
+  if (!deck) return 1;
+  return (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).length;
+}
+
 /** Fly the camera to a bbox [w, s, e, n] or a point. */
 export function flyTo(target, { zoom = 17.5, duration = 900 } = {}) {
   const el = document.getElementById('map');
@@ -322,7 +328,7 @@ function scheduleKpis() {
 
 /** Load sensors, alerts, tile zoom ranges and worksite boxes (all optional parts of the server). */
 export async function loadSideData() {
-  const [sensors, alerts] = await Promise.all([api.sensorsLatest(), api.alerts(), loadTileZooms(), loadWorksites()]);
+  const [sensors, alerts] = await Promise.all([api.sensorsLatest(), api.alerts(), loadWorksites()]);
   state.sensors = sensors || [];
   state.alerts = alerts || [];
   state.sensorVersion++;
@@ -331,7 +337,8 @@ export async function loadSideData() {
   redraw();
 }
 
-async function loadTileZooms() {
+/** Zoom ranges of the layers' tiles from their TileJSON (so a big layer is not asked for at low zoom). */
+export async function loadTileZooms() {
   await Promise.all(state.city.layers.filter((l) => l.tiles).map(async (l) => {
     const tj = await getOptional(`/collections/${encodeURIComponent(l.name)}/tiles/WebMercatorQuad`, null, null)
       .catch(() => null);

@@ -188,7 +188,8 @@ function renderer(role, style) {
  * @param {object} hooks   {onFeatures(role, features), onViewportLoad(name)}
  */
 export function cityLayers(layers, style, hooks) {
-  const vector = layers.filter((l) => l.tiles && !['bim', 'raster'].includes(layerRole(l)));
+  // Hidden layers are left out entirely: a hidden TileLayer would still fetch its tiles.
+  const vector = layers.filter((l) => l.tiles && !['bim', 'raster'].includes(layerRole(l)) && style.visible[l.name]);
   vector.sort((a, b) => ROLE_ORDER.indexOf(layerRole(a)) - ROLE_ORDER.indexOf(layerRole(b)));
   return vector.map((layer) => {
     const role = layerRole(layer);
@@ -200,7 +201,10 @@ export function cityLayers(layers, style, hooks) {
       asOf: style.asOf,
       minZoom,
       maxZoom,
-      visible: Boolean(style.visible[layer.name]),
+      // flat ground needs little detail: one tile level coarser means a quarter of the requests
+      zoomOffset: FLAT.has(role) ? -1 : 0,
+      // no requests for tiles outside the layer's bbox (the horizon of a tilted view is empty)
+      extent: Array.isArray(layer.bbox) && layer.bbox.length === 4 ? layer.bbox : undefined,
       prepare: (features) => {
         hooks.onFeatures?.(role, features, layer.name);
         return prepare(features);

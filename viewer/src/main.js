@@ -2,7 +2,7 @@
 import './style.css';
 import { api, setApiKey } from './api.js';
 import {
-  createDeck, flyTo, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
+  createDeck, flyTo, loadTileZooms, tilesLoading, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
   setBelow, setMode, state, switchLanguage,
 } from './app.js';
 import { applyLabels, lang, setLang, t } from './i18n.js';
@@ -14,7 +14,9 @@ import { initSearch } from './ui/search.js';
 import { initTimeSlider } from './ui/timeslider.js';
 
 // What the page tests (and a curious user in the console) can read.
-window.cim = { state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode };
+window.cim = {
+  state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading,
+};
 
 function readSettings() {
   setApiKey(localStorage.getItem('cim.apiKey') || '');
@@ -93,12 +95,18 @@ async function start() {
   document.getElementById('city-name').textContent = city.name || '';
   const fromHash = window.location.hash.slice(1);
   state.mode = MODES.includes(fromHash) ? fromHash : 'plan';
-  createDeck(city, measure);
+  await loadTileZooms();
+  const firstRender = new Promise((resolve) => {
+    createDeck(city, measure, resolve);
+    setTimeout(resolve, 3000);
+  });
   await setMode(state.mode);
   initSearch((r) => {
     flyTo(r.bbox || r.center);
     select(r.id);
   });
+  // Side data and the live feed wait for the first picture: the browser has few connections per host.
+  await firstRender;
   const live = document.getElementById('live');
   connectEvents({
     onObservation,

@@ -33,15 +33,22 @@ export function tileTemplate(layer, asOf) {
  * @param {Function} o.render    (props with data, tile) → deck layer(s)
  * @param {object} o.stats       counters the app reads (tiles loaded, features seen)
  */
-export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0, maxZoom = 16, visible = true,
+export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0, maxZoom = 16, zoomOffset = 0,
   onTileLoad, onViewportLoad, updateTriggers, extent }) {
+  const callbacks = {};
+  if (onTileLoad) callbacks.onTileLoad = onTileLoad;
+  if (onViewportLoad) callbacks.onViewportLoad = onViewportLoad;
   return new TileLayer({
+    ...callbacks,
     id,
     data: tileTemplate(layer, asOf),
     minZoom,
     maxZoom,
     extent,
-    visible,
+    // below the layer's own minzoom nothing is asked for (deck would otherwise fetch minzoom tiles
+    // over the whole extent — thousands for a big city)
+    visibleMinZoom: minZoom > 0 ? minZoom - zoomOffset - 0.5 : undefined,
+    zoomOffset,
     pickable: true,
     maxRequests: 6,
     refinementStrategy: 'no-overlap',
@@ -53,8 +60,6 @@ export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0,
       const features = await decodeTile(await res.arrayBuffer(), tile.index);
       return prepare(features);
     },
-    onTileLoad,
-    onViewportLoad,
     renderSubLayers: (props) => (props.data ? render(props) : null),
   });
 }

@@ -1,0 +1,133 @@
+"""Browser tests of the viewer: a small demo city, the real server (`cim serve`) on a free loopback
+port, and Debian chromium driven by playwright with software WebGL.
+
+Every page is guarded: requests that would leave 127.0.0.1 are aborted and recorded, console errors
+are collected, and the tests assert both lists are empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "viewer" / "testing"))
+
+from overview_page import CHROMIUM, CHROMIUM_ARGS, OverviewPage, Traffic  # noqa: E402
+
+ADMIN_KEY = "viewer-test-admin-key"
+OPERATOR_KEY = "viewer-test-operator-key"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _need(condition: bool, message: str) -> None:
+    """Skip when a prerequisite is missing; under CI that is a failure."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"cim serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as res:
+                if res.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"cim serve did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def viewer_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo city (about 400 buildings) built for this module."""
+    from cim.demo import build_demo
+
+    path = tmp_path_factory.mktemp("viewer") / "city.duckdb"
+    build_demo(path, scale=400).close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(viewer_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`cim serve` on a free loopback port; yields its base URL."""
+    _need((ROOT / "viewer" / "dist" / "index.html").is_file(), "the viewer is not built: run `make viewer`")
+    port = _free_port()
+    keys = json.dumps({ADMIN_KEY: "admin", OPERATOR_KEY: "operator"})
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    cim = Path(sys.executable).with_name("cim")
+    cmd = [str(cim), "serve", str(viewer_city), "--host", "127.0.0.1", "--port", str(port), "--api-keys", keys,
+           "--log-level", "warning"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/api/city", proc, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian chromium, headless, software WebGL; never a downloaded browser."""
+    _need(Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: scripts/install-system.sh installs Debian chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def traffic() -> Traffic:
+    return Traffic()
+
+
+@pytest.fixture
+def overview(browser: object, server: str, traffic: Traffic) -> Iterator[OverviewPage]:
+    """A fresh guarded page on the viewer (1400×850)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 850}, locale="zh-CN")
+    traffic.guard(context)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    traffic.listen(page)
+    yield OverviewPage(page, server)
+    context.close()
+
+
+def artifact(name: str) -> str:
+    """Path under test-artifacts/ (gitignored) for a screenshot."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)
+
+
+def get_json(base: str, path: str, key: str | None = None) -> object:
+    """GET JSON from the server under test (as the viewer would)."""
+    req = urllib.request.Request(base + path, headers={"X-API-Key": key} if key else {})
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.loads(res.read().decode("utf-8"))
