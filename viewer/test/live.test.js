@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyAlert, applyObservation } from '../src/live.js';
+import { legendFor, sensorFilter } from '../src/modes.js';
+import { landUseColor } from '../src/palette.js';
+
+test('a live observation updates its sensor, never with an older value', () => {
+  const sensors = [{ datastream_id: 7, value: 1, time: '2026-01-01T00:00:10Z', status: 'ok' }];
+  assert.equal(applyObservation(sensors, { datastream_id: 8, value: 5 }), null);
+  assert.equal(applyObservation(sensors, { datastream_id: 7, value: 0, time: '2026-01-01T00:00:05Z' }), null);
+  const s = applyObservation(sensors, { datastream_id: '7', value: 99, time: '2026-01-01T00:00:20Z', status: 'alarm' });
+  assert.deepEqual([s.value, s.status], [99, 'alarm']);
+});
+
+test('an open alert joins the list once; an acknowledged or closed one leaves it', () => {
+  let alerts = applyAlert([], { id: 1, state: 'open' });
+  alerts = applyAlert(alerts, { id: 1, state: 'open', level: 'alarm' });
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0].level, 'alarm');
+  assert.deepEqual(applyAlert(alerts, { id: 1, state: 'closed' }), []);
+});
+
+test('the plan legend names the land uses the tiles showed, and unknown codes fall back by letter', () => {
+  const rows = legendFor('plan', { landUses: new Set(['R2', 'B1']) });
+  assert.deepEqual(rows.slice(0, 2).map((r) => r.key), ['landuse.B1', 'landuse.R2']);
+  assert.deepEqual(landUseColor('R9'), landUseColor('R'));
+});
+
+test('build mode keeps worksite sensors only', () => {
+  const keep = sensorFilter('build', [[120, 36, 120.01, 36.01]]);
+  assert.ok(keep({ property: 'pm10', name: 'x', lon: 0, lat: 0 }));
+  assert.ok(keep({ property: 'temperature', name: 'x', lon: 120.005, lat: 36.005 }));
+  assert.ok(!keep({ property: 'water_level', name: 'x', lon: 121, lat: 36 }));
+  assert.ok(sensorFilter('operate', [])({ property: 'water_level' }));
+});
