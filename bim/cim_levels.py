@@ -66,6 +66,8 @@ RULES: tuple[tuple[str, int], ...] = (
     ("IfcDistributionPort", 7),
     ("IfcVirtualElement", 7),
     ("IfcBuildingElementPart", 7),
+    ("IfcBuildingElementComponent", 7),  # IFC2X3 parent of reinforcement and parts
+    ("IfcReinforcingElement", 7),
     ("IfcElementAssembly", 6),
     ("IfcDoor", 6),
     ("IfcWindow", 6),
