@@ -61,7 +61,7 @@ def dem_path(city: City, layer: str | None = None) -> Path:
     rows = city.store.rows(sql + (" AND name = ?" if layer else ""), [layer] if layer else [])
     import json
 
-    for name, props in rows:
+    for _name, props in rows:
         info = json.loads(props) if isinstance(props, str) else (props or {})
         if layer or info.get("role") == "dem":
             path = Path(info.get("path", ""))

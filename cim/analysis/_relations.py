@@ -61,8 +61,15 @@ def parcels_sql(rules: RuleSet, cols: dict[str, str]) -> str:
 
 
 def placed_sql() -> str:
-    """Buildings with the parcel holding their centroid (NULL when none): needs CTEs ``b`` and ``p``."""
-    return "SELECT b.*, p.id AS parcel FROM b LEFT JOIN p ON ST_Contains(p.geom, ST_Centroid(b.geom))"
+    """Buildings with the parcel holding their centroid (NULL when none): needs CTEs ``b`` and ``p``.
+
+    An inner SPATIAL_JOIN, then an equality LEFT JOIN: inside larger queries DuckDB 1.5.5's LEFT
+    SPATIAL_JOIN emitted an extra unmatched (NULL) row for a building it had matched. ``min``
+    picks one parcel, deterministically, where parcels overlap.
+    """
+    inner = ("SELECT b.id, min(p.id) AS parcel FROM b JOIN p ON ST_Contains(p.geom, ST_Centroid(b.geom)) "
+             "GROUP BY b.id")
+    return f"SELECT b.*, m.parcel FROM b LEFT JOIN ({inner}) m ON m.id = b.id"
 
 
 def per_parcel_sql() -> str:

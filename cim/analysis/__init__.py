@@ -1,0 +1,21 @@
+"""Planning analysis over the city model: indicators, compliance, sunlight, viewshed, flood, networks.
+
+Each use case is one module with one public function of the same name; everything takes a
+``City`` and returns Arrow tables or GeoDataFrames (``output=``).
+
+Example:
+    >>> from cim.analysis import indicators, check_compliance
+    >>> indicators(city, by="block")               # doctest: +SKIP
+    >>> check_compliance(city, only_failures=True) # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from cim.analysis.compliance import check_compliance
+from cim.analysis.indicators import indicators
+from cim.analysis.rules import RuleSet, load_rules
+from cim.analysis.solar import solar_position, solar_term_date
+from cim.analysis.sunlight import sunlight
+
+__all__ = ["indicators", "check_compliance", "sunlight", "load_rules", "RuleSet", "solar_position",
+           "solar_term_date"]

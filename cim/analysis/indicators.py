@@ -1,0 +1,162 @@
+"""Planning indicators per parcel, block or district: 容积率, 建筑密度, 绿地率, max height, counts.
+
+Why: the first questions of a plan review — which parcels exceed their FAR, how dense is each block
+— are aggregates over a spatial join of buildings and parcels. DuckDB plans the join
+(parcel ⊃ building centroid) as a SPATIAL_JOIN, so the whole computation is one query over the
+city file; ``engine="dask"`` runs the same definitions on a dask.distributed cluster.
+
+Definitions:
+    floor area (建筑面积) = footprint area × floors (floors from the building's ``floors``, else
+    round(height / floor_height)); FAR (容积率) = Σ floor area / parcel area; building density
+    (建筑密度) = Σ footprint / parcel area; green ratio (绿地率) = area of green space inside the
+    parcel / parcel area. A building belongs to the parcel that holds its centroid. Blocks and
+    districts sum their parcels (areas are net land areas).
+
+Example:
+    >>> from cim.analysis import indicators
+    >>> by_parcel = indicators(city)                           # doctest: +SKIP
+    >>> by_parcel[by_parcel.far > by_parcel.far_limit]          # doctest: +SKIP
+    >>> indicators(city, by="district", output="arrow")        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from cim.analysis._common import deliver, has_layer, prop, require_layer
+from cim.analysis._relations import (
+    buildings_sql,
+    green_sql,
+    parcel_fields,
+    parcels_sql,
+    per_parcel_sql,
+    placed_sql,
+)
+from cim.analysis.rules import RuleSet, load_rules
+from cim.errors import QueryError, ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+#: names of the groupings and the parcel field each one groups by
+GROUPS = {"parcel": None, "block": "block_id", "district": "district"}
+LIMIT_KEYS = ["height", "far", "density", "green", "setback"]
+Engine = Literal["duckdb", "dask"]
+
+
+def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str | None = None,
+               engine: Engine = "duckdb", client: Any = None, output: str = "geopandas") -> Any:
+    """Indicators per parcel (``by="parcel"``), per block, per district, or per any parcel field.
+
+    Columns: the group key, ``area`` (m²), ``buildings``, ``footprint_area``, ``floor_area``,
+    ``far``, ``density``, ``green_area``, ``green_ratio``, ``max_height`` and, per parcel, its
+    limits (``far_limit``, ``height_limit`` …) and labels (block, district, land use); ``geom``
+    is the parcel (or the union of a group's parcels). ``where`` filters rows by those columns.
+    """
+    rules = load_rules(rules)
+    field = _group_field(city, rules, by)
+    if engine == "dask":
+        from cim.analysis._dask import indicators_table
+
+        table = indicators_table(city, rules, field=field, by=by, client=client)
+    elif engine == "duckdb":
+        table = indicators_arrow(city, rules, field=field, by=by)
+    else:
+        raise ValidationError(f"unknown engine {engine!r}: use duckdb or dask")
+    if where:
+        table = _filter(table, where)
+    return deliver(table, city, output)
+
+
+def indicators_arrow(city: City, rules: RuleSet, *, field: str | None = None, by: str = "parcel",
+                     extra: str | None = None, con: Any = None, rows_from: str | None = None) -> pa.Table:
+    """The DuckDB query behind ``indicators`` (``extra``: a registered table of candidate buildings;
+    ``rows_from``: a registered table that already holds the per-parcel rows, e.g. from dask)."""
+    if rows_from:
+        sql = f"SELECT * REPLACE (ST_GeomFromWKB(geom) AS geom) FROM {rows_from}"
+    else:
+        sql = parcel_rows_sql(city, rules, extra=extra, label=field)
+    if field is not None:
+        sql = _grouped(sql, field, by)
+    else:
+        sql += " ORDER BY parcel"
+    if con is not None:
+        return con.execute(sql).to_arrow_table()
+    return city.store.arrow(sql)
+
+
+def parcel_rows_sql(city: City, rules: RuleSet, *, extra: str | None = None, label: str | None = None) -> str:
+    """One row per parcel with its indicators and limits."""
+    return "WITH " + ", ".join(parcel_ctes(city, rules, extra=extra, label=label)) + " SELECT * FROM ind"
+
+
+def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: str | None = None,
+                rows_from: str | None = None) -> list[str]:
+    """The CTE chain ``p`` (parcels + limits), ``b`` (buildings), ``bp`` (building → parcel) and
+    ``ind`` (parcel indicators), shared with compliance; ``rows_from`` names a registered table
+    that already holds the indicators (computed elsewhere, e.g. by dask)."""
+    parcels = require_layer(city, rules.layer("parcels"), purpose="planning indicators")
+    require_layer(city, rules.layer("buildings"), purpose="planning indicators")
+    cols = parcel_fields(parcels.get("fields") or [], rules, LIMIT_KEYS)
+    if label and label not in cols:
+        cols[label] = prop(label, "VARCHAR")
+    ctes = [f"p AS ({parcels_sql(rules, cols)})", f"b AS ({buildings_sql(rules, extra)})",
+            f"bp AS MATERIALIZED ({placed_sql()})"]
+    if rows_from:
+        return [*ctes, f"ind AS (SELECT * REPLACE (ST_GeomFromWKB(geom) AS geom) FROM {rows_from})"]
+    ctes.append(f"agg AS ({per_parcel_sql()})")
+    green = has_layer(city, rules.layer("green_space"))
+    if green:
+        ctes.append(f"g AS ({green_sql(rules)})")
+    green_area = "COALESCE(g.green_area, 0.0)" if green else "CAST(NULL AS DOUBLE)"
+    names = "".join(f", p.{name}" for name in cols)
+    ctes.append(
+        f"rows AS (SELECT p.id AS parcel, p.name{names}, p.area, "
+        "COALESCE(agg.buildings, 0) AS buildings, COALESCE(agg.footprint_area, 0.0) AS footprint_area, "
+        f"COALESCE(agg.floor_area, 0.0) AS floor_area, agg.max_height, {green_area} AS green_area, p.geom "
+        "FROM p LEFT JOIN agg ON agg.parcel = p.id" + (" LEFT JOIN g ON g.parcel = p.id" if green else "") + ")")
+    ctes.append("ind AS (SELECT * EXCLUDE (geom), floor_area / area AS far, footprint_area / area AS density, "
+                "green_area / area AS green_ratio, geom FROM rows)")
+    return ctes
+
+
+def _grouped(parcel_sql: str, field: str, by: str) -> str:
+    key = '"' + by.replace('"', '""') + '"'
+    return (
+        f"SELECT {field} AS {key}, count(*) AS parcels, sum(area) AS area, sum(buildings) AS buildings, "
+        "sum(footprint_area) AS footprint_area, sum(floor_area) AS floor_area, max(max_height) AS max_height, "
+        "sum(green_area) AS green_area, sum(floor_area) / sum(area) AS far, "
+        "sum(footprint_area) / sum(area) AS density, sum(green_area) / sum(area) AS green_ratio, "
+        f"ST_Union_Agg(geom) AS geom FROM ({parcel_sql}) GROUP BY {field} ORDER BY {key}"
+    )
+
+
+def _group_field(city: City, rules: RuleSet, by: str) -> str | None:
+    if by == "parcel":
+        return None
+    field = GROUPS.get(by, by)
+    fields = {f["name"] for f in (require_layer(city, rules.layer("parcels"), purpose="indicators")
+                                  .get("fields") or [])}
+    if field not in fields:
+        raise ValidationError(
+            f"cannot group by {by!r}: the parcels layer has no field {field!r}; use parcel, or one of "
+            f"{', '.join(sorted(fields))}")
+    return field
+
+
+def _filter(table: pa.Table, where: str) -> pa.Table:
+    from cim.store.duckdb import connect
+
+    con = connect()
+    try:
+        con.register("indicators", table)
+        return con.execute(f"SELECT * FROM indicators WHERE {where}").to_arrow_table()
+    except Exception as exc:
+        raise QueryError(f"bad where clause {where!r}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+
+
+__all__ = ["indicators", "indicators_arrow", "parcel_rows_sql", "parcel_ctes", "GROUPS"]

@@ -1,0 +1,88 @@
+"""Solar position and sunlight hours, checked against published values and plain geometry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from cim.analysis.solar import solar_position, solar_term_date, true_solar_times
+from cim.analysis.sunlight import SunPath, facade_points, lit_hours, sun_path, sunlight
+from tests.analysis.conftest import ingest_frame
+
+
+def test_solar_position_matches_the_nrel_spa_reference_example():
+    # NREL SPA report (Reda & Andreas 2008), example: 2003-10-17 12:30:30 MST, Golden, Colorado
+    alt, az = solar_position(np.array(["2003-10-17T19:30:30"], dtype="datetime64[ns]"), 39.742476, -105.1786)
+    assert 90.0 - alt[0] == pytest.approx(50.11162, abs=0.02)
+    assert az[0] == pytest.approx(194.34024, abs=0.02)
+
+
+@pytest.mark.parametrize("year, term, expected", [
+    (2025, "大寒", date(2025, 1, 20)), (2025, "冬至", date(2025, 12, 21)),
+    (2026, "大寒", date(2026, 1, 20)), (2026, "冬至", date(2026, 12, 22)),
+])
+def test_solar_terms_fall_on_their_calendar_dates(year, term, expected):
+    assert solar_term_date(year, term) == expected
+
+
+def test_true_solar_noon_puts_the_sun_due_south_at_its_highest():
+    day = solar_term_date(2026, "冬至")
+    times = true_solar_times(day, 120.2, ["11:00", "13:00"], step_minutes=60, midpoints=False)
+    alt, az = solar_position(times, 36.0, 120.2)
+    assert az[1] == pytest.approx(180.0, abs=0.1)
+    assert alt[1] == pytest.approx(90 - 36.0 - 23.44, abs=0.2)
+    assert alt[1] > alt[0] and alt[1] > alt[2]
+
+
+def _south_wall_hours(sun: SunPath, depth: float, height: float, z: float) -> float:
+    """Hours a point gets in front of an endless east-west wall ``depth`` m to its south."""
+    lit = 0
+    for alt, az in zip(sun.altitude, sun.azimuth, strict=True):
+        toward_south = -np.cos(np.radians(az))
+        if toward_south <= 0:
+            continue  # the sun is behind the façade
+        rise_at_wall = depth / toward_south * np.tan(np.radians(alt))
+        lit += rise_at_wall + z >= height
+    return lit * sun.step_hours
+
+
+@pytest.mark.parametrize("depth, height", [(20.0, 10.0), (30.0, 25.0), (40.0, 60.0)])
+def test_hours_in_front_of_a_long_wall_match_the_direct_geometry(depth, height):
+    sun = sun_path(36.0, 120.2, {"day": "大寒", "window": ["08:00", "16:00"], "step_minutes": 5})
+    home = shapely.box(0, 0, 20, 10)
+    wall = shapely.box(-3000, -depth - 5, 3000, -depth)
+    xy, owner, normals = facade_points(np.array([home]), 4.0)
+    south = normals[:, 1] < -0.99
+    point = xy[south][2:3]  # a point in the middle of the south façade
+    hours = lit_hours(point, normals[south][2:3], np.array([home, wall]), np.array([20.0, height]), sun, 0.9)
+    assert hours[0] == pytest.approx(_south_wall_hours(sun, depth + 0.05, height, 0.9), abs=sun.step_hours)
+
+
+def test_a_lone_house_gets_the_whole_window_and_a_tower_to_its_south_takes_it(city, tmp_path):
+    homes = gpd.GeoDataFrame({"building_id": ["home", "tower"], "height": [18.0, 90.0], "use": ["住宅", "商业"]},
+                             geometry=[shapely.box(515000, 3979600, 515020, 3979612),
+                                       shapely.box(514990, 3979560, 515030, 3979580)], crs="EPSG:4549")
+    ingest_frame(city, homes.iloc[:1], "buildings", "Building", "building_id", tmp_path)
+    alone = sunlight(city, output="pandas")
+    assert alone["hours"].tolist() == [pytest.approx(8.0)] and alone["passed"].all()
+    ingest_frame(city, homes, "buildings", "Building", "building_id", tmp_path)
+    shaded = sunlight(city, output="pandas")
+    assert shaded["subject"].tolist() == ["buildings.home"]  # the tower is not residential
+    assert shaded["hours"].iloc[0] < 2.0 and not shaded["passed"].iloc[0]
+    winter = sunlight(city, day="冬至", window=["09:00", "15:00"], min_hours=1.0, output="pandas")
+    assert winter["hours_max"].iloc[0] <= 6.0
+
+
+def test_sunlight_results_join_the_compliance_table(demo):
+    from cim.analysis import check_compliance
+
+    parcel = demo.sql("SELECT id FROM features WHERE layer = 'parcels' AND properties->>'kind' = 'residential' "
+                      "ORDER BY id LIMIT 1", output="pandas")["id"][0]
+    rows = check_compliance(demo, only=["sunlight"], parcels=[parcel], output="pandas")
+    assert len(rows) > 0 and set(rows["rule"]) == {"sunlight"} and set(rows["parcel"]) == {parcel}
+    assert rows["status"].isin(["pass", "fail"]).all()
+    assert rows["reason_zh"].str.contains("大寒").all() and (rows["limit"] == 2.0).all()
