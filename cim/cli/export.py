@@ -40,3 +40,21 @@ def export_3dtiles(
         c.close()
     console.print(f"wrote {report.path}: {report.features} features of {report.layer} (v{report.version}) in "
                   f"{report.tiles} tiles, {report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s")
+
+
+@export_app.command("cityjson")
+def export_cityjson(
+    city: Path = typer.Argument(..., help=CITY_HELP),
+    out: Path = typer.Argument(..., help="File to write, e.g. buildings.city.json."),
+    layer: list[str] = typer.Option(None, help="Layers to export (repeatable; default: all with buildings)."),
+) -> None:
+    """Write buildings as CityJSON 2.0: footprints as LOD1 blocks, BIM buildings with their shells."""
+    import cim
+    from cim.export_cityjson import export_cityjson as run
+
+    c = cim.open(city, read_only=True)
+    try:
+        report = run(c, out, layers=layer or None)
+    finally:
+        c.close()
+    console.print(f"wrote {report.path}: {report.buildings} buildings ({report.shells} with BIM shells)")

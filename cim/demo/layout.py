@@ -83,9 +83,6 @@ def parcels_frame(blocks: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Gener
     a, c = np.meshgrid(np.arange(px), np.arange(py), indexing="ij")
     a, c = np.tile(a.ravel(), n), np.tile(c.ravel(), n)
     k = np.repeat(np.arange(n), px * py)
-    w = (b[k, 2] - b[k, 0]) / px
-    h = (b[k, 3] - b[k, 1]) / py
-    minx, miny = b[k, 0] + a * w, b[k, 1] + c * h
     uses = recipe["land_uses"]
     codes = np.array(list(uses))
     shares = np.array([uses[code]["share"] for code in codes], dtype=float)

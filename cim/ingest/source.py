@@ -71,6 +71,16 @@ def layer_name_for(text: str) -> str:
 
 
 def _looks_like_cityjson(path: Path) -> bool:
+    """``"type": "CityJSON"`` may stand anywhere at the top level (often after the objects)."""
+    marker, overlap = b'"CityJSON"', 16
     with path.open("rb") as handle:
         head = handle.read(4096)
-    return b'"CityJSON"' in head
+        if b'"FeatureCollection"' in head and marker not in head:
+            return False
+        previous = head
+        while marker not in previous:
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                return False
+            previous = previous[-overlap:] + chunk
+    return True

@@ -1,0 +1,143 @@
+"""CityJSON (1.1, 2.0, CityJSONSeq) into the city: city objects as features, surfaces as meshes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from cim.errors import CRSError
+from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.report import IngestReport, Progress, quiet
+from cim.ingest.source import checksum, layer_name_for
+from cim.meshes import StoredMesh, to_rows
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+#: CityJSON LOD → CJJ/T 315 CIM level (LOD0 footprints CIM2, LOD1 blocks CIM3, LOD2 roofs CIM4)
+_LEVEL_BY_LOD = {"0": 2, "1": 3, "2": 4, "3": 5}
+
+
+def ingest_cityjson(city: City, path: str | Path, *, layer: str | None = None, source_crs: str | None = None,
+                    phase: str = "manage", classification: str = "public",
+                    progress: Progress = quiet) -> IngestReport:
+    """Ingest CityJSON buildings (and other city objects) with their attributes and LOD0–2 geometry.
+
+    Footprints land in ``features`` (city CRS), surfaces of the chosen LOD as triangle meshes in
+    ``meshes``. A file without ``metadata.referenceSystem`` needs ``source_crs``.
+
+    Example:
+        >>> ingest_cityjson(city, "delft.json", layer="delft")  # doctest: +SKIP
+    """
+    from bim.cityjson import read_cityjson
+    from gis.crs import crs_label, parse_crs
+
+    path = Path(path)
+    name = layer or layer_name_for(path.name.split(".")[0])
+    spec = LayerSpec(name=name, kind="cityjson", phase=phase, classification=classification,
+                     feature_class="Building", source=str(path),
+                     checksum=checksum(path, {"source_crs": source_crs}))
+    report = IngestReport(layer=name, source=str(path), kind="cityjson")
+    if is_unchanged(city, spec):
+        report.unchanged, report.version = True, city.layer(name)["version"]
+        report.notes.append("source unchanged since the last ingest: nothing to do")
+        return report
+    progress(f"{name}: reading {path.name}", 0.05)
+    data = read_cityjson(path)
+    src = _source_crs(path, data.crs, source_crs)
+    spec.source_crs = report.source_crs = crs_label(src)
+    report.read = len(data.objects)
+    progress(f"{name}: placing {report.read:,} city objects", 0.4)
+    rows, meshes = _rows(data.objects, src, parse_crs(city.crs), report)
+    spec.properties = {"cityjson_version": data.version}
+    with city.store.transaction():
+        version = int(city.store.scalar(
+            "SELECT coalesce(max(version), 0) FROM layer_versions WHERE layer = ?", [name])) + 1
+        if meshes:
+            city.store.insert_arrow("meshes", to_rows(meshes, name, version))
+        commit_layer(city, spec, rows, report)
+    report.extra["meshes"] = len(meshes)
+    return report
+
+
+def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:
+    from gis.crs import parse_crs, same_crs
+
+    if declared and stated and not same_crs(parse_crs(declared), parse_crs(stated)):
+        raise CRSError(f"{path} declares {declared} but --source-crs says {stated}: drop --source-crs")
+    if not (declared or stated):
+        raise CRSError(f"{path} has no metadata.referenceSystem: state it with --source-crs EPSG:…")
+    try:
+        return parse_crs(declared or stated)
+    except Exception as exc:
+        raise CRSError(f"{path}: reference system {declared!r} is not one cim knows: "
+                       "state it with --source-crs EPSG:…") from exc
+
+
+def _rows(objects: list[Any], src: Any, dst: Any, report: IngestReport) -> tuple[pa.Table, list[StoredMesh]]:
+    from gis.crs import same_crs, transformer
+
+    move = None if same_crs(src, dst) else transformer(src, dst)
+    rows, meshes = [], []
+    for obj in objects:
+        footprint = obj.footprint
+        if footprint is not None and move is not None:
+            footprint = shapely.transform(footprint, lambda c: np.column_stack(move.transform(c[:, 0], c[:, 1])))
+        if footprint is not None and not (footprint.is_valid and np.isfinite(footprint.bounds).all()):
+            footprint = shapely.make_valid(footprint) if np.isfinite(footprint.bounds).all() else None
+            report.repaired += footprint is not None
+        mesh = _mesh(obj, move)
+        if mesh is not None:
+            meshes.append(mesh)
+        lod = str(obj.lod) if obj.lod is not None else None
+        rows.append({
+            "id": obj.id, "class": obj.type, "name": _name(obj.attributes),
+            "cim_level": _LEVEL_BY_LOD.get((lod or "")[:1], 3), "lod": lod,
+            "geom": shapely.to_wkb(footprint) if footprint is not None else None,
+            "z_min": obj.z_min, "z_max": obj.z_max, "height": obj.height,
+            "parent": obj.parents[0] if obj.parents else None,
+            "properties": json.dumps(obj.attributes, ensure_ascii=False, default=str),
+        })
+    schema = pa.schema([("id", pa.string()), ("class", pa.string()), ("name", pa.string()),
+                        ("cim_level", pa.int8()), ("lod", pa.string()), ("geom", pa.binary()),
+                        ("z_min", pa.float64()), ("z_max", pa.float64()), ("height", pa.float64()),
+                        ("parent", pa.string()), ("properties", pa.string())])
+    return pa.Table.from_pylist(rows, schema=schema), meshes
+
+
+def _name(attributes: dict[str, Any]) -> str | None:
+    for key in ("name", "名称", "identificatie", "identificatie_bag"):
+        if attributes.get(key):
+            return str(attributes[key])
+    return None
+
+
+def _mesh(obj: Any, move: Any) -> StoredMesh | None:
+    """Fan-triangulated outer rings of the object's surfaces (holes are not cut)."""
+    vertices, faces = [], []
+    offset = 0
+    for surface in obj.surfaces or []:
+        if not surface or len(surface[0]) < 3:
+            continue
+        ring = np.asarray(surface[0], dtype=float)[:, :3]
+        if np.allclose(ring[0], ring[-1]):
+            ring = ring[:-1]
+        if len(ring) < 3:
+            continue
+        vertices.append(ring)
+        faces.extend((offset, offset + i, offset + i + 1) for i in range(1, len(ring) - 1))
+        offset += len(ring)
+    if not faces:
+        return None
+    v = np.vstack(vertices)
+    if move is not None:
+        x, y = move.transform(v[:, 0], v[:, 1])
+        v = np.column_stack([x, y, v[:, 2]])
+    if not np.isfinite(v).all():
+        return None
+    return StoredMesh(obj.id, v, np.asarray(faces, dtype=np.uint32))
