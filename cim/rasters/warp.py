@@ -43,20 +43,31 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
 
 
 @lru_cache(maxsize=32)
-def _pipeline(crs_wkt: str) -> str:
+def _pipeline(crs_wkt: str) -> str | None:
+    """The single PROJ pipeline from Web Mercator to the raster's CRS, or None when PROJ keeps
+    several candidate operations (chosen per point), which a pipeline string cannot carry."""
     from pyproj import CRS, Transformer
+    from pyproj.exceptions import ProjError
 
-    return Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True).definition
+    definition = Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True).definition
+    try:
+        Transformer.from_pipeline(definition)
+    except ProjError:
+        return None
+    return definition
 
 
 def _from_mercator(crs_wkt: str):  # noqa: ANN202 - pyproj Transformer
-    from pyproj import Transformer
+    """This thread's transformer from Web Mercator to ``crs_wkt`` (the costly search runs once)."""
+    from pyproj import CRS, Transformer
 
     cache = getattr(_local, "transformers", None)
     if cache is None:
         cache = _local.transformers = {}
     if crs_wkt not in cache:
-        cache[crs_wkt] = Transformer.from_pipeline(_pipeline(crs_wkt))
+        definition = _pipeline(crs_wkt)
+        cache[crs_wkt] = (Transformer.from_pipeline(definition) if definition
+                          else Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True))
     return cache[crs_wkt]
 
 

@@ -33,23 +33,32 @@ _E2 = 6.69437999014e-3  # WGS 84 first eccentricity squared
 
 
 @lru_cache(maxsize=16)
-def _pipeline(crs: str, target: str) -> str:
-    """The PROJ pipeline from ``crs`` (as 3D) to ``target``: found once (≈0.7 s), reused everywhere."""
+def _pipeline(crs: str, target: str) -> str | None:
+    """The PROJ pipeline from ``crs`` (as 3D) to ``target``, found once (≈0.1–0.7 s); None when PROJ
+    keeps several candidate operations, which a pipeline string cannot carry."""
     from pyproj import CRS, Transformer
+    from pyproj.exceptions import ProjError
 
-    return Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True).definition
+    definition = Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True).definition
+    try:
+        Transformer.from_pipeline(definition)
+    except ProjError:
+        return None
+    return definition
 
 
 def _transformer(crs: str, target: str):  # noqa: ANN202 - pyproj Transformer
     """A transformer of this thread's own (pyproj's are not shared across threads cheaply)."""
-    from pyproj import Transformer
+    from pyproj import CRS, Transformer
 
     cache = getattr(_local, "cache", None)
     if cache is None:
         cache = _local.cache = {}
     key = (crs, target)
     if key not in cache:
-        cache[key] = Transformer.from_pipeline(_pipeline(crs, target))
+        definition = _pipeline(crs, target)
+        cache[key] = (Transformer.from_pipeline(definition) if definition else
+                      Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True))
     return cache[key]
 
 
