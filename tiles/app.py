@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
@@ -26,11 +27,13 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import cim
 from cim.city import City
+from cim.mvt import VectorTiles
 from cim.store.duckdb import DuckDBStore
 from cim.store.threaded import ThreadedStore
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware
 from tiles.settings import Settings
+from tiles.tilecache import TileCache
 
 log = logging.getLogger("tiles")
 
@@ -102,6 +105,9 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
         base = given or cim.open(settings.city)
         store = base.store if isinstance(base.store, ThreadedStore) else _threaded(base)
         app.state.city = City(store)
+        app.state.vector_tiles = VectorTiles(app.state.city, settings.tile_store)
+        app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+        warm = _prepare_in_background(app.state.vector_tiles, app.state.city) if settings.prepare_tiles else None
         try:
             async with AsyncExitStack() as stack:
                 for mod in app.state.plugins:
@@ -109,12 +115,41 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
                         await stack.enter_async_context(mod.lifespan(app))
                 yield
         finally:
+            if warm is not None:
+                warm[0].set()
+                warm[1].join()
+            app.state.vector_tiles.close()
             if store is not base.store:
                 store.close()
             if owned:
                 base.close()
 
     return lifespan
+
+
+def _prepare_in_background(tiles: VectorTiles, city: City) -> tuple[threading.Event, threading.Thread]:
+    """Prepare every vector layer's tile store (public view) so first tiles do not wait.
+
+    Returns the stop event and the thread; shutdown sets the one and joins the other (the layer
+    being prepared finishes first).
+    """
+    from cim.catalog import visible_layers
+
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for info in visible_layers(city, "anonymous"):
+                if stop.is_set():
+                    return
+                if info.is_vector:
+                    tiles.prepare(info)
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first tile prepares
+            log.exception("preparing vector tiles in the background failed")
+
+    thread = threading.Thread(target=run, name="prepare-tiles", daemon=True)
+    thread.start()
+    return stop, thread
 
 
 def _threaded(city: City) -> ThreadedStore | Any:

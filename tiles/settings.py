@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_bbox_area_km2: float = Field(10_000.0, gt=0, description="Largest bbox a query may cover.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles (0 = off).")
+    tile_store: Path | None = Field(None, description="Derived vector-tile store (default: beside the city).")
+    prepare_tiles: bool = Field(True, description="Prepare vector tiles of public layers at start-up.")
     cors_origins: list[str] = Field(default_factory=list, description="CORS origins; empty = CORS off.")
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")

@@ -1,7 +1,144 @@
-"""OGC API Tiles (vector): TileJSON 3.0 per layer and MVT tiles in WebMercatorQuad."""
+"""OGC API Tiles (vector): tilesets and TileJSON 3.0 per layer, MVT tiles in WebMercatorQuad.
+
+A tile is looked up in the in-process cache first (key: layer, view, z/x/y, model version); a
+matching ``If-None-Match`` is answered 304 before anything is rendered; gzip is served from the
+cache when the client accepts it. Rendering is ``cim.mvt.VectorTiles`` (no SQL here).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from cim.catalog import LayerInfo, etag_for, model_version
+from cim.tilegrid import MAX_ZOOM, check_tile
+from tiles.dependencies import CityDep, Layer, get_layer
+from tiles.errors import NotFound
 
 router = APIRouter(tags=["OGC API Tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+TMS = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MAX_TILE_ZOOM = 22
+
+Z = Annotated[int, Path(ge=0, le=MAX_ZOOM, description="Zoom level (tile matrix).")]
+X = Annotated[int, Path(ge=0, description="Tile column.")]
+Y = Annotated[int, Path(ge=0, description="Tile row (from the top).")]
+TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile"},
+    204: {"description": "No features in this tile"},
+    304: {"description": "Not modified (ETag matched)"},
+}
+
+
+def _vector(info: LayerInfo) -> LayerInfo:
+    if not info.is_vector:
+        raise NotFound(f"layer {info.name!r} is a {info.kind} layer: it has map tiles, not vector tiles")
+    return info
+
+
+def _tms(tms: str) -> None:
+    if tms != TMS:
+        raise NotFound(f"unknown tile matrix set {tms[:40]!r}: use {TMS}")
+
+
+def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int, y: int,
+               if_none_match: str | None, accept_encoding: str | None) -> Response:
+    """The shared path of both tile URLs: cache, ETag/304, render, gzip."""
+    check_tile(z, x, y)
+    _vector(info)
+    token = model_version(city)
+    key = (info.name, info.view, z, x, y, token)
+    etag = etag_for(*key)
+    headers = {"ETag": etag, "Cache-Control": "no-cache" if info.view != "full" or info.classification != "public"
+               else "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding, X-API-Key"}
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    cache = request.app.state.tile_cache
+    item = cache.get(key)
+    if item is None:
+        data = request.app.state.vector_tiles.tile(info, z, x, y)
+        item = cache.put(key, data, etag)
+    if not item.data:
+        return Response(status_code=204, headers=headers)
+    if accept_encoding and "gzip" in accept_encoding.lower():
+        return Response(item.gzipped, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(item.data, media_type=MVT, headers=headers)
+
+
+@router.get("/collections/{layer}/tiles/{tileMatrixSetId}/{z}/{y}/{x}", summary="A vector tile (MVT)",
+            response_class=Response, responses=TILE_RESPONSES)
+def tile(request: Request, city: CityDep, info: Layer, z: Z, y: Y, x: X,
+         tms: Annotated[str, Path(alias="tileMatrixSetId", max_length=40, description="Only WebMercatorQuad.")],
+         if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
+         accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
+    """One MVT tile of a layer (OGC API Tiles order z/y/x); 204 when the tile is empty."""
+    _tms(tms)
+    return serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="A vector tile (XYZ order)",
+            response_class=Response, responses=TILE_RESPONSES)
+def tile_xyz(request: Request, city: CityDep, info: Layer, z: Z, x: X, y: Y,
+             if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
+             accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
+    """The same tile for clients that build z/x/y URLs."""
+    return serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+
+
+def tilejson(base: str, info: LayerInfo) -> dict[str, Any]:
+    """TileJSON 3.0 of one layer."""
+    fields = {"id": "String", "class": "String", "name": "String", "height": "Number", "z_min": "Number",
+              "z_max": "Number"}
+    for f in info.fields:
+        fields.setdefault(f["name"], _tilejson_type(f.get("type", "string")))
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0", "name": info.name, "scheme": "xyz", "minzoom": 0, "maxzoom": MAX_TILE_ZOOM,
+        "tiles": [f"{base}/collections/{info.name}/tiles/{TMS}/{{z}}/{{y}}/{{x}}"],
+        "vector_layers": [{"id": info.name, "fields": fields, "minzoom": 0, "maxzoom": MAX_TILE_ZOOM,
+                           "description": f"{info.feature_class or info.kind} features"}],
+    }
+    if info.bbox_4326:
+        w, s, e, n = info.bbox_4326
+        doc["bounds"] = [w, s, e, n]
+        doc["center"] = [round((w + e) / 2, 6), round((s + n) / 2, 6), 14]
+    return doc
+
+
+def _tilejson_type(arrow_type: str) -> str:
+    t = arrow_type.lower()
+    if t.startswith(("int", "uint", "double", "float", "decimal")):
+        return "Number"
+    if t.startswith("bool"):
+        return "Boolean"
+    return "String"
+
+
+@router.get("/collections/{layer}/tiles/{tileMatrixSetId}", summary="TileJSON 3.0 of a layer",
+            response_model=dict[str, Any])
+def tileset(request: Request, info: Layer,
+            tms: Annotated[str, Path(alias="tileMatrixSetId", max_length=40, description="Only WebMercatorQuad.")],
+            ) -> JSONResponse:
+    """TileJSON 3.0 (also an OGC tileset description) of a layer's vector tiles."""
+    _tms(tms)
+    doc = tilejson(str(request.base_url).rstrip("/"), _vector(info))
+    doc.update({"dataType": "vector", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+                "tileMatrixSetURI": TMS_URI})
+    return JSONResponse(doc)
+
+
+@router.get("/collections/{layer}/tiles", summary="Tilesets of a layer", response_model=dict[str, Any])
+def tilesets(request: Request, info: Layer) -> dict[str, Any]:
+    """The layer's vector tilesets (one: WebMercatorQuad)."""
+    base = str(request.base_url).rstrip("/") + f"/collections/{_vector(info).name}/tiles/{TMS}"
+    return {"tilesets": [{
+        "title": f"{info.name} vector tiles", "dataType": "vector", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": TMS_URI,
+        "links": [{"rel": "self", "type": "application/json", "href": base},
+                  {"rel": "item", "type": MVT, "templated": True, "href": base + "/{z}/{y}/{x}"}]}]}
+
+
+__all__ = ["router", "serve_tile", "tilejson", "get_layer"]

@@ -1,0 +1,351 @@
+"""A vectorised Mapbox Vector Tile 2.1 encoder: shapely geometries + Arrow columns → MVT bytes.
+
+Why: DuckDB's ``ST_AsMVTGeom`` costs about 20 µs per feature, so a dense z14 tile (3 000
+footprints) spends 60 ms in it alone. Here the whole tile is handled as arrays — clip only what
+crosses the buffer (shapely), quantise with numpy, orient rings, build the command stream, zigzag
+and varint-encode it, and lay out every feature message with index arithmetic — with no Python
+loop over features. Property values are dictionary-encoded by Arrow.
+
+Example:
+    >>> data = encode_tile("buildings", geoms_3857, props_table, bounds)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
+
+EXTENT = 4096
+BUFFER = 64
+_MOVE, _LINE, _CLOSE = 1, 2, 7
+
+
+# -- varints -------------------------------------------------------------------------------------
+def _varint_sizes(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64)
+    n = np.ones(v.shape, dtype=np.int64)
+    for shift in (7, 14, 21, 28, 35, 42, 49, 56, 63):
+        n += v >= np.uint64(1 << shift)
+    return n
+
+
+def varints(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Varint bytes of every value (concatenated) and the byte count of each."""
+    v = np.asarray(v).astype(np.uint64)
+    sizes = _varint_sizes(v)
+    total = int(sizes.sum())
+    owner = np.repeat(np.arange(v.size), sizes)
+    starts = np.cumsum(sizes) - sizes
+    k = (np.arange(total) - np.repeat(starts, sizes)).astype(np.uint64)
+    vals = v[owner]
+    out = ((vals >> (np.uint64(7) * k)) & np.uint64(0x7F)).astype(np.uint8)
+    more = k < (sizes[owner] - 1).astype(np.uint64)
+    out[more] |= 0x80
+    return out, sizes
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.int64)
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def _segment_sums(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(owner, weights=values, minlength=n).astype(np.int64)
+
+
+# -- geometry ------------------------------------------------------------------------------------
+def quantise(geoms: np.ndarray, bounds: tuple[float, float, float, float], extent: int = EXTENT,
+             buffer: int = BUFFER) -> np.ndarray:
+    """Geometries in map units → integer tile coordinates (y down), clipped to the buffered tile."""
+    minx, miny, maxx, maxy = bounds
+    sx, sy = extent / (maxx - minx), extent / (maxy - miny)
+    pad_x, pad_y = buffer / sx, buffer / sy
+    box = (minx - pad_x, miny - pad_y, maxx + pad_x, maxy + pad_y)
+    gb = shapely.bounds(geoms)
+    outside = (gb[:, 0] < box[0]) | (gb[:, 1] < box[1]) | (gb[:, 2] > box[2]) | (gb[:, 3] > box[3])
+    if outside.any():
+        geoms = geoms.copy()
+        geoms[outside] = shapely.clip_by_rect(geoms[outside], *box)
+
+    def to_tile(c: np.ndarray) -> np.ndarray:
+        return np.column_stack((np.rint((c[:, 0] - minx) * sx), np.rint((maxy - c[:, 1]) * sy)))
+
+    return shapely.transform(geoms, to_tile)
+
+
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates, ring offsets, ring → part, part → feature of (multi)polygons."""
+    kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    if kind == shapely.GeometryType.POLYGON:
+        ring_off, geom_off = offsets
+        part_off = np.arange(len(geom_off), dtype=np.int64)
+        geom_off = np.asarray(geom_off)
+    else:
+        ring_off, part_off, geom_off = offsets
+    ring_off, part_off, geom_off = (np.asarray(a, dtype=np.int64) for a in (ring_off, part_off, geom_off))
+    ring_part = np.repeat(np.arange(len(part_off) - 1), np.diff(part_off))
+    part_feat = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
+    return coords, ring_off, ring_part, part_feat
+
+
+def _polygon_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Command stream (uint64), its owner feature per value, and the features kept."""
+    coords, ring_off, ring_part, part_feat = _rings(geoms)
+    n_rings = len(ring_off) - 1
+    if n_rings == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ring_of_pt = np.repeat(np.arange(n_rings), np.diff(ring_off))
+    last = np.zeros(len(coords), bool)
+    last[ring_off[1:] - 1] = True
+    prev_same = np.zeros(len(coords), bool)
+    prev_same[1:] = (coords[1:] == coords[:-1]).all(axis=1) & (ring_of_pt[1:] == ring_of_pt[:-1])
+    keep = ~last & ~prev_same
+    pts, pring = coords[keep], ring_of_pt[keep]
+    counts = np.bincount(pring, minlength=n_rings)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    # surveyor's formula per ring (wrapping to the ring's first point)
+    nxt = np.arange(len(pts)) + 1
+    ends = starts + counts
+    wrap = nxt == np.repeat(ends, counts)
+    nxt[wrap] = np.repeat(starts, counts)[wrap]
+    cross = pts[:, 0] * pts[nxt, 1] - pts[nxt, 0] * pts[:, 1] if len(pts) else np.zeros(0)
+    area = np.bincount(pring, weights=cross, minlength=n_rings)
+    first_of_part = np.ones(n_rings, bool)
+    first_of_part[1:] = ring_part[1:] != ring_part[:-1]
+    valid = (counts >= 3) & (area != 0)
+    bad_parts = np.unique(ring_part[first_of_part & ~valid])
+    valid &= ~np.isin(ring_part, bad_parts)
+    reverse = np.where(first_of_part, area < 0, area > 0)
+    ring_feat = part_feat[ring_part]
+    return _ring_stream(pts, pring, counts, starts, valid, reverse, ring_feat, closed=True)
+
+
+def _ring_stream(pts: np.ndarray, pring: np.ndarray, counts: np.ndarray, starts: np.ndarray, valid: np.ndarray,
+                 reverse: np.ndarray, ring_feat: np.ndarray, *, closed: bool) -> tuple[np.ndarray, ...]:
+    rings = np.nonzero(valid)[0]
+    if rings.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lens = counts[rings]
+    k = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    rs, rl = np.repeat(starts[rings], lens), np.repeat(lens, lens)
+    src = np.where(np.repeat(reverse[rings], lens), rs + rl - 1 - k, rs + k)
+    p = pts[src].astype(np.int64)
+    feat_of_pt = np.repeat(ring_feat[rings], lens)
+    new_feat = np.ones(len(p), bool)
+    new_feat[1:] = feat_of_pt[1:] != feat_of_pt[:-1]
+    delta = p.copy()
+    delta[1:] -= p[:-1]
+    delta[new_feat] = p[new_feat]
+    extra = 3 if closed else 2
+    sizes = 2 * lens + extra
+    pos = np.cumsum(sizes) - sizes
+    stream = np.zeros(int(sizes.sum()), np.uint64)
+    stream[pos] = (1 << 3) | _MOVE
+    stream[pos + 3] = ((lens - 1).astype(np.uint64) << np.uint64(3)) | np.uint64(_LINE)
+    if closed:
+        stream[pos + sizes - 1] = (1 << 3) | _CLOSE
+    ppos = np.repeat(pos, lens) + 1 + 2 * k + (k > 0)
+    zz = _zigzag(delta)
+    stream[ppos], stream[ppos + 1] = zz[:, 0], zz[:, 1]
+    owner = np.repeat(ring_feat[rings], sizes)
+    return stream, owner, np.unique(ring_feat[rings])
+
+
+def _line_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    if kind == shapely.GeometryType.LINESTRING:
+        line_off, geom_off = np.asarray(offsets[0], np.int64), np.arange(len(geoms) + 1)
+    else:
+        line_off, geom_off = (np.asarray(a, np.int64) for a in offsets)
+    n = len(line_off) - 1
+    of_pt = np.repeat(np.arange(n), np.diff(line_off))
+    dup = np.zeros(len(coords), bool)
+    dup[1:] = (coords[1:] == coords[:-1]).all(axis=1) & (of_pt[1:] == of_pt[:-1])
+    pts, pl = coords[~dup], of_pt[~dup]
+    counts = np.bincount(pl, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    line_feat = np.repeat(np.arange(len(geom_off) - 1), np.diff(geom_off))
+    return _ring_stream(pts, pl, counts, starts, counts >= 2, np.zeros(n, bool), line_feat, closed=False)
+
+
+def _point_commands(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = shapely.get_parts(geoms, return_index=True)
+    pts, feat = shapely.get_coordinates(parts[0]).astype(np.int64), parts[1]
+    if len(pts) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    kept, n_per = np.unique(feat, return_counts=True)
+    sizes = 2 * n_per + 1
+    pos = np.cumsum(sizes) - sizes
+    stream = np.zeros(int(sizes.sum()), np.uint64)
+    stream[pos] = (n_per.astype(np.uint64) << np.uint64(3)) | np.uint64(_MOVE)
+    new = np.ones(len(pts), bool)
+    new[1:] = feat[1:] != feat[:-1]
+    delta = pts.copy()
+    delta[1:] -= pts[:-1]
+    delta[new] = pts[new]
+    k = np.arange(len(pts)) - np.repeat(np.cumsum(n_per) - n_per, n_per)
+    ppos = np.repeat(pos, n_per) + 1 + 2 * k
+    zz = _zigzag(delta)
+    stream[ppos], stream[ppos + 1] = zz[:, 0], zz[:, 1]
+    return stream, np.repeat(kept, sizes), kept
+
+
+# -- properties ----------------------------------------------------------------------------------
+def _values_section(dictionary: pa.Array) -> bytes:
+    """Layer ``values`` entries (field 4) for every value of a dictionary, encoded as arrays."""
+    t = dictionary.type
+    n = len(dictionary)
+    ones = np.ones(n, np.int64)
+    if pa.types.is_boolean(t):
+        flags = dictionary.to_numpy(zero_copy_only=False).astype(np.uint8)
+        return np.column_stack((np.full(n, 0x22), np.full(n, 2), np.full(n, 0x38), flags)).astype(np.uint8).tobytes()
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        raw = dictionary.cast(pa.float64()).to_numpy(zero_copy_only=False).astype("<f8").view(np.uint8).reshape(n, 8)
+        head = np.tile(np.array([0x22, 9, 0x19], np.uint8), (n, 1))
+        return np.hstack((head, raw)).tobytes()
+    if pa.types.is_integer(t):
+        zz, zs = varints(_zigzag(dictionary.cast(pa.int64()).to_numpy(zero_copy_only=False)))
+        inner = 1 + zs
+        return _entries(n, [(np.full(n, 0x30, np.uint8), ones), (zz, zs)], inner)
+    strings = dictionary.cast(pa.large_string()) if not pa.types.is_large_string(t) else dictionary
+    offsets = np.frombuffer(strings.buffers()[1], np.int64)[strings.offset: strings.offset + n + 1]
+    data = np.frombuffer(strings.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    lens = np.diff(offsets)
+    lb, ls = varints(lens)
+    return _entries(n, [(np.full(n, 0x0A, np.uint8), ones), (lb, ls), (data, lens)], 1 + ls + lens)
+
+
+def _entries(n: int, pieces: list[tuple[np.ndarray, np.ndarray]], inner: np.ndarray) -> bytes:
+    ib, isz = varints(inner)
+    ones = np.ones(n, np.int64)
+    per = 1 + isz + inner
+    starts = np.cumsum(per) - per
+    return _scatter(int(per.sum()), starts, [(np.full(n, 0x22, np.uint8), ones), (ib, isz), *pieces]).tobytes()
+
+
+def _tags(props: pa.Table, rows: np.ndarray) -> tuple[list[str], list[bytes], np.ndarray, np.ndarray]:
+    """Keys, encoded ``values`` sections, and the tag stream (uint64) with its owner row."""
+    keys: list[str] = []
+    values: list[bytes] = []
+    n_values = 0
+    key_ids, val_ids, owners = [], [], []
+    for name in props.column_names:
+        col = props.column(name).take(pa.array(rows)).combine_chunks()
+        if col.null_count == len(col):
+            continue
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        enc = pc.dictionary_encode(col)
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        mask = ~enc.indices.is_null().to_numpy(zero_copy_only=False)
+        if not mask.any():
+            continue
+        kid = len(keys)
+        keys.append(name)
+        base = n_values
+        n_values += len(enc.dictionary)
+        values.append(_values_section(enc.dictionary))
+        owners.append(np.nonzero(mask)[0])
+        key_ids.append(np.full(int(mask.sum()), kid))
+        val_ids.append(idx[mask].astype(np.int64) + base)
+    if not owners:
+        return keys, values, np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    owner = np.concatenate(owners)
+    order = np.argsort(owner, kind="stable")
+    kk, vv, oo = np.concatenate(key_ids)[order], np.concatenate(val_ids)[order], owner[order]
+    stream = np.column_stack((kk, vv)).ravel().astype(np.uint64)
+    return keys, values, stream, np.repeat(oo, 2)
+
+
+# -- assembly ------------------------------------------------------------------------------------
+def _scatter(total: int, starts: np.ndarray, pieces: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Lay out per-feature pieces (flat bytes + per-feature lengths) one after another per feature."""
+    out = np.empty(total, np.uint8)
+    offset = starts.copy()
+    for flat, lens in pieces:
+        if flat.size:
+            dest = np.repeat(offset, lens) + (np.arange(flat.size) - np.repeat(np.cumsum(lens) - lens, lens))
+            out[dest] = flat
+        offset = offset + lens
+    return out
+
+
+def encode_tile(name: str, geoms: np.ndarray, props: pa.Table, bounds: tuple[float, float, float, float],
+                *, extent: int = EXTENT, buffer: int = BUFFER) -> bytes:
+    """One-layer MVT of ``geoms`` (map units, e.g. EPSG:3857) with ``props`` rows; b"" when empty."""
+    if len(geoms) == 0:
+        return b""
+    q = quantise(np.asarray(geoms, dtype=object), bounds, extent, buffer)
+    tid = shapely.get_type_id(q)
+    streams, owners, kept_all, gtype = [], [], [], []
+    families = ((3, (3, 6), _polygon_commands), (2, (1, 5), _line_commands), (1, (0, 4), _point_commands))
+    for family, types, fn in families:
+        sel = np.nonzero(np.isin(tid, types) & ~shapely.is_empty(q))[0]
+        if sel.size == 0:
+            continue
+        stream, owner, kept = fn(q[sel])
+        streams.append(stream)
+        owners.append(sel[owner])
+        kept_all.append(sel[kept])
+        gtype.append(np.full(kept.size, family))
+    if not kept_all or sum(k.size for k in kept_all) == 0:
+        return b""
+    rows = np.concatenate(kept_all)
+    order = np.argsort(rows, kind="stable")
+    rows, ftype = rows[order], np.concatenate(gtype)[order]
+    n = rows.size
+    remap = np.full(len(q), -1, np.int64)
+    remap[rows] = np.arange(n)
+    geo_stream = np.concatenate(streams)
+    geo_owner = remap[np.concatenate(owners)]
+    g_order = np.argsort(geo_owner, kind="stable")
+    geo_bytes, geo_sizes = varints(geo_stream[g_order])
+    geo_len = _segment_sums(geo_sizes, geo_owner[g_order], n)
+    keys, values, tag_stream, tag_owner = _tags(props, rows)
+    tag_bytes, tag_sizes = varints(tag_stream)
+    tag_len = _segment_sums(tag_sizes, tag_owner, n)
+    return _layer_bytes(name, keys, values, extent, _features(n, ftype, tag_bytes, tag_len, geo_bytes, geo_len))
+
+
+def _features(n: int, ftype: np.ndarray, tag_bytes: np.ndarray, tag_len: np.ndarray, geo_bytes: np.ndarray,
+              geo_len: np.ndarray) -> bytes:
+    tl_bytes, tl_size = varints(tag_len)
+    gl_bytes, gl_size = varints(geo_len)
+    content = 1 + tl_size + tag_len + 2 + 1 + gl_size + geo_len
+    cl_bytes, cl_size = varints(content)
+    per_feature = 1 + cl_size + content
+    starts = np.cumsum(per_feature) - per_feature
+    ones = np.ones(n, np.int64)
+    type_pair = np.column_stack((np.full(n, 0x18), ftype)).ravel().astype(np.uint8)
+    pieces = [(np.full(n, 0x12, np.uint8), ones), (cl_bytes, cl_size), (np.full(n, 0x12, np.uint8), ones),
+              (tl_bytes, tl_size), (tag_bytes, tag_len), (type_pair, ones * 2), (np.full(n, 0x22, np.uint8), ones),
+              (gl_bytes, gl_size), (geo_bytes, geo_len)]
+    return _scatter(int(per_feature.sum()), starts, pieces).tobytes()
+
+
+def _layer_bytes(name: str, keys: list[str], values: list[bytes], extent: int, features: bytes) -> bytes:
+    parts = [b"\x78\x02", b"\x0a" + _varint_bytes(len(name.encode())) + name.encode(), features]
+    for k in keys:
+        raw = k.encode("utf-8")
+        parts.append(b"\x1a" + _varint_bytes(len(raw)) + raw)
+    parts += values
+    parts.append(b"\x28" + _varint_bytes(extent))
+    layer = b"".join(parts)
+    return b"\x1a" + _varint_bytes(len(layer)) + layer
+
+
+__all__ = ["encode_tile", "quantise", "varints", "EXTENT", "BUFFER"]
