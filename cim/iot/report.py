@@ -26,6 +26,7 @@ class ObservationReport:
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     alerts_opened: list[int] = field(default_factory=list)
     alerts_cleared: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)  # datastreams whose latest value moved
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -87,6 +87,7 @@ def write_observations(city: City, data: pa.Table, *, source: str = "python", ki
 
             report.alerts_opened, report.alerts_cleared = evaluate_batch(city, batch)
         _update_latest(store, batch)
+        report.updated = np.unique(ds[new]).tolist()
         _record_batch(city, report, actor)
     return report
 
