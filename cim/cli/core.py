@@ -49,12 +49,14 @@ def ingest(
     source_layer: str = typer.Option(None, help="Only this layer of a multi-layer source (GeoPackage)."),
     source_crs: str = typer.Option(None, help="CRS of a source that declares none, e.g. EPSG:4490."),
     encoding: str = typer.Option(None, help="Text encoding of a shapefile's attributes, e.g. GB18030."),
-    phase: str = typer.Option("plan", help="plan | build | manage | operate."),
-    classification: str = typer.Option("public", help="public | internal | restricted."),
+    phase: str = typer.Option(None, help="plan | build | manage | operate (default: plan; IFC: build)."),
+    classification: str = typer.Option(None, help="public | internal | restricted (default: public; "
+                                       "IFC: internal)."),
     feature_class: str = typer.Option(None, "--class", help="Class of the features (Parcel, Building …)."),
     id_field: str = typer.Option(None, help="Attribute holding a stable unique id."),
     anchor: str = typer.Option(None, help="IFC without georeferencing: x,y[,z] in --anchor-crs."),
-    rotation: float = typer.Option(None, help="IFC anchor rotation, degrees from grid north."),
+    rotation: float = typer.Option(None, help="IFC anchor rotation: degrees counter-clockwise from grid "
+                                   "east to the model's x axis."),
     anchor_crs: str = typer.Option(None, help="CRS of --anchor (default: the city's)."),
     show_rejects: int = typer.Option(10, help="How many rejected rows to list."),
 ) -> None:
