@@ -78,10 +78,21 @@ def small_city(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def demo_city(tmp_path_factory: pytest.TempPathFactory):
-    """The demo city (≈3 000 buildings)."""
-    from cim.demo import build_demo
+    """The demo city's buildings (≈3 000), roads and DEM, without the slower subsystem steps."""
+    import cim
+    from cim.demo import generate_frames, ingest_frame
+    from cim.demo.recipe import load_recipe
+    from cim.demo.terrain import write_dem as demo_dem
 
-    c = build_demo(tmp_path_factory.mktemp("demo") / "city.duckdb")
+    folder = tmp_path_factory.mktemp("demo")
+    spec = load_recipe(None)
+    rng = np.random.default_rng(spec["seed"])
+    frames = generate_frames(spec, rng, buildings=spec["buildings"], crs="EPSG:4549")
+    c = cim.create(folder / "city.duckdb")
+    for name in ("buildings", "roads"):
+        ingest_frame(c, name, frames[name], folder)
+    dem = demo_dem(folder / "dem.tif", tuple(frames["blocks"].total_bounds), spec, "EPSG:4549", rng)
+    c.ingest(dem, layer="dem", role="dem")
     yield c
     c.close()
 
