@@ -2,6 +2,7 @@
 import { Deck, FlyToInterpolator, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { api, getOptional, url } from './api.js';
 import { cityLayers, layerRole } from './citylayers.js';
+import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
 import { applyAlert, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
@@ -66,7 +67,14 @@ export function createDeck(city, measureTool, onFirstRender) {
 
 /** Screen position [x, y] of a lon/lat(/z) in the current view (used by the page tests). */
 export function project(lon, lat, z = 0) {
-  return deck.getViewports()[0].project([lon, lat, z]);
+  const [x, y] = deck.getViewports()[0].project([lon, lat, z]);
+  return [x, y];
+}
+
+/** What is under screen point x, y of the map: {layer, coordinate [lon, lat, z]} or null. */
+export function pickAt(x, y) {
+  const info = deck.pickObject({ x, y, radius: 2, unproject3D: true });
+  return info ? { layer: info.layer?.id ?? null, coordinate: info.coordinate ?? null, index: info.index } : null;
 }
 
 /** How many visible layers are still loading (tiles, 3D tiles, async data); 0 when all is drawn. */
@@ -76,12 +84,12 @@ export function tilesLoading() {
 }
 
 /** Fly the camera to a bbox [w, s, e, n] or a point. */
-export function flyTo(target, { zoom = 17.5, duration = 900 } = {}) {
+export function flyTo(target, { zoom = 17.5, duration = 900, maxZoom = 19 } = {}) {
   const el = document.getElementById('map');
   let view;
   if (target.length === 4 && (target[0] !== target[2] || target[1] !== target[3])) {
     const vp = new WebMercatorViewport({ width: el.clientWidth, height: el.clientHeight });
-    view = vp.fitBounds([[target[0], target[1]], [target[2], target[3]]], { padding: 120, maxZoom: 19 });
+    view = vp.fitBounds([[target[0], target[1]], [target[2], target[3]]], { padding: 120, maxZoom });
   } else {
     view = { longitude: target[0], latitude: target[1], zoom };
   }
@@ -196,11 +204,25 @@ function onClick(info) {
   } else if (id === 'alerts') {
     pickAlert(info.object);
   } else if (root === '3d') {
-    const fid = tileFeatureId(info);
-    if (fid) select(fid);
+    pickElement(info);
   } else if (info.object.properties?.id) {
     select(String(info.object.properties.id));
   }
+}
+
+/** A click on a 3D Tiles model: the element under the cursor (see bimpick.js). */
+async function pickElement(info) {
+  const deep = deck.pickObject({ x: info.x, y: info.y, radius: 0, unproject3D: true, layerIds: [info.layer.id] });
+  const point = deep?.coordinate;
+  let id = tileFeatureId(info);
+  if (!id && point) {
+    try {
+      id = await elementAt(info.layer.id.slice(3), point);
+    } catch {
+      id = null;
+    }
+  }
+  if (id) select(id);
 }
 
 /** Open an object by id in the side panel and outline it on the map (null closes). */
@@ -240,9 +262,19 @@ export async function setMode(mode) {
   document.getElementById('below-toggle').hidden = mode !== 'manage';
   document.getElementById('below-toggle').classList.toggle('on', state.below);
   setCamera({ pitch: MODE_PITCH[mode] });
+  if (mode === 'build') focusWorksites();
   refreshSidebar();
   redraw();
   await refreshKpis();
+}
+
+/** Build mode opens on the worksites (parcels flagged worksite), where the BIM models stand. */
+function focusWorksites() {
+  const boxes = state.worksiteBoxes;
+  if (!boxes.length) return;
+  const union = [Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1])),
+    Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))];
+  flyTo(union, { duration: 700, maxZoom: 17.6 });
 }
 
 /** Toggle the below-ground view (manage mode): ground goes transparent, camera tilts, depths stretch. */
@@ -334,6 +366,7 @@ export async function loadSideData() {
   state.sensorVersion++;
   state.alertVersion++;
   renderAlerts(visibleAlerts(), pickAlert);
+  if (state.mode === 'build') focusWorksites();
   redraw();
 }
 

@@ -78,18 +78,21 @@ export function alertLayer(alerts, { visible = true, version = 0 } = {}) {
   });
 }
 
-/** The selected object's own geometry (from /api/features/{id}), outlined and lifted to its height. */
+/** The selected object's own geometry (from /api/features/{id}), outlined at its own z range. */
 export function selectionLayer(feature) {
   if (!feature?.geometry) return null;
-  const height = Number(feature.height) || 0;
+  const base = Number.isFinite(feature.z_min) ? feature.z_min : 0;
+  const top = Number.isFinite(feature.z_max) ? feature.z_max : base + (Number(feature.height) || 0);
+  const lift = (c) => (typeof c[0] === 'number' ? [c[0], c[1], base] : c.map(lift));
+  const geometry = { ...feature.geometry, coordinates: lift(feature.geometry.coordinates) };
   return new GeoJsonLayer({
     id: 'selection',
-    data: { type: 'Feature', geometry: feature.geometry, properties: {} },
+    data: { type: 'Feature', geometry, properties: {} },
     filled: true,
     stroked: true,
-    extruded: height > 0,
+    extruded: top - base > 0,
     wireframe: true,
-    getElevation: height + 0.5,
+    getElevation: Math.max(top - base, 0) + 0.3,
     getFillColor: COLORS.highlight,
     getLineColor: [255, 255, 0, 255],
     lineWidthMinPixels: 3,
