@@ -116,7 +116,8 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
 
     con = connect()
     try:
-        con.register("dask_rows", rows)
+        con.register("dask_raw", rows)
+        con.execute("CREATE TEMP VIEW dask_rows AS SELECT * REPLACE (ST_GeomFromWKB(geom) AS geom) FROM dask_raw")
         return indicators_arrow(city, rules, field=field, by=by, rows_from="dask_rows", con=con)
     finally:
         con.close()

@@ -73,9 +73,9 @@ def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str 
 def indicators_arrow(city: City, rules: RuleSet, *, field: str | None = None, by: str = "parcel",
                      extra: str | None = None, con: Any = None, rows_from: str | None = None) -> pa.Table:
     """The DuckDB query behind ``indicators`` (``extra``: a registered table of candidate buildings;
-    ``rows_from``: a registered table that already holds the per-parcel rows, e.g. from dask)."""
+    ``rows_from``: a relation that already holds the per-parcel rows, e.g. from dask)."""
     if rows_from:
-        sql = f"SELECT * REPLACE (ST_GeomFromWKB(geom) AS geom) FROM {rows_from}"
+        sql = f"SELECT * FROM {rows_from}"
     else:
         sql = parcel_rows_sql(city, rules, extra=extra, label=field)
     if field is not None:
@@ -105,7 +105,7 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     ctes = [f"p AS ({parcels_sql(rules, cols)})", f"b AS ({buildings_sql(rules, extra)})",
             f"bp AS MATERIALIZED ({placed_sql()})"]
     if rows_from:
-        return [*ctes, f"ind AS (SELECT * REPLACE (ST_GeomFromWKB(geom) AS geom) FROM {rows_from})"]
+        return [*ctes, f"ind AS (SELECT * FROM {rows_from})"]
     ctes.append(f"agg AS ({per_parcel_sql()})")
     green = has_layer(city, rules.layer("green_space"))
     if green:

@@ -9,8 +9,9 @@ of ``step_minutes``. At each step every building is an extruded footprint; its s
 at sample height z is the footprint swept away from the sun by (height − z) / tan(altitude):
 the convex hull of a convex footprint and its translate (non-convex footprints are split into
 triangles first, so the union is exact). Sample points sit every ``sample_spacing`` m along the
-façades that face the sun, 5 cm outside the wall; a point is lit at a step when its façade faces
-the sun and no shadow covers it. Hours = lit steps × step. Ground is taken as flat.
+sunny façades (outward normal within ``facing_within`` degrees of the noon sun), 5 cm outside
+the wall; a point is lit at a step when its façade faces the sun and no shadow covers it.
+Hours = lit steps × step. Ground is taken as flat.
 
 Example:
     >>> from cim.analysis import sunlight
@@ -170,9 +171,8 @@ def _compute(city: City, rules: RuleSet, *, parcels: Sequence[str] | None = None
     data = load_buildings(city, rules, s, parcels=parcels, ids=ids, extra=extra, con=con, sun=sun, z=z)
     targets = data.geoms[data.target]
     xy, owner, normals = facade_points(targets, float(s.get("sample_spacing", 4.0)))
-    any_facing = (normals @ np.stack([np.sin(np.radians(sun.azimuth)), np.cos(np.radians(sun.azimuth))])
-                  > 1e-9).any(axis=1) if len(sun.azimuth) else np.zeros(len(xy), dtype=bool)
-    xy, owner, normals = xy[any_facing], owner[any_facing], normals[any_facing]
+    sunny = _sun_facing(normals, sun, float(s.get("facing_within", 60.0)))
+    xy, owner, normals = xy[sunny], owner[sunny], normals[sunny]
     hours = lit_hours(xy, normals, data.geoms, data.heights, sun, z)
     per = building_hours(hours, owner, len(targets), float(s.get("min_share", 1.0)))
     min_hours = float(s["min_hours"])
@@ -183,6 +183,14 @@ def _compute(city: City, rules: RuleSet, *, parcels: Sequence[str] | None = None
         "geom": shapely.to_wkb(targets),
     })
     return table, sun
+
+
+def _sun_facing(normals: np.ndarray, sun: SunPath, within: float) -> np.ndarray:
+    """Façades on the sunny side (朝阳面): outward normal within ``within`` degrees of the noon sun."""
+    if len(sun.azimuth) == 0:
+        return np.zeros(len(normals), dtype=bool)
+    noon = np.radians(sun.azimuth[np.argmax(sun.altitude)])
+    return normals @ np.array([np.sin(noon), np.cos(noon)]) >= np.cos(np.radians(within)) - 1e-9
 
 
 def sunlight_compliance(city: City, rules: RuleSet, *, parcels: Sequence[str] | None = None,

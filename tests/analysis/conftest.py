@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
 #: buildings in the shared demo city: small enough to build in seconds, large enough to hold
@@ -12,13 +13,31 @@ import pytest
 DEMO_SCALE = 700
 
 
+def build_planning_demo(path: Path, scale: int = DEMO_SCALE):
+    """The demo city's GIS layers and DEM (the BIM and IoT steps are left to their own tests)."""
+    import cim
+    from cim.demo import generate_frames, ingest_frame
+    from cim.demo.recipe import load_recipe
+    from cim.demo.terrain import write_dem
+
+    spec = load_recipe()
+    rng = np.random.default_rng(spec["seed"])
+    frames = generate_frames(spec, rng, buildings=scale, crs=spec.raw.get("crs", "EPSG:4549"))
+    city = cim.create(path, crs=spec.raw.get("crs", "EPSG:4549"))
+    source = city.data_dir / "demo-src"
+    source.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        ingest_frame(city, name, frame, source)
+    dem = write_dem(source / "dem.tif", tuple(frames["blocks"].total_bounds), spec, city.crs, rng)
+    city.ingest(dem, layer="dem", role="dem")
+    return city
+
+
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo city built once per test session (read it; copy it before changing it)."""
-    from cim.demo import build_demo
-
     path = tmp_path_factory.mktemp("demo") / "city.duckdb"
-    build_demo(path, scale=DEMO_SCALE).close()
+    build_planning_demo(path).close()
     return path
 
 

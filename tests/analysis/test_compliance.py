@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 
 from cim.analysis import check_compliance, load_rules
 from cim.errors import ValidationError
@@ -25,11 +26,22 @@ def test_every_planted_height_violation_is_found_and_nothing_else(results):
     assert planted and found == planted
 
 
-def test_every_planted_setback_violation_is_found_and_nothing_else(results):
+def test_every_planted_setback_violation_is_found_and_every_other_failure_is_real(demo, results):
     r, buildings = results
     planted = set(buildings.loc[buildings["violates_setback"], "id"])
-    found = set(r.loc[(r.rule == "setback") & (r.status == "fail"), "subject"])
-    assert planted and found == planted
+    failed = r[(r.rule == "setback") & (r.status == "fail")].set_index("subject")
+    assert planted and planted <= set(failed.index)
+    # the generator flags the buildings it pushed into the setback; on its irregular parcels a few
+    # others also come closer than the setback: each extra failure must be one, measured by shapely
+    extra = sorted(set(failed.index) - planted)
+    parcels = demo.features("parcels").set_index("id")
+    geoms = buildings.set_index("id").loc[extra, "geom"]
+    for building, parcel in zip(extra, failed.loc[extra, "parcel"], strict=True):
+        footprint = shapely.from_wkb(geoms.loc[building])
+        gap = parcels.loc[parcel, "geometry"].exterior.distance(footprint)
+        assert gap < parcels.loc[parcel, "setback"] - 1e-6, building
+        assert failed.loc[building, "value"] == pytest.approx(gap, abs=1e-6)
+    assert len(extra) <= len(planted)
 
 
 def test_each_building_gets_one_result_per_building_rule(results):
@@ -62,7 +74,6 @@ def test_parcel_rules_compare_the_parcel_indicators_with_its_own_limits(demo, re
 def test_spacing_flags_pairs_closer_than_the_fire_spacing(results):
     r, buildings = results
     import numpy as np
-    import shapely
 
     geoms = shapely.from_wkb(buildings["geom"].to_numpy())
     h = buildings["height"].to_numpy()
