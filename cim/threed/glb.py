@@ -26,7 +26,7 @@ from cim.threed.lod1 import Mesh
 
 __all__ = ["mesh_glb", "FEATURE_CLASS", "PROPERTIES"]
 
-_FLOAT, _USHORT, _UINT = 5126, 5123, 5125
+_FLOAT, _USHORT, _UINT, _UBYTE = 5126, 5123, 5125, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 #: the metadata class of every feature in LOD1 content, and its properties (name → schema)
@@ -68,7 +68,8 @@ class _Buffer:
 
 def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[float] = (0.82, 0.82, 0.8, 1.0),
              extras: dict[str, Any] | None = None) -> bytes:
-    """One glb: one primitive with POSITION, NORMAL, _FEATURE_ID_0 and the property table."""
+    """One glb: one primitive with POSITION, _FEATURE_ID_0 (NORMAL, COLOR_0 when given) and the
+    property table. With per-vertex colours the material's base colour is white (colours multiply)."""
     if mesh.indices.size == 0:
         raise ValueError("mesh_glb needs at least one triangle")
     count = len(next(iter(table.values())))
@@ -84,10 +85,13 @@ def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[flo
     attributes = {
         "POSITION": accessor(pos, _FLOAT, "VEC3", _ARRAY_BUFFER,
                              min=pos.min(axis=0).tolist(), max=pos.max(axis=0).tolist()),
-        "NORMAL": accessor(mesh.normals, _FLOAT, "VEC3", _ARRAY_BUFFER),
         # float32 because custom attributes may not be UNSIGNED_INT; exact below 2**24 features
         "_FEATURE_ID_0": accessor(mesh.feature_ids.astype(np.float32), _FLOAT, "SCALAR", _ARRAY_BUFFER),
     }
+    if mesh.normals is not None:
+        attributes["NORMAL"] = accessor(mesh.normals, _FLOAT, "VEC3", _ARRAY_BUFFER)
+    if mesh.colors is not None:
+        attributes["COLOR_0"] = accessor(mesh.colors, _UBYTE, "VEC4", _ARRAY_BUFFER, normalized=True)
     small = len(pos) <= 65535
     indices = accessor(mesh.indices.astype(np.uint16 if small else np.uint32), _USHORT if small else _UINT,
                        "SCALAR", _ELEMENT_ARRAY_BUFFER)
@@ -107,7 +111,8 @@ def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[flo
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0}],
         "meshes": [{"primitives": [primitive]}],
-        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [float(c) for c in color],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0] if mesh.colors is not None
+                                                else [float(c) for c in color],
                                                 "metallicFactor": 0.0, "roughnessFactor": 0.9},
                        "doubleSided": True}],
         "accessors": accessors,

@@ -28,9 +28,10 @@ class Mesh:
     """Triangles in a tile frame, glTF axes (x east, y up, z south), float32, one id per vertex."""
 
     positions: np.ndarray  # (n, 3) float32
-    normals: np.ndarray  # (n, 3) float32, unit length
+    normals: np.ndarray | None  # (n, 3) float32, unit length (None: clients shade flat)
     feature_ids: np.ndarray  # (n,) uint32: index of the feature each vertex belongs to
     indices: np.ndarray  # (m,) uint32, triangles
+    colors: np.ndarray | None = None  # (n, 4) uint8 RGBA per vertex
 
 
 def extrude(polygons: np.ndarray, base: np.ndarray, top: np.ndarray, *, crs: str, frame: np.ndarray) -> Mesh:

@@ -32,6 +32,7 @@ from cim.threed.access import coarse_bounds, coarse_heights
 from cim.threed.geodesy import enu_frame, relative_transform, to_lonlat
 from cim.threed.glb import mesh_glb
 from cim.threed.lod1 import extrude
+from cim.threed.meshes import feature_rows, has_meshes, mesh_content, mesh_plan_inputs
 from cim.threed.plan import DEFAULT_MAX_FEATURES, Node, plan_quadtree
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class Tileset3D:
     importance: np.ndarray
     nodes: list[Node]
     view: str = "full"
+    source_kind: str = "lod1"  # "lod1": extruded footprints; "mesh": the meshes table (BIM, CityJSON)
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
 
@@ -137,20 +139,47 @@ class Tileset3D:
         when many tiles are built at once (export)."""
         index = self.by_key.get(key)
         members = self.node(key).content
-        if aligned is None:
-            features = source.tile_features(self.city, self.layer, self.version, self.ids[members])
-            table = _align(features, self.ids[members])
+        ids = self.ids[members]
+        if self.source_kind == "mesh" and self.view == "full":
+            mesh, table = self._mesh_tile(ids, self.frames[index])
         else:
-            table = {name: column[members] for name, column in aligned.items()}
-        polygons = shapely.from_wkb(table["wkb"]) if self.view == "full" else shapely.box(*self.bounds[members].T)
-        mesh = extrude(polygons, self.base[members], self.top[members], crs=self.crs, frame=self.frames[index])
+            if self.view == "full":
+                table = ({name: column[members] for name, column in aligned.items()} if aligned is not None
+                         else _align(source.tile_features(self.city, self.layer, self.version, ids), ids))
+                polygons = shapely.from_wkb(table["wkb"])
+            else:  # desensitised: the grid boxes, never the outline
+                table = self._labels(ids)
+                polygons = shapely.box(*self.bounds[members].T)
+            mesh = extrude(polygons, self.base[members], self.top[members], crs=self.crs, frame=self.frames[index])
         heights = self.top[members] - self.base[members]
         return mesh_glb(mesh, {"id": table["id"], "class": table["class"], "name": table["name"],
                                "height": heights, "base": self.base[members]},
                         extras={"cim": {"layer": self.layer, "version": self.version, "tile": key}})
 
-    def aligned_features(self) -> dict[str, np.ndarray]:
-        """id, class, name, wkb of every planned feature, in plan order (one query for all)."""
+    def _labels(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        found = feature_rows(self.city, self.layer, self.version, [str(i) for i in ids])
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValidationError(f"{len(missing)} features of this tile vanished from the city since the tileset "
+                                  "was planned: request tileset.json again")
+        return {"id": ids, "class": np.array([found[i][0] for i in ids], dtype=object),
+                "name": np.array([found[i][1] for i in ids], dtype=object)}
+
+    def _mesh_tile(self, ids: np.ndarray, frame: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        from cim.meshes import read_meshes
+
+        by_id = {m.feature_id: m for m in read_meshes(self.city, self.layer, version=self.version, ids=list(ids))}
+        table = self._labels(ids)
+        if len(by_id) != len(ids):
+            raise ValidationError("meshes of this tile vanished from the city since the tileset was planned: "
+                                  "request tileset.json again")
+        return mesh_content([by_id[i] for i in ids], crs=self.crs, frame=frame), table
+
+    def aligned_features(self) -> dict[str, np.ndarray] | None:
+        """id, class, name, wkb of every planned feature, in plan order (one query for all);
+        None when tiles are not made from footprints (meshes, the coarse view)."""
+        if self.source_kind == "mesh" or self.view != "full":
+            return None
         return _align(source.tile_features(self.city, self.layer, self.version), self.ids)
 
 
@@ -187,14 +216,17 @@ def plan_tileset(city: City, layer: str, *, view: str = "full",
     if view not in ("full", "coarse"):
         raise ValidationError(f"view must be 'full' or 'coarse', not {view!r}")
     version = int(row["version"])
-    table = source.plan_inputs(city, layer, version)
+    kind = "mesh" if has_meshes(city, layer, version) else "lod1"
+    table = mesh_plan_inputs(city, layer, version) if kind == "mesh" else source.plan_inputs(city, layer, version)
     if table.num_rows == 0:
         raise ValidationError(f"layer {layer!r} has no polygons with a height to extrude into 3D tiles; "
                               "give its features a height (or z_min/z_max)")
     cols = {c: table.column(c).to_numpy(zero_copy_only=False).astype(float)
             for c in ("minx", "miny", "maxx", "maxy", "height", "area")}
     bounds = np.column_stack([cols["minx"], cols["miny"], cols["maxx"], cols["maxy"]])
-    base, height, area = source.base_heights(city, table), cols["height"], cols["area"]
+    base = (table.column("z_min").to_numpy(zero_copy_only=False).astype(float) if kind == "mesh"
+            else source.base_heights(city, table))
+    height, area = cols["height"], cols["area"]
     if view == "coarse":
         bounds = coarse_bounds(bounds)
         base, height = coarse_heights(base), np.maximum(coarse_heights(height), COARSE_Z_M)
@@ -203,7 +235,7 @@ def plan_tileset(city: City, layer: str, *, view: str = "full",
     nodes = plan_quadtree((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2, importance,
                           max_features=max_features)
     ts = Tileset3D(city, layer, version, np.asarray(table.column("id").to_pylist(), dtype=object), bounds, base,
-                   base + height, importance, nodes, view=view)
+                   base + height, importance, nodes, view=view, source_kind=kind)
     for i, node in enumerate(nodes):
         box = ts._content_box(node.content)
         ts.frames.append(enu_frame(city.crs, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[4]))
