@@ -11,6 +11,7 @@ import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer
 import { closePanel, pushLiveValue, showFeature } from './ui/panel.js';
 import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
 
+const MAX_TILE_ZOOM = 17;
 const PSEUDO = { sensors: 'sensors', alerts: 'alerts', basemap: 'basemap' };
 
 export const state = {
@@ -119,7 +120,7 @@ export function isVisible(name, role) {
 function vectorStyle() {
   const visible = {};
   for (const l of state.city.layers) visible[l.name] = isVisible(l.name, layerRole(l));
-  return { mode: state.mode, below: state.below, depthScale: state.below ? 8 : 1, asOf: state.asOf, visible,
+  return { mode: state.mode, below: state.below, depthScale: state.below ? 8 : 1, visible,
     tileZoom: state.tileZoom };
 }
 
@@ -140,9 +141,14 @@ function onFeatures(role, features) {
 
 function overlayLayers() {
   const out = [];
+  // hidden tile layers are left out: deck.gl would still fetch their tiles
   for (const l of state.city.layers) {
-    if (l.tileset3d && layerRole(l) === 'bim') out.push(tilesetLayer(l, { visible: isVisible(l.name, 'bim') }));
-    if (l.raster_tiles) out.push(rasterTileLayer(`raster-${l.name}`, url(l.raster_tiles).replace(/%7B/g, '{').replace(/%7D/g, '}'), { visible: isVisible(l.name, 'raster'), opacity: 0.6 }));
+    const role = layerRole(l);
+    if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) out.push(tilesetLayer(l));
+    if (l.raster_tiles && isVisible(l.name, 'raster')) {
+      out.push(rasterTileLayer(`raster-${l.name}`, url(l.raster_tiles).replace(/%7B/g, '{').replace(/%7D/g, '}'),
+        { opacity: 0.6 }));
+    }
   }
   const keep = sensorFilter(state.mode, state.worksiteBoxes);
   out.push(sensorLayer(state.sensors.filter(keep), { visible: isVisible(PSEUDO.sensors, 'sensors'), version: state.sensorVersion }));
@@ -155,9 +161,7 @@ function overlayLayers() {
 /** Rebuild the deck's layer list from the state. */
 export function redraw() {
   if (!deck || !state.city) return;
-  const base = state.basemap
-    ? [rasterTileLayer('basemap', state.basemap, { visible: isVisible(PSEUDO.basemap, 'basemap') })]
-    : [];
+  const base = state.basemap && isVisible(PSEUDO.basemap, 'basemap') ? [rasterTileLayer('basemap', state.basemap)] : [];
   const vector = cityLayers(state.city.layers, vectorStyle(), {
     onFeatures,
     onViewportLoad: (name) => state.loaded.add(name),
@@ -179,7 +183,8 @@ function afterRender() {
 /** Alerts open at the chosen time (all open ones when the slider is at now). */
 export function visibleAlerts() {
   if (!state.asOf) return state.alerts;
-  return state.alerts.filter((a) => !a.opened_at || String(a.opened_at) <= state.asOf);
+  const limit = Date.parse(state.asOf);
+  return state.alerts.filter((a) => !a.opened_at || Date.parse(a.opened_at) <= limit);
 }
 
 function getTooltip({ object, layer }) {
@@ -375,7 +380,10 @@ export async function loadTileZooms() {
   await Promise.all(state.city.layers.filter((l) => l.tiles).map(async (l) => {
     const tj = await getOptional(`/collections/${encodeURIComponent(l.name)}/tiles/WebMercatorQuad`, null, null)
       .catch(() => null);
-    if (tj && Number.isFinite(tj.minzoom) && Number.isFinite(tj.maxzoom)) state.tileZoom[l.name] = [tj.minzoom, tj.maxzoom];
+    // above z17 a tile is ~230 m across: overzooming it is cheaper than asking for more
+    if (tj && Number.isFinite(tj.minzoom) && Number.isFinite(tj.maxzoom)) {
+      state.tileZoom[l.name] = [tj.minzoom, Math.min(tj.maxzoom, MAX_TILE_ZOOM)];
+    }
   }));
 }
 

@@ -184,7 +184,7 @@ function renderer(role, style) {
 /**
  * Deck layers for the city's vector layers in draw order.
  * @param {Array} layers   /api/city layers (vector ones with `tiles`)
- * @param {object} style   {mode, below, depthScale, asOf, visible: name → bool, tileZoom: name → [min, max]}
+ * @param {object} style   {mode, below, depthScale, visible: name → bool, tileZoom: name → [min, max]}
  * @param {object} hooks   {onFeatures(role, features), onViewportLoad(name)}
  */
 export function cityLayers(layers, style, hooks) {
@@ -198,7 +198,6 @@ export function cityLayers(layers, style, hooks) {
     return vectorTileLayer({
       id: `city-${layer.name}`,
       layer,
-      asOf: style.asOf,
       minZoom,
       maxZoom,
       // flat ground needs little detail: one tile level coarser means a quarter of the requests

@@ -17,12 +17,9 @@ export async function decodeTile(buffer, index) {
   return Array.isArray(features) ? features : features?.features || [];
 }
 
-/** The tile URL template of a layer from /api/city, with `datetime` for as-of views when given. */
-export function tileTemplate(layer, asOf) {
-  const base = url(layer.tiles);
-  if (!asOf) return base.replace(/%7B/g, '{').replace(/%7D/g, '}');
-  const sep = base.includes('?') ? '&' : '?';
-  return `${base}${sep}datetime=${encodeURIComponent(asOf)}`.replace(/%7B/g, '{').replace(/%7D/g, '}');
+/** The tile URL template of a layer from /api/city as an absolute URL with {z}/{x}/{y} kept. */
+export function tileTemplate(layer) {
+  return url(layer.tiles).replace(/%7B/g, '{').replace(/%7D/g, '}');
 }
 
 /**
@@ -33,7 +30,7 @@ export function tileTemplate(layer, asOf) {
  * @param {Function} o.render    (props with data, tile) → deck layer(s)
  * @param {object} o.stats       counters the app reads (tiles loaded, features seen)
  */
-export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0, maxZoom = 16, zoomOffset = 0,
+export function vectorTileLayer({ id, layer, prepare, render, minZoom = 0, maxZoom = 16, zoomOffset = 0,
   onTileLoad, onViewportLoad, updateTriggers, extent }) {
   const callbacks = {};
   if (onTileLoad) callbacks.onTileLoad = onTileLoad;
@@ -41,7 +38,7 @@ export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0,
   return new TileLayer({
     ...callbacks,
     id,
-    data: tileTemplate(layer, asOf),
+    data: tileTemplate(layer),
     minZoom,
     maxZoom,
     extent,
@@ -52,7 +49,7 @@ export function vectorTileLayer({ id, layer, asOf, prepare, render, minZoom = 0,
     pickable: true,
     maxRequests: 6,
     refinementStrategy: 'no-overlap',
-    updateTriggers: { renderSubLayers: updateTriggers, getTileData: asOf },
+    updateTriggers: { renderSubLayers: updateTriggers },
     getTileData: async (tile) => {
       const res = await fetch(tile.url, { headers: authHeaders(), signal: tile.signal });
       if (res.status === 204 || res.status === 404) return prepare([]);
