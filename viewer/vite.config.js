@@ -8,6 +8,10 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 3000,
     sourcemap: false,
+    rollupOptions: {
+      // bench.html is the GeoJSON peer of bench/viewer_bench.py, not part of the app
+      input: { main: 'index.html', bench: 'bench.html' },
+    },
   },
   server: {
     // `npm run dev` against a running `cim serve` on :8000

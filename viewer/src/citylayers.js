@@ -82,7 +82,7 @@ function flatColor(role, style) {
       return [...landUseColor(p.land_use), Math.min(a, 200)];
     }
     if (role === 'green') return [...COLORS.green, a];
-    if (role === 'parking') return [...COLORS.parking, a];
+    if (role === 'parking') return [...(num(p.chargers) > 0 ? COLORS.charger : COLORS.parking), a];
     if (role === 'blocks') return [...COLORS.block, a];
     return [150, 150, 160, Math.min(a, 160)];
   };

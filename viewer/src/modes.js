@@ -52,6 +52,7 @@ export function legendFor(mode, seen, { hasBim = false } = {}) {
       ...networks.map((n) => ({ color: NETWORK_COLORS[n] || NETWORK_COLORS.other, key: `network.${n}`, fallback: n })),
       { color: COLORS.tunnel, key: 'legend.tunnel' },
       { color: COLORS.parking, key: 'legend.parking' },
+      { color: COLORS.charger, key: 'legend.chargers' },
       { color: COLORS.road, key: 'legend.road' },
     ];
   }

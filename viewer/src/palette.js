@@ -71,7 +71,7 @@ export const COLORS = {
   worksite: [255, 140, 0],
   tunnel: [120, 200, 255],
   parking: [110, 120, 220],
-  charger: [0, 230, 170],
+  charger: [0, 200, 160],
   measure: [255, 255, 255],
   highlight: [255, 255, 0, 160],
 };
