@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from cim.analysis.compliance import check_compliance
 from cim.analysis.indicators import indicators
+from cim.analysis.review import ReviewReport, review_ifc
 from cim.analysis.rules import RuleSet, load_rules
 from cim.analysis.solar import solar_position, solar_term_date
 from cim.analysis.sunlight import sunlight
 
-__all__ = ["indicators", "check_compliance", "sunlight", "load_rules", "RuleSet", "solar_position",
-           "solar_term_date"]
+__all__ = ["indicators", "check_compliance", "sunlight", "review_ifc", "ReviewReport", "load_rules", "RuleSet",
+           "solar_position", "solar_term_date"]
