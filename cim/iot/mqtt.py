@@ -86,14 +86,16 @@ class MqttListener:
     def __init__(self, city: City, broker: str = "127.0.0.1:1883", *, prefix: str | None = None,
                  client_id: str | None = None, batch_size: int = 20_000, flush_interval: float = 0.25,
                  on_event: EventSink | None = None, stale_every: float = 30.0,
-                 receive_maximum: int = 65_535) -> None:
+                 receive_maximum: int = 65_535, exit_when_idle: float | None = None) -> None:
         self.city = city
         self.host, self.port = parse_broker(broker)
         self.prefix = (prefix or topic_prefix(city)).rstrip("/")
         self.client_id = client_id or ("cim-listener-" + self.prefix.replace("/", "-"))
         self.batch_size, self.flush_interval = batch_size, flush_interval
         self.on_event, self.stale_every, self.receive_maximum = on_event, stale_every, receive_maximum
+        self.exit_when_idle = exit_when_idle
         self.stats = ListenerStats()
+        self._last_message = time.monotonic()
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,6 +157,10 @@ class MqttListener:
             if self._buffer and (len(self._buffer) >= self.batch_size
                                  or time.monotonic() - self._first_at >= self.flush_interval):
                 self._flush(ack=True)
+            if (self.exit_when_idle is not None and not self._buffer
+                    and time.monotonic() - self._last_message >= self.exit_when_idle):
+                log.info("no messages for %.1f s: stopping", self.exit_when_idle)
+                self._stop.set()
             if self.stale_every and time.monotonic() - last_stale >= self.stale_every:
                 last_stale = time.monotonic()
                 self._check_stale()
@@ -171,6 +177,7 @@ class MqttListener:
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         self.stats.messages += 1
+        self._last_message = time.monotonic()
         if not self._buffer:
             self._first_at = time.monotonic()
         label = f"{msg.topic} message {self.stats.messages}"

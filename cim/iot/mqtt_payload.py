@@ -98,7 +98,11 @@ class _Accumulator:
         for k, item in enumerate(items):
             label = msg.label if not isinstance(body, list) else f"{msg.label} item {k}"
             if not isinstance(item, dict) or "v" not in item or "t" not in item:
-                self.rejects.append((label, 'malformed observation: expected {"t": <time>, "v": <number>}'))
+                why = 'malformed observation: expected {"t": <time>, "v": <number>}'
+                if isinstance(body, list):
+                    self.rejects.append((label, why))
+                else:
+                    self.malformed_message(msg, why)
                 continue
             self.add(label, ds, item["t"], item["v"], item.get("u"))
 
