@@ -249,23 +249,25 @@ def _write_features(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) 
     con.register("_incoming", data)
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {", ".join(cols)}, '
-                    "ST_GeomFromWKB(wkb) AS geom FROM _incoming ORDER BY cx, cy")
+                    "ST_GeomFromWKB(wkb) AS geom FROM _incoming ORDER BY floor(cx / ?), floor(cy / ?), cx",
+                    [tile_size(14), tile_size(14)])
     finally:
         con.unregister("_incoming")
     con.execute(f'CREATE INDEX "{table}_rtree" ON "{table}" USING RTREE (geom)')
 
 
 def _raw_from(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """First zoom at which no tile holds more than MAX_FEATURES_PER_TILE kept features."""
+    """First zoom from which no tile, at that zoom or any above, holds more than MAX_FEATURES_PER_TILE."""
+    raw_from = 0
     for z in range(0, _MAX_RAW_FROM):
         size = tile_size(z)
         densest = con.execute(
             f'SELECT max(n) FROM (SELECT count(*) AS n FROM "{table}" WHERE size >= ? '
             "GROUP BY floor((cx + ?) / ?), floor((? - cy) / ?))",
             [size / 512, HALF_WORLD, size, HALF_WORLD, size]).fetchone()[0]
-        if (densest or 0) <= MAX_FEATURES_PER_TILE:
-            return z
-    return _MAX_RAW_FROM
+        if (densest or 0) > MAX_FEATURES_PER_TILE:
+            raw_from = z + 1
+    return raw_from
 
 
 def _write_aggregates(con: duckdb.DuckDBPyConnection, table: str, agg: str, kind: str, raw_from: int) -> str:

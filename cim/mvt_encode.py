@@ -209,6 +209,8 @@ def _values_section(dictionary: pa.Array) -> bytes:
     """Layer ``values`` entries (field 4) for every value of a dictionary, encoded as arrays."""
     t = dictionary.type
     n = len(dictionary)
+    if n <= 32:
+        return b"".join(_value_entry(v, t) for v in dictionary.to_pylist())
     ones = np.ones(n, np.int64)
     if pa.types.is_boolean(t):
         flags = dictionary.to_numpy(zero_copy_only=False).astype(np.uint8)
@@ -229,6 +231,21 @@ def _values_section(dictionary: pa.Array) -> bytes:
     return _entries(n, [(np.full(n, 0x0A, np.uint8), ones), (lb, ls), (data, lens)], 1 + ls + lens)
 
 
+def _value_entry(value: object, t: pa.DataType) -> bytes:
+    """One ``values`` entry, for small dictionaries where array set-up costs more than a loop."""
+    if pa.types.is_boolean(t):
+        inner = b"\x38" + (b"\x01" if value else b"\x00")
+    elif pa.types.is_integer(t):
+        v = int(value)
+        inner = b"\x30" + _varint_bytes((v << 1) ^ (v >> 63) if v < 0 else v << 1)
+    elif pa.types.is_floating(t) or pa.types.is_decimal(t):
+        inner = b"\x19" + np.float64(value).astype("<f8").tobytes()
+    else:
+        raw = str(value).encode("utf-8")
+        inner = b"\x0a" + _varint_bytes(len(raw)) + raw
+    return b"\x22" + _varint_bytes(len(inner)) + inner
+
+
 def _entries(n: int, pieces: list[tuple[np.ndarray, np.ndarray]], inner: np.ndarray) -> bytes:
     ib, isz = varints(inner)
     ones = np.ones(n, np.int64)
@@ -243,8 +260,10 @@ def _tags(props: pa.Table, rows: np.ndarray) -> tuple[list[str], list[bytes], np
     values: list[bytes] = []
     n_values = 0
     key_ids, val_ids, owners = [], [], []
+    everything = len(rows) == props.num_rows
     for name in props.column_names:
-        col = props.column(name).take(pa.array(rows)).combine_chunks()
+        col = props.column(name)
+        col = (col if everything else col.take(pa.array(rows))).combine_chunks()
         if col.null_count == len(col):
             continue
         if pa.types.is_dictionary(col.type):
