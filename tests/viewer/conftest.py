@@ -126,6 +126,13 @@ def artifact(name: str) -> str:
     return str(ARTIFACTS / name)
 
 
+def assert_clean(traffic: Traffic) -> None:
+    """Nothing left 127.0.0.1, the console stayed clean, and the guard did see the page's requests."""
+    assert traffic.outside == [], f"requests left 127.0.0.1: {traffic.outside[:5]}"
+    assert traffic.console_errors == [], f"console errors: {traffic.console_errors[:5]}"
+    assert traffic.local, "the page made no request at all: the guard saw nothing"
+
+
 def get_json(base: str, path: str, key: str | None = None) -> object:
     """GET JSON from the server under test (as the viewer would)."""
     req = urllib.request.Request(base + path, headers={"X-API-Key": key} if key else {})

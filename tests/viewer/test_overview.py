@@ -1,5 +1,5 @@
 """The one-screen viewer in a real browser against the real server: modes, picking, search,
-language, measuring, time slider, below-ground view — with nothing leaving 127.0.0.1 and no
+language, measuring, below-ground view — with nothing leaving 127.0.0.1 and no
 console errors."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import io
 import pytest
 from pyproj import Geod
 
-from tests.viewer.conftest import ADMIN_KEY, artifact, get_json
+from tests.viewer.conftest import ADMIN_KEY, artifact, assert_clean, get_json
 
 WGS84 = Geod(ellps="WGS84")
 
@@ -20,12 +20,6 @@ LEGEND = {
     "manage": ["给水", "燃气", "电力", "综合管廊"],
     "operate": ["正常", "告警", "告警位置"],
 }
-
-
-def assert_clean(traffic) -> None:
-    assert traffic.outside == [], f"requests left 127.0.0.1: {traffic.outside[:5]}"
-    assert traffic.console_errors == [], f"console errors: {traffic.console_errors[:5]}"
-    assert traffic.local, "the page made no request at all: the guard saw nothing"
 
 
 @pytest.mark.parametrize("mode", ["plan", "build", "manage", "operate"])
@@ -139,19 +133,6 @@ def test_measuring_reports_geodesic_length_and_area(overview, traffic, server):
     expected_area = abs(WGS84.polygon_area_perimeter(lons, lats)[0])
     assert area == pytest.approx(expected_area, rel=0.02)
     assert "m²" in overview.page.locator("#measure-readout .value").inner_text()
-    assert_clean(traffic)
-
-
-def test_the_time_slider_asks_the_tiles_as_of_the_chosen_time(overview, traffic):
-    overview.open("plan")
-    asked = len(traffic.local)
-    overview.page.locator("#time-range").evaluate(
-        "el => { el.value = '500'; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }")
-    overview.page.wait_for_function("window.cim.state.asOf !== null")
-    overview.settle()
-    later = traffic.local[asked:]
-    assert any("/tiles/" in u and "datetime=" in u for u in later), "no tile was asked for as of the slider's time"
-    assert overview.page.locator("#time-value").inner_text() != "现在"
     assert_clean(traffic)
 
 

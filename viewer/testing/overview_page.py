@@ -159,6 +159,13 @@ class OverviewPage:
         self.page.locator(f"#search-results li[data-id='{feature_id}']").dispatch_event("mousedown")
         self.page.wait_for_function("!window.cim.moving", timeout=15_000)
 
+    def set_time(self, fraction: float) -> str:
+        """Move the time slider to `fraction` of its range (1.0 = now); returns the label it shows."""
+        self.page.locator("#time-range").evaluate(
+            "(el, f) => { el.value = String(Math.round(Number(el.max) * f)); el.dispatchEvent(new Event('input'));"
+            " el.dispatchEvent(new Event('change')); }", fraction)
+        return self.page.locator("#time-value").inner_text()
+
     def close_panel(self) -> None:
         self.page.locator("#panel button.icon").click()
 
