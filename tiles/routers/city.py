@@ -2,6 +2,72 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter(tags=["city"])
+from fastapi import APIRouter, Path, Query, Request
+
+from cim.catalog import LayerInfo, visible_layers
+from cim.feature_card import feature_card
+from cim.kpis import kpis as city_kpis
+from cim.search import MAX_LIMIT
+from cim.search import search as city_search
+from tiles.dependencies import CityDep, Role
+
+router = APIRouter(prefix="/api", tags=["city"])
+
+
+def layer_entry(request: Request, info: LayerInfo) -> dict[str, Any]:
+    """One layer in /api/city, with the URLs its content is served at (plugins add theirs)."""
+    entry: dict[str, Any] = {
+        "name": info.name, "kind": info.kind, "phase": info.phase, "classification": info.classification,
+        "feature_class": info.feature_class, "count": info.count,
+        "bbox": list(info.bbox_4326) if info.bbox_4326 else None,
+        "fields": [{"name": f["name"], "type": f.get("type", "string")} for f in info.fields],
+        "geometry_type": info.geometry_type if info.is_vector else None,
+        "view": info.view,
+        "tiles": f"/collections/{info.name}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}" if info.is_vector else None,
+        "tileset3d": None,
+        "raster_tiles": None,
+    }
+    for hook in request.app.state.layer_link_hooks:
+        entry.update(hook(info) or {})
+    return entry
+
+
+@router.get("/city", summary="The city and the layers you may see", response_model=dict[str, Any])
+def city_doc(request: Request, city: CityDep, role: Role) -> dict[str, Any]:
+    """Name, CRS, extent (lon/lat) and the caller's visible layers with their tile URLs."""
+    layers = visible_layers(city, role)
+    boxes = [i.bbox_4326 for i in layers if i.bbox_4326]
+    bbox = ([min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+            if boxes else None)
+    return {
+        "name": city.meta("name") or "city", "crs": city.crs, "bbox": bbox,
+        "center": [round((bbox[0] + bbox[2]) / 2, 7), round((bbox[1] + bbox[3]) / 2, 7)] if bbox else None,
+        "role": role,
+        "layers": [layer_entry(request, i) for i in layers],
+    }
+
+
+@router.get("/features/{feature_id}", summary="One feature with its parents", response_model=dict[str, Any])
+def feature(city: CityDep, role: Role,
+            feature_id: Annotated[str, Path(max_length=256, description="Stable feature id.")]) -> dict[str, Any]:
+    """Attributes, z range, parent chain (element → storey → building → parcel) and lon/lat geometry."""
+    return feature_card(city, feature_id, role=role)
+
+
+@router.get("/search", summary="Find features by name or id", response_model=list[dict[str, Any]])
+def search(city: CityDep, role: Role,
+           q: Annotated[str, Query(min_length=1, max_length=200, description="Text in the name or id.")],
+           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most hits returned.")] = 20,
+           ) -> list[dict[str, Any]]:
+    """Features whose name or id contains ``q`` (exact matches first), with centre and bbox."""
+    return city_search(city, q, role=role, limit=limit)
+
+
+@router.get("/kpis", summary="Key figures of a mode", response_model=list[dict[str, Any]])
+def kpis(city: CityDep, role: Role,
+         mode: Annotated[Literal["plan", "build", "manage", "operate"], Query(description="Viewer mode.")] = "plan",
+         ) -> list[dict[str, Any]]:
+    """The figures the viewer shows for a mode (operate is filled by the IoT part when present)."""
+    return city_kpis(city, mode, role=role)

@@ -1,0 +1,177 @@
+"""Key figures per viewer mode (plan · build · manage · operate), pluggable per subsystem.
+
+Core figures come from the layers the role may see, found by feature class (Parcel, Building,
+Pipe, UtilityTunnel, ParkingLot …) so any city — not only the demo — gets them. A subsystem adds
+its own by being listed in ``PROVIDER_MODULES``: a module with ``kpis(city, mode, role) -> list``
+(the IoT part fills ``operate`` this way). Results are cached per model version and role.
+
+Example:
+    >>> [k["key"] for k in kpis(city, "plan", role="anonymous")]   # doctest: +SKIP
+    ['parcels', 'buildings', 'height_violations', 'setback_violations', 'far_violations']
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cim.access import view_of
+from cim.catalog import LayerInfo, all_layers, model_version
+from cim.errors import ValidationError
+from cim.filters import json_path
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+MODES = ("plan", "build", "manage", "operate")
+#: modules with ``kpis(city, mode, role)``, asked after the core figures when importable
+PROVIDER_MODULES = ("cim.iot.kpis", "cim.analysis.kpis")
+
+_cache: dict[tuple, list[dict[str, Any]]] = {}
+_lock = threading.Lock()
+
+
+def kpi(key: str, zh: str, en: str, value: Any, unit: str | None = None, level: str | None = None) -> dict[str, Any]:
+    """One figure in the shape the viewer reads."""
+    return {"key": key, "label_zh": zh, "label_en": en, "value": value, "unit": unit, "level": level}
+
+
+def kpis(city: City, mode: str, *, role: str = "anonymous") -> list[dict[str, Any]]:
+    """The figures of one mode for one role."""
+    if mode not in MODES:
+        raise ValidationError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    key = (id(city.store), model_version(city), mode, role)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    layers = {n: i for n, i in all_layers(city).items() if view_of(i.classification, role) is not None}
+    out = list(_CORE[mode](city, layers))
+    for module in PROVIDER_MODULES:
+        provider = _provider(module)
+        if provider is not None:
+            out += provider(city, mode, role)
+    with _lock:
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[key] = out
+    return out
+
+
+def _provider(module: str) -> Callable[..., list[dict[str, Any]]] | None:
+    try:
+        return getattr(importlib.import_module(module), "kpis", None)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
+def _of_class(layers: dict[str, LayerInfo], cls: str) -> list[LayerInfo]:
+    return [i for i in layers.values() if (i.feature_class or "").lower() == cls.lower()]
+
+
+def _count(city: City, infos: list[LayerInfo], where: str = "TRUE", params: list[Any] | None = None) -> int:
+    if not infos:
+        return 0
+    return int(city.store.scalar(
+        f"SELECT count(*) FROM features WHERE valid_to IS NULL AND list_contains(?, layer) AND {where}",
+        [[i.name for i in infos], *(params or [])]) or 0)
+
+
+def _flag(info_list: list[LayerInfo], field: str) -> bool:
+    return any(field in i.field_names for i in info_list)
+
+
+def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
+    parcels, buildings = _of_class(layers, "Parcel"), _of_class(layers, "Building")
+    out = [kpi("parcels", "地块", "Parcels", _count(city, parcels)),
+           kpi("buildings", "建筑", "Buildings", _count(city, buildings))]
+    for field, zh, en in (("violates_height", "超高建筑", "Height violations"),
+                          ("violates_setback", "退线不足", "Setback violations")):
+        if _flag(buildings, field):
+            n = _count(city, buildings, "TRY_CAST(json_extract_string(properties, ?) AS BOOLEAN)", [json_path(field)])
+            out.append(kpi(field.replace("violates_", "") + "_violations", zh, en, n, None, "alarm" if n else "ok"))
+    far = _far_violations(city, parcels, buildings)
+    if far is not None:
+        out.append(kpi("far_violations", "容积率超标地块", "Parcels over FAR", far, None, "warn" if far else "ok"))
+    return out
+
+
+def _far_violations(city: City, parcels: list[LayerInfo], buildings: list[LayerInfo]) -> int | None:
+    """Parcels whose built floor area / parcel area exceeds far_limit (buildings matched by parcel_id)."""
+    if not (parcels and buildings and _flag(parcels, "far_limit") and _flag(buildings, "parcel_id")
+            and _flag(buildings, "floors")):
+        return None
+    sql = """
+    WITH p AS (SELECT json_extract_string(properties, '$.parcel_id') AS pid,
+                      TRY_CAST(json_extract_string(properties, '$.far_limit') AS DOUBLE) AS far_limit,
+                      ST_Area(geom) AS area
+               FROM features WHERE valid_to IS NULL AND list_contains(?, layer)),
+         b AS (SELECT json_extract_string(properties, '$.parcel_id') AS pid,
+                      sum(ST_Area(geom) * coalesce(TRY_CAST(json_extract_string(properties, '$.floors') AS DOUBLE), 1))
+                      AS floor_area
+               FROM features WHERE valid_to IS NULL AND list_contains(?, layer) GROUP BY pid)
+    SELECT count(*) FROM p JOIN b USING (pid)
+    WHERE p.far_limit > 0 AND p.area > 0 AND b.floor_area / p.area > p.far_limit
+    """
+    return int(city.store.scalar(sql, [[i.name for i in parcels], [i.name for i in buildings]]) or 0)
+
+
+def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
+    parcels = _of_class(layers, "Parcel")
+    out = []
+    if _flag(parcels, "worksite"):
+        n = _count(city, parcels, "TRY_CAST(json_extract_string(properties, ?) AS BOOLEAN)", [json_path("worksite")])
+        out.append(kpi("worksites", "在建工地", "Worksites", n))
+    bim = [i for i in layers.values() if i.kind == "bim"]
+    out.append(kpi("bim_models", "BIM 模型", "BIM models", len(bim)))
+    out.append(kpi("bim_elements", "BIM 构件", "BIM elements", sum(i.count for i in bim)))
+    return out
+
+
+def _length_km(city: City, infos: list[LayerInfo]) -> float:
+    if not infos:
+        return 0.0
+    metres = city.store.scalar(
+        "SELECT sum(CASE WHEN ST_Dimension(geom) = 2 THEN ST_Perimeter(geom) / 2 ELSE ST_Length(geom) END) "
+        "FROM features WHERE valid_to IS NULL AND list_contains(?, layer)", [[i.name for i in infos]])
+    return round(float(metres or 0) / 1000, 1)
+
+
+def _sum_field(city: City, infos: list[LayerInfo], field: str) -> float:
+    if not _flag(infos, field):
+        return 0
+    total = city.store.scalar(
+        "SELECT sum(TRY_CAST(json_extract_string(properties, ?) AS DOUBLE)) FROM features "
+        "WHERE valid_to IS NULL AND list_contains(?, layer)", [json_path(field), [i.name for i in infos]])
+    return int(total or 0)
+
+
+def _manage(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
+    out = []
+    pipes, tunnels = _of_class(layers, "Pipe"), _of_class(layers, "UtilityTunnel")
+    if pipes:
+        out.append(kpi("pipes_km", "地下管线", "Pipelines", _length_km(city, pipes), "km"))
+    if tunnels:
+        out.append(kpi("tunnel_km", "综合管廊", "Utility tunnels", _length_km(city, tunnels), "km"))
+    roads = _of_class(layers, "Road")
+    if roads:
+        out.append(kpi("roads_km", "道路", "Roads", _length_km(city, roads), "km"))
+    lots = _of_class(layers, "ParkingLot")
+    if lots:
+        out.append(kpi("parking_capacity", "停车泊位", "Parking spaces", _sum_field(city, lots, "capacity")))
+        if _flag(lots, "chargers"):
+            out.append(kpi("chargers", "充电桩", "EV chargers", _sum_field(city, lots, "chargers")))
+    return out
+
+
+def _operate(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
+    return []
+
+
+_CORE: dict[str, Callable[[City, dict[str, LayerInfo]], list[dict[str, Any]]]] = {
+    "plan": _plan, "build": _build, "manage": _manage, "operate": _operate}
+
+__all__ = ["kpis", "kpi", "MODES", "PROVIDER_MODULES"]
