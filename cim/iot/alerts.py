@@ -20,20 +20,24 @@ STATES = ("open", "acknowledged", "closed")
 ALERT_SELECT = """
 SELECT a.id, r.name AS rule, a.level, a.state, a.active, a.datastream_id, t.feature_id, a.message,
   a.value, a.opened_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, a.closed_at, a.closed_by,
-  l.lon, l.lat, d.name AS datastream, t.name AS thing
+  l.lon, l.lat, d.name AS datastream, t.name AS thing, ST_X(l.geom) AS x, ST_Y(l.geom) AS y, t.classification
 FROM iot_alerts a JOIN iot_rules r ON r.id = a.rule_id JOIN iot_datastreams d ON d.id = a.datastream_id
 JOIN iot_things t ON t.id = d.thing_id LEFT JOIN iot_locations l ON l.thing_id = t.id
 """
 
 
 def list_alerts(city: City, *, state: str | None = None, level: str | None = None, active: bool | None = None,
-                ids: list[int] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Alerts, newest first, filtered by state (``open`` = not closed yet), level, activity or ids.
+                ids: list[int] | None = None, limit: int = 1000, role: str | None = None) -> list[dict[str, Any]]:
+    """Alerts, newest first, filtered by state (``open`` = not closed yet), level, activity or ids;
+    with a ``role``, only alerts of sensors that role may see (positions desensitised as needed).
 
     Example:
         >>> list_alerts(city, state="open")  # doctest: +SKIP
     """
-    where, params = [], []
+    from cim.iot.visibility import apply_view, visible_predicate
+
+    visible, allowed = visible_predicate(role)
+    where, params = [visible], list(allowed)
     if state is not None:
         if state not in STATES:
             raise QueryError(f"unknown alert state {state!r}: use one of {', '.join(STATES)}")
@@ -51,14 +55,14 @@ def list_alerts(city: City, *, state: str | None = None, level: str | None = Non
             return []
         where.append(f"a.id IN ({', '.join('?' * len(ids))})")
         params += [int(i) for i in ids]
-    sql = ALERT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql = ALERT_SELECT + " WHERE " + " AND ".join(where)
     sql += f" ORDER BY a.opened_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 100_000))}"
-    return city.store.arrow(sql, params).to_pylist()
+    return apply_view(city.store.arrow(sql, params), role, city.crs).to_pylist()
 
 
-def get_alert(city: City, alert_id: int) -> dict[str, Any]:
-    """One alert; QueryError when there is none with that id."""
-    rows = list_alerts(city, ids=[alert_id])
+def get_alert(city: City, alert_id: int, *, role: str | None = None) -> dict[str, Any]:
+    """One alert; QueryError when there is none with that id (or the role may not see it)."""
+    rows = list_alerts(city, ids=[alert_id], role=role)
     if not rows:
         raise QueryError(f"no alert {alert_id} in {city.location}")
     return rows[0]

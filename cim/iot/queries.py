@@ -28,7 +28,8 @@ SELECT d.id AS datastream_id, d.thing_id, t.feature_id, d.name, p.key AS propert
   l.result AS value, l.phenomenon_time AS time,
   CASE WHEN act.alarm THEN 'alarm' WHEN act.warn THEN 'warn'
        WHEN act.stale OR l.phenomenon_time IS NULL OR l.phenomenon_time < ? THEN 'stale' ELSE 'ok' END AS status,
-  loc.lon, loc.lat, d.key, t.name AS thing, t.feature_class
+  loc.lon, loc.lat, d.key, t.name AS thing, t.feature_class,
+  ST_X(loc.geom) AS x, ST_Y(loc.geom) AS y, t.classification
 FROM iot_datastreams d JOIN iot_things t ON t.id = d.thing_id JOIN iot_properties p ON p.id = d.property_id
 LEFT JOIN iot_latest l ON l.datastream_id = d.id LEFT JOIN act ON act.datastream_id = d.id
 LEFT JOIN iot_locations loc ON loc.thing_id = t.id
@@ -37,20 +38,24 @@ LEFT JOIN iot_locations loc ON loc.thing_id = t.id
 
 def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None, bbox_crs: str | None = None,
            datastreams: list[int] | None = None, stale_after: timedelta = timedelta(hours=1),
-           now: datetime | None = None) -> pa.Table:
+           now: datetime | None = None, role: str | None = None) -> pa.Table:
     """The newest value of every datastream with its status (ok, warn, alarm, stale) and position.
 
     ``bbox`` is in the city CRS unless ``bbox_crs`` says otherwise (``"EPSG:4326"`` for lon/lat).
     A datastream is stale when a stale rule says so, or when its newest value is older than
-    ``stale_after`` (or it has none).
+    ``stale_after`` (or it has none). With a ``role``, only the sensors on features that role may
+    see are listed, desensitised where the role's view of the feature is coarse.
 
     Example:
         >>> latest(city, bbox=(120.0, 35.9, 120.3, 36.1), bbox_crs="EPSG:4326").to_pylist()  # doctest: +SKIP
     """
     from datetime import UTC
 
+    from cim.iot.visibility import apply_view, visible_predicate
+
     now = parse_time(now) if now is not None else datetime.now(UTC)
-    where, params = [], [now - stale_after]
+    visible, allowed = visible_predicate(role)
+    where, params = [visible], [now - stale_after, *allowed]
     if bbox is not None:
         minx, miny, maxx, maxy = _bbox(city, bbox, bbox_crs)
         where.append("ST_Intersects(loc.geom, ST_MakeEnvelope(?, ?, ?, ?))")
@@ -58,8 +63,8 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
     if datastreams is not None:
         where.append("d.id IN (SELECT UNNEST(?::INTEGER[]))")
         params.append([int(i) for i in datastreams])
-    sql = _LATEST + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.id"
-    return city.store.arrow(sql, params)
+    sql = _LATEST + " WHERE " + " AND ".join(where) + " ORDER BY d.id"
+    return apply_view(city.store.arrow(sql, params), role, city.crs)
 
 
 def series(city: City, datastream: int | str, *, start: Any = None, end: Any = None, bucket: str | None = None,
@@ -120,24 +125,29 @@ def parse_bucket(text: str) -> int:
 
 _SENSORS = """
 SELECT t.id AS thing_id, t.key, t.name, t.feature_id, t.feature_class, loc.lon, loc.lat, loc.z,
-  list(d.id ORDER BY d.id) AS datastreams{extra}
+  list(d.id ORDER BY d.id) AS datastreams, ST_X(loc.geom) AS x, ST_Y(loc.geom) AS y, t.classification{extra}
 FROM iot_things t JOIN iot_locations loc ON loc.thing_id = t.id LEFT JOIN iot_datastreams d ON d.thing_id = t.id
-WHERE {predicate} GROUP BY ALL ORDER BY {order}
+WHERE {predicate} AND {visible} GROUP BY ALL ORDER BY {order}
 """
 
 
-def sensors_within(city: City, geometry: Any, *, crs: str | None = None) -> pa.Table:
+def sensors_within(city: City, geometry: Any, *, crs: str | None = None, role: str | None = None) -> pa.Table:
     """Things whose location lies within a geometry (shapely, WKT, or a feature id such as a parcel).
 
     Example:
         >>> sensors_within(city, "parcels.P0042")  # doctest: +SKIP
     """
+    from cim.iot.visibility import apply_view, visible_predicate
+
     wkb = resolve_geometry(city, geometry, crs)
-    sql = _SENSORS.format(extra="", predicate="ST_Intersects(loc.geom, ST_GeomFromWKB(?))", order="t.id")
-    return city.store.arrow(sql, [wkb])
+    visible, allowed = visible_predicate(role)
+    sql = _SENSORS.format(extra="", predicate="ST_Intersects(loc.geom, ST_GeomFromWKB(?))", order="t.id",
+                          visible=visible)
+    return apply_view(city.store.arrow(sql, [wkb, *allowed]), role, city.crs)
 
 
-def sensors_near(city: City, geometry: Any, distance: float, *, crs: str | None = None) -> pa.Table:
+def sensors_near(city: City, geometry: Any, distance: float, *, crs: str | None = None,
+                 role: str | None = None) -> pa.Table:
     """Things within ``distance`` metres of a geometry or feature, nearest first, with ``distance``.
 
     Example:
@@ -145,10 +155,14 @@ def sensors_near(city: City, geometry: Any, distance: float, *, crs: str | None 
     """
     if not distance >= 0:
         raise QueryError(f"distance must be a number of metres >= 0, got {distance!r}")
+    from cim.iot.visibility import apply_view, visible_predicate
+
     wkb = resolve_geometry(city, geometry, crs)
+    visible, allowed = visible_predicate(role)
     sql = _SENSORS.format(extra=", ST_Distance(loc.geom, ST_GeomFromWKB(?)) AS distance",
-                          predicate="ST_DWithin(loc.geom, ST_GeomFromWKB(?), ?)", order="distance, t.id")
-    return city.store.arrow(sql, [wkb, wkb, float(distance)])
+                          predicate="ST_DWithin(loc.geom, ST_GeomFromWKB(?), ?)", order="distance, t.id",
+                          visible=visible)
+    return apply_view(city.store.arrow(sql, [wkb, wkb, float(distance), *allowed]), role, city.crs)
 
 
 def values_as_of(city: City, when: Any, *, datastreams: list[int] | None = None,

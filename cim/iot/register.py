@@ -112,7 +112,7 @@ def _places(city: City, things: list[dict[str, Any]]) -> pa.Table:
          ("along", pa.float64()), ("z", pa.float64())]))
     con = city.store
     sql = """
-        SELECT r.i, f.id IS NOT NULL AS found, f.class,
+        SELECT r.i, f.id IS NOT NULL AS found, f.class, f.layer, f.classification,
           ST_AsWKB(CASE WHEN r.x IS NOT NULL THEN ST_Point(r.x, r.y)
                WHEN r.along IS NOT NULL AND ST_GeometryType(f.geom) = 'LINESTRING'
                  THEN ST_LineInterpolatePoint(f.geom, r.along)
@@ -167,7 +167,8 @@ def _rows(city: City, things: list[dict[str, Any]], places: pa.Table,
     thing_id = _next_id(city, "iot_things")
     ds_id = _next_id(city, "iot_datastreams")
     taken = {k for (k,) in city.store.rows("SELECT key FROM iot_datastreams WHERE key IS NOT NULL")}
-    classes = places["class"].to_pylist()
+    classes, layers = places["class"].to_pylist(), places["layer"].to_pylist()
+    classifications = places["classification"].to_pylist()
     thing_rows, ds_rows, result = [], [], Registered()
     for i, spec in enumerate(things):
         key = _check_key(spec["key"], "thing") if spec.get("key") else None
@@ -175,7 +176,7 @@ def _rows(city: City, things: list[dict[str, Any]], places: pa.Table,
         thing_rows.append({"id": thing_id, "key": key, "name": spec.get("name") or key or f"thing {thing_id}",
                            "description": spec.get("description"), "feature_id": str(spec["feature"]),
                            "feature_class": classes[i], "properties": json.dumps(props, ensure_ascii=False),
-                           "created_at": now})
+                           "created_at": now, "layer": layers[i], "classification": classifications[i]})
         result.things.append(thing_id)
         for j, ds in enumerate(spec.get("datastreams") or []):
             row = _datastream_row(city, ds, ds_id, thing_id, sensor_ids, f"things[{i}].datastreams[{j}]", now)

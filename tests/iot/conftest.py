@@ -18,11 +18,12 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def _layer(city, tmp: Path, name: str, cls: str, geoms: list, ids: list[str], **cols) -> None:
+def _layer(city, tmp: Path, name: str, cls: str, geoms: list, ids: list[str], classification: str = "public",
+           **cols) -> None:
     frame = gpd.GeoDataFrame({"fid": ids, **cols}, geometry=geoms, crs=city.crs)
     path = tmp / f"{name}.parquet"
     frame.to_parquet(path)
-    city.ingest(path, layer=name, feature_class=cls, id_field="fid", phase="manage")
+    city.ingest(path, layer=name, feature_class=cls, id_field="fid", phase="manage", classification=classification)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def iot_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def iot_city(iot_template, tmp_path):
-    """A city with parcels (one a worksite), a water pipe and a tunnel, and six sensors.
+    """A city with parcels (one a worksite), a water pipe and a (restricted) tunnel, and six sensors.
 
     Datastream keys: ws.dust (pm10, ug/m3), ws.noise (dB{A}), ws.crane (t), pipe.p (kPa),
     tunnel.gas (%{LEL}), tunnel.level (m).
@@ -65,7 +66,7 @@ def _populate(city, tmp_path: Path) -> None:
     _layer(city, tmp_path, "pipes", "Pipe", [LineString([(x0, y0 - 20), (x0 + 300, y0 - 20)])], ["W1"],
            network=["water"])
     _layer(city, tmp_path, "utility_tunnel", "UtilityTunnel",
-           [LineString([(x0, y0 - 40), (x0 + 300, y0 - 40)])], ["T1"])
+           [LineString([(x0, y0 - 40), (x0 + 300, y0 - 40)])], ["T1"], classification="restricted")
     register_sensors(city, [
         {"key": "ws", "name": "Worksite monitor", "feature": "parcels.P1", "datastreams": [
             {"key": "ws.dust", "property": "pm10", "unit": "ug/m3"},

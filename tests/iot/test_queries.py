@@ -86,3 +86,18 @@ def test_values_as_of_a_time_read_the_last_value_before_it(iot_city):
     (row,) = values_as_of(iot_city, at(25)).to_pylist()
     assert (row["time"], row["value"]) == (at(20), 20.0)
     assert values_as_of(iot_city, at(25), lookback=timedelta(minutes=2)).num_rows == 0
+
+
+def test_sensors_follow_the_visibility_of_their_feature(iot_city):
+    tunnel = {datastream_id(iot_city, "tunnel.gas"), datastream_id(iot_city, "tunnel.level")}
+    exact = {r["datastream_id"]: r for r in latest(iot_city, role="admin").to_pylist()}
+    anonymous = {r["datastream_id"] for r in latest(iot_city, role="anonymous").to_pylist()}
+    assert len(exact) == 6 and anonymous == set(exact) - tunnel  # the tunnel layer is restricted
+    coarse = {r["datastream_id"]: r for r in latest(iot_city, role="operator").to_pylist()}
+    gas = datastream_id(iot_city, "tunnel.gas")
+    assert coarse[gas]["lon"] != exact[gas]["lon"]  # snapped to the 50 m grid
+    assert abs(coarse[gas]["lon"] - exact[gas]["lon"]) < 0.001
+    dust = datastream_id(iot_city, "ws.dust")
+    assert coarse[dust]["lon"] == exact[dust]["lon"]
+    assert "classification" not in exact[dust] and "x" not in exact[dust]
+    assert sensors_near(iot_city, "pipes.W1", 25, role="anonymous").num_rows == 1
