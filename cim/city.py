@@ -177,6 +177,25 @@ class City:
 
         return base_elevations(self, layer, dem=dem, stat=stat)
 
+    # planning analysis and maps (cim.analysis, cim.map) ------------------------------------------
+    def indicators(self, by: str = "parcel", **kw: Any) -> Any:
+        """容积率, 建筑密度, 绿地率, max height and counts per parcel/block/district; see cim.analysis.indicators."""
+        from cim.analysis import indicators
+
+        return indicators(self, by=by, **kw)
+
+    def check(self, **kw: Any) -> Any:
+        """Planning-rule compliance of every building and parcel; see cim.analysis.check_compliance."""
+        from cim.analysis import check_compliance
+
+        return check_compliance(self, **kw)
+
+    def map(self, layers: Any = None, **kw: Any) -> Any:
+        """An interactive deck.gl map that renders offline (Jupyter or HTML); see cim.map.city_map."""
+        from cim.map import city_map
+
+        return city_map(self, layers, **kw)
+
     # -- writes ------------------------------------------------------------------------------
     def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
         """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""
