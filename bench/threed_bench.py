@@ -91,7 +91,8 @@ def peer_wkbs(city: cim.City) -> tuple[list[bytes], list[str], np.ndarray]:
             faces.append(_y_up([(x, y, h) for x, y in ring]))
             for (x0, y0), (x1, y1) in zip(ring, np.roll(ring, -1, axis=0), strict=True):
                 faces.append(_y_up([(x0, y0, 0), (x1, y1, 0), (x1, y1, h), (x0, y0, h)]))
-        wkbs.append(shapely.to_wkb(shapely.MultiPolygon([shapely.Polygon(f) for f in faces]), output_dimension=3, flavor="iso"))
+        prism = shapely.MultiPolygon([shapely.Polygon(f) for f in faces])
+        wkbs.append(shapely.to_wkb(prism, output_dimension=3, flavor="iso"))
     transform = np.eye(4, dtype=np.float32)
     transform[:3, 3] = (cx, cy, 0)
     return wkbs, table.column("id").to_pylist(), transform.flatten("F")

@@ -6,8 +6,8 @@ rasters are rescaled per band; nodata (and a COG's mask) becomes transparent. A 
 terrain-RGB (Mapbox encoding: height = -10000 + (R·65536 + G·256 + B) · 0.1), read with nearest
 resampling so a decoded pixel is the DEM's own sample to 0.05 m; nodata is alpha 0.
 
-A tile wholly outside the raster is ``None`` (the server answers 204 No Content); a tile that
-overlaps it is always a full 256 px image, transparent where there is no data.
+A tile none of whose pixels falls on the raster is ``None`` (the server answers 204 No Content);
+any other tile is a full 256 px image, transparent where there is no data.
 
 Example:
     >>> png = map_tile(source, 12, 3421, 1564, fmt="png")  # doctest: +SKIP

@@ -1,9 +1,9 @@
 """Raster tiles (OGC API Maps-style paths) and terrain-RGB from the city's COGs, plus TileJSON.
 
 ``/collections/{layer}/map/tiles/WebMercatorQuad/{z}/{y}/{x}.png|.webp`` — a coloured RGBA tile;
-``/collections/{layer}/terrain/{z}/{y}/{x}.png`` — terrain-RGB of a DEM. A tile wholly outside
-the raster is **204 No Content** (clients draw nothing); a tile overlapping it is a full 256 px
-image, transparent where there is no data. z/x/y outside WebMercatorQuad is 400; an unknown (or
+``/collections/{layer}/terrain/{z}/{y}/{x}.png`` — terrain-RGB of a DEM. A tile none of whose
+pixels falls on the raster is **204 No Content** (clients draw nothing); any other tile is a full
+256 px image, transparent where there is no data. z/x/y outside WebMercatorQuad is 400; an unknown (or
 hidden) layer is 404; a vector layer asked for raster tiles is 400.
 """
 
