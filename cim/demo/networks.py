@@ -39,8 +39,9 @@ def pipes_frame(roads: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Generato
             "depth": np.repeat(depth, len(roads)),
             "z_max": np.round(-depth + diameter / 2000.0, 3),
             "z_min": np.round(-depth - diameter / 2000.0, 3),
-            "from_node": [_node(network, x, y) for x, y in shifted[:, 0]],
-            "to_node": [_node(network, x, y) for x, y in shifted[:, 1]],
+            # nodes are the road crossings, so east-west and north-south pipes of a network meet there
+            "from_node": [_node(network, x, y) for x, y in coords[:, 0]],
+            "to_node": [_node(network, x, y) for x, y in coords[:, 1]],
             "installed": rng.integers(1998, 2024, len(roads)),
             "geometry": shapely.linestrings(shifted),
         }
