@@ -144,3 +144,54 @@ def test_bad_paths_get_a_clear_error_and_the_city_stays_empty(city, tmp_path, ba
     with pytest.raises(cim.CIMError, match=message):
         city.ingest(tmp_path / bad)
     assert city.layers.empty and _point_count(city) == 0
+
+
+def _copy_shapefile(src_shp, dst_dir, *, skip=()):
+    import shutil
+
+    for suffix in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+        part = src_shp.with_suffix(suffix)
+        if part.exists() and suffix not in skip:
+            shutil.copy(part, dst_dir / part.name)
+    return dst_dir / src_shp.name
+
+
+def test_a_shapefile_without_prj_is_refused_until_its_crs_is_stated(city, tmp_path):
+    from tests.conftest import sample
+
+    shp = _copy_shapefile(sample("vector/nybb.shp"), tmp_path, skip=(".prj",))
+    with pytest.raises(cim.CRSError, match="--source-crs"):
+        city.ingest(shp)
+    assert city.layers.empty
+    (report,) = city.ingest(shp, source_crs="EPSG:2263")
+    assert report.stored == report.read == 5
+
+
+def test_an_unknown_epsg_code_is_a_clear_error_and_the_city_unchanged(city, tmp_path):
+    csv = tmp_path / "pts.csv"
+    csv.write_text("name,wkt\na,POINT (1 2)\n", encoding="utf-8")
+    with pytest.raises(cim.CRSError, match="unknown CRS"):
+        city.ingest(csv, source_crs="EPSG:999999")
+    assert city.layers.empty
+
+
+def test_a_truncated_geopackage_is_refused_and_the_city_unchanged(city, tmp_path):
+    from tests.conftest import sample
+
+    data = sample("vector/bubenec.gpkg").read_bytes()
+    cut = tmp_path / "cut.gpkg"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(cim.SourceError):
+        city.ingest(cut)
+    assert city.layers.empty
+    assert city.sql("SELECT count(*) AS n FROM features").column("n")[0].as_py() == 0
+
+
+def test_a_geopackage_ingests_all_its_layers_in_one_transaction(city, tmp_path):
+    from tests.conftest import sample
+
+    reports = city.ingest(sample("vector/bubenec.gpkg"))
+    assert len(reports) == 4
+    assert set(city.layers["name"]) == {r.layer for r in reports}
+    one = city.ingest(sample("vector/bubenec.gpkg"), source_layer="streets", layer="streets_only")
+    assert [r.layer for r in one] == ["streets_only"]
