@@ -52,6 +52,8 @@ def kpis(city: City, mode: str, *, role: str = "anonymous") -> list[dict[str, An
         provider = _provider(module)
         if provider is not None:
             out += provider(city, mode, role)
+    if mode == "operate":  # live figures (sensors, alerts) change without a new model version
+        return out
     with _lock:
         if len(_cache) > 256:
             _cache.clear()

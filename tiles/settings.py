@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="CORS origins; empty = CORS off.")
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
+    mqtt: str | None = Field(None, description="MQTT broker host:port; the IoT listener then runs in the server.")
 
     @field_validator("api_keys")
     @classmethod

@@ -106,6 +106,8 @@ def listen_cmd(
     client_id: str = typer.Option(None, help="MQTT client id; keep it fixed so the broker keeps the session."),
     batch_size: int = typer.Option(20_000, help="Write after this many messages …"),
     flush_interval: float = typer.Option(0.25, help="… or after this many seconds."),
+    exit_when_idle: float = typer.Option(None, help="Stop after this many seconds without messages "
+                                                    "(drain the queue, then exit)."),
 ) -> None:
     """Subscribe to <prefix>/obs/+ and <prefix>/batch (QoS 1) and store what arrives until stopped."""
     import logging
@@ -116,7 +118,7 @@ def listen_cmd(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     c = _open(city)
     listener = MqttListener(c, broker, prefix=prefix, client_id=client_id, batch_size=batch_size,
-                            flush_interval=flush_interval)
+                            flush_interval=flush_interval, exit_when_idle=exit_when_idle)
     signal.signal(signal.SIGTERM, lambda *_: listener.request_stop())
     console.print(f"listening on {broker} to {listener.prefix}/obs/+ and {listener.prefix}/batch "
                   f"(client id {listener.client_id}); Ctrl-C to stop", highlight=False)

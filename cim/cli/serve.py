@@ -20,6 +20,8 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     api_keys: str = typer.Option(None, help='API keys → roles: a JSON file or text {"<key>": "planner"}.'),
     log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
+    mqtt: str = typer.Option(None, help="MQTT broker host:port: store sensor messages from it while serving "
+                                        "(the listener runs inside the server; a city file has one writer)."),
 ) -> None:
     """Serve the city: OGC API Features/Tiles, 3D Tiles, SensorThings and the viewer at http://HOST:PORT/."""
     try:
@@ -31,7 +33,8 @@ def serve(
     if not city.is_file():
         fail(f"no city at {city}: build one with `cim demo {city}` or `cim init {city}`")
     try:
-        settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}))
+        settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}),
+                            **({"mqtt": mqtt} if mqtt else {}))
     except ValueError as exc:
         fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
     app = create_app(settings)

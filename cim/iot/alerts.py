@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cim.errors import QueryError, ValidationError
+from cim.iot.errors import EntityNotFound
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -64,7 +65,7 @@ def get_alert(city: City, alert_id: int, *, role: str | None = None) -> dict[str
     """One alert; QueryError when there is none with that id (or the role may not see it)."""
     rows = list_alerts(city, ids=[alert_id], role=role)
     if not rows:
-        raise QueryError(f"no alert {alert_id} in {city.location}")
+        raise EntityNotFound(f"no alert {alert_id}")
     return rows[0]
 
 

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from cim.errors import FeatureNotFound, QueryError
+from cim.errors import QueryError
+from cim.iot.errors import EntityNotFound
 from cim.iot.register import OM_MEASUREMENT
 from cim.iot.units import UCUM_DEFINITION, UNITS
 
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
 MAX_TOP = 10_000
 DEFAULT_TOP = 100
-
-
-class EntityNotFound(FeatureNotFound):
-    """No SensorThings entity with that id (or the caller may not see it)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,258 @@
+"""The viewer's IoT endpoints: latest values, series, alerts (list, acknowledge, close) and the live
+Server-Sent Events stream; the lifespan runs the MQTT listener in-process when ``mqtt`` is set.
+
+A DuckDB city has one writing process, so while the server runs, the listener runs inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from cim.errors import QueryError
+from cim.iot import acknowledge_alert, close_alert, get_alert, latest, list_alerts, series
+from cim.iot.errors import EntityNotFound
+from cim.iot.events import EventBus, events_for, jsonable
+from tiles.dependencies import CityDep, Role, requires
+
+log = logging.getLogger("tiles.iot")
+
+router = APIRouter(tags=["IoT"])
+
+#: a series without a bucket is downsampled to about this many points
+SERIES_POINTS = 2_000
+_NICE_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The event bus, the in-process MQTT listener (``mqtt`` setting) or a stale-sensor sweep."""
+    from cim.iot.mqtt import MqttListener
+
+    bus = EventBus()
+    app.state.iot_bus = bus
+    broker = getattr(app.state.settings, "mqtt", None)
+    listener, sweeper = None, None
+    if broker:
+        listener = MqttListener(app.state.city, broker, on_event=bus.publish).start()
+        app.state.iot_listener = listener
+    else:
+        sweeper = _StaleSweep(app.state.city, bus).start()
+    try:
+        yield
+    finally:
+        if listener is not None:
+            listener.stop()
+        if sweeper is not None:
+            sweeper.stop()
+
+
+class _StaleSweep:
+    """Every 30 s, open alerts for silent sensors (the listener does this when it runs)."""
+
+    def __init__(self, city: Any, bus: EventBus, every: float = 30.0) -> None:
+        self.city, self.bus, self.every = city, bus, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="iot-stale-sweep", daemon=True)
+
+    def start(self) -> _StaleSweep:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        from cim.iot import check_stale
+
+        while not self._stop.wait(self.every):
+            try:
+                for alert in list_alerts(self.city, ids=check_stale(self.city)):
+                    self.bus.publish("alert", jsonable(alert))
+            except Exception:  # noqa: BLE001 - the sweep retries next time
+                log.exception("stale-sensor sweep failed")
+
+
+def publish_batch(request: Request, report: Any) -> None:
+    """Send the events a written batch causes to the live stream (used by POST endpoints)."""
+    bus: EventBus | None = getattr(request.app.state, "iot_bus", None)
+    if bus is None:
+        return
+    for kind, data in events_for(request.app.state.city, report):
+        bus.publish(kind, data)
+
+
+def _bbox(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees") from exc
+    if len(box) != 4 or not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
+        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees, west <= east, south <= north")
+    return box
+
+
+_LATEST_KEYS = ("datastream_id", "thing_id", "feature_id", "name", "property", "unit", "value", "time", "status",
+                "lon", "lat", "key", "thing", "feature_class")
+
+
+@router.get("/api/sensors/latest", summary="Newest value and status of every sensor you may see",
+            response_model=list[dict[str, Any]])
+def sensors_latest(city: CityDep, role: Role,
+                   bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north (lon/lat)")]
+                   = None) -> list[dict[str, Any]]:
+    """One row per datastream: value, time, status (ok, warn, alarm, stale) and position (lon/lat)."""
+    table = latest(city, bbox=_bbox(bbox), bbox_crs="EPSG:4326" if bbox else None, role=role)
+    return [jsonable({k: r[k] for k in _LATEST_KEYS}) for r in table.to_pylist()]
+
+
+@router.get("/api/sensors/{datastream_id}/series", summary="A sensor's values over time",
+            response_model=dict[str, Any])
+def sensor_series(
+    city: CityDep, role: Role,
+    datastream_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="Datastream id.")],
+    start: Annotated[datetime | None, Query(description="From (ISO 8601 with zone); default end − 24 h.")] = None,
+    end: Annotated[datetime | None, Query(description="Until (ISO 8601 with zone); default the newest value.")]
+    = None,
+    bucket: Annotated[str | None, Query(max_length=20, description="Downsample: 30s, 5m, 1h, PT15M; "
+                                                                   "default chosen for about 2000 points.")] = None,
+) -> dict[str, Any]:
+    """``{"times", "values"}`` (and ``min``, ``max``, ``count`` per bucket when downsampled)."""
+    row = latest(city, datastreams=[datastream_id], role=role).to_pylist()
+    if not row:
+        raise EntityNotFound(f"no sensor datastream {datastream_id}")
+    for name, when in (("start", start), ("end", end)):
+        if when is not None and when.tzinfo is None:
+            raise QueryError(f"{name} has no time zone: add one, e.g. Z or +08:00")
+    end = end or (row[0]["time"] + timedelta(microseconds=1) if row[0]["time"] else datetime.now(UTC))
+    start = start or end - timedelta(hours=24)
+    if start >= end:
+        raise QueryError("start must be before end")
+    bucket = bucket or _auto_bucket(start, end)
+    table = series(city, datastream_id, start=start, end=end, bucket=bucket)
+    out: dict[str, Any] = {"datastream_id": datastream_id, "unit": row[0]["unit"], "bucket": bucket,
+                           "times": [t.isoformat() for t in table.column("time").to_pylist()],
+                           "values": table.column("value").to_pylist()}
+    for extra in ("min", "max", "count"):
+        if extra in table.column_names:
+            out[extra] = table.column(extra).to_pylist()
+    return out
+
+
+def _auto_bucket(start: datetime, end: datetime) -> str | None:
+    seconds = (end - start).total_seconds() / SERIES_POINTS
+    if seconds <= 30:
+        return None
+    return f"{next((b for b in _NICE_BUCKETS if b >= seconds), int(seconds))}s"
+
+
+@router.get("/api/alerts", summary="Alerts of the sensors you may see, newest first",
+            response_model=list[dict[str, Any]])
+def alerts(city: CityDep, role: Role,
+           state: Annotated[Literal["open", "acknowledged", "closed"] | None,
+                            Query(description="open = not closed yet")] = None,
+           level: Annotated[Literal["warn", "alarm"] | None, Query()] = None,
+           limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> list[dict[str, Any]]:
+    """Each alert with rule, level, state, datastream, feature, message, times and position."""
+    return [jsonable(a) for a in list_alerts(city, state=state, level=level, limit=limit, role=role)]
+
+
+def _who(role: str, body: dict[str, Any] | None) -> tuple[str, str | None]:
+    body = body or {}
+    name = str(body.get("by") or "").strip()[:80]
+    note = body.get("note")
+    return (f"{name} ({role})" if name else role), (str(note)[:500] if note is not None else None)
+
+
+_ACTION_BODY = Body(None, description='Optional {"by": "<who>", "note": "<text>"}',
+                    examples=[{"by": "wang", "note": "crew sent"}])
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (operator and above)",
+             response_model=dict[str, Any])
+def acknowledge(request: Request, city: CityDep,
+                role: Annotated[str, Depends(requires("operator", "acknowledging alerts"))],
+                alert_id: Annotated[int, Path(ge=1, le=2**62)],
+                body: Annotated[dict[str, Any] | None, _ACTION_BODY] = None) -> dict[str, Any]:
+    """Records who and when; an alert whose condition has cleared is closed by it."""
+    get_alert(city, alert_id, role=role)  # 404 for alerts the role may not see
+    by, note = _who(role, body)
+    alert = jsonable(acknowledge_alert(city, alert_id, by=by, note=note))
+    _publish_alert(request, alert)
+    return alert
+
+
+@router.post("/api/alerts/{alert_id}/close", summary="Close an alert by hand (operator and above)",
+             response_model=dict[str, Any])
+def close(request: Request, city: CityDep,
+          role: Annotated[str, Depends(requires("operator", "closing alerts"))],
+          alert_id: Annotated[int, Path(ge=1, le=2**62)],
+          body: Annotated[dict[str, Any] | None, _ACTION_BODY] = None) -> dict[str, Any]:
+    """Records who and when."""
+    get_alert(city, alert_id, role=role)
+    by, note = _who(role, body)
+    alert = jsonable(close_alert(city, alert_id, by=by, note=note))
+    _publish_alert(request, alert)
+    return alert
+
+
+def _publish_alert(request: Request, alert: dict[str, Any]) -> None:
+    bus: EventBus | None = getattr(request.app.state, "iot_bus", None)
+    if bus is not None:
+        bus.publish("alert", alert)
+
+
+@router.get("/api/events", summary="Live events (Server-Sent Events)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: observation` and `event: alert` messages"}})
+async def events(request: Request, city: CityDep, role: Role) -> StreamingResponse:
+    """``event: observation`` ``{datastream_id, value, time, status}`` and ``event: alert`` ``{…}``."""
+    bus: EventBus = request.app.state.iot_bus
+    queue = bus.subscribe(asyncio.get_running_loop())
+    visible = await asyncio.to_thread(_visible_datastreams, city, role)
+    return StreamingResponse(_stream(request, city, role, bus, queue, visible), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _stream(request: Request, city: Any, role: str, bus: EventBus, queue: asyncio.Queue,
+                  visible: set[int] | None) -> AsyncIterator[str]:
+    try:
+        yield "retry: 3000\n: connected\n\n"
+        while True:
+            try:
+                kind, data = await asyncio.wait_for(queue.get(), timeout=15)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            if visible is not None and data.get("datastream_id") not in visible:
+                visible = await asyncio.to_thread(_visible_datastreams, city, role)  # maybe a new sensor
+                if data.get("datastream_id") not in visible:
+                    continue
+            if kind == "alert" and role != "admin":  # positions as this role may see them
+                rows = await asyncio.to_thread(list_alerts, city, ids=[data["id"]], role=role)
+                data = jsonable(rows[0]) if rows else data
+            yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+    finally:
+        bus.unsubscribe(queue)
+
+
+def _visible_datastreams(city: Any, role: str) -> set[int] | None:
+    """Datastream ids the role may see (None: all)."""
+    if role == "admin":
+        return None
+    return set(latest(city, role=role).column("datastream_id").to_pylist())
