@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from cim.errors import SourceError
+from cim.errors import CRSError, SourceError
 from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
 from cim.ingest.properties import feature_columns, infer_feature_class
 from cim.ingest.report import IngestReport, Progress, quiet
@@ -93,12 +93,16 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
         report.notes.append("source unchanged since the last ingest: nothing to do")
         return report
     progress(f"{layer}: reading {path.name}", 0.05)
-    data = read_vector(path, layer=source_layer, encoding=encoding, source_crs=source_crs, **csv)
-    src_crs = require_crs(data)
-    spec.source_crs = report.source_crs = crs_label(src_crs)
+    datum = _web_datum(source_crs)
+    data = read_vector(path, layer=source_layer, encoding=encoding, source_crs=None if datum else source_crs,
+                       **csv)
+    src_crs = _lonlat_of(path, data) if datum else require_crs(data)
+    spec.source_crs = report.source_crs = datum or crs_label(src_crs)
+    if datum:
+        report.notes.append(f"{datum} coordinates moved to WGS 84 before reprojection")
     report.read = data.table.num_rows
     progress(f"{layer}: checking and repairing {report.read:,} geometries", 0.3)
-    wkb, keep = _checked_geometries(city, data, src_crs, report)
+    wkb, keep = _checked_geometries(city, data, src_crs, report, datum=datum)
     progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
     attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
     spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
@@ -111,8 +115,24 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
     return commit_layer(city, spec, pa.table(columns), report, attributes=attrs)
 
 
-def _checked_geometries(city: City, data: VectorData, src_crs: Any,
-                        report: IngestReport) -> tuple[pa.Array, np.ndarray]:
+def _web_datum(source_crs: str | None) -> str | None:
+    """'GCJ-02' or 'BD-09' when the user states one of China's web-map datums."""
+    from gis.china import WEB_DATUMS
+
+    return WEB_DATUMS.get((source_crs or "").strip().upper())
+
+
+def _lonlat_of(path: Path, data: VectorData) -> Any:
+    """GCJ-02/BD-09 sources are lon/lat: the file may say CRS84/EPSG:4326 or nothing, not more."""
+    from gis.crs import parse_crs
+
+    if data.crs is not None and not data.crs.is_geographic:
+        raise CRSError(f"{path} is in {data.crs.name}, a projected CRS, so it cannot be GCJ-02/BD-09 lon/lat")
+    return parse_crs("EPSG:4326")
+
+
+def _checked_geometries(city: City, data: VectorData, src_crs: Any, report: IngestReport,
+                        *, datum: str | None = None) -> tuple[pa.Array, np.ndarray]:
     """2D WKB in the city CRS of the rows kept, and the mask of source rows kept; rejects reported.
 
     When nothing needs changing (same CRS, no repairs, already 2D) the source WKB passes through
@@ -131,8 +151,12 @@ def _checked_geometries(city: City, data: VectorData, src_crs: Any,
     kept_rows = np.flatnonzero(keep)
     geoms = checked.geoms[keep]
     has_z = bool(shapely.has_z(geoms).any()) if len(geoms) else False
-    if same_crs(src_crs, parse_crs(city.crs)) and not report.repaired and not has_z:
+    if same_crs(src_crs, parse_crs(city.crs)) and not report.repaired and not has_z and not datum:
         return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary()), keep
+    if datum:
+        from gis.china import to_wgs84
+
+        geoms = shapely.transform(geoms, lambda c: to_wgs84(datum, c))
     geoms = reproject(geoms, src_crs, parse_crs(city.crs))
     bad = ~(_finite(geoms) & ~shapely.is_missing(geoms))
     for index in kept_rows[bad]:

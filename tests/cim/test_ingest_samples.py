@@ -131,3 +131,36 @@ def test_a_netcdf_dem_without_crs_is_refused_until_stated(tmp_path):
             city.ingest(path)
         assert city.layers.empty
         assert not any(city.data_dir.glob("*.tif")) if city.data_dir.exists() else True
+
+
+def test_gcj02_district_boundaries_are_moved_back_to_wgs84_on_request(tmp_path):
+    from gis.china import wgs84_to_gcj02
+
+    path = sample("vector/qingdao_districts_gcj02.geojson")
+    with cim.create(tmp_path / "c.duckdb") as city:
+        (raw,) = city.ingest(path, layer="as_labelled")
+        (fixed,) = city.ingest(path, layer="corrected", source_crs="GCJ-02")
+        assert fixed.source_crs == "GCJ-02" and fixed.stored == raw.stored == 10
+        a = city.features("as_labelled").geometry.union_all().centroid
+        b = city.features("corrected").geometry.union_all().centroid
+        shift = a.distance(b)
+        assert 200 < shift < 1000  # GCJ-02 pushes Qingdao a few hundred metres
+        # vertex by vertex, the correction is the inverse of the published forward formula
+        va = shapely.get_coordinates(city.features("as_labelled").geometry.iloc[0])[:50]
+        vb = shapely.get_coordinates(city.features("corrected").geometry.iloc[0])[:50]
+        lon, lat = cim_to_lonlat(vb[:, 0], vb[:, 1])
+        glon, glat = wgs84_to_gcj02(np.asarray(lon), np.asarray(lat))
+        alon, alat = cim_to_lonlat(va[:, 0], va[:, 1])
+        assert np.abs(glon - alon).max() < 1e-7 and np.abs(glat - alat).max() < 1e-7
+
+
+def cim_to_lonlat(x, y):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4549, 4326, always_xy=True).transform(x, y)
+
+
+def test_a_projected_source_cannot_be_declared_gcj02(tmp_path):
+    with cim.create(tmp_path / "c.duckdb", crs="EPSG:27700") as city:
+        with pytest.raises(cim.CRSError, match="projected"):
+            city.ingest(sample("vector/poly00_epsg27700.fgb"), source_crs="GCJ-02")
