@@ -11,12 +11,17 @@ Example:
 
 from __future__ import annotations
 
+from cim.analysis.buffer import buffer_impact
 from cim.analysis.compliance import check_compliance
+from cim.analysis.flood import FloodResult, flood
 from cim.analysis.indicators import indicators
+from cim.analysis.pipe_failure import PipeFailure, pipe_failure
 from cim.analysis.review import ReviewReport, review_ifc
 from cim.analysis.rules import RuleSet, load_rules
 from cim.analysis.solar import solar_position, solar_term_date
 from cim.analysis.sunlight import sunlight
+from cim.analysis.viewshed import Viewshed, line_of_sight, viewshed
 
 __all__ = ["indicators", "check_compliance", "sunlight", "review_ifc", "ReviewReport", "load_rules", "RuleSet",
-           "solar_position", "solar_term_date"]
+           "solar_position", "solar_term_date", "viewshed", "line_of_sight", "Viewshed", "flood", "FloodResult",
+           "pipe_failure", "PipeFailure", "buffer_impact"]
