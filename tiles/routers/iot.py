@@ -176,7 +176,7 @@ def _who(role: str, body: dict[str, Any] | None) -> tuple[str, str | None]:
     return (f"{name} ({role})" if name else role), (str(note)[:500] if note is not None else None)
 
 
-_ACTION_BODY = Body(None, description='Optional {"by": "<who>", "note": "<text>"}',
+_ACTION_BODY = Body(description='Optional {"by": "<who>", "note": "<text>"}',
                     examples=[{"by": "wang", "note": "crew sent"}])
 
 

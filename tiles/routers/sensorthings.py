@@ -83,7 +83,7 @@ for _set, _nav in NAVIGATION:
     _navigation_route(_set, _nav)
 
 
-_OBS_BODY = Body(..., description="An Observation {phenomenonTime, result, Datastream: {@iot.id}} or an array of them",
+_OBS_BODY = Body(description="An Observation {phenomenonTime, result, Datastream: {@iot.id}} or an array of them",
                  examples=[{"phenomenonTime": "2026-05-01T08:00:00+08:00", "result": 41.5,
                             "Datastream": {"@iot.id": 1}}])
 
@@ -123,7 +123,7 @@ def post_datastream_observations(request: Request, city: CityDep, role: Writer, 
 @router.post("/CreateObservations", summary="Post observations in the DataArray form", status_code=201,
              response_model=list[str])
 def post_data_array(request: Request, city: CityDep, role: Writer,
-                    body: Annotated[list[dict[str, Any]], Body(..., examples=[[{
+                    body: Annotated[list[dict[str, Any]], Body(examples=[[{
                         "Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"],
                         "dataArray": [["2026-05-01T08:00:00Z", 41.5], ["2026-05-01T08:05:00Z", 43.0]]}]])],
                     ) -> JSONResponse:
