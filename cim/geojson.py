@@ -25,8 +25,7 @@ def geometries(table: pa.Table, *, city_crs: str, crs: str = CRS84) -> np.ndarra
     """Shapely geometries of the rows' ``wkb`` column in ``crs`` (its axis order), rounded sensibly."""
     wkb = table.column("wkb").to_numpy(zero_copy_only=False)
     geoms = shapely.from_wkb(wkb)
-    if crs_name(crs) != crs_name(city_crs):
-        geoms = from_city(geoms, crs, city_crs)
+    geoms = from_city(geoms, crs, city_crs)
     digits = 7 if _is_degrees(crs) else 3
     return shapely.transform(geoms, lambda c: np.round(c, digits))
 

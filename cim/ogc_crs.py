@@ -96,7 +96,8 @@ def from_city(geoms: np.ndarray, crs: str, city_crs: str) -> np.ndarray:
     """Shapely geometries in the city CRS → ``crs`` in its axis order."""
     from gis.crs import reproject
 
-    out = reproject(np.asarray(geoms, dtype=object), city_crs, crs_name(crs))
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms if crs_name(crs) == crs_name(city_crs) else reproject(geoms, city_crs, crs_name(crs))
     return _swap(out) if is_north_first(crs) else out
 
 

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
 def load_api_keys(value: str) -> dict[str, str]:
     """API key → role from JSON text or a JSON file; refuses unknown roles and short keys."""
     text = value.strip()
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[")):
         path = Path(text)
         if not path.is_file():
             raise ValueError(f"api keys: {text} is neither JSON nor a file; give '{{\"<key>\": \"planner\"}}'")

@@ -109,9 +109,10 @@ def parse_bbox(text: str | None, crs: str | None, city_crs: str, max_km2: float)
 
 def _query(city, info: LayerInfo, p: ItemsParams, page: PageParams, settings) -> tuple[ItemsQuery, str]:
     crs = ogc_crs.check_crs(p.crs, city.crs)
+    ogc_crs.check_crs(p.bbox_crs, city.crs, "bbox-crs")
+    filter_crs = ogc_crs.check_crs(p.filter_crs, city.crs, "filter-crs")
     where = None
     if p.filter:
-        filter_crs = ogc_crs.check_crs(p.filter_crs, city.crs, "filter-crs")
         where = compile_filter(p.filter, p.filter_lang, queryables(info.fields, view=info.view),
                                city_crs=city.crs, filter_crs=filter_crs, view=info.view)
     bbox = parse_bbox(p.bbox, p.bbox_crs, city.crs, settings.max_bbox_area_km2)

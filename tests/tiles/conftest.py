@@ -1,0 +1,76 @@
+"""Fixtures of the server tests: one small demo city (plus an internal layer), keys for every role,
+and an app around it served through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+KEYS = {
+    "viewer-key-0001": "viewer",
+    "operator-key-0001": "operator",
+    "planner-key-0001": "planner",
+    "admin-key-000001": "admin",
+}
+
+
+def headers(role: str) -> dict[str, str]:
+    """The X-API-Key header of a role (none for anonymous)."""
+    for key, value in KEYS.items():
+        if value == role:
+            return {"X-API-Key": key}
+    return {}
+
+
+def _internal_layer(folder: Path) -> Path:
+    """A tiny GeoJSON of inspection points, ingested as an internal layer."""
+    features = [{"type": "Feature", "properties": {"point_id": f"I{i}", "name": f"检查井{i}", "depth": 2.0 + i},
+                 "geometry": {"type": "Point", "coordinates": [120.170 + i * 0.001, 35.948]}} for i in range(5)]
+    path = folder / "inspections.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo city (about 400 buildings) with an extra internal layer, closed after building."""
+    from cim.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("served")
+    path = folder / "city.duckdb"
+    city = build_demo(path, scale=400)
+    try:
+        city.ingest(_internal_layer(folder), layer="inspections", classification="internal",
+                    feature_class="Inspection", phase="operate", id_field="point_id")
+    finally:
+        city.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The server app over the demo city (tiles prepared on demand, tile store in a temp folder)."""
+    from tiles import Settings, create_app
+
+    store = tmp_path_factory.mktemp("tilestore") / "vector.duckdb"
+    settings = Settings(city=demo_path, api_keys=json.dumps(KEYS), prepare_tiles=False, tile_store=store,
+                        viewer_dist=tmp_path_factory.mktemp("no-viewer") / "dist", max_body_bytes=4096)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """A TestClient with the app's lifespan running for the whole session."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def served_city(client, app):
+    """The server's own open city (same process, same connection)."""
+    return app.state.city
