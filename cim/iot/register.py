@@ -167,6 +167,7 @@ def _rows(city: City, things: list[dict[str, Any]], places: pa.Table,
     thing_id = _next_id(city, "iot_things")
     ds_id = _next_id(city, "iot_datastreams")
     taken = {k for (k,) in city.store.rows("SELECT key FROM iot_datastreams WHERE key IS NOT NULL")}
+    cache = _Lookups(city)
     classes, layers = places["class"].to_pylist(), places["layer"].to_pylist()
     classifications = places["classification"].to_pylist()
     thing_rows, ds_rows, result = [], [], Registered()
@@ -179,7 +180,7 @@ def _rows(city: City, things: list[dict[str, Any]], places: pa.Table,
                            "created_at": now, "layer": layers[i], "classification": classifications[i]})
         result.things.append(thing_id)
         for j, ds in enumerate(spec.get("datastreams") or []):
-            row = _datastream_row(city, ds, ds_id, thing_id, sensor_ids, f"things[{i}].datastreams[{j}]", now)
+            row = _datastream_row(cache, ds, ds_id, thing_id, sensor_ids, f"things[{i}].datastreams[{j}]", now)
             if row["key"] is not None:
                 if row["key"] in taken:
                     raise ValidationError(f"things[{i}].datastreams[{j}]: datastream key {row['key']!r} "
@@ -193,19 +194,38 @@ def _rows(city: City, things: list[dict[str, Any]], places: pa.Table,
     return thing_rows, ds_rows, result
 
 
-def _datastream_row(city: City, ds: dict[str, Any], ds_id: int, thing_id: int, sensor_ids: dict[str, int],
+class _Lookups:
+    """Property ids and dimensions and the city's units, looked up once per registration."""
+
+    def __init__(self, city: City) -> None:
+        from cim.iot.units import known_units
+
+        self.city = city
+        self.units = known_units(city)
+        self.props: dict[str, tuple[int, str]] = {}
+
+    def prop(self, key: str) -> tuple[int, str]:
+        if key not in self.props:
+            pid = add_property(self.city, key)
+            dim = self.city.store.scalar("SELECT dimension FROM iot_properties WHERE id = ?", [pid])
+            self.props[key] = (pid, dim)
+        return self.props[key]
+
+
+def _datastream_row(cache: _Lookups, ds: dict[str, Any], ds_id: int, thing_id: int, sensor_ids: dict[str, int],
                     where: str, now: datetime) -> dict[str, Any]:
     prop = ds.get("property")
     if not prop:
         raise ValidationError(f"{where}: a datastream observes a property: give property: pm10 (or another)")
-    prop_id = add_property(city, prop)
-    dimension = city.store.scalar("SELECT dimension FROM iot_properties WHERE id = ?", [prop_id])
+    prop_id, dimension = cache.prop(prop)
     unit = ds.get("unit") or (PROPERTIES[prop][2] if prop in PROPERTIES else None)
     if not unit:
         raise ValidationError(f"{where}: give the unit of {prop} as a UCUM code")
-    check_unit(unit, dimension, f"{where} ({prop})", city)
+    found = cache.units.get(unit)
+    if found is None or found.dimension != dimension:  # check_unit says why, with the codes that fit
+        check_unit(unit, dimension, f"{where} ({prop})", cache.city)
     key = _check_key(ds["key"], "datastream") if ds.get("key") else None
-    sensor = _sensor_for(city, sensor_ids, ds.get("sensor") or f"{prop}-sensor")
+    sensor = _sensor_for(cache.city, sensor_ids, ds.get("sensor") or f"{prop}-sensor")
     return {"id": ds_id, "key": key, "name": ds.get("name") or key or f"{prop} {ds_id}",
             "description": ds.get("description"), "thing_id": thing_id, "sensor_id": sensor,
             "property_id": prop_id, "unit": unit, "observation_type": OM_MEASUREMENT, "created_at": now}
@@ -221,7 +241,7 @@ def _insert_things(city: City, thing_rows: list[dict], places: pa.Table) -> None
     city.store.insert_arrow("iot_things", pa.Table.from_pylist(thing_rows))
     points = shapely.from_wkb(places["wkb"].to_numpy(zero_copy_only=False))
     xy = shapely.get_coordinates(points)
-    lon, lat = transformer(city.crs, "EPSG:4326").transform(xy[:, 0], xy[:, 1])
+    lon, lat = transformer(city.crs, "EPSG:4326").transform(xy[:, 0].tolist(), xy[:, 1].tolist())
     ids = np.array([r["id"] for r in thing_rows], dtype=np.int32)
     first = _next_id(city, "iot_locations")
     table = pa.table({

@@ -39,8 +39,9 @@ def apply_view(table: pa.Table, role: str | None, crs: str) -> pa.Table:
 
     x = table.column("x").to_numpy(zero_copy_only=False)[mask]
     y = table.column("y").to_numpy(zero_copy_only=False)[mask]
-    lon_c, lat_c = transformer(crs, "EPSG:4326").transform(np.round(x / COARSE_GRID_M) * COARSE_GRID_M,
-                                                            np.round(y / COARSE_GRID_M) * COARSE_GRID_M)
+    snapped_x = (np.round(x / COARSE_GRID_M) * COARSE_GRID_M).tolist()
+    snapped_y = (np.round(y / COARSE_GRID_M) * COARSE_GRID_M).tolist()
+    lon_c, lat_c = transformer(crs, "EPSG:4326").transform(snapped_x, snapped_y)
     lon = table.column("lon").to_numpy(zero_copy_only=False).astype(float)
     lat = table.column("lat").to_numpy(zero_copy_only=False).astype(float)
     lon[mask], lat[mask] = lon_c, lat_c
