@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CIM_LEVELS", "LEVEL_LOD", "RULES", "classify"]
+__all__ = ["CIM_LEVELS", "LEVEL_LOD", "RULES", "base_level", "classify", "refine"]
 
 CIM_LEVELS: dict[int, tuple[str, str]] = {
     1: ("地表模型", "terrain surface and planning-scale land: site, terrain, geographic elements"),
@@ -92,7 +92,22 @@ def classify(
         ...          properties={"Pset_WallCommon": {"IsExternal": True}})
         (4, 'LOD3')
     """
-    level = next((lvl for cls, lvl in RULES if _safe_is_a(is_a, cls)), 6)
+    return refine(base_level(is_a), is_a, predefined_type=predefined_type, properties=properties)
+
+
+def base_level(is_a: Callable[[str], Any]) -> int:
+    """The level decided by class alone (the same for every product of a class: cache it by class)."""
+    return next((lvl for cls, lvl in RULES if _safe_is_a(is_a, cls)), 6)
+
+
+def refine(
+    level: int,
+    is_a: Callable[[str], Any],
+    *,
+    predefined_type: str | None = None,
+    properties: dict[str, dict[str, Any]] | None = None,
+) -> tuple[int, str]:
+    """Apply the per-product refinements (external walls, roof slabs -> CIM4) to a class level."""
     if level == 5 and _is_exterior(is_a, predefined_type, properties or {}):
         level = 4
     return level, LEVEL_LOD[level]

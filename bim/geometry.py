@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
 from bim._compat import ifcopenshell
@@ -209,9 +210,17 @@ def element_footprint(vertices: np.ndarray, faces: np.ndarray, ifc_class: str = 
         tri = tri[np.abs(area2) > 1e-6]
         if 0 < len(tri) <= _MAX_UNION_TRIANGLES:
             rings = np.concatenate([tri, tri[:, :1]], axis=1)
-            return _clean(shapely.union_all(shapely.polygons(rings), grid_size=1e-3))
+            return _clean(_union(shapely.polygons(rings)))
     hull = shapely.convex_hull(shapely.multipoints(vertices[:, :2]))
     return hull if hull.area > 0 else None
+
+
+def _union(geoms: Sequence[BaseGeometry] | np.ndarray) -> BaseGeometry:
+    """Union, falling back to a 1 mm precision grid when GEOS meets a robustness problem."""
+    try:
+        return shapely.union_all(geoms)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(geoms, grid_size=1e-3)
 
 
 def _clean(geom: BaseGeometry) -> BaseGeometry | None:
@@ -282,7 +291,7 @@ class BuildingShape:
         if mesh.footprint is not None:
             acc.parts.append(mesh.footprint)
             if len(acc.parts) >= self._merge_every:
-                acc.parts = [shapely.union_all(acc.parts, grid_size=1e-3)]
+                acc.parts = [_union(acc.parts)]
 
     def result(self) -> dict[str | None, BuildingFootprint]:
         """Footprint, z range and count per building id."""
@@ -304,7 +313,7 @@ def building_footprint(parts: Iterable[BaseGeometry | ElementMesh], *, tolerance
     geoms = [g for g in geoms if g is not None and not g.is_empty]
     if not geoms:
         return None
-    merged = shapely.union_all(geoms, grid_size=1e-3)
+    merged = _union(geoms)
     closed = merged.buffer(tolerance, join_style="mitre").buffer(-tolerance, join_style="mitre")
     simple = shapely.make_valid(closed.simplify(tolerance / 2))
     return _largest_area_part(simple)

@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from bim._compat import ifcopenshell
-from bim.cim_levels import classify
+from bim.cim_levels import base_level, refine
 from bim.errors import InvalidIFC
 
 __all__ = ["IfcElement", "SUPPORTED_SCHEMAS", "elements_table", "open_ifc", "read_elements", "source_name"]
@@ -202,24 +202,31 @@ def read_elements(model: ifcopenshell.file) -> list[IfcElement]:
     parents = _parent_links(model)
     products = model.by_type("IfcProduct")
     by_id = {p.id(): p for p in products}
-    return [_element(p, parents, by_id, unit) for p in products]
+    levels: dict[str, int] = {}
+    psets = _PsetReader()
+    return [_element(p, parents, by_id, unit, levels, psets) for p in products]
 
 
-def _element(product: Any, parents: dict[int, int], by_id: dict[int, Any], unit: float) -> IfcElement:
-    ancestors = _ancestors(product, parents, by_id)
-    properties = _properties(product)
+def _element(product: Any, parents: dict[int, int], by_id: dict[int, Any], unit: float,
+             levels: dict[str, int], psets: _PsetReader) -> IfcElement:
+    ifc_class = product.is_a()
+    spatial = _spatial_ids(_ancestors(product, parents, by_id))
+    element_type = ifcopenshell.util.element.get_type(product)
+    properties = psets.read(product, element_type)
     predefined = _text(getattr(product, "PredefinedType", None))
-    level, lod = classify(product.is_a, predefined_type=predefined, properties=properties)
+    if ifc_class not in levels:
+        levels[ifc_class] = base_level(product.is_a)
+    level, lod = refine(levels[ifc_class], product.is_a, predefined_type=predefined, properties=properties)
     parent = by_id.get(parents.get(product.id(), -1))
     return IfcElement(
         global_id=product.GlobalId,
-        ifc_class=product.is_a(),
+        ifc_class=ifc_class,
         name=_text(product.Name),
-        type_name=_type_name(product),
+        type_name=_text(element_type.Name) if element_type is not None else None,
         material=_material(product),
-        storey_id=_first(ancestors, "IfcBuildingStorey"),
-        building_id=_first(ancestors, "IfcBuilding"),
-        site_id=_first(ancestors, "IfcSite"),
+        storey_id=spatial.get("IfcBuildingStorey"),
+        building_id=spatial.get("IfcBuilding"),
+        site_id=spatial.get("IfcSite"),
         parent_id=parent.GlobalId if parent is not None else None,
         properties=properties,
         cim_level=level,
@@ -258,16 +265,44 @@ def _ancestors(product: Any, parents: dict[int, int], by_id: dict[int, Any]) -> 
     return chain
 
 
-def _first(chain: list[Any], ifc_class: str) -> str | None:
+def _spatial_ids(chain: list[Any]) -> dict[str, str]:
+    """Nearest storey / building / site GlobalId along an ancestor chain (none has subtypes)."""
+    found: dict[str, str] = {}
     for item in chain:
-        if item.is_a(ifc_class):
-            return item.GlobalId
-    return None
+        name = item.is_a()
+        if name in ("IfcBuildingStorey", "IfcBuilding", "IfcSite") and name not in found:
+            found[name] = item.GlobalId
+    return found
 
 
-def _properties(product: Any) -> dict[str, dict[str, Any]]:
-    psets = ifcopenshell.util.element.get_psets(product)
-    return {name: {k: _plain(v) for k, v in props.items() if k != "id"} for name, props in psets.items()}
+class _PsetReader:
+    """Property and quantity sets per product, like ifcopenshell's get_psets (type sets inherited,
+    occurrence sets merged over them), converting each shared definition only once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[str, dict[str, Any]]] = {}
+
+    def read(self, product: Any, element_type: Any) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        definitions = list(getattr(element_type, "HasPropertySets", None) or ()) if element_type else []
+        for rel in getattr(product, "IsDefinedBy", None) or ():
+            if rel.is_a("IfcRelDefinesByProperties"):
+                definition = rel.RelatingPropertyDefinition
+                if definition.is_a("IfcPropertySetDefinitionSet"):
+                    definitions.extend(definition.wrappedValue)
+                else:
+                    definitions.append(definition)
+        for definition in definitions:
+            name, props = self._convert(definition)
+            out.setdefault(name, {}).update(props)
+        return out
+
+    def _convert(self, definition: Any) -> tuple[str, dict[str, Any]]:
+        key = definition.id()
+        if key not in self._cache:
+            props = ifcopenshell.util.element.get_property_definition(definition) or {}
+            self._cache[key] = (str(definition.Name), {k: _plain(v) for k, v in props.items() if k != "id"})
+        return self._cache[key]
 
 
 def _plain(value: Any) -> Any:
@@ -285,11 +320,6 @@ def _plain(value: Any) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _type_name(product: Any) -> str | None:
-    element_type = ifcopenshell.util.element.get_type(product)
-    return _text(element_type.Name) if element_type is not None else None
 
 
 def _material(product: Any) -> str | None:
