@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 MAX_FEATURES_PER_TILE = 3000
 AGG_CELLS = 64
 FULL_PROPERTIES_ZOOM = 15
-_MAX_RAW_FROM = 16
+_MAX_RAW_FROM = 18
 _SAFE_NAME = re.compile(r"^[\w\- ]{1,64}$")
 _CORE = ("id", "class", "name", "height", "z_min", "z_max")
 
@@ -81,10 +81,12 @@ class Prepared:
 class VectorTiles:
     """MVT tiles of a city's layers, prepared on first use (see the module docstring)."""
 
-    def __init__(self, city: City, path: str | Path | None = None) -> None:
+    def __init__(self, city: City, path: str | Path | None = None, *,
+                 max_features: int = MAX_FEATURES_PER_TILE) -> None:
         from cim.store.duckdb import connect
 
         self.city = city
+        self.max_features = max_features
         self.path = str(path) if path is not None else _default_path(city)
         try:
             self.con = connect(self.path)
@@ -115,7 +117,7 @@ class VectorTiles:
     # -- preparing ---------------------------------------------------------------------------
     def prepare(self, info: LayerInfo) -> Prepared:
         """The prepared form of a layer (built now when missing or stale)."""
-        key = _key(info)
+        key = _key(info, self.max_features)
         found = self._prepared.get(key)
         if found is not None:
             return found
@@ -147,7 +149,7 @@ class VectorTiles:
             self.con.execute("BEGIN")
             try:
                 _write_features(self.con, table, data)
-                raw_from = _raw_from(self.con, table)
+                raw_from = _raw_from(self.con, table, self.max_features)
                 agg = _write_aggregates(self.con, table, f"a_{key}", kind, raw_from) if raw_from > 0 else None
                 columns = tuple((f"p{i}", n) for i, (n, _) in enumerate(own))
                 prepared = Prepared(key, table, agg, raw_from, kind, columns)
@@ -202,8 +204,8 @@ def _default_path(city: City) -> str:
     return str(folder / "vector.duckdb")
 
 
-def _key(info: LayerInfo) -> str:
-    text = f"{info.name}|{info.version}|{info.updated_at}|{info.view}|{info.count}"
+def _key(info: LayerInfo, max_features: int) -> str:
+    text = f"{info.name}|{info.version}|{info.updated_at}|{info.view}|{info.count}|{max_features}"
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -258,16 +260,24 @@ def _write_features(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) 
     con.execute(f'CREATE INDEX "{table}_rtree" ON "{table}" USING RTREE (geom)')
 
 
-def _raw_from(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """First zoom from which no tile, at that zoom or any above, holds more than MAX_FEATURES_PER_TILE."""
+def _raw_from(con: duckdb.DuckDBPyConnection, table: str, max_features: int) -> int:
+    """First zoom from which no tile, at that zoom or any above, holds more than ``max_features``.
+
+    A feature counts in every tile its box (centre ± size/2, a superset of its bbox) touches, so
+    features on tile borders are not undercounted.
+    """
     raw_from = 0
     for z in range(0, _MAX_RAW_FROM):
         size = tile_size(z)
         densest = con.execute(
-            f'SELECT max(n) FROM (SELECT count(*) AS n FROM "{table}" WHERE size >= ? '
-            "GROUP BY floor((cx + ?) / ?), floor((? - cy) / ?))",
-            [size / 512, HALF_WORLD, size, HALF_WORLD, size]).fetchone()[0]
-        if (densest or 0) > MAX_FEATURES_PER_TILE:
+            "SELECT max(n) FROM (SELECT tx, ty, count(*) AS n FROM ("
+            "SELECT tx, unnest(range(floor((? - cy - size / 2) / ?)::BIGINT, "
+            "floor((? - cy + size / 2) / ?)::BIGINT + 1)) AS ty, cy, size FROM ("
+            "SELECT unnest(range(floor((cx - size / 2 + ?) / ?)::BIGINT, "
+            "floor((cx + size / 2 + ?) / ?)::BIGINT + 1)) AS tx, cy, size "
+            f'FROM "{table}" WHERE size >= ?)) GROUP BY tx, ty)',
+            [HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, size / 512]).fetchone()[0]
+        if (densest or 0) > max_features:
             raw_from = z + 1
     return raw_from
 

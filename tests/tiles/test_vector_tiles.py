@@ -1,0 +1,192 @@
+"""Vector tiles: MVT content, TileJSON, ranges, ETag/304, gzip, cache invalidation, generalisation."""
+
+from __future__ import annotations
+
+import json
+
+import mapbox_vector_tile
+import numpy as np
+import pytest
+import shapely
+
+from cim.tilegrid import tile_bounds, tile_of, tile_size
+from gis.crs import reproject
+from tests.tiles.conftest import headers
+
+
+def decode(data: bytes) -> dict:
+    return mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
+
+
+def busiest_tile(served_city, layer: str, z: int) -> tuple[int, int]:
+    """The tile at zoom z holding the first feature of a layer (computed independently)."""
+    wkt = served_city.store.scalar(
+        f"SELECT ST_AsText(ST_Centroid(geom)) FROM features WHERE layer = '{layer}' AND valid_to IS NULL "
+        "ORDER BY id LIMIT 1")
+    merc = reproject(np.array([shapely.from_wkt(wkt)], dtype=object), served_city.crs, "EPSG:3857")[0]
+    return tile_of(merc.x, merc.y, z)
+
+
+def expected_ids(served_city, layer: str, z: int, x: int, y: int) -> set[str]:
+    """Ids of the layer's features intersecting the tile and at least half a display pixel large."""
+    rows = served_city.store.rows(
+        "SELECT id, ST_AsWKB(geom) FROM features WHERE layer = ? AND valid_to IS NULL", [layer])
+    geoms = reproject(np.array([shapely.from_wkb(bytes(r[1])) for r in rows], dtype=object),
+                      served_city.crs, "EPSG:3857")
+    box = shapely.box(*tile_bounds(z, x, y))
+    bounds = shapely.bounds(geoms)
+    size = np.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    hit = shapely.intersects(geoms, box) & (size >= tile_size(z) / 512)
+    return {rows[i][0] for i in np.nonzero(hit)[0]}
+
+
+def test_tile_holds_exactly_the_features_that_intersect_it(client, served_city):
+    z = 16
+    x, y = busiest_tile(served_city, "buildings", z)
+    resp = client.get(f"/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layer = decode(resp.content)["buildings"]
+    got = {f["properties"]["id"] for f in layer["features"]}
+    assert got == expected_ids(served_city, "buildings", z, x, y)
+    assert layer["extent"] == 4096
+
+
+def test_tile_features_carry_core_and_own_properties_at_high_zoom(client, served_city):
+    x, y = busiest_tile(served_city, "buildings", 16)
+    feature = decode(client.get(f"/tiles/buildings/16/{x}/{y}.mvt").content)["buildings"]["features"][0]
+    props = feature["properties"]
+    assert {"id", "class", "name", "height", "floors", "use"} <= set(props)
+    card = served_city.feature(props["id"])
+    assert props["height"] == card["height"] and props["floors"] == card["properties"]["floors"]
+
+
+def test_tile_geometry_lands_where_the_feature_is(client, served_city):
+    z = 17
+    x, y = busiest_tile(served_city, "buildings", z)
+    features = decode(client.get(f"/tiles/buildings/{z}/{x}/{y}.mvt").content)["buildings"]["features"]
+    f = next(f for f in features if f["geometry"]["type"] == "Polygon")
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
+    ring = np.array(f["geometry"]["coordinates"][0], dtype=float)
+    merc = np.column_stack((minx + ring[:, 0] / 4096 * (maxx - minx), maxy - ring[:, 1] / 4096 * (maxy - miny)))
+    decoded = shapely.Polygon(merc)
+    wkt = served_city.store.scalar("SELECT ST_AsText(geom) FROM features WHERE id = ? AND valid_to IS NULL",
+                                   [f["properties"]["id"]])
+    truth = reproject(np.array([shapely.from_wkt(wkt)], dtype=object), served_city.crs, "EPSG:3857")[0]
+    clipped = truth.intersection(shapely.box(minx - 100, miny - 100, maxx + 100, maxy + 100))
+    assert decoded.symmetric_difference(clipped).area < 0.05 * clipped.area
+
+
+def test_xyz_and_ogc_tile_urls_give_the_same_tile(client, served_city):
+    x, y = busiest_tile(served_city, "roads", 15)
+    a = client.get(f"/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}", headers={"Accept-Encoding": "identity"})
+    b = client.get(f"/tiles/roads/15/{x}/{y}.mvt", headers={"Accept-Encoding": "identity"})
+    assert a.status_code == b.status_code == 200 and a.content == b.content
+
+
+def test_tile_is_gzipped_when_the_client_accepts_it(client, served_city):
+    x, y = busiest_tile(served_city, "buildings", 15)
+    url = f"/tiles/buildings/15/{x}/{y}.mvt"
+    raw = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == raw.content  # the client decodes; the wire carried fewer bytes
+    assert int(zipped.headers["content-length"]) < len(raw.content)
+
+
+def test_etag_gives_304_and_changes_when_the_city_changes(client, served_city, tmp_path):
+    x, y = busiest_tile(served_city, "buildings", 16)
+    url = f"/tiles/buildings/16/{x}/{y}.mvt"
+    first = client.get(url)
+    etag = first.headers["etag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    source = tmp_path / "marker.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"k": 1},
+        "geometry": {"type": "Point", "coordinates": [120.17, 35.95]}}]}), encoding="utf-8")
+    served_city.ingest(source, layer="etag_marker", classification="internal")
+    second = client.get(url, headers={"If-None-Match": etag})
+    assert second.status_code == 200 and second.headers["etag"] != etag
+    assert second.content == first.content  # the buildings did not change, only the model version
+
+
+def test_empty_tile_is_204(client):
+    assert client.get("/tiles/buildings/16/0/0.mvt").status_code == 204
+
+
+@pytest.mark.parametrize("path", [
+    "/tiles/buildings/3/8/0.mvt", "/tiles/buildings/3/0/8.mvt", "/tiles/buildings/25/0/0.mvt",
+    "/tiles/buildings/-1/0/0.mvt", "/tiles/buildings/x/0/0.mvt", "/collections/buildings/tiles/WebMercatorQuad/2/9/1",
+    "/tiles/buildings/30/1073741824/0.mvt",
+])
+def test_tile_coordinates_out_of_range_are_400(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/tiles/no_layer/1/0/0.mvt", "/tiles/dem/1/0/0.mvt",
+                                  "/collections/buildings/tiles/WorldCRS84Quad/1/0/0",
+                                  "/tiles/pipes/14/0/0.mvt", "/collections/pipes/tiles/WebMercatorQuad"])
+def test_tiles_of_missing_raster_hidden_layers_or_other_matrix_sets_are_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_tilejson_describes_the_layer(client):
+    doc = client.get("/collections/buildings/tiles/WebMercatorQuad").json()
+    assert doc["tilejson"] == "3.0.0"
+    assert doc["tiles"][0].endswith("/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    layer = doc["vector_layers"][0]
+    assert layer["id"] == "buildings" and layer["fields"]["floors"] == "Number"
+    w, s, e, n = doc["bounds"]
+    assert w < doc["center"][0] < e and s < doc["center"][1] < n
+
+
+def test_restricted_layer_tiles_are_coarse_for_operators_and_exact_for_admins(client, served_city):
+    x, y = busiest_tile(served_city, "pipes", 16)
+    url = f"/tiles/pipes/16/{x}/{y}.mvt"
+    operator = decode(client.get(url, headers=headers("operator")).content)["pipes"]["features"]
+    admin = decode(client.get(url, headers=headers("admin")).content)["pipes"]["features"]
+    assert {"diameter_mm", "material"} <= set(admin[0]["properties"])
+    for f in operator:
+        assert not {"diameter_mm", "material", "depth", "from_node"} & set(f["properties"])
+    by_id = {f["properties"]["id"]: f for f in admin}
+    fid = operator[0]["properties"]["id"]
+    wkt = served_city.store.scalar("SELECT ST_AsText(geom) FROM features WHERE id = ? AND valid_to IS NULL", [fid])
+    snapped = shapely.set_precision(shapely.from_wkt(wkt), 50.0)
+    assert shapely.get_coordinates(snapped).tolist() != shapely.get_coordinates(shapely.from_wkt(wkt)).tolist()
+    merc = reproject(np.array([snapped], dtype=object), served_city.crs, "EPSG:3857")[0]
+    minx, miny, maxx, maxy = tile_bounds(16, x, y)
+    first = shapely.get_coordinates(merc)[0]
+    px = ((first[0] - minx) / (maxx - minx) * 4096, (maxy - first[1]) / (maxy - miny) * 4096)
+    coarse_coords = np.array(operator[0]["geometry"]["coordinates"], dtype=float).reshape(-1, 2)
+    assert np.min(np.hypot(coarse_coords[:, 0] - px[0], coarse_coords[:, 1] - px[1])) <= 2
+    assert operator[0]["geometry"] != by_id[fid]["geometry"]
+
+
+def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(served_city, tmp_path):
+    from cim.catalog import layer_info
+    from cim.mvt import VectorTiles
+    from cim.tilegrid import tiles_covering
+
+    tiles = VectorTiles(served_city, tmp_path / "small-threshold.duckdb", max_features=100)
+    info = layer_info(served_city, "buildings", "anonymous")
+    prepared = tiles.prepare(info)
+    assert 0 < prepared.raw_from <= 16 and prepared.agg_table
+    merc_bounds = reproject(np.array([shapely.box(*info.bbox)], dtype=object), served_city.crs, "EPSG:3857")[0].bounds
+    for z in range(0, 17):
+        counts, largest = 0, 0
+        for x, y in tiles_covering(merc_bounds, z):
+            data = tiles.tile(info, z, x, y)
+            assert len(data) <= 500 * 1024
+            features = decode(data)["buildings"]["features"] if data else []
+            largest = max(largest, len(features))
+            if z < prepared.raw_from:
+                assert all(f["properties"]["class"] == "cluster" for f in features)
+                counts += sum(f["properties"]["count"] for f in features)
+        if z < prepared.raw_from:
+            assert counts == info.count, z
+        else:
+            assert largest <= 100, z
+    tiles.close()
