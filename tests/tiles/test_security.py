@@ -1,0 +1,118 @@
+"""Roles, classifications and desensitisation, the same in every output path."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from cim import access
+from tests.tiles.conftest import headers
+
+MATRIX = {  # role → (sees internal, view of restricted)
+    "anonymous": (False, None),
+    "viewer": (True, None),
+    "operator": (True, "coarse"),
+    "planner": (True, "coarse"),
+    "admin": (True, "full"),
+}
+
+
+@pytest.mark.parametrize("role", list(MATRIX))
+def test_each_role_sees_the_layers_its_classification_allows(client, role):
+    internal, restricted = MATRIX[role]
+    names = {c["id"] for c in client.get("/collections", headers=headers(role)).json()["collections"]}
+    city_layers = {layer["name"]: layer for layer in client.get("/api/city", headers=headers(role)).json()["layers"]}
+    assert set(city_layers) == names
+    assert ("inspections" in names) is internal
+    assert ("pipes" in names) is (restricted is not None)
+    if restricted:
+        assert city_layers["pipes"]["view"] == restricted
+
+
+def test_access_matrix_is_what_the_docs_say():
+    for role, (internal, restricted) in MATRIX.items():
+        assert access.view_of("public", role) == "full"
+        assert (access.view_of("internal", role) == "full") is internal
+        assert access.view_of("restricted", role) == restricted
+
+
+@pytest.mark.parametrize("path", ["/collections/pipes/items", "/collections/pipes/items/pipes.W000000",
+                                  "/api/features/pipes.W000000", "/tiles/pipes/15/0/0.mvt",
+                                  "/collections/inspections/items"])
+def test_anonymous_asking_for_a_hidden_layer_gets_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_search_does_not_reveal_hidden_layers(client):
+    assert client.get("/api/search?q=" + quote("给水管")).json() == []
+    hits = client.get("/api/search?q=" + quote("给水管"), headers=headers("operator")).json()
+    assert hits and all(h["layer"] == "pipes" for h in hits)
+
+
+def test_desensitised_items_mask_attributes_and_snap_coordinates_to_the_grid(client):
+    url = "/collections/pipes/items?limit=20&crs=" + quote("http://www.opengis.net/def/crs/EPSG/0/4549")
+    coarse = client.get(url, headers=headers("operator")).json()["features"]
+    exact = client.get(url, headers=headers("admin")).json()["features"]
+    for f in coarse:
+        assert f["properties"]["diameter_mm"] == access.MASK and f["properties"]["material"] == access.MASK
+        assert f["properties"]["network"] in ("water", "gas", "power", "heat", "drain", "sewer", "telecom")
+        for north, east in f["geometry"]["coordinates"]:
+            assert north % access.COARSE_GRID_M == 0 and east % access.COARSE_GRID_M == 0
+    assert any(isinstance(f["properties"]["diameter_mm"], float) for f in exact)
+    assert any(n % 50 or e % 50 for f in exact for n, e in f["geometry"]["coordinates"])
+
+
+def test_desensitised_feature_card_matches_the_items(client):
+    card = client.get("/api/features/pipes.W000000", headers=headers("planner")).json()
+    assert card["view"] == "coarse" and card["properties"]["depth"] == access.MASK
+    assert card["z_min"] == round(card["z_min"])
+    full = client.get("/api/features/pipes.W000000", headers=headers("admin")).json()
+    assert full["view"] == "full" and full["properties"]["depth"] != access.MASK
+    assert card["geometry"] != full["geometry"]
+
+
+def test_filters_on_masked_attributes_are_refused_for_desensitised_views(client):
+    cql = quote("diameter_mm > 300")
+    assert client.get(f"/collections/pipes/items?filter={cql}", headers=headers("operator")).status_code == 400
+    assert client.get(f"/collections/pipes/items?filter={cql}", headers=headers("admin")).status_code == 200
+    open_cql = quote("network = 'gas'")
+    resp = client.get(f"/collections/pipes/items?filter={open_cql}", headers=headers("operator"))
+    assert resp.status_code == 200 and resp.json()["numberMatched"] > 0
+
+
+def test_queryables_of_a_desensitised_view_list_only_open_attributes(client):
+    props = client.get("/collections/pipes/queryables", headers=headers("operator")).json()["properties"]
+    assert "network" in props and "diameter_mm" not in props
+
+
+def test_kpis_of_hidden_layers_are_not_shown(client):
+    anonymous = {k["key"] for k in client.get("/api/kpis?mode=manage").json()}
+    operator = {k["key"] for k in client.get("/api/kpis?mode=manage", headers=headers("operator")).json()}
+    assert "pipes_km" not in anonymous and "pipes_km" in operator
+
+
+def test_requires_lets_only_the_minimum_role_and_above_through(client, app):
+    from fastapi import Depends
+
+    from tiles.dependencies import requires
+
+    def write_something(role: str = Depends(requires("planner", "changing plans"))) -> dict:
+        return {"by": role}
+
+    app.router.add_api_route("/test-write", write_something, methods=["POST"], summary="test write")
+    assert client.post("/test-write").status_code == 403
+    assert client.post("/test-write", headers=headers("operator")).status_code == 403
+    assert "planner" in client.post("/test-write", headers=headers("viewer")).json()["detail"]
+    assert client.post("/test-write", headers=headers("planner")).json() == {"by": "planner"}
+    assert client.post("/test-write", headers=headers("admin")).json() == {"by": "admin"}
+
+
+def test_mask_and_coarsen_helpers_behave_as_documented():
+    import shapely
+
+    assert access.mask_properties({"network": "gas", "depth": 1.2, "x": None}) == \
+        {"network": "gas", "depth": access.MASK, "x": None}
+    snapped = access.coarsen_geometry(shapely.Point(515012.3, 3979538.9))
+    assert (snapped.x, snapped.y) == (515000.0, 3979550.0)
+    assert access.coarsen_z(-1.6) == -2.0
