@@ -8,7 +8,7 @@ import { applyAlert, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
 import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId, tilesetLayer }
   from './overlays.js';
-import { closePanel, pushLiveValue, showFeature } from './ui/panel.js';
+import { closePanel, onPanelClosed, pushLiveValue, sensorTitle, showFeature } from './ui/panel.js';
 import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
 
 const MAX_TILE_ZOOM = 17;
@@ -28,6 +28,7 @@ export const state = {
   selection: null,
   selectedSensor: null,
   tileZoom: {},
+  zSeen: {},
   worksiteBoxes: [],
   basemap: '',
   viewState: null,
@@ -37,6 +38,13 @@ export const state = {
 let deck = null;
 let measure = null;
 const hooks = { onFirstRender: null };
+
+onPanelClosed(() => {
+  state.selection = null;
+  state.selectedSensor = null;
+  window.cim.selected = null;
+  redraw();
+});
 
 /** Create the deck in #map fitted to the city's bbox. */
 export function createDeck(city, measureTool, onFirstRender) {
@@ -66,6 +74,11 @@ export function createDeck(city, measureTool, onFirstRender) {
   return deck;
 }
 
+/** The deck (for the console and the page tests). */
+export function deckInstance() {
+  return deck;
+}
+
 /** Screen position [x, y] of a lon/lat(/z) in the current view (used by the page tests). */
 export function project(lon, lat, z = 0) {
   const [x, y] = deck.getViewports()[0].project([lon, lat, z]);
@@ -84,23 +97,33 @@ export function tilesLoading() {
   return (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).length;
 }
 
-/** Fly the camera to a bbox [w, s, e, n] or a point. */
-export function flyTo(target, { zoom = 17.5, duration = 900, maxZoom = 19 } = {}) {
+/** Fly the camera to a bbox [w, s, e, n] or a point; `height` (m) keeps a tall object in view. */
+export function flyTo(target, { zoom = 17.5, duration = 900, maxZoom = 19, height = 0 } = {}) {
   const el = document.getElementById('map');
+  const width = el.clientWidth || 1280;
+  const tall = el.clientHeight || 720;
   let view;
   if (target.length === 4 && (target[0] !== target[2] || target[1] !== target[3])) {
-    const vp = new WebMercatorViewport({ width: el.clientWidth, height: el.clientHeight });
+    const vp = new WebMercatorViewport({ width, height: tall });
     view = vp.fitBounds([[target[0], target[1]], [target[2], target[3]]], { padding: 120, maxZoom });
   } else {
     view = { longitude: target[0], latitude: target[1], zoom };
   }
   window.cim.moving = true;
   state.viewState = {
-    ...state.viewState, longitude: view.longitude, latitude: view.latitude, zoom: Math.min(view.zoom, 19),
+    ...state.viewState, longitude: view.longitude, latitude: view.latitude,
+    zoom: Math.min(view.zoom, maxZoom, zoomToShowHeight(height, view.latitude, tall)),
     transitionDuration: duration, transitionInterpolator: new FlyToInterpolator(),
     onTransitionEnd: () => { window.cim.moving = false; },
   };
   deck.setProps({ initialViewState: state.viewState });
+}
+
+/** The highest zoom at which an object `height` metres tall fits in a third of the screen height. */
+export function zoomToShowHeight(height, latitude, screenHeight) {
+  if (!(height > 0)) return 22;
+  const worldMetres = 40075016.7 * Math.cos((latitude * Math.PI) / 180);
+  return Math.log2((worldMetres * (screenHeight / 3)) / (512 * height));
 }
 
 function setCamera(changes) {
@@ -120,11 +143,14 @@ export function isVisible(name, role) {
 function vectorStyle() {
   const visible = {};
   for (const l of state.city.layers) visible[l.name] = isVisible(l.name, layerRole(l));
-  return { mode: state.mode, below: state.below, depthScale: state.below ? 8 : 1, visible,
-    tileZoom: state.tileZoom };
+  const k = state.below ? 8 : 1;
+  const zRange = {};
+  for (const [name, [lo, hi]] of Object.entries(state.zSeen)) zRange[name] = [Math.min(lo * k, 0), Math.max(hi, 0)];
+  return { mode: state.mode, below: state.below, depthScale: k, visible, tileZoom: state.tileZoom, zRange };
 }
 
-function onFeatures(role, features) {
+function onFeatures(role, features, name) {
+  trackHeights(name, features);
   let grew = false;
   const add = (set, v) => {
     if (v && !set.has(v)) {
@@ -137,6 +163,24 @@ function onFeatures(role, features) {
     if (role === 'pipes') add(state.seen.networks, f.properties?.network);
   }
   if (grew) queueMicrotask(refreshLegend);
+}
+
+/** Keep the lowest and highest z seen in a layer's tiles (heights up, pipes and tunnels down). */
+function trackHeights(name, features) {
+  const [lo0, hi0] = state.zSeen[name] || [0, 0];
+  let lo = lo0;
+  let hi = hi0;
+  for (const f of features) {
+    const p = f.properties || {};
+    const top = Number(p.z_max ?? p.height);
+    const bottom = Number(p.z_min);
+    if (Number.isFinite(top)) hi = Math.max(hi, top);
+    if (Number.isFinite(bottom)) lo = Math.min(lo, bottom);
+  }
+  if (lo < lo0 || hi > hi0) {
+    state.zSeen[name] = [lo, hi];
+    scheduleRedraw();
+  }
 }
 
 function overlayLayers() {
@@ -189,7 +233,7 @@ export function visibleAlerts() {
 
 function getTooltip({ object, layer }) {
   if (!object || !layer) return null;
-  if (layer.id === 'sensors') return { text: `${object.name}\n${object.value ?? '—'} ${object.unit || ''}` };
+  if (layer.id === 'sensors') return { text: `${sensorTitle(object)}\n${object.value ?? '—'} ${object.unit || ''}` };
   if (layer.id === 'alerts') return { text: object.message || object.rule };
   const p = object.properties;
   return p ? { text: `${p.name || p.id || ''}` } : null;
@@ -233,6 +277,7 @@ async function pickElement(info) {
 /** Open an object by id in the side panel and outline it on the map (null closes). */
 export async function select(id, { sensor = null } = {}) {
   state.selectedSensor = sensor;
+  window.cim.selected = null;
   if (!id && !sensor) {
     state.selection = null;
     closePanel();

@@ -184,7 +184,8 @@ function renderer(role, style) {
 /**
  * Deck layers for the city's vector layers in draw order.
  * @param {Array} layers   /api/city layers (vector ones with `tiles`)
- * @param {object} style   {mode, below, depthScale, visible: name → bool, tileZoom: name → [min, max]}
+ * @param {object} style   {mode, below, depthScale, visible: name → bool, tileZoom: name → [min, max],
+ *                          zRange: name → [lowest, highest] z seen in metres}
  * @param {object} hooks   {onFeatures(role, features), onViewportLoad(name)}
  */
 export function cityLayers(layers, style, hooks) {
@@ -202,6 +203,9 @@ export function cityLayers(layers, style, hooks) {
       maxZoom,
       // flat ground needs little detail: one tile level coarser means a quarter of the requests
       zoomOffset: FLAT.has(role) ? -1 : 0,
+      // the heights and depths seen so far: deck.gl needs them to find (and pick) the tiles whose
+      // tall buildings or deep pipes reach into the view from outside their footprint
+      zRange: style.zRange?.[layer.name],
       // no requests for tiles outside the layer's bbox (the horizon of a tilted view is empty)
       extent: Array.isArray(layer.bbox) && layer.bbox.length === 4 ? layer.bbox : undefined,
       prepare: (features) => {

@@ -2,7 +2,7 @@
 import './style.css';
 import { api, setApiKey } from './api.js';
 import {
-  createDeck, flyTo, loadTileZooms, pickAt, tilesLoading, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
+  createDeck, deckInstance, flyTo, loadTileZooms, pickAt, tilesLoading, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
   setBelow, setMode, state, switchLanguage,
 } from './app.js';
 import { applyLabels, lang, setLang, t } from './i18n.js';
@@ -16,6 +16,7 @@ import { initTimeSlider } from './ui/timeslider.js';
 // What the page tests (and a curious user in the console) can read.
 window.cim = {
   state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, pickAt,
+  get deck() { return deckInstance(); },
 };
 
 function readSettings() {
@@ -101,9 +102,9 @@ async function start() {
     setTimeout(resolve, 3000);
   });
   await setMode(state.mode);
-  initSearch((r) => {
-    flyTo(r.bbox || r.center);
-    select(r.id);
+  initSearch(async (r) => {
+    const feature = await select(r.id);
+    flyTo(r.bbox || r.center, { height: Number(feature?.z_max ?? feature?.height) || 0 });
   });
   // Side data and the live feed wait for the first picture: the browser has few connections per host.
   await firstRender;

@@ -31,7 +31,7 @@ export function tileTemplate(layer) {
  * @param {object} o.stats       counters the app reads (tiles loaded, features seen)
  */
 export function vectorTileLayer({ id, layer, prepare, render, minZoom = 0, maxZoom = 16, zoomOffset = 0,
-  onTileLoad, onViewportLoad, updateTriggers, extent }) {
+  onTileLoad, onViewportLoad, updateTriggers, extent, zRange }) {
   const callbacks = {};
   if (onTileLoad) callbacks.onTileLoad = onTileLoad;
   if (onViewportLoad) callbacks.onViewportLoad = onViewportLoad;
@@ -46,6 +46,7 @@ export function vectorTileLayer({ id, layer, prepare, render, minZoom = 0, maxZo
     // over the whole extent — thousands for a big city)
     visibleMinZoom: minZoom > 0 ? minZoom - zoomOffset - 0.5 : undefined,
     zoomOffset,
+    zRange: zRange || null,
     pickable: true,
     maxRequests: 6,
     refinementStrategy: 'no-overlap',

@@ -7,6 +7,12 @@ import { h, replace, rgb, show, when } from './dom.js';
 
 const root = () => document.getElementById('panel');
 let token = 0;
+let closedHook = null;
+
+/** Call `fn` when the user closes the panel (the app drops its selection). */
+export function onPanelClosed(fn) {
+  closedHook = fn;
+}
 
 /** Hide the panel. */
 export function closePanel() {
@@ -21,7 +27,13 @@ function header(title, subtitle) {
     h('div', {},
       h('div', { class: 'panel-title', id: 'panel-title' }, title),
       subtitle ? h('div', { class: 'panel-sub' }, subtitle) : null),
-    h('button', { class: 'icon', title: t('panel.close'), onclick: closePanel, 'aria-label': t('panel.close') }, '×'));
+    h('button', {
+      class: 'icon', title: t('panel.close'), 'aria-label': t('panel.close'),
+      onclick: () => {
+        closePanel();
+        closedHook?.();
+      },
+    }, '×'));
 }
 
 function table(rows) {
@@ -56,7 +68,7 @@ export async function showFeature(id, { onOpen, sensor = null, asOf = null } = {
   const mine = ++token;
   const el = root();
   el.hidden = false;
-  replace(el, header(sensor?.name || id), h('div', { class: 'muted' }, t('panel.loading')));
+  replace(el, header(sensor ? sensorTitle(sensor) : id), h('div', { class: 'muted' }, t('panel.loading')));
   let feature = null;
   try {
     if (id) feature = await api.feature(id);
@@ -67,9 +79,10 @@ export async function showFeature(id, { onOpen, sensor = null, asOf = null } = {
     }
   }
   if (mine !== token) return feature;
-  const title = sensor ? sensor.name : feature.name || feature.id;
+  const title = sensor ? sensorTitle(sensor) : feature.name || feature.id;
+  const subtitle = sensor ? `${sensor.name} · ${sensor.property || ''}` : `${feature.class} · ${feature.id}`;
   replace(el,
-    header(title, feature ? `${feature.class} · ${feature.id}` : sensor.property),
+    header(title, subtitle),
     sensor ? sensorBlock(sensor) : null,
     sensor ? h('div', { id: 'sparkline', class: 'sparkline' }, t('panel.loading')) : null,
     feature ? table(featureRows(feature)) : null,
@@ -78,13 +91,19 @@ export async function showFeature(id, { onOpen, sensor = null, asOf = null } = {
   return feature;
 }
 
+/** A sensor's title: its Thing's name (扬尘监测 1) or else its datastream's. */
+export function sensorTitle(s) {
+  return s.thing || s.name || String(s.datastream_id);
+}
+
 function sensorBlock(s) {
   const label = t(`status.${s.status}`, s.status);
   return h('div', { class: 'sensor-now' },
     h('span', { class: 'value', id: 'sensor-value', dataset: { stream: String(s.datastream_id) } },
       `${show(s.value)} ${s.unit || ''}`),
     h('span', { class: 'badge', id: 'sensor-badge', style: { background: rgb(statusColor(s.status)) } }, label),
-    h('div', { class: 'muted' }, `${s.property || ''} · ${when(s.time)}`));
+    h('div', { class: 'muted' }, `${s.property || ''} · ${s.time ? when(s.time) : '—'}`),
+    s.feature_id ? h('div', { class: 'muted' }, `${t('panel.parents')}: ${s.feature_id}`) : null);
 }
 
 async function drawSeries(sensor, asOf, mine) {
