@@ -75,29 +75,57 @@ def _next_in_ring(ring_of: np.ndarray) -> np.ndarray:
 
 
 def _roof_triangles(coords: np.ndarray, ring_of: np.ndarray, ring_part: np.ndarray, n_parts: int) -> np.ndarray:
-    """Earcut each polygon's rings; triangles turned counter-clockwise (facing up)."""
-    import mapbox_earcut
-
+    """Roof triangles, counter-clockwise (facing up): a fan for convex rings without holes (most
+    footprints, vectorised), earcut for the rest."""
     part_of_vertex = ring_part[ring_of]
     bounds = np.searchsorted(part_of_vertex, np.arange(n_parts + 1))
-    ring_end = np.flatnonzero(np.r_[ring_of[1:] != ring_of[:-1], True]) + 1
-    out = []
-    for p in range(n_parts):
-        a, b = bounds[p], bounds[p + 1]
-        if b - a < 3:
-            continue
-        ends = ring_end[(ring_end > a) & (ring_end <= b)] - a
-        local = coords[a:b] - coords[a]
-        tri = mapbox_earcut.triangulate_float64(local, ends.astype(np.uint32)).astype(np.int64)
-        out.append(tri + a)
-    if not out:
-        return np.zeros(0, dtype=np.int64)
-    tri = np.concatenate(out).reshape(-1, 3)
+    rings_per_part = np.bincount(ring_part, minlength=n_parts)
+    size = np.diff(bounds)
+    convex = _convex_parts(coords, ring_of, bounds, n_parts) & (rings_per_part == 1) & (size >= 3)
+    fans = _fans(bounds[:-1][convex], size[convex])
+    rest = np.flatnonzero(~convex & (size >= 3))
+    tri = np.concatenate([fans, _earcut(coords, ring_of, bounds, rest)]) if rest.size else fans
     p0, p1, p2 = coords[tri[:, 0]], coords[tri[:, 1]], coords[tri[:, 2]]
     cross = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p1[:, 1] - p0[:, 1]) * (p2[:, 0] - p0[:, 0])
     flip = cross < 0
     tri[flip] = tri[flip][:, [0, 2, 1]]
     return tri.reshape(-1)
+
+
+def _convex_parts(coords: np.ndarray, ring_of: np.ndarray, bounds: np.ndarray, n_parts: int) -> np.ndarray:
+    """True for parts whose first ring turns left (or goes straight) at every vertex."""
+    nxt = _next_in_ring(ring_of)
+    prev = np.empty_like(nxt)
+    prev[nxt] = np.arange(nxt.size)
+    a, b = coords[nxt] - coords, coords - coords[prev]
+    turn = b[:, 0] * a[:, 1] - b[:, 1] * a[:, 0]
+    scale = np.abs(a).sum(axis=1) * np.abs(b).sum(axis=1) + 1e-30
+    right = (turn / scale < -1e-12).astype(np.int64)
+    per_part = np.add.reduceat(right, bounds[:-1]) if right.size else np.zeros(n_parts, np.int64)
+    per_part[np.diff(bounds) == 0] = 1
+    return per_part == 0
+
+
+def _fans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Triangles (s, s+i, s+i+1), i = 1 … n-2, of each convex ring starting at s with n vertices."""
+    count = np.maximum(sizes - 2, 0)
+    owner = np.repeat(np.arange(starts.size), count)
+    i = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + 1
+    s = starts[owner]
+    return np.column_stack([s, s + i, s + i + 1]).astype(np.int64)
+
+
+def _earcut(coords: np.ndarray, ring_of: np.ndarray, bounds: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    import mapbox_earcut
+
+    ring_end = np.flatnonzero(np.r_[ring_of[1:] != ring_of[:-1], True]) + 1
+    out = [np.zeros((0, 3), dtype=np.int64)]
+    for p in parts:
+        a, b = bounds[p], bounds[p + 1]
+        ends = ring_end[np.searchsorted(ring_end, a, side="right"):np.searchsorted(ring_end, b, side="right")] - a
+        tri = mapbox_earcut.triangulate_float64(coords[a:b] - coords[a], ends.astype(np.uint32))
+        out.append(tri.astype(np.int64).reshape(-1, 3) + a)
+    return np.concatenate(out)
 
 
 def _up_normals(n: int) -> np.ndarray:
