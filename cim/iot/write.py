@@ -82,12 +82,7 @@ def write_observations(city: City, data: pa.Table, *, source: str = "python", ki
         batch = pa.table({"datastream_id": pa.array(ds[new], pa.int32()),
                           "phenomenon_time": pa.array(t[new], pa.timestamp("us", tz="UTC")),
                           "result": pa.array(v[new], pa.float64())})
-        if evaluate:
-            from cim.iot.evaluate import evaluate_batch
-
-            report.alerts_opened, report.alerts_cleared = evaluate_batch(city, batch)
-        _update_latest(store, batch)
-        report.updated = np.unique(ds[new]).tolist()
+        _evaluate_and_keep_latest(store, batch, report, evaluate)
         _record_batch(city, report, actor)
     return report
 
@@ -208,18 +203,27 @@ def _insert(store: object, ds: np.ndarray, t: np.ndarray, v: np.ndarray) -> int:
     return store.insert_arrow("iot_observations", rows)
 
 
-def _update_latest(store: object, batch: pa.Table) -> None:
+def _evaluate_and_keep_latest(store: object, batch: pa.Table, report: ObservationReport, evaluate: bool) -> None:
+    """Rules over the new in-order rows, then each datastream's newest value into ``iot_latest``."""
     if not batch.num_rows:
         return
+    from cim.iot.evaluate import evaluate_prepared, prepare
+
     con = store.connection
-    con.register("_iot_new", batch)
+    con.register("_iot_eval", batch)
     try:
-        con.execute(
-            "INSERT INTO iot_latest SELECT datastream_id, max(phenomenon_time), arg_max(result, phenomenon_time) "
-            "FROM _iot_new GROUP BY datastream_id ON CONFLICT (datastream_id) DO UPDATE SET "
-            "phenomenon_time = excluded.phenomenon_time, result = excluded.result")
+        prepare(con)
+        updated = con.execute("SELECT datastream_id FROM _iot_agg ORDER BY 1").to_arrow_table()
+        report.updated = updated.column(0).to_pylist()
+        if evaluate:
+            report.alerts_opened, report.alerts_cleared = evaluate_prepared(con)
+        # every row here is newer than its datastream's mark: replace, or add the first value
+        con.execute("UPDATE iot_latest SET phenomenon_time = a.t, result = a.v FROM _iot_agg a "
+                    "WHERE iot_latest.datastream_id = a.datastream_id")
+        con.execute("INSERT INTO iot_latest SELECT a.datastream_id, a.t, a.v FROM _iot_agg a "
+                    "WHERE NOT EXISTS (SELECT 1 FROM iot_latest l WHERE l.datastream_id = a.datastream_id)")
     finally:
-        con.unregister("_iot_new")
+        con.unregister("_iot_eval")
 
 
 def _record_batch(city: City, report: ObservationReport, actor: str | None) -> None:

@@ -1,0 +1,328 @@
+"""IoT benchmarks: bulk observations and MQTT end to end, ours beside the floor and the peers.
+
+    python -m bench.iot_bench                          # 5 M observations, 100 000 datastreams, 200 000 messages
+    python -m bench.iot_bench --obs 1000000 --messages 50000   # quicker
+    python -m bench.iot_bench --skip-mqtt / --skip-bulk
+
+Bulk (observations per second; every path ends with the rows in a table):
+  * cim write_observations from Arrow (idempotent: duplicate check, latest table, rules on ingest)
+  * cim load_observations from Parquet and from CSV (file parsing included)
+  * floor: DuckDB fed the same Arrow table into a bare table (no checks, no latest)
+  * PostgreSQL 15 COPY (psycopg, CSV text) into a bare table, and COPY into a temp table +
+    INSERT … ON CONFLICT DO NOTHING into a keyed table (idempotent, like ours); PostgreSQL is
+    started by the bench in a temporary folder, and the column is skipped when it is missing
+  * re-loading the same batch (everything a duplicate), and "latest value of 100 000 datastreams"
+
+MQTT (QoS 1, messages per second, mosquitto on loopback, ``mosquitto_pub -l`` publishing):
+  * floor: mosquitto_pub → mosquitto_sub, no storage
+  * cim listener storing one observation per message, and the batch topic (10 per message)
+  * the same after the fact: the listener draining a queue the broker kept while it was down
+Lost messages are counted (stored rows against published observations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+import cim
+from bench.common import print_table, timed
+from cim.store.duckdb import connect
+
+T0_US = 1_777_593_600_000_000  # 2026-05-01T00:00:00Z
+
+
+# -- data ---------------------------------------------------------------------------------------
+def observations(n: int, streams: int, offset_s: int = 0) -> pa.Table:
+    """``n`` readings spread over ``streams`` datastreams (ids 1…), one per minute per stream."""
+    per = max(1, n // streams)
+    ds = np.tile(np.arange(1, streams + 1, dtype=np.int32), per)[:n]
+    step = np.repeat(np.arange(per, dtype=np.int64), streams)[:n]
+    t = T0_US + (step * 60 + offset_s) * 1_000_000
+    v = np.random.default_rng(1).normal(50, 10, n).round(3)
+    return pa.table({"datastream_id": ds, "phenomenon_time": pa.array(t, pa.timestamp("us", tz="UTC")),
+                     "result": v})
+
+
+def city_with_streams(path: Path, streams: int) -> cim.City:
+    """A city with one parcel and ``streams`` datastreams (one Thing each) bound to it."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from cim.iot import register_sensors
+
+    city = cim.create(path, name="bench")
+    src = path.with_suffix(".parcel.parquet")
+    gpd.GeoDataFrame({"fid": ["P1"]}, geometry=[box(515000, 3980000, 516000, 3981000)], crs=city.crs).to_parquet(src)
+    city.ingest(src, layer="parcels", id_field="fid")
+    register_sensors(city, [{"feature": "parcels.P1", "location": [515000 + i % 1000, 3980000 + i // 1000 % 1000],
+                             "datastreams": [{"key": f"s{i}", "property": "pm10", "unit": "ug/m3"}]}
+                            for i in range(streams)])
+    from cim.iot import Rule, add_rules
+
+    add_rules(city, [Rule("dust", "above", "alarm", property="pm10", threshold=150, clear=120),
+                     Rule("silent", "stale", "warn", property="pm10", minutes=30)])
+    return city
+
+
+# -- bulk ---------------------------------------------------------------------------------------
+def bench_bulk(work: Path, n: int, streams: int, batch: int) -> list[dict]:
+    from cim.iot import latest, write_observations
+    from cim.iot.load import load_observations
+
+    data = observations(n, streams)
+    rows: list[dict] = []
+    city = city_with_streams(work / "ours.duckdb", streams)
+    secs, stored = timed(lambda: sum(write_observations(city, data.slice(o, batch), evaluate=True).stored
+                                     for o in range(0, n, batch)))
+    rows.append(_row("cim write_observations (Arrow, idempotent, latest, rules)", n, secs, stored))
+    secs, dups = timed(lambda: sum(write_observations(city, data.slice(o, batch)).duplicates
+                                   for o in range(0, n, batch)))
+    rows.append(_row("cim write_observations again (all duplicates)", n, secs, dups))
+    lat_secs, table = timed(lambda: latest(city), repeat=5)
+    arg_secs, _ = timed(lambda: city.store.arrow(
+        "SELECT datastream_id, arg_max(result, phenomenon_time) FROM iot_observations GROUP BY 1"), repeat=3)
+    city.close()
+    parquet, csv = work / "obs.parquet", work / "obs.csv"
+    pq.write_table(data, parquet)
+    pacsv.write_csv(data.set_column(0, "datastream_id", data.column(0).cast(pa.string())), csv)
+    for label, path in (("Parquet", parquet), ("CSV", csv)):
+        city = city_with_streams(work / f"ours_{label}.duckdb", streams)
+        secs, report = timed(lambda city=city, path=path: load_observations(city, path))
+        rows.append(_row(f"cim iot load {label} (file read included)", n, secs, report.stored))
+        city.close()
+    rows.append(_duckdb_floor(work, data))
+    rows += _postgres(work, data)
+    floor = next(r["obs/s"] for r in rows if r["what"].startswith("floor"))
+    for r in rows:
+        r["vs floor"] = round(r["obs/s"] / floor, 3) if r["obs/s"] else None
+    print_table(f"bulk observations: {n:,} rows, {streams:,} datastreams, batches of {batch:,}", rows)
+    print(f"\nlatest value of {table.num_rows:,} datastreams with status and position: {lat_secs * 1000:.0f} ms "
+          f"(goal <= 100 ms); arg_max over all {n:,} observations: {arg_secs * 1000:.0f} ms "
+          f"(ratio {arg_secs / lat_secs:.1f}x)")
+    return rows
+
+
+def _row(what: str, n: int, secs: float, stored: int) -> dict:
+    return {"what": what, "rows": stored, "seconds": round(secs, 3), "obs/s": round(n / secs) if secs else 0}
+
+
+def _duckdb_floor(work: Path, data: pa.Table) -> dict:
+    con = connect(work / "floor.duckdb")
+    con.execute("CREATE TABLE obs (datastream_id INTEGER, phenomenon_time TIMESTAMPTZ, result DOUBLE)")
+
+    def run() -> int:
+        con.register("incoming", data)
+        con.execute("INSERT INTO obs SELECT * FROM incoming")
+        con.unregister("incoming")
+        return con.execute("SELECT count(*) FROM obs").fetchone()[0]
+
+    secs, stored = timed(run)
+    con.close()
+    return _row("floor: DuckDB fed Arrow, bare table", data.num_rows, secs, stored)
+
+
+def _postgres(work: Path, data: pa.Table) -> list[dict]:
+    try:
+        import psycopg
+    except ImportError:
+        print("PostgreSQL column skipped: pip install 'psycopg[binary]' (the dev extra has it)")
+        return []
+    bindir = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin")) if (p / "initdb").exists()), None)
+    if bindir is None:
+        print("PostgreSQL column skipped: no initdb under /usr/lib/postgresql (apt-get install postgresql)")
+        return []
+    try:
+        server = _PostgresServer(bindir, Path(tempfile.mkdtemp(prefix="cim-iot-pg-")))
+        dsn = server.__enter__()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"PostgreSQL column skipped: could not start a temporary server ({exc})")
+        return []
+    try:
+        return _postgres_rows(psycopg, dsn, data)
+    finally:
+        server.__exit__()
+
+
+def _postgres_rows(psycopg: object, dsn: str, data: pa.Table) -> list[dict]:
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        csv = io.BytesIO()
+        pacsv.write_csv(data, csv, pacsv.WriteOptions(include_header=False))
+        payload = csv.getvalue()
+        pg.execute("CREATE UNLOGGED TABLE bare (datastream_id int, t timestamptz, v double precision)")
+        pg.execute("CREATE TABLE keyed (datastream_id int, t timestamptz, v double precision, "
+                   "PRIMARY KEY (datastream_id, t))")
+        bare, _ = timed(lambda: _copy(pg, "bare", payload))
+        keyed, _ = timed(lambda: _copy_idempotent(pg, payload))
+        again, _ = timed(lambda: _copy_idempotent(pg, payload))
+        latest, _ = timed(lambda: pg.execute(
+            "SELECT DISTINCT ON (datastream_id) datastream_id, v FROM keyed ORDER BY datastream_id, t DESC").fetchall())
+        n = data.num_rows
+        count = pg.execute("SELECT count(*) FROM keyed").fetchone()[0]
+        print(f"PostgreSQL latest value per datastream (DISTINCT ON over the keyed table): {latest * 1000:.0f} ms")
+        return [_row("PostgreSQL COPY (CSV) into a bare table", n, bare, n),
+                _row("PostgreSQL COPY + INSERT ON CONFLICT DO NOTHING (keyed)", n, keyed, count),
+                _row("PostgreSQL the same again (all duplicates)", n, again, count)]
+
+
+def _copy(pg: object, table: str, payload: bytes) -> None:
+    with pg.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
+        for i in range(0, len(payload), 1 << 20):
+            copy.write(payload[i:i + (1 << 20)])
+
+
+def _copy_idempotent(pg: object, payload: bytes) -> None:
+    with pg.transaction():
+        pg.execute("CREATE TEMP TABLE incoming (datastream_id int, t timestamptz, v double precision) ON COMMIT DROP")
+        _copy(pg, "incoming", payload)
+        pg.execute("INSERT INTO keyed SELECT * FROM incoming ON CONFLICT DO NOTHING")
+
+
+class _PostgresServer:
+    """A throwaway PostgreSQL cluster in ``folder`` on a free port (Unix socket in the folder)."""
+
+    def __init__(self, bindir: Path, folder: Path) -> None:
+        self.bin, self.folder = bindir, folder
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+
+    def _run(self, *args: str) -> None:
+        user = [] if _not_root() else ["runuser", "-u", "postgres", "--"]
+        subprocess.run([*user, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not _not_root():  # initdb refuses to run as root: the cluster belongs to postgres
+            self.folder.chmod(0o755)
+            shutil.chown(self.folder, "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.folder / "data"), "-A", "trust", "-U", "bench")
+        opts = f"-p {self.port} -k {self.folder} -c listen_addresses='' -c fsync=off -c max_wal_size=4GB"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-o", opts, "-w", "-l",
+                  str(self.folder / "log"), "start")
+        return f"host={self.folder} port={self.port} user=bench dbname=postgres"
+
+    def __exit__(self, *exc: object) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _not_root() -> bool:
+    import os
+
+    return os.geteuid() != 0
+
+
+# -- MQTT ---------------------------------------------------------------------------------------
+def bench_mqtt(work: Path, messages: int, per_batch: int) -> list[dict]:
+    from cim.iot.broker import LocalBroker
+
+    rows = []
+    single = "\n".join(json.dumps({"t": (T0_US // 1000) + i * 1000, "v": i % 97}) for i in range(messages))
+    with LocalBroker(work / "broker") as broker:
+        rows.append(_mosquitto_floor(broker, work, single, messages))
+        rows.append(_ours(broker, work, "cim listener, 1 observation per message", single, messages, messages,
+                          topic="obs/s1"))
+        n_batches = max(1, messages // per_batch)
+        batches = "\n".join(json.dumps([[1 + j % 100, (T0_US // 1000) + (b * per_batch + j) * 10, j]
+                                        for j in range(per_batch)]) for b in range(n_batches))
+        rows.append(_ours(broker, work, f"cim listener, batch topic ({per_batch} per message)", batches,
+                          n_batches, n_batches * per_batch, topic="batch"))
+        rows.append(_ours(broker, work, "cim listener draining a queue kept while it was down", single, messages,
+                          messages, topic="obs/s2", offline=True))
+    floor = rows[0]["msg/s"]
+    for r in rows:
+        r["vs floor"] = round(r["msg/s"] / floor, 3) if floor else None
+    print_table(f"MQTT QoS 1 end to end: {messages:,} messages on loopback", rows)
+    return rows
+
+
+def _publish(broker: object, topic: str, payload_lines: str, work: Path) -> subprocess.Popen:
+    lines = work / f"pub-{abs(hash(topic))}.txt"
+    lines.write_text(payload_lines + "\n", encoding="utf-8")
+    return subprocess.Popen(f"mosquitto_pub -h 127.0.0.1 -p {broker.port} -q 1 -M 1000 -t {topic} -l < {lines}",
+                            shell=True)
+
+
+def _mosquitto_floor(broker: object, work: Path, lines: str, n: int) -> dict:
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", "floor/x",
+                            "-C", str(n)], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    start = time.perf_counter()
+    pub = _publish(broker, "floor/x", lines, work)
+    sub.wait(600)
+    secs = time.perf_counter() - start
+    pub.wait(60)
+    return {"what": "floor: mosquitto_pub -> mosquitto_sub (no storage)", "messages": n, "observations": n,
+            "stored": n if sub.returncode == 0 else 0, "lost": 0 if sub.returncode == 0 else n,
+            "seconds": round(secs, 2), "msg/s": round(n / secs), "obs/s": round(n / secs)}
+
+
+def _ours(broker: object, work: Path, what: str, lines: str, n_msgs: int, n_obs: int, *, topic: str,
+          offline: bool = False) -> dict:
+    from cim.iot.mqtt import MqttListener
+
+    city = city_with_streams(work / f"mqtt-{abs(hash(what))}.duckdb", 100)
+    prefix = "cim/bench"
+    listener = MqttListener(city, broker.address, prefix=prefix, client_id=f"bench-{abs(hash(what))}",
+                            stale_every=0)
+    listener.start()
+    listener.connected.wait(10)
+    if offline:
+        listener.stop()
+        _publish(broker, f"{prefix}/{topic}", lines, work).wait(600)
+        listener = MqttListener(city, broker.address, prefix=prefix, client_id=f"bench-{abs(hash(what))}",
+                                stale_every=0)
+        start = time.perf_counter()
+        listener.start()
+    else:
+        start = time.perf_counter()
+        _publish(broker, f"{prefix}/{topic}", lines, work)
+    deadline = time.monotonic() + 900
+    while listener.stats.observations < n_obs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    secs = time.perf_counter() - start
+    listener.stop()
+    stored = city.store.scalar("SELECT count(*) FROM iot_observations")
+    city.close()
+    return {"what": what, "messages": n_msgs, "observations": n_obs, "stored": stored, "lost": n_obs - stored,
+            "seconds": round(secs, 2), "msg/s": round(n_msgs / secs), "obs/s": round(n_obs / secs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--obs", type=int, default=5_000_000, help="observations in the bulk test")
+    parser.add_argument("--streams", type=int, default=100_000, help="datastreams in the bulk test")
+    parser.add_argument("--batch", type=int, default=1_000_000, help="rows per write_observations call")
+    parser.add_argument("--messages", type=int, default=200_000, help="MQTT messages")
+    parser.add_argument("--per-batch", type=int, default=10, help="observations per batch-topic message")
+    parser.add_argument("--skip-bulk", action="store_true")
+    parser.add_argument("--skip-mqtt", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cim-iot-bench-"))
+    try:
+        if not args.skip_bulk:
+            bench_bulk(work, args.obs, args.streams, args.batch)
+        if not args.skip_mqtt:
+            if not shutil.which("mosquitto_pub"):
+                print("MQTT part skipped: apt-get install mosquitto-clients")
+            else:
+                bench_mqtt(work, args.messages, args.per_batch)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
