@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cim.errors import QueryError
 from cim.query import parse_time, resolve_geometry
@@ -28,8 +29,7 @@ SELECT d.id AS datastream_id, d.thing_id, t.feature_id, d.name, p.key AS propert
   l.result AS value, l.phenomenon_time AS time,
   CASE WHEN act.alarm THEN 'alarm' WHEN act.warn THEN 'warn'
        WHEN act.stale OR l.phenomenon_time IS NULL OR l.phenomenon_time < ? THEN 'stale' ELSE 'ok' END AS status,
-  loc.lon, loc.lat, d.key, t.name AS thing, t.feature_class,
-  ST_X(loc.geom) AS x, ST_Y(loc.geom) AS y, t.classification
+  loc.lon, loc.lat, d.key, t.name AS thing, t.feature_class, {xy}, t.classification
 FROM iot_datastreams d JOIN iot_things t ON t.id = d.thing_id JOIN iot_properties p ON p.id = d.property_id
 LEFT JOIN iot_latest l ON l.datastream_id = d.id LEFT JOIN act ON act.datastream_id = d.id
 LEFT JOIN iot_locations loc ON loc.thing_id = t.id
@@ -51,7 +51,7 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
     """
     from datetime import UTC
 
-    from cim.iot.visibility import apply_view, visible_predicate
+    from cim.iot.visibility import apply_view, visible_predicate, xy_columns
 
     now = parse_time(now) if now is not None else datetime.now(UTC)
     visible, allowed = visible_predicate(role)
@@ -63,8 +63,9 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
     if datastreams is not None:
         where.append("d.id IN (SELECT UNNEST(?::INTEGER[]))")
         params.append([int(i) for i in datastreams])
-    sql = _LATEST + " WHERE " + " AND ".join(where) + " ORDER BY d.id"
-    return apply_view(city.store.arrow(sql, params), role, city.crs)
+    sql = _LATEST.format(xy=xy_columns(role)) + " WHERE " + " AND ".join(where)
+    table = city.store.arrow(sql, params)  # sorted here: DuckDB would sort every wide row
+    return apply_view(table.take(pc.sort_indices(table.column("datastream_id"))), role, city.crs)
 
 
 def series(city: City, datastream: int | str, *, start: Any = None, end: Any = None, bucket: str | None = None,

@@ -21,6 +21,13 @@ def visible_predicate(role: str | None, alias: str = "t") -> tuple[str, list[str
     return f"coalesce({alias}.classification, 'restricted') IN ({marks})", allowed
 
 
+def xy_columns(role: str | None, geom: str = "loc.geom") -> str:
+    """SQL for the ``x``, ``y`` helper columns: the position only when the role has a coarse view."""
+    if role is not None and "coarse" in visible_classifications(role).values():
+        return f"ST_X({geom}) AS x, ST_Y({geom}) AS y"
+    return "NULL::DOUBLE AS x, NULL::DOUBLE AS y"
+
+
 def apply_view(table: pa.Table, role: str | None, crs: str) -> pa.Table:
     """Coarsen ``lon``/``lat`` of rows the role sees desensitised; needs ``classification``, ``x``, ``y``.
 
