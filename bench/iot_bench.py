@@ -235,7 +235,7 @@ def bench_mqtt(work: Path, messages: int, per_batch: int) -> list[dict]:
         rows.append(_mosquitto_floor(broker, work, single, messages))
         rows.append(_ours(broker, work, "cim listener, 1 observation per message", single, messages, messages,
                           topic="obs/s1"))
-        n_batches = max(1, messages // per_batch)
+        n_batches = messages
         batches = "\n".join(json.dumps([[1 + j % 100, (T0_US // 1000) + (b * per_batch + j) * 10, j]
                                         for j in range(per_batch)]) for b in range(n_batches))
         rows.append(_ours(broker, work, f"cim listener, batch topic ({per_batch} per message)", batches,
@@ -246,6 +246,8 @@ def bench_mqtt(work: Path, messages: int, per_batch: int) -> list[dict]:
     for r in rows:
         r["vs floor"] = round(r["msg/s"] / floor, 3) if floor else None
     print_table(f"MQTT QoS 1 end to end: {messages:,} messages on loopback", rows)
+    print("\nthe listener speaks MQTT 5 (Receive Maximum lets a stock broker keep a whole batch in flight "
+          "until it is committed); paho's per-message cost, not storage, bounds the one-per-message rate")
     return rows
 
 
