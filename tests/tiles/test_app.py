@@ -61,7 +61,11 @@ def test_an_unexpected_error_reaches_the_client_without_internals(client, app):
         raise RuntimeError("SELECT secret FROM features -- /srv/city.duckdb line 12")
 
     app.router.add_api_route("/broken-for-test", broken, methods=["GET"], summary="fails on purpose")
-    resp = TestClient(app, raise_server_exceptions=False).get("/broken-for-test")  # lifespan already running
+    try:
+        resp = TestClient(app, raise_server_exceptions=False).get("/broken-for-test")  # lifespan already running
+    finally:
+        app.router.routes.pop()
+        app.openapi_schema = None
     assert resp.status_code == 500
     assert resp.headers["content-type"] == "application/problem+json"
     assert "SELECT" not in resp.text and "secret" not in resp.text and "Traceback" not in resp.text

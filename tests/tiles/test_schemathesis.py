@@ -50,8 +50,17 @@ def _exercise(operation, failures: list[str]) -> int:
     return calls
 
 
-def test_generated_requests_never_get_a_server_error(client, app):
-    schema = schemathesis.openapi.from_asgi("/api", app)
+def test_generated_requests_never_get_a_server_error(app, demo_path, tmp_path):
+    import shutil
+
+    from tiles import create_app
+
+    # schemathesis runs the app's lifespan itself and keeps it for the process: give it its own
+    # app over its own copy of the city so the session app's city stays open
+    copy = tmp_path / "city.duckdb"
+    shutil.copy(demo_path, copy)
+    own = create_app(app.state.settings.model_copy(update={"city": copy, "tile_store": tmp_path / "t.duckdb"}))
+    schema = schemathesis.openapi.from_asgi("/api", own)
     failures: list[str] = []
     calls = 0
     for result in schema.get_all_operations():

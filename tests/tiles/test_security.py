@@ -101,6 +101,14 @@ def test_requires_lets_only_the_minimum_role_and_above_through(client, app):
         return {"by": role}
 
     app.router.add_api_route("/test-write", write_something, methods=["POST"], summary="test write")
+    try:
+        _check_write_guard(client)
+    finally:
+        app.router.routes.pop()
+        app.openapi_schema = None
+
+
+def _check_write_guard(client) -> None:
     assert client.post("/test-write").status_code == 403
     assert client.post("/test-write", headers=headers("operator")).status_code == 403
     assert "planner" in client.post("/test-write", headers=headers("viewer")).json()["detail"]
