@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project and its tests need, when missing. Idempotent.
 set -euo pipefail
-packages=(python3-venv nodejs chromium fonts-noto-cjk mosquitto)
+packages=(python3-venv nodejs chromium fonts-noto-cjk mosquitto postgresql-15-postgis-3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
