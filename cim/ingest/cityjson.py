@@ -43,9 +43,7 @@ def ingest_cityjson(city: City, path: str | Path, *, layer: str | None = None, s
                      feature_class="Building", source=str(path),
                      checksum=checksum(path, {"source_crs": source_crs}))
     report = IngestReport(layer=name, source=str(path), kind="cityjson")
-    if is_unchanged(city, spec):
-        report.unchanged, report.version = True, city.layer(name)["version"]
-        report.notes.append("source unchanged since the last ingest: nothing to do")
+    if is_unchanged(city, spec, report):
         return report
     progress(f"{name}: reading {path.name}", 0.05)
     data = read_cityjson(path)

@@ -57,12 +57,19 @@ class LayerSpec:
         check_classification(self.classification)
 
 
-def is_unchanged(city: City, spec: LayerSpec) -> bool:
-    """True when the layer's current version came from a source with the same checksum."""
+def is_unchanged(city: City, spec: LayerSpec, report: IngestReport) -> bool:
+    """True (and ``report`` says so) when the layer's current version came from the same source.
+
+    Re-ingesting an unchanged file is then a no-op that still answers with the current version.
+    """
     if not spec.checksum:
         return False
     current = city.store.scalar("SELECT checksum FROM layers WHERE name = ?", [spec.name])
-    return current == spec.checksum
+    if current != spec.checksum:
+        return False
+    report.unchanged, report.version = True, city.layer(spec.name)["version"]
+    report.notes.append("source unchanged since the last ingest: nothing to do")
+    return True
 
 
 def commit_layer(city: City, spec: LayerSpec, features: pa.Table, report: IngestReport,

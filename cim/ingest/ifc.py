@@ -50,9 +50,7 @@ def ingest_ifc(city: City, path: str | Path, *, layer: str | None = None, phase:
     spec = LayerSpec(name=name, kind="bim", phase=phase, classification=classification,
                      feature_class="BimElement", source=str(path), checksum=checksum(path, options))
     report = IngestReport(layer=name, source=str(path), kind="ifc")
-    if is_unchanged(city, spec):
-        report.unchanged, report.version = True, city.layer(name)["version"]
-        report.notes.append("source unchanged since the last ingest: nothing to do")
+    if is_unchanged(city, spec, report):
         return report
     progress(f"{name}: reading {path.name}", 0.02)
     model = read_model(path, anchor=_anchor(city, anchor, rotation, anchor_crs), threads=threads)

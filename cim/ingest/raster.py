@@ -42,10 +42,7 @@ def ingest_raster(
                      feature_class="Raster", source=str(path),
                      checksum=checksum(path, {"source_crs": source_crs}))
     report = IngestReport(layer=name, source=str(path), kind="raster")
-    if is_unchanged(city, spec):
-        report.unchanged = True
-        report.version = city.layer(name)["version"]
-        report.notes.append("source unchanged since the last ingest: nothing to do")
+    if is_unchanged(city, spec, report):
         return report
     city.data_dir.mkdir(parents=True, exist_ok=True)
     version = _next_version(city, name)

@@ -87,10 +87,7 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
     spec = LayerSpec(name=layer, kind="vector", phase=phase, classification=classification,
                      source=str(path), checksum=checksum(path, options))
     report = IngestReport(layer=layer, source=str(path), kind="vector")
-    if is_unchanged(city, spec):
-        report.unchanged = True
-        report.version = city.layer(layer)["version"]
-        report.notes.append("source unchanged since the last ingest: nothing to do")
+    if is_unchanged(city, spec, report):
         return report
     progress(f"{layer}: reading {path.name}", 0.05)
     datum = _web_datum(source_crs)
