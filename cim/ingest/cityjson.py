@@ -11,7 +11,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import CRSError
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged, next_version
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
 from cim.meshes import StoredMesh, to_rows
@@ -54,8 +54,7 @@ def ingest_cityjson(city: City, path: str | Path, *, layer: str | None = None, s
     rows, meshes = _rows(data.objects, src, parse_crs(city.crs), report)
     spec.properties = {"cityjson_version": data.version}
     with city.store.transaction():
-        version = int(city.store.scalar(
-            "SELECT coalesce(max(version), 0) FROM layer_versions WHERE layer = ?", [name])) + 1
+        version = next_version(city, name)
         if meshes:
             city.store.insert_arrow("meshes", to_rows(meshes, name, version))
         commit_layer(city, spec, rows, report)

@@ -72,6 +72,12 @@ def is_unchanged(city: City, spec: LayerSpec, report: IngestReport) -> bool:
     return True
 
 
+def next_version(city: City, layer: str) -> int:
+    """The version number the next ingest of ``layer`` will get (inside a transaction: this one's)."""
+    current = city.store.scalar("SELECT max(version) FROM layer_versions WHERE layer = ?", [layer])
+    return int(current or 0) + 1
+
+
 def commit_layer(city: City, spec: LayerSpec, features: pa.Table, report: IngestReport,
                  *, attributes: pa.Table | None = None, extra_writes: Any = None) -> IngestReport:
     """Write ``features`` as the next version of ``spec.name`` in one transaction.
@@ -86,8 +92,7 @@ def commit_layer(city: City, spec: LayerSpec, features: pa.Table, report: Ingest
     table = _normalise(features, skip={"properties"} if attributes is not None else set())
     now = datetime.now(UTC)
     with store.transaction():
-        version = int(store.scalar("SELECT coalesce(max(version), 0) FROM layer_versions WHERE layer = ?",
-                                   [spec.name])) + 1
+        version = next_version(city, spec.name)
         store.execute("UPDATE features SET valid_to = ? WHERE layer = ? AND valid_to IS NULL",
                       [now, spec.name])
         table = _with_layer_columns(table, spec, version, now)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import ValidationError
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged, next_version
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
 from cim.meshes import StoredMesh, to_rows
@@ -58,8 +58,7 @@ def ingest_ifc(city: City, path: str | Path, *, layer: str | None = None, phase:
     report.read = len(model.elements)
     report.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
     with city.store.transaction():
-        version = int(city.store.scalar(
-            "SELECT coalesce(max(version), 0) FROM layer_versions WHERE layer = ?", [name])) + 1
+        version = next_version(city, name)
         shapes = _store_meshes(city, model, name, version, progress)
         features = _features(city, model, shapes, report)
         spec.properties = _layer_properties(model)

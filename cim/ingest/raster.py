@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged, next_version
 from cim.ingest.report import IngestReport
 from cim.ingest.source import checksum, layer_name_for
 
@@ -45,7 +45,7 @@ def ingest_raster(
     if is_unchanged(city, spec, report):
         return report
     city.data_dir.mkdir(parents=True, exist_ok=True)
-    version = _next_version(city, name)
+    version = next_version(city, name)
     target = city.data_dir / f"{name}.v{version}.tif"
     info = to_cog(path, target, source_crs=source_crs)
     try:
@@ -66,11 +66,6 @@ def ingest_raster(
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-
-
-def _next_version(city: City, name: str) -> int:
-    current = city.store.scalar("SELECT max(version) FROM layer_versions WHERE layer = ?", [name])
-    return int(current or 0) + 1
 
 
 def _box_wkb(minx: float, miny: float, maxx: float, maxy: float) -> bytes:
