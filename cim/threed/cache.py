@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import uuid
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cim.threed.access import view_for
+from cim.threed.sidecar import write_sidecar
 from cim.threed.tileset import Tileset3D, plan_tileset
 
 if TYPE_CHECKING:
     from cim.city import City
 
 __all__ = ["TilesetCache", "cache_dir"]
+
+log = logging.getLogger("cim.threed")
 
 _GENERATOR = "g1"  # bump when the content layout changes, so old cached files are not reused
 
@@ -41,9 +45,10 @@ def cache_dir(city: City, layer: str, version: int, view: str) -> Path:
 class TilesetCache:
     """Plans of recently used tilesets (LRU, ``max_plans``) and their content on disk."""
 
-    def __init__(self, *, max_plans: int = 8, disk: bool = True) -> None:
+    def __init__(self, *, max_plans: int = 8, disk: bool = True, sidecar_from: int = 20_000) -> None:
         self.max_plans = max_plans
         self.disk = disk
+        self.sidecar_from = sidecar_from  # layers with this many features get tile-ordered footprints
         self._plans: OrderedDict[tuple, Tileset3D] = OrderedDict()
         self._lock = threading.Lock()
         self._planning: dict[tuple, threading.Lock] = {}
@@ -64,6 +69,8 @@ class TilesetCache:
                 if key in self._plans:
                     return self._plans[key]
             plan = plan_tileset(city, layer, view=view)
+            if self.disk and plan.ids.size >= self.sidecar_from:
+                _start_sidecar(plan, cache_dir(city, layer, plan.version, view) / "features.parquet")
             with self._lock:
                 self._plans[key] = plan
                 self._planning.pop(key, None)
@@ -86,6 +93,21 @@ class TilesetCache:
         if self.disk:
             _write_atomic(path, data)
         return data
+
+
+def _start_sidecar(plan: Tileset3D, path: Path) -> None:
+    """Write the plan's tile-ordered footprints in the background; tiles use them once complete."""
+    if path.is_file():
+        plan.sidecar = path
+        return
+
+    def run() -> None:
+        try:
+            plan.sidecar = write_sidecar(plan, path)
+        except Exception:  # noqa: BLE001 - an optimisation: on any failure tiles keep reading the city
+            log.warning("could not write %s; tiles of %s read the city instead", path, plan.layer, exc_info=True)
+
+    threading.Thread(target=run, name=f"3dtiles-sidecar-{plan.layer}", daemon=True).start()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -64,6 +64,7 @@ class Tileset3D:
     nodes: list[Node]
     view: str = "full"
     source_kind: str = "lod1"  # "lod1": extruded footprints; "mesh": the meshes table (BIM, CityJSON)
+    sidecar: Any = None  # Path of the tile-ordered footprints (cim.threed.sidecar), once written
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
 
@@ -144,8 +145,7 @@ class Tileset3D:
             mesh, table = self._mesh_tile(ids, self.frames[index])
         else:
             if self.view == "full":
-                table = ({name: column[members] for name, column in aligned.items()} if aligned is not None
-                         else _align(source.tile_features(self.city, self.layer, self.version, ids), ids))
+                table = self._footprints(index, ids, members, aligned)
                 polygons = shapely.from_wkb(table["wkb"])
             else:  # desensitised: the grid boxes, never the outline
                 table = self._labels(ids)
@@ -155,6 +155,16 @@ class Tileset3D:
         return mesh_glb(mesh, {"id": table["id"], "class": table["class"], "name": table["name"],
                                "height": heights, "base": self.base[members]},
                         extras={"cim": {"layer": self.layer, "version": self.version, "tile": key}})
+
+    def _footprints(self, index: int, ids: np.ndarray, members: np.ndarray,
+                    aligned: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        if aligned is not None:
+            return {name: column[members] for name, column in aligned.items()}
+        if self.sidecar is not None:
+            from cim.threed.sidecar import read_tile_rows
+
+            return read_tile_rows(self.sidecar, index)
+        return _align(source.tile_features(self.city, self.layer, self.version, ids), ids)
 
     def _labels(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         found = feature_rows(self.city, self.layer, self.version, [str(i) for i in ids])

@@ -162,3 +162,20 @@ def test_cim_export_3dtiles_writes_the_folder_and_explains_errors(guarded_city, 
     assert "features of buildings" in ok.output and (tmp_path / "out" / "tileset.json").is_file()
     again = runner.invoke(app, ["export", "3dtiles", location, str(tmp_path / "out")])
     assert again.exit_code != 0
+
+
+def test_tile_ordered_footprints_serve_the_same_content_as_the_city(guarded_city):
+    import time
+
+    from cim.threed import TilesetCache
+
+    cache = TilesetCache(sidecar_from=0)
+    plan = cache.plan(guarded_city, "buildings")
+    deadline = time.monotonic() + 60
+    while plan.sidecar is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert plan.sidecar is not None and plan.sidecar.is_file()
+    fresh = plan_tileset(guarded_city, "buildings")
+    assert fresh.sidecar is None
+    for node in plan.nodes:
+        assert cache.content(guarded_city, "buildings", node.key) == fresh.content(node.key)
