@@ -1,0 +1,298 @@
+"""Vector tiles: `cim serve` vs TiPg over PostGIS 15/3 on the same demo city, with raw ST_AsMVT floors.
+
+    python -m bench.tiles_bench                      # default demo city (~3 000 buildings)
+    python -m bench.tiles_bench --scale 1000000      # the 1 M-building city (builds it: minutes)
+    python -m bench.tiles_bench --city big.duckdb    # reuse a city
+
+The same fixed list of z10–z16 tile URLs (the tiles nearest the city centre at each zoom) is
+requested from each server by an asyncio httpx load generator on loopback, each URL once per
+pass, at concurrency 1, 8 and 64. Each concurrency starts a fresh server process: the first pass
+is **cold** (nothing rendered in that process; for cim the prepared tile store exists — it is
+built once per layer version, timed separately as "prepare"), the second **warm**. PostGIS holds
+the layer in EPSG:3857 with a GIST index, TiPg's fastest set-up (no reprojection per request).
+Floors: DuckDB and PostGIS ``ST_AsMVT`` in process over the same 3857 geometries without any
+generalisation, and cim's own tile path in process (no HTTP).
+
+Prints req/s, p50/p99 ms, mean tile bytes and the ratios cim / TiPg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench._postgis import TempPostGIS, free_port, load_layer
+from bench.common import percentile, print_table
+
+ZOOMS = range(10, 17)
+
+
+def _city(args: argparse.Namespace, work: Path) -> Path:
+    if args.city:
+        return Path(args.city)
+    from cim.demo import build_demo
+
+    path = work / "city.duckdb"
+    print(f"building the demo city (scale {args.scale or 'default'}) …", flush=True)
+    build_demo(path, scale=args.scale).close()
+    return path
+
+
+def _prepare(city_path: Path, layer: str) -> tuple[float, str, tuple[float, float, float, float]]:
+    """Prepare cim's tile store for the public view; returns seconds, the store table and 3857 bounds."""
+    import cim
+    from cim.catalog import layer_info
+    from cim.mvt import VectorTiles
+
+    city = cim.open(city_path)
+    try:
+        tiles = VectorTiles(city)
+        start = time.perf_counter()
+        prepared = tiles.prepare(layer_info(city, layer, "anonymous"))
+        seconds = time.perf_counter() - start
+        bounds = tiles.con.execute(f'SELECT min(cx), min(cy), max(cx), max(cy) FROM "{prepared.table}"').fetchone()
+        tiles.close()
+    finally:
+        city.close()
+    return seconds, prepared.table, bounds
+
+
+def tile_list(bounds: tuple[float, ...], per_zoom: int) -> list[tuple[int, int, int]]:
+    """The ``per_zoom`` tiles nearest the centre of ``bounds`` (EPSG:3857) at each zoom 10–16."""
+    from cim.tilegrid import tile_bounds, tiles_covering
+
+    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    out = []
+    for z in ZOOMS:
+        tiles = tiles_covering(bounds, z)
+
+        def dist(t: tuple[int, int], z: int = z) -> float:
+            b = tile_bounds(z, *t)
+            return math.hypot((b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy)
+
+        out += [(z, x, y) for x, y in sorted(tiles, key=dist)[:per_zoom]]
+    return out
+
+
+@contextmanager
+def serve(cmd: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
+    """Run a server process until the block ends; wait for ``probe`` to answer first."""
+    import httpx
+
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[2]} exited: {proc.stderr.read().decode()[-1500:]}")
+            try:
+                if httpx.get(probe, timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _load(urls: list[str], concurrency: int) -> dict[str, object]:
+    import httpx
+
+    latencies: list[float] = [0.0] * len(urls)
+    sizes: list[int] = [0] * len(urls)
+    statuses: list[int] = [0] * len(urls)
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=120, headers={"Accept-Encoding": "gzip"}) as client:
+
+        async def one(i: int, url: str) -> None:
+            async with gate:
+                start = time.perf_counter()
+                resp = await client.get(url)
+                latencies[i] = time.perf_counter() - start
+                sizes[i], statuses[i] = len(resp.content), resp.status_code
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
+        elapsed = time.perf_counter() - start
+    bad = [s for s in statuses if s not in (200, 204)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} tile requests failed with {sorted(set(bad))}")
+    return {"latencies": latencies, "sizes": sizes, "elapsed": elapsed}
+
+
+def _row(engine: str, passname: str, c: int, res: dict, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+    lat = [v * 1000 for v in res["latencies"]]
+    z14 = [v for v, t in zip(lat, tiles, strict=True) if t[0] == 14]
+    return {"engine": engine, "pass": passname, "c": c, "req/s": len(lat) / res["elapsed"],
+            "p50 ms": percentile(lat, 50), "p99 ms": percentile(lat, 99), "z14 p99 ms": percentile(z14, 99),
+            "mean KB": sum(res["sizes"]) / len(lat) / 1024, "max KB": max(res["sizes"]) / 1024}
+
+
+def run_server(engine: str, cmd: list[str], env: dict[str, str], url_of, port: int,
+               tiles: list[tuple[int, int, int]], levels: list[int]) -> list[dict[str, object]]:
+    """Cold and warm passes at each concurrency, a fresh process per concurrency."""
+    urls = [url_of(port, z, x, y) for z, x, y in tiles]
+    rows = []
+    for c in levels:
+        with serve(cmd, env, urls[0].rsplit("/collections", 1)[0] + "/conformance"):
+            for passname in ("cold", "warm"):
+                res = asyncio.run(_load(urls, c))
+                rows.append(_row(engine, passname, c, res, tiles))
+                print(f"  {engine} c={c} {passname}: {rows[-1]['req/s']:.1f} req/s", flush=True)
+    return rows
+
+
+def _floor(engine: str, render, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+    lat, sizes = [], []
+    start = time.perf_counter()
+    for z, x, y in tiles:
+        t = time.perf_counter()
+        sizes.append(len(render(z, x, y)))
+        lat.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - start
+    z14 = [v for v, t in zip(lat, tiles, strict=True) if t[0] == 14]
+    return {"engine": engine, "tiles/s": len(tiles) / elapsed, "p50 ms": percentile(lat, 50),
+            "p99 ms": percentile(lat, 99), "z14 p99 ms": percentile(z14, 99),
+            "mean KB": sum(sizes) / len(sizes) / 1024, "max KB": max(sizes) / 1024}
+
+
+def duckdb_floor(city_path: Path, table: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+    """DuckDB ST_AsMVTGeom + ST_AsMVT over the prepared 3857 table, no generalisation."""
+    from cim.store.duckdb import connect
+    from cim.tilegrid import tile_bounds
+
+    con = connect(city_path.with_name(city_path.name + ".data") / "tiles" / "vector.duckdb", read_only=True)
+    sql = (f"SELECT ST_AsMVT(t, 'buildings', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(geom, "
+           "ST_Extent(ST_MakeEnvelope(?, ?, ?, ?)), 4096, 64, true) AS geom, id, class, name, height "
+           f'FROM "{table}" WHERE ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))) t')
+
+    def render(z: int, x: int, y: int) -> bytes:
+        b = tile_bounds(z, x, y)
+        row = con.execute(sql, [*b, *b]).fetchone()
+        return bytes(row[0]) if row and row[0] else b""
+
+    try:
+        return _floor("DuckDB ST_AsMVT (raw)", render, tiles)
+    finally:
+        con.close()
+
+
+def cim_in_process(city_path: Path, layer: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+    """cim's tile path without HTTP (prepared store, generalised, own encoder)."""
+    import cim
+    from cim.catalog import layer_info
+    from cim.mvt import VectorTiles
+
+    city = cim.open(city_path, read_only=True)
+    vt = VectorTiles(city)
+    info = layer_info(city, layer, "anonymous")
+    try:
+        return _floor("cim VectorTiles (in process)", lambda z, x, y: vt.tile(info, z, x, y), tiles)
+    finally:
+        vt.close()
+        city.close()
+
+
+def postgis_floor(pg: TempPostGIS, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+    """PostGIS ST_AsMVTGeom + ST_AsMVT, no generalisation."""
+    con = pg.connect()
+    sql = ("SELECT ST_AsMVT(t, 'buildings', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(geom, "
+           "ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom, id, class, name, height FROM buildings "
+           "WHERE geom && ST_TileEnvelope(%s, %s, %s)) t")
+
+    def render(z: int, x: int, y: int) -> bytes:
+        row = con.execute(sql, (z, x, y, z, x, y)).fetchone()
+        return bytes(row[0]) if row and row[0] else b""
+
+    try:
+        return _floor("PostGIS ST_AsMVT (raw)", render, tiles)
+    finally:
+        con.close()
+
+
+def load_postgis(pg: TempPostGIS, city_path: Path, table: str) -> float:
+    """The prepared 3857 rows (same attributes as cim's tiles) into PostGIS as table ``buildings``."""
+    from cim.store.duckdb import connect
+
+    con = connect(city_path.with_name(city_path.name + ".data") / "tiles" / "vector.duckdb", read_only=True)
+    try:
+        cur = con.execute(f'SELECT id, class, name, height, z_min, z_max, ST_AsWKB(geom) FROM "{table}"')
+        columns = [("id", "text"), ("class", "text"), ("name", "text"), ("height", "double precision"),
+                   ("z_min", "double precision"), ("z_max", "double precision")]
+
+        def rows() -> Iterator[tuple]:
+            while batch := cur.fetchmany(50_000):
+                yield from batch
+
+        return load_layer(pg, "buildings", columns, rows())
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=None, help="buildings in the demo city (default ~3 000)")
+    parser.add_argument("--city", help="use this city instead of building one")
+    parser.add_argument("--per-zoom", type=int, default=30, help="tiles per zoom level 10–16")
+    parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--skip-tipg", action="store_true", help="only cim and the DuckDB floor")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="cim-tiles-bench-"))
+    city_path = _city(args, work)
+    seconds, table, bounds = _prepare(city_path, "buildings")
+    tiles = tile_list(bounds, args.per_zoom)
+    print(f"prepared the buildings tile store in {seconds:.1f} s; {len(tiles)} tiles z10–z16", flush=True)
+
+    py = sys.executable
+    port = free_port()
+    rows = run_server("cim", [py, "-m", "cim", "serve", str(city_path), "--port", str(port), "--log-level",
+                              "warning"], {"CIM_PREPARE_TILES": "false"},
+                      lambda p, z, x, y: f"http://127.0.0.1:{p}/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}",
+                      port, tiles, levels)
+    floors = [cim_in_process(city_path, "buildings", tiles), duckdb_floor(city_path, table, tiles)]
+    if not args.skip_tipg:
+        with TempPostGIS() as pg:
+            print(f"loaded PostGIS in {load_postgis(pg, city_path, table):.1f} s", flush=True)
+            port = free_port()
+            rows += run_server("TiPg", [py, "-m", "uvicorn", "tipg.main:app", "--port", str(port), "--log-level",
+                                        "warning"], {"DATABASE_URL": pg.dsn, "TIPG_DB_SCHEMAS": '["public"]'},
+                               lambda p, z, x, y:
+                               f"http://127.0.0.1:{p}/collections/public.buildings/tiles/WebMercatorQuad/{z}/{x}/{y}",
+                               port, tiles, levels)
+            floors.append(postgis_floor(pg, tiles))
+    print_table("HTTP tile serving (each URL once per pass)", rows)
+    print_table("in-process floors (sequential)", floors)
+    _ratios(rows)
+
+
+def _ratios(rows: list[dict[str, object]]) -> None:
+    by = {(r["engine"], r["pass"], r["c"]): r for r in rows}
+    out = []
+    for (engine, passname, c), r in by.items():
+        peer = by.get(("TiPg", passname, c))
+        if engine == "cim" and peer:
+            out.append({"pass": passname, "c": c, "req/s cim/TiPg": r["req/s"] / peer["req/s"],
+                        "p99 TiPg/cim": peer["p99 ms"] / r["p99 ms"], "bytes cim/TiPg": r["mean KB"] / peer["mean KB"]})
+    print_table("ratios (>1 = cim better, except bytes)", out)
+    cold = by.get(("cim", "cold", 1))
+    if cold:
+        print(f"\ncim cold z14 p99 at c=1: {cold['z14 p99 ms']:.1f} ms (goal <= 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
