@@ -5,6 +5,7 @@ console errors."""
 from __future__ import annotations
 
 import io
+from urllib.parse import quote
 
 import pytest
 from pyproj import Geod
@@ -79,6 +80,27 @@ def test_clicking_a_building_shows_its_attributes_and_parent_chain(overview, tra
     assert_clean(traffic)
 
 
+def test_clicking_the_worksite_model_picks_one_element_with_its_chain_to_the_parcel(overview, traffic, server):
+    city = get_json(server, "/api/city", ADMIN_KEY)
+    bim = [layer["name"] for layer in city["layers"] if layer["kind"] == "bim"]
+    assert bim, "the demo city has no BIM layer to pick from"
+    overview.open("build", api_key=ADMIN_KEY)
+    overview.page.wait_for_function("window.cim.state.worksiteBoxes.length > 0")
+    overview.settle()
+    w, s, e, n = overview.page.evaluate("window.cim.state.worksiteBoxes[0]")
+    overview.click_map((w + e) / 2, (s + n) / 2, 12.0)
+    overview.page.wait_for_function("window.cim.selected !== null", timeout=20_000)
+    picked = overview.page.evaluate("window.cim.selected")
+    card = get_json(server, f"/api/features/{quote(picked, safe='')}", ADMIN_KEY)
+    assert card["layer"] in bim
+    assert card["class"] not in {"Site", "Building", "Storey"}, f"picked the container {card['class']}"
+    classes = [p["class"] for p in card["parents"]]
+    assert "Storey" in classes and "Building" in classes and classes[-1] == "Parcel", classes
+    assert overview.parent_chain() == [f"{p['class']} · {p['name'] or p['id']}" for p in card["parents"]]
+    overview.screenshot(artifact("viewer-build-picked-element.png"))
+    assert_clean(traffic)
+
+
 def test_search_by_a_chinese_road_name_flies_to_it(overview, traffic, server):
     hits = get_json(server, "/api/search?q=%E9%95%BF%E6%B1%9F%E8%B7%AF&limit=5")  # 长江路
     target = hits[0]
@@ -118,7 +140,7 @@ def test_measuring_reports_geodesic_length_and_area(overview, traffic, server):
     overview.open("plan")
     overview.page.click("[data-measure=distance]")
     for lon, lat in pts[:2]:
-        overview.click_map(lon, lat)
+        overview.measure_at(lon, lat)
     length = float(overview.page.locator("#measure-readout").get_attribute("data-length"))
     expected = WGS84.inv(pts[0][0], pts[0][1], pts[1][0], pts[1][1])[2]
     assert length == pytest.approx(expected, rel=0.01)
@@ -126,7 +148,7 @@ def test_measuring_reports_geodesic_length_and_area(overview, traffic, server):
 
     overview.page.click("[data-measure=area]")
     for lon, lat in pts:
-        overview.click_map(lon, lat)
+        overview.measure_at(lon, lat)
     overview.page.keyboard.press("Escape")
     area = float(overview.page.locator("#measure-readout").get_attribute("data-area"))
     lons, lats = zip(*pts, strict=True)

@@ -61,6 +61,9 @@ export function createDeck(city, measureTool, onFirstRender) {
     views: new MapView({ repeat: false }),
     initialViewState: state.viewState,
     controller: { doubleClickZoom: false, inertia: true },
+    // a click may be held up to 1 s: on a busy page (software WebGL, a big city) the press is
+    // processed late and the default 250 ms would drop real clicks
+    eventRecognizerOptions: { click: { time: 1000 } },
     onViewStateChange: ({ viewState }) => {
       state.viewState = viewState;
       return viewState;
@@ -109,12 +112,24 @@ export function flyTo(target, { zoom = 17.5, duration = 900, maxZoom = 19, heigh
   } else {
     view = { longitude: target[0], latitude: target[1], zoom };
   }
+  transitionTo({ longitude: view.longitude, latitude: view.latitude,
+    zoom: Math.min(view.zoom, maxZoom, zoomToShowHeight(height, view.latitude, tall)) },
+  duration, new FlyToInterpolator());
+}
+
+/** Move the camera; window.cim.moving is true until it stands still (at once when nothing changes). */
+function transitionTo(changes, duration, interpolator) {
+  const current = state.viewState;
+  const differs = Object.entries(changes).some(([k, v]) => Math.abs((current[k] ?? 0) - v) > 1e-9);
+  if (!differs) {
+    window.cim.moving = false;
+    return;
+  }
+  const stop = () => { window.cim.moving = false; };
   window.cim.moving = true;
   state.viewState = {
-    ...state.viewState, longitude: view.longitude, latitude: view.latitude,
-    zoom: Math.min(view.zoom, maxZoom, zoomToShowHeight(height, view.latitude, tall)),
-    transitionDuration: duration, transitionInterpolator: new FlyToInterpolator(),
-    onTransitionEnd: () => { window.cim.moving = false; },
+    ...current, ...changes, transitionDuration: duration, transitionInterpolator: interpolator,
+    onTransitionEnd: stop, onTransitionInterrupt: stop,
   };
   deck.setProps({ initialViewState: state.viewState });
 }
@@ -127,8 +142,7 @@ export function zoomToShowHeight(height, latitude, screenHeight) {
 }
 
 function setCamera(changes) {
-  state.viewState = { ...state.viewState, ...changes, transitionDuration: 600, transitionInterpolator: undefined };
-  deck.setProps({ initialViewState: state.viewState });
+  transitionTo(changes, 600, undefined);
 }
 
 /** Is the layer (or pseudo layer) `name` with role `role` on in the current mode? */
@@ -202,14 +216,30 @@ function overlayLayers() {
   return out.filter(Boolean);
 }
 
+let vectorCache = { key: null, layers: [] };
+
+/**
+ * The city's tile layers, rebuilt only when their style changed: the same layer objects are
+ * handed back otherwise, so a live reading or a selection does not regenerate every tile's
+ * sublayers (which also kept clicks from picking for a moment).
+ */
+function vectorLayers() {
+  const style = vectorStyle();
+  const key = JSON.stringify(style);
+  if (key !== vectorCache.key) {
+    vectorCache = {
+      key,
+      layers: cityLayers(state.city.layers, style, { onFeatures, onViewportLoad: (name) => state.loaded.add(name) }),
+    };
+  }
+  return vectorCache.layers;
+}
+
 /** Rebuild the deck's layer list from the state. */
 export function redraw() {
   if (!deck || !state.city) return;
   const base = state.basemap && isVisible(PSEUDO.basemap, 'basemap') ? [rasterTileLayer('basemap', state.basemap)] : [];
-  const vector = cityLayers(state.city.layers, vectorStyle(), {
-    onFeatures,
-    onViewportLoad: (name) => state.loaded.add(name),
-  });
+  const vector = vectorLayers();
   deck.setProps({ layers: [...base, ...vector, ...overlayLayers()] });
 }
 

@@ -40,8 +40,8 @@ export function applyObservation(sensors, obs) {
   return s;
 }
 
-/** Merge one alert event into the open-alerts list (closed / acknowledged ones leave it). */
+/** Merge one alert event into the open-alerts list: open and acknowledged ones stay, closed ones leave. */
 export function applyAlert(alerts, alert) {
   const rest = alerts.filter((a) => String(a.id) !== String(alert.id));
-  return alert.state && alert.state !== 'open' ? rest : [alert, ...rest];
+  return alert.state === 'closed' ? rest : [alert, ...rest];
 }

@@ -103,6 +103,7 @@ async function start() {
   });
   await setMode(state.mode);
   initSearch(async (r) => {
+    window.cim.moving = true; // the flight starts once the feature's height is known
     const feature = await select(r.id);
     flyTo(r.bbox || r.center, { height: Number(feature?.z_max ?? feature?.height) || 0 });
   });

@@ -12,11 +12,13 @@ test('a live observation updates its sensor, never with an older value', () => {
   assert.deepEqual([s.value, s.status], [99, 'alarm']);
 });
 
-test('an open alert joins the list once; an acknowledged or closed one leaves it', () => {
+test('an open alert joins the list once, stays when acknowledged and leaves when closed', () => {
   let alerts = applyAlert([], { id: 1, state: 'open' });
   alerts = applyAlert(alerts, { id: 1, state: 'open', level: 'alarm' });
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0].level, 'alarm');
+  alerts = applyAlert(alerts, { id: 1, state: 'acknowledged', level: 'alarm' });
+  assert.equal(alerts[0].state, 'acknowledged');
   assert.deepEqual(applyAlert(alerts, { id: 1, state: 'closed' }), []);
 });
 

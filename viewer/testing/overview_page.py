@@ -78,6 +78,7 @@ class OverviewPage:
                 f"localStorage.setItem('cim.apiKey', {api_key or ''!r}); localStorage.setItem('cim.lang', {lang!r});")
         self.page.goto(f"{self.base}/#{mode}")
         self.wait_ready()
+        self.settle()
         return self
 
     def wait_ready(self, timeout: float = 60_000) -> None:
@@ -146,8 +147,18 @@ class OverviewPage:
         return box["x"] + x, box["y"] + y
 
     def click_map(self, lon: float, lat: float, z: float = 0.0) -> None:
+        """One click, then a pause as a person makes (two quick clicks would be a double-click)."""
         x, y = self.screen_of(lon, lat, z)
         self.page.mouse.click(x, y)
+        self.page.wait_for_timeout(450)
+
+    def measure_at(self, lon: float, lat: float) -> None:
+        """Add a measuring point by clicking the map; waits until the tool has taken it."""
+        readout = self.page.locator("#measure-readout")
+        before = int(readout.get_attribute("data-points") or 0) if readout.is_visible() else 0
+        self.click_map(lon, lat)
+        self.page.wait_for_function(
+            f"Number(document.getElementById('measure-readout').dataset.points || 0) > {before}", timeout=15_000)
 
     def search(self, text: str) -> list[str]:
         """Type into the search box; returns the ids listed."""

@@ -20,6 +20,7 @@ export function createMeasureTool(redraw) {
     if (tool.kind === 'area') parts.push(`${t('tool.measure.area')}: ${formatArea(polygonArea(tool.points))}`);
     readout.querySelector('.value').textContent = parts.join(' · ');
     readout.querySelector('.hint').textContent = tool.active ? t('tool.measure.hint') : '';
+    readout.dataset.points = String(tool.points.length);
     readout.dataset.length = String(length);
     readout.dataset.area = String(tool.kind === 'area' ? polygonArea(tool.points) : 0);
   };
