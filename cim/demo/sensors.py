@@ -66,6 +66,7 @@ def demo_step(city: City, ctx: DemoContext) -> None:
     _acknowledge_one(city)
     live = [{"key": p.key, "id": made.datastreams[p.key], "prop": p.prop, "base": p.base, "amp": p.amp,
              "noise": p.noise, "incident": p.incident.__dict__ if p.incident else None} for p in profiles]
+    city.data_dir.mkdir(parents=True, exist_ok=True)
     (city.data_dir / LIVE_FILE).write_text(json.dumps({"prefix": _prefix(city), "streams": live}), encoding="utf-8")
 
 

@@ -3,6 +3,9 @@ sensors bound to them."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -78,3 +81,26 @@ def _populate(city, tmp_path: Path) -> None:
          "datastreams": [{"key": "tunnel.gas", "property": "methane"},
                          {"key": "tunnel.level", "property": "water_level", "unit": "m"}]},
     ])
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real mosquitto on a free loopback port, its data in tmp_path (skipped when not installed)."""
+    if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("mosquitto is missing: run scripts/install-system.sh")
+        pytest.skip("mosquitto is not installed")
+    from cim.iot.broker import LocalBroker
+
+    with LocalBroker(tmp_path / "broker") as b:
+        yield b
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

@@ -7,8 +7,19 @@ from datetime import timedelta
 import pytest
 
 from cim.errors import QueryError
-from cim.iot import (Rule, add_rules, check_stale, datastream_id, latest, parse_bucket, sensors_near,
-                     sensors_within, series, values_as_of, write_observations)
+from cim.iot import (
+    Rule,
+    add_rules,
+    check_stale,
+    datastream_id,
+    latest,
+    parse_bucket,
+    sensors_near,
+    sensors_within,
+    series,
+    values_as_of,
+    write_observations,
+)
 from tests.iot.conftest import at
 from tests.iot.test_write import obs
 

@@ -51,7 +51,8 @@ def test_datastream_keys_are_unique_in_a_city(iot_city):
 
 def test_a_unit_outside_the_table_can_be_allowed_for_the_city(iot_city):
     with pytest.raises(ValidationError, match="unknown unit"):
-        register_sensors(iot_city, [{"feature": "pipes.W1", "datastreams": [{"property": "pressure", "unit": "[psi]"}]}])
+        register_sensors(iot_city, [{"feature": "pipes.W1",
+                                     "datastreams": [{"property": "pressure", "unit": "[psi]"}]}])
     allow_unit(iot_city, "[psi]", name="pound per square inch", dimension="pressure", factor=6894.757)
     made = register_sensors(iot_city, [{"feature": "pipes.W1", "location": {"lon": 120.17, "lat": 35.95},
                                         "datastreams": [{"key": "p.psi", "property": "pressure", "unit": "[psi]"}]}])

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from cim.errors import ValidationError
-from cim.iot import (Rule, acknowledge_alert, add_rules, check_stale, close_alert, datastream_id, list_alerts,
-                     load_rules, write_observations)
+from cim.iot import (
+    Rule,
+    acknowledge_alert,
+    add_rules,
+    check_stale,
+    close_alert,
+    datastream_id,
+    list_alerts,
+    load_rules,
+    write_observations,
+)
 from tests.iot.conftest import at
 from tests.iot.test_write import obs
 
