@@ -14,6 +14,10 @@ iot_app = typer.Typer(help="Sensors bound to city objects: observations, MQTT, r
                       no_args_is_help=True)
 
 
+def _say(text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``cim iot`` to ``app``."""
     app.add_typer(iot_app, name="iot")
@@ -46,7 +50,7 @@ def register_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
                                 properties=doc.get("properties") or [])
     finally:
         c.close()
-    console.print(f"registered {len(made.things)} things and {len(made.datastream_ids)} datastreams")
+    _say(f"registered {len(made.things)} things and {len(made.datastream_ids)} datastreams")
 
 
 @iot_app.command("load")
@@ -75,14 +79,14 @@ def load_cmd(
                                    value=value, unit=unit, columns=columns or None, units=units)
     finally:
         c.close()
-    console.print(f"{source}: read {report.read}, stored {report.stored}, duplicates {report.duplicates}, "
-                  f"rejected {report.rejected}", highlight=False)
+    _say(f"{source}: read {report.read}, stored {report.stored}, duplicates {report.duplicates}, "
+                  f"rejected {report.rejected}")
     for reason, n in report.reasons().items():
-        console.print(f"  {n:>8} × {reason}", highlight=False)
+        _say(f"  {n:>8} × {reason}")
     for where, why in report.rejects[:show_rejects]:
-        console.print(f"  rejected {where}: {why}", highlight=False)
+        _say(f"  rejected {where}: {why}")
     if report.rejected > show_rejects:
-        console.print(f"  … all {report.rejected} are in table iot_rejects (batch {report.batch_id})")
+        _say(f"  … all {report.rejected} are in table iot_rejects (batch {report.batch_id})")
 
 
 def _columns(specs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -120,8 +124,8 @@ def listen_cmd(
     listener = MqttListener(c, broker, prefix=prefix, client_id=client_id, batch_size=batch_size,
                             flush_interval=flush_interval, exit_when_idle=exit_when_idle)
     signal.signal(signal.SIGTERM, lambda *_: listener.request_stop())
-    console.print(f"listening on {broker} to {listener.prefix}/obs/+ and {listener.prefix}/batch "
-                  f"(client id {listener.client_id}); Ctrl-C to stop", highlight=False)
+    _say(f"listening on {broker} to {listener.prefix}/obs/+ and {listener.prefix}/batch "
+                  f"(client id {listener.client_id}); Ctrl-C to stop")
     try:
         listener.run()
     except KeyboardInterrupt:
@@ -130,8 +134,8 @@ def listen_cmd(
     finally:
         c.close()
     s = listener.stats
-    console.print(f"messages {s.messages}, stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected} "
-                  f"(malformed messages {s.malformed})", highlight=False)
+    _say(f"messages {s.messages}, stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected} "
+                  f"(malformed messages {s.malformed})")
 
 
 @iot_app.command("rules")
@@ -145,15 +149,15 @@ def rules_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
     try:
         if rules is not None:
             ids = load_rules(c, rules, replace=replace)
-            console.print(f"{len(ids)} rules from {rules}")
+            _say(f"{len(ids)} rules from {rules}")
         listed = list_rules(c)
     finally:
         c.close()
     for r in listed:
         scope = r["datastream_id"] or "/".join(x for x in (r["feature_class"], r["property"]) if x)
         limit = r["minutes"] if r["kind"] == "stale" else r["threshold"]
-        console.print(f"  {r['id']:>4} {r['name']:<24} {r['kind']:<6} {r['level']:<5} {scope} {limit}"
-                      f"{'' if r['enabled'] else ' (disabled)'}", highlight=False)
+        _say(f"  {r['id']:>4} {r['name']:<24} {r['kind']:<6} {r['level']:<5} {scope} {limit}"
+                      f"{'' if r['enabled'] else ' (disabled)'}")
 
 
 @iot_app.command("latest")
@@ -204,8 +208,8 @@ def alerts_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
         c.close()
     for a in rows:
         flag = "active" if a["active"] else "cleared"
-        console.print(f"{a['id']:>5} {a['level']:<5} {a['state']:<12} {flag:<7} {a['opened_at']:%Y-%m-%d %H:%M} "
-                      f"{a['rule']}: {a['message']}", highlight=False)
+        _say(f"{a['id']:>5} {a['level']:<5} {a['state']:<12} {flag:<7} {a['opened_at']:%Y-%m-%d %H:%M} "
+                      f"{a['rule']}: {a['message']}")
 
 
 @iot_app.command("ack")
@@ -220,7 +224,7 @@ def ack_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typer
         a = acknowledge_alert(c, alert, by=by, note=note)
     finally:
         c.close()
-    console.print(f"alert {alert}: {a['state']} (by {by})", highlight=False)
+    _say(f"alert {alert}: {a['state']} (by {by})")
 
 
 @iot_app.command("close")
@@ -235,7 +239,7 @@ def close_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typ
         close_alert(c, alert, by=by, note=note)
     finally:
         c.close()
-    console.print(f"alert {alert}: closed (by {by})", highlight=False)
+    _say(f"alert {alert}: closed (by {by})")
 
 
 @iot_app.command("stale")
@@ -248,7 +252,7 @@ def stale_cmd(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
         opened = check_stale(c)
     finally:
         c.close()
-    console.print(f"{len(opened)} stale alerts opened")
+    _say(f"{len(opened)} stale alerts opened")
 
 
 @iot_app.command("datastreams")
@@ -262,4 +266,4 @@ def datastreams_cmd(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
     finally:
         c.close()
     for ds, key, prop, unit, thing, feature in rows:
-        console.print(f"{ds:>6} {key or '-':<28} {prop:<14} {unit:<8} {thing} → {feature}", highlight=False)
+        _say(f"{ds:>6} {key or '-':<28} {prop:<14} {unit:<8} {thing} → {feature}")
