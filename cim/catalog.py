@@ -54,10 +54,26 @@ class LayerInfo:
 
 
 def model_version(city: City) -> str:
-    """A short token that changes whenever any layer changes (for caches and ETags)."""
+    """A short token that changes whenever any layer changes (for caches and ETags).
+
+    With a store that counts its writes (``ThreadedStore.generation``) the token is re-read only
+    after a write; otherwise on every call.
+    """
+    generation = getattr(city.store, "generation", None)
+    key = id(city.store)
+    if generation is not None:
+        cached = _TOKENS.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
     row = city.store.rows(
         "SELECT count(*), coalesce(sum(version), 0), coalesce(max(epoch_us(updated_at)), 0) FROM layers")[0]
-    return f"{row[0]}-{row[1]}-{row[2]}"
+    token = f"{row[0]}-{row[1]}-{row[2]}"
+    if generation is not None:
+        _TOKENS[key] = (generation, token)
+    return token
+
+
+_TOKENS: dict[int, tuple[int, str]] = {}
 
 
 class _Cache:

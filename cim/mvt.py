@@ -72,6 +72,7 @@ class Prepared:
     raw_from: int
     kind: str                      # polygon | line | point
     own: tuple[tuple[str, str], ...]  # (column, property name) of the layer's own attributes
+    bounds: tuple[float, float, float, float] | None = None  # EPSG:3857 extent of the features
 
     def own_from(self) -> int:
         """First zoom that carries the layer's own attributes."""
@@ -94,6 +95,8 @@ class VectorTiles:
             self.path = ":memory:"
             self.con = connect(":memory:")
         self.con.execute("CREATE TABLE IF NOT EXISTS prepared (key VARCHAR PRIMARY KEY, meta JSON)")
+        self.con.execute("CREATE TABLE IF NOT EXISTS rendered (key VARCHAR, z INTEGER, x INTEGER, y INTEGER, "
+                         "data BLOB, gz BLOB, PRIMARY KEY (key, z, x, y))")
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._local = threading.local()
@@ -137,7 +140,9 @@ class VectorTiles:
             return None
         meta = json.loads(row[0])
         meta["own"] = tuple(tuple(p) for p in meta["own"])
-        return Prepared(**{k: meta[k] for k in Prepared.__dataclass_fields__})
+        if meta.get("bounds") is not None:
+            meta["bounds"] = tuple(meta["bounds"])
+        return Prepared(**{k: meta.get(k) for k in Prepared.__dataclass_fields__})
 
     def _build(self, info: LayerInfo, key: str) -> Prepared:
         own = _own_fields(info)
@@ -152,7 +157,11 @@ class VectorTiles:
                 raw_from = _raw_from(self.con, table, self.max_features)
                 agg = _write_aggregates(self.con, table, f"a_{key}", kind, raw_from) if raw_from > 0 else None
                 columns = tuple((f"p{i}", n) for i, (n, _) in enumerate(own))
-                prepared = Prepared(key, table, agg, raw_from, kind, columns)
+                bounds = self.con.execute(
+                    f'SELECT min(cx - size / 2), min(cy - size / 2), max(cx + size / 2), max(cy + size / 2) '
+                    f'FROM "{table}"').fetchone()
+                bounds = None if bounds[0] is None else tuple(bounds)
+                prepared = Prepared(key, table, agg, raw_from, kind, columns, bounds)
                 meta = {**prepared.__dict__, "layer": info.name, "version": info.version, "view": info.view}
                 self.con.execute("INSERT OR REPLACE INTO prepared VALUES (?, ?)", [key, json.dumps(meta)])
                 self.con.execute("COMMIT")
@@ -170,14 +179,17 @@ class VectorTiles:
                     if t:
                         self.con.execute(f'DROP TABLE IF EXISTS "{t}"')
                 self.con.execute("DELETE FROM prepared WHERE key = ?", [key])
+                self.con.execute("DELETE FROM rendered WHERE key = ?", [key])
                 self._prepared.pop(key, None)
 
     # -- rendering ---------------------------------------------------------------------------
     def tile(self, info: LayerInfo, z: int, x: int, y: int) -> bytes:
-        """The MVT bytes of one tile (empty bytes when nothing is there)."""
+        """The MVT bytes of one tile, rendered now (empty bytes when nothing is there)."""
         check_tile(z, x, y)
         p = self.prepare(info)
         bounds = tile_bounds(z, x, y)
+        if p.bounds is None or not _overlaps(bounds, p.bounds):
+            return b""
         if z < p.raw_from and p.agg_table:
             sql, params = _aggregate_sql(p, z, x, y)
         else:
@@ -196,6 +208,10 @@ class VectorTiles:
 
 
 # -- building blocks -----------------------------------------------------------------------------
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
 def _default_path(city: City) -> str:
     if city.location == ":memory:":
         return ":memory:"

@@ -28,6 +28,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 import cim
 from cim.city import City
 from cim.mvt import VectorTiles
+from cim.mvt_store import RenderedTiles
 from cim.store.duckdb import DuckDBStore
 from cim.store.threaded import ThreadedStore
 from tiles import errors
@@ -106,8 +107,10 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
         store = base.store if isinstance(base.store, ThreadedStore) else _threaded(base)
         app.state.city = City(store)
         app.state.vector_tiles = VectorTiles(app.state.city, settings.tile_store)
+        app.state.rendered_tiles = RenderedTiles(app.state.vector_tiles)
         app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-        warm = _prepare_in_background(app.state.vector_tiles, app.state.city) if settings.prepare_tiles else None
+        warm = (_prepare_in_background(app.state.rendered_tiles, app.state.city, settings.seed_max_zoom)
+                if settings.prepare_tiles else None)
         try:
             async with AsyncExitStack() as stack:
                 for mod in app.state.plugins:
@@ -127,8 +130,8 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
     return lifespan
 
 
-def _prepare_in_background(tiles: VectorTiles, city: City) -> tuple[threading.Event, threading.Thread]:
-    """Prepare every vector layer's tile store (public view) so first tiles do not wait.
+def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> tuple[threading.Event, threading.Thread]:
+    """Prepare every public vector layer's tile store and seed its tiles up to ``max_zoom``.
 
     Returns the stop event and the thread; shutdown sets the one and joins the other (the layer
     being prepared finishes first).
@@ -143,7 +146,7 @@ def _prepare_in_background(tiles: VectorTiles, city: City) -> tuple[threading.Ev
                 if stop.is_set():
                     return
                 if info.is_vector:
-                    tiles.prepare(info)
+                    tiles.seed(info, max_zoom=max_zoom, stop=stop)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the first tile prepares
             log.exception("preparing vector tiles in the background failed")
 

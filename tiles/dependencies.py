@@ -18,17 +18,17 @@ from tiles.errors import Unauthorized
 from tiles.settings import Settings
 
 
-def get_city(request: Request) -> City:
+async def get_city(request: Request) -> City:
     """The city the server was started with (opened in the lifespan)."""
     return request.app.state.city
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The server's settings."""
     return request.app.state.settings
 
 
-def get_role(
+async def get_role(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="API key; its role decides what you may see and do. "
                                                           "Without one you are anonymous (read-only, public).")] = None,
@@ -66,13 +66,17 @@ def requires(minimum: str, action: str):
     return _check
 
 
-def get_layer(
+async def get_layer(
     city: CityDep,
     role: Role,
     layer: Annotated[str, Path(description="Layer (collection) name, as listed by /collections.",
                                max_length=64)],
 ) -> LayerInfo:
-    """The layer the path names, as the caller's role sees it; 404 when missing or hidden."""
+    """The layer the path names, as the caller's role sees it; 404 when missing or hidden.
+
+    Async on purpose: the catalogue is cached until the city changes, so this is a dict lookup
+    and the hot tile path needs no worker thread for it.
+    """
     return layer_info(city, layer, role)
 
 

@@ -42,9 +42,11 @@ class TileCache:
             self.hits += 1
             return item
 
-    def put(self, key: tuple, data: bytes, etag: str) -> CachedTile:
-        """Store a tile (gzipping it once) and evict the least recently used beyond the budget."""
-        item = CachedTile(data, gzip.compress(data, compresslevel=5, mtime=0) if data else b"", etag)
+    def put(self, key: tuple, data: bytes, etag: str, gzipped: bytes | None = None) -> CachedTile:
+        """Store a tile (gzipping it unless given) and evict the least recently used beyond the budget."""
+        if gzipped is None:
+            gzipped = gzip.compress(data, compresslevel=5, mtime=0) if data else b""
+        item = CachedTile(data, gzipped, etag)
         size = len(item.data) + len(item.gzipped)
         if size > self.max_bytes:
             return item

@@ -33,6 +33,8 @@ class ThreadedStore(Store):
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._guard = threading.Lock()
+        #: bumped after every write through this store; readers cache what they derive from it
+        self.generation = 0
 
     @property
     def read_only(self) -> bool:
@@ -67,10 +69,16 @@ class ThreadedStore(Store):
         return self.cursor().execute(sql, params or []).to_arrow_table()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.base.execute(sql, params)
+        try:
+            self.base.execute(sql, params)
+        finally:
+            self.generation += 1
 
     def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
-        return self.base.insert_arrow(table, data, geometry=geometry, **options)
+        try:
+            return self.base.insert_arrow(table, data, geometry=geometry, **options)
+        finally:
+            self.generation += 1
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -80,6 +88,7 @@ class ThreadedStore(Store):
                 yield
         finally:
             self._local.depth -= 1
+            self.generation += 1
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.base, name)

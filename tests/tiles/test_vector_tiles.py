@@ -190,3 +190,27 @@ def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(serv
         else:
             assert largest <= 100, z
     tiles.close()
+
+
+def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city, tmp_path):
+    from cim.catalog import layer_info
+    from cim.mvt import VectorTiles
+    from cim.mvt_store import RenderedTiles
+
+    tiles = VectorTiles(served_city, tmp_path / "seed.duckdb")
+    store = RenderedTiles(tiles)
+    info = layer_info(served_city, "buildings", "anonymous")
+    kept = store.seed(info, max_zoom=15)
+    assert kept > 0
+    assert store.seed(info, max_zoom=15) == 0  # nothing left to render
+    x, y = busiest_tile(served_city, "buildings", 15)
+    data, gz = store.get(info, 15, x, y)
+    import gzip
+
+    assert data == tiles.tile(info, 15, x, y) and gzip.decompress(gz) == data
+    before = tiles.con.execute("SELECT count(*) FROM rendered").fetchone()[0]
+    store.get(info, 16, 0, 0)                 # empty: rendered, not kept
+    x18, y18 = busiest_tile(served_city, "buildings", 18)
+    store.get(info, 18, x18, y18)             # deeper than the seed zoom: not kept
+    assert tiles.con.execute("SELECT count(*) FROM rendered").fetchone()[0] == before
+    tiles.close()

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from cim.catalog import LayerInfo, etag_for, model_version
 from cim.tilegrid import MAX_ZOOM, check_tile
@@ -45,9 +46,13 @@ def _tms(tms: str) -> None:
         raise NotFound(f"unknown tile matrix set {tms[:40]!r}: use {TMS}")
 
 
-def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int, y: int,
-               if_none_match: str | None, accept_encoding: str | None) -> Response:
-    """The shared path of both tile URLs: cache, ETag/304, render, gzip."""
+async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int, y: int,
+                     if_none_match: str | None, accept_encoding: str | None) -> Response:
+    """The shared path of both tile URLs: cache, ETag/304, then the kept or freshly rendered tile.
+
+    Runs on the event loop; only a cache miss goes to a worker thread (a lookup in the tile
+    store, or a render), so cached tiles cost no thread hop.
+    """
     check_tile(z, x, y)
     _vector(info)
     token = model_version(city)
@@ -60,8 +65,8 @@ def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int,
     cache = request.app.state.tile_cache
     item = cache.get(key)
     if item is None:
-        data = request.app.state.vector_tiles.tile(info, z, x, y)
-        item = cache.put(key, data, etag)
+        data, gzipped = await run_in_threadpool(request.app.state.rendered_tiles.get, info, z, x, y)
+        item = cache.put(key, data, etag, gzipped)
     if not item.data:
         return Response(status_code=204, headers=headers)
     if accept_encoding and "gzip" in accept_encoding.lower():
@@ -71,22 +76,22 @@ def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int,
 
 @router.get("/collections/{layer}/tiles/{tileMatrixSetId}/{z}/{y}/{x}", summary="A vector tile (MVT)",
             response_class=Response, responses=TILE_RESPONSES)
-def tile(request: Request, city: CityDep, info: Layer, z: Z, y: Y, x: X,
+async def tile(request: Request, city: CityDep, info: Layer, z: Z, y: Y, x: X,
          tms: Annotated[str, Path(alias="tileMatrixSetId", max_length=40, description="Only WebMercatorQuad.")],
          if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
          accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
     """One MVT tile of a layer (OGC API Tiles order z/y/x); 204 when the tile is empty."""
     _tms(tms)
-    return serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="A vector tile (XYZ order)",
             response_class=Response, responses=TILE_RESPONSES)
-def tile_xyz(request: Request, city: CityDep, info: Layer, z: Z, x: X, y: Y,
+async def tile_xyz(request: Request, city: CityDep, info: Layer, z: Z, x: X, y: Y,
              if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
              accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
     """The same tile for clients that build z/x/y URLs."""
-    return serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
 
 
 def tilejson(base: str, info: LayerInfo) -> dict[str, Any]:
