@@ -95,8 +95,8 @@ class VectorTiles:
             self.path = ":memory:"
             self.con = connect(":memory:")
         self.con.execute("CREATE TABLE IF NOT EXISTS prepared (key VARCHAR PRIMARY KEY, meta JSON)")
-        self.con.execute("CREATE TABLE IF NOT EXISTS rendered (key VARCHAR, z INTEGER, x INTEGER, y INTEGER, "
-                         "data BLOB, gz BLOB, PRIMARY KEY (key, z, x, y))")
+        self.con.execute("CREATE TABLE IF NOT EXISTS rendered (tile VARCHAR PRIMARY KEY, key VARCHAR, z INTEGER, "
+                         "x INTEGER, y INTEGER, data BLOB, gz BLOB)")
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._local = threading.local()

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 SEED_MAX_ZOOM = 16
 
 
+def tile_id(key: str, z: int, x: int, y: int) -> str:
+    """The primary key of a kept tile (one indexed column, so a lookup is an index probe)."""
+    return f"{key}/{z}/{x}/{y}"
+
+
 def compress(data: bytes) -> bytes:
     """The gzip form of a tile (deterministic: no timestamp)."""
     return gzip.compress(data, compresslevel=6, mtime=0) if data else b""
@@ -47,15 +52,15 @@ class RenderedTiles:
         check_tile(z, x, y)
         p = self.tiles.prepare(info)
         cur = self.tiles._cursor()
-        row = cur.execute("SELECT data, gz FROM rendered WHERE key = ? AND z = ? AND x = ? AND y = ?",
-                          [p.key, z, x, y]).fetchone()
+        row = cur.execute("SELECT data, gz FROM rendered WHERE tile = ?", [tile_id(p.key, z, x, y)]).fetchone()
         if row is not None:
             return bytes(row[0]), bytes(row[1])
         data = self.tiles.tile(info, z, x, y)
         gz = compress(data)
         if data and z <= SEED_MAX_ZOOM:  # bounded by the data and the zoom, whatever clients ask for
             try:
-                cur.execute("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?)", [p.key, z, x, y, data, gz])
+                cur.execute("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [tile_id(p.key, z, x, y), p.key, z, x, y, data, gz])
             except duckdb.Error:  # a concurrent writer of the same tile won; the bytes are the same
                 pass
         return data, gz
@@ -78,7 +83,7 @@ class RenderedTiles:
                     continue
                 data = self.tiles.tile(info, z, x, y)
                 if data:
-                    batch.append((p.key, z, x, y, data, compress(data)))
+                    batch.append((tile_id(p.key, z, x, y), p.key, z, x, y, data, compress(data)))
                 if len(batch) >= 256:
                     done += _insert(cur, batch)
             done += _insert(cur, batch)
@@ -90,11 +95,11 @@ def _insert(cur: duckdb.DuckDBPyConnection, batch: list[tuple]) -> int:
         return 0
     n = len(batch)
     try:
-        cur.executemany("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?)", batch)
+        cur.executemany("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
     except duckdb.Error:
         n = 0
     batch.clear()
     return n
 
 
-__all__ = ["RenderedTiles", "SEED_MAX_ZOOM", "compress"]
+__all__ = ["RenderedTiles", "SEED_MAX_ZOOM", "compress", "tile_id"]
