@@ -94,6 +94,7 @@ class VectorTiles:
         except duckdb.IOException:  # another process holds the file: keep the store in memory
             self.path = ":memory:"
             self.con = connect(":memory:")
+        _check_format(self.con)
         self.con.execute("CREATE TABLE IF NOT EXISTS prepared (key VARCHAR PRIMARY KEY, meta JSON)")
         self.con.execute("CREATE TABLE IF NOT EXISTS rendered (tile VARCHAR PRIMARY KEY, key VARCHAR, z INTEGER, "
                          "x INTEGER, y INTEGER, data BLOB, gz BLOB)")
@@ -208,6 +209,22 @@ class VectorTiles:
 
 
 # -- building blocks -----------------------------------------------------------------------------
+#: layout of the side store; a store of another format is emptied (it only holds derived data)
+STORE_FORMAT = 2
+
+
+def _check_format(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS store_format (format INTEGER)")
+    row = con.execute("SELECT max(format) FROM store_format").fetchone()
+    if row[0] == STORE_FORMAT:
+        return
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                               "AND table_name <> 'store_format'").fetchall():
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    con.execute("DELETE FROM store_format")
+    con.execute("INSERT INTO store_format VALUES (?)", [STORE_FORMAT])
+
+
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
