@@ -130,9 +130,7 @@ def _load(city: City) -> dict[str, LayerInfo]:
         "SELECT name, kind, phase, classification, feature_class, feature_count, version, minx, miny, maxx, "
         "maxy, fields, properties, CAST(updated_at AS VARCHAR) AS updated_at FROM layers ORDER BY name"
     ).to_pylist()
-    types = dict(city.store.rows(
-        "SELECT layer, any_value(ST_GeometryType(geom)::VARCHAR) FROM features "
-        "WHERE valid_to IS NULL AND geom IS NOT NULL GROUP BY layer"))
+    types = {r["name"]: _geometry_type(city, r["name"]) for r in rows if r["kind"] != "raster"}
     out = {}
     for r in rows:
         bbox = (r["minx"], r["miny"], r["maxx"], r["maxy"])
@@ -146,6 +144,13 @@ def _load(city: City) -> dict[str, LayerInfo]:
             geometry_type=_GEOMETRY_KINDS.get(str(types.get(r["name"]) or "").upper()),
             updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields))
     return out
+
+
+def _geometry_type(city: City, layer: str) -> str | None:
+    """The geometry type of a layer's first current feature (one short scan, not a full GROUP BY)."""
+    row = city.store.rows("SELECT ST_GeometryType(geom)::VARCHAR FROM features WHERE layer = ? "
+                          "AND valid_to IS NULL AND geom IS NOT NULL LIMIT 1", [layer])
+    return row[0][0] if row else None
 
 
 def _json(value: Any, default: Any) -> Any:

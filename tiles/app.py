@@ -131,7 +131,7 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
 
 
 def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> tuple[threading.Event, threading.Thread]:
-    """Prepare every public vector layer's tile store and seed its tiles up to ``max_zoom``.
+    """Prepare every vector layer's tile store in every view; seed public ones up to ``max_zoom``.
 
     Returns the stop event and the thread; shutdown sets the one and joins the other (the layer
     being prepared finishes first).
@@ -142,11 +142,13 @@ def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> t
 
     def run() -> None:
         try:
-            for info in visible_layers(city, "anonymous"):
-                if stop.is_set():
-                    return
-                if info.is_vector:
-                    tiles.seed(info, max_zoom=max_zoom, stop=stop)
+            public = {i.name for i in visible_layers(city, "anonymous")}
+            for role in ("anonymous", "operator", "admin"):  # every view: full, coarse, restricted full
+                for info in visible_layers(city, role):
+                    if stop.is_set():
+                        return
+                    if info.is_vector and (role == "anonymous" or info.name not in public):
+                        tiles.seed(info, max_zoom=max_zoom if role == "anonymous" else -1, stop=stop)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the first tile prepares
             log.exception("preparing vector tiles in the background failed")
 

@@ -173,3 +173,9 @@ def test_optional_routers_plug_in_by_module_name(client):
 def test_roles_with_keys_are_accepted(client):
     for role in ("viewer", "operator", "planner", "admin"):
         assert client.get("/collections", headers=headers(role)).status_code == 200
+
+
+def test_root_answers_ogc_clients_that_ask_for_json_with_the_landing_page(client):
+    resp = client.get("/", headers={"Accept": "application/json"})
+    assert resp.status_code == 200 and any(link["rel"] == "conformance" for link in resp.json()["links"])
+    assert "conformance" in client.get("/?f=json").text

@@ -9,8 +9,8 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path as FsPath
 
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from tiles.errors import NotFound
 
@@ -29,9 +29,15 @@ def _dist(request: Request) -> FsPath:
     return FsPath(request.app.state.settings.viewer_dist).resolve()
 
 
-@router.get("/", summary="The viewer", response_class=HTMLResponse)
-def index(request: Request) -> Response:
-    """The one-screen viewer (or how to build it when it is not built)."""
+@router.get("/", summary="The viewer (HTML) or the OGC landing page (JSON)", response_class=HTMLResponse)
+def index(request: Request, f: str | None = Query(None, max_length=10, description="json: the landing page")
+          ) -> Response:
+    """The one-screen viewer (or how to build it); OGC clients asking for JSON get the landing page."""
+    accept = request.headers.get("accept", "")
+    if f == "json" or ("json" in accept and "html" not in accept):
+        from tiles.routers.landing import landing
+
+        return JSONResponse(landing(request, request.app.state.city))
     page = _dist(request) / "index.html"
     if not page.is_file():
         return HTMLResponse(_NO_BUILD, status_code=200)
