@@ -207,7 +207,8 @@ class _Compiler:
         if not isinstance(n.pattern, str):
             raise QueryError("LIKE needs a text pattern")
         lhs = self.node(n.lhs)
-        self.params.append(_like_pattern(n.pattern, n.wildcard, n.singlechar, n.escapechar))
+        # CQL2 fixes the wildcards: % any run, _ one character, \ escapes (pygeofilter reports ".")
+        self.params.append(_like_pattern(n.pattern, "%", "_", "\\"))
         op = ("NOT " if n.not_ else "") + ("ILIKE" if n.nocase else "LIKE")
         return f"({lhs} {op} ? ESCAPE '\\')"
 

@@ -202,3 +202,22 @@ def test_hidden_layers_answer_like_missing_ones(client):
             assert resp.status_code == 404
             assert resp.json()["detail"] == client.get(path.replace("pipes", "nothing_here")).json()["detail"]\
                 .replace("nothing_here", "pipes")
+
+
+def test_cql2_temporal_filter_on_valid_from_runs_in_the_database(client, served_city):
+    total = served_city.store.scalar("SELECT count(*) FROM features WHERE layer = 'buildings' AND valid_to IS NULL")
+    after = client.get("/collections/buildings/items?limit=1&filter="
+                       + quote("valid_from T_AFTER TIMESTAMP('2000-01-01T00:00:00Z')")).json()
+    before = client.get("/collections/buildings/items?limit=1&filter="
+                        + quote("valid_from T_BEFORE TIMESTAMP('2000-01-01T00:00:00Z')")).json()
+    assert after["numberMatched"] == total and before["numberMatched"] == 0
+
+
+def test_cql2_like_single_character_wildcard(client, served_city):
+    name = served_city.store.scalar("SELECT name FROM features WHERE layer = 'buildings' AND valid_to IS NULL "
+                                    "ORDER BY id LIMIT 1")
+    pattern = name[:-2] + "_" + name[-1]
+    got = ids(client.get("/collections/buildings/items?limit=10000&filter=" + quote(f"name LIKE '{pattern}'")))
+    expected = [r[0] for r in served_city.store.rows(
+        "SELECT id FROM features WHERE layer = 'buildings' AND valid_to IS NULL AND name LIKE ?", [pattern])]
+    assert sorted(got) == sorted(expected) and got
