@@ -1,5 +1,5 @@
 // The viewer's state and its deck: which layers each mode shows, what is selected, live data.
-import { Deck, FlyToInterpolator, MapView, WebMercatorViewport } from '@deck.gl/core';
+import { Deck, FlyToInterpolator, LinearInterpolator, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { api, getOptional, url } from './api.js';
 import { cityLayers, layerRole } from './citylayers.js';
 import { elementAt } from './bimpick.js';
@@ -96,8 +96,13 @@ export function pickAt(x, y) {
 
 /** How many visible layers are still loading (tiles, 3D tiles, async data); 0 when all is drawn. */
 export function tilesLoading() {
-  if (!deck) return 1;
-  return (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).length;
+  return loadingLayers().length;
+}
+
+/** Ids of the visible layers still loading (for the page tests' diagnostics). */
+export function loadingLayers() {
+  if (!deck) return ['deck'];
+  return (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).map((l) => l.id);
 }
 
 /** Fly the camera to a bbox [w, s, e, n] or a point; `height` (m) keeps a tall object in view. */
@@ -142,7 +147,7 @@ export function zoomToShowHeight(height, latitude, screenHeight) {
 }
 
 function setCamera(changes) {
-  transitionTo(changes, 600, undefined);
+  transitionTo(changes, 600, new LinearInterpolator(['pitch', 'bearing', 'zoom']));
 }
 
 /** Is the layer (or pseudo layer) `name` with role `role` on in the current mode? */

@@ -2,7 +2,7 @@
 import './style.css';
 import { api, setApiKey } from './api.js';
 import {
-  createDeck, deckInstance, flyTo, loadTileZooms, pickAt, tilesLoading, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
+  createDeck, deckInstance, flyTo, loadingLayers, loadTileZooms, pickAt, tilesLoading, onAlert, onObservation, project, redraw, refreshSidebar, loadSideData, select, setAsOf,
   setBelow, setMode, state, switchLanguage,
 } from './app.js';
 import { applyLabels, lang, setLang, t } from './i18n.js';
@@ -15,7 +15,7 @@ import { initTimeSlider } from './ui/timeslider.js';
 
 // What the page tests (and a curious user in the console) can read.
 window.cim = {
-  state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, pickAt,
+  state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, loadingLayers, pickAt,
   get deck() { return deckInstance(); },
 };
 

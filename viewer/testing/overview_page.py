@@ -93,8 +93,12 @@ class OverviewPage:
 
     def settle(self, timeout: float = 30_000) -> None:
         """Wait until no tile is loading, the camera stands still and a frame has been drawn."""
-        self.page.wait_for_function(
-            "window.cim && !window.cim.moving && window.cim.tilesLoading() === 0", timeout=timeout)
+        try:
+            self.page.wait_for_function(
+                "window.cim && !window.cim.moving && window.cim.tilesLoading() === 0", timeout=timeout)
+        except Exception as exc:
+            state = self.page.evaluate("({moving: window.cim.moving, loading: window.cim.loadingLayers()})")
+            raise AssertionError(f"the page did not settle: {state}") from exc
         self.page.wait_for_timeout(400)
 
     @property
