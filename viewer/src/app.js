@@ -4,7 +4,7 @@ import { api, getOptional, url } from './api.js';
 import { cityLayers, layerRole } from './citylayers.js';
 import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
-import { applyAlert, applyObservation } from './live.js';
+import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
 import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId, tilesetLayer }
   from './overlays.js';
@@ -61,9 +61,9 @@ export function createDeck(city, measureTool, onFirstRender) {
     views: new MapView({ repeat: false }),
     initialViewState: state.viewState,
     controller: { doubleClickZoom: false, inertia: true },
-    // a click may be held up to 1 s: on a busy page (software WebGL, a big city) the press is
-    // processed late and the default 250 ms would drop real clicks
-    eventRecognizerOptions: { click: { time: 1000 } },
+    // deck.gl picks on pointerdown before the release is seen: with software WebGL or a big
+    // model that pick can take a second, and the default 250 ms press limit would drop the click
+    eventRecognizerOptions: { click: { time: 5000 } },
     onViewStateChange: ({ viewState }) => {
       state.viewState = viewState;
       return viewState;
@@ -422,6 +422,11 @@ export function onObservation(obs) {
 export function onAlert(alert) {
   state.alerts = applyAlert(state.alerts, alert);
   state.alertVersion++;
+  const sensor = applyAlertToSensor(state.sensors, alert);
+  if (sensor) {
+    state.sensorVersion++;
+    pushLiveValue(sensor);
+  }
   renderAlerts(visibleAlerts(), pickAlert);
   scheduleRedraw();
   scheduleKpis();

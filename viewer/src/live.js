@@ -33,10 +33,21 @@ export function connectEvents({ onObservation, onAlert, onStatus }) {
 export function applyObservation(sensors, obs) {
   const s = sensors.find((x) => String(x.datastream_id) === String(obs.datastream_id));
   if (!s) return null;
-  if (obs.time && s.time && String(obs.time) < String(s.time)) return null;
+  if (obs.time && s.time && Date.parse(obs.time) < Date.parse(s.time)) return null;
   s.value = obs.value;
   s.time = obs.time ?? s.time;
   s.status = obs.status ?? s.status;
+  return s;
+}
+
+const RANK = { ok: 0, stale: 1, warn: 2, alarm: 3 };
+
+/** An open alert raises its sensor's status to the alert's level; returns the sensor changed or null. */
+export function applyAlertToSensor(sensors, alert) {
+  if (alert.state === 'closed') return null;
+  const s = sensors.find((x) => String(x.datastream_id) === String(alert.datastream_id));
+  if (!s || (RANK[alert.level] ?? 0) <= (RANK[s.status] ?? 0)) return null;
+  s.status = alert.level;
   return s;
 }
 

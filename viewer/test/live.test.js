@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyAlert, applyObservation } from '../src/live.js';
+import { applyAlert, applyAlertToSensor, applyObservation } from '../src/live.js';
 import { legendFor, sensorFilter } from '../src/modes.js';
 import { landUseColor } from '../src/palette.js';
 
@@ -34,4 +34,13 @@ test('build mode keeps worksite sensors only', () => {
   assert.ok(keep({ property: 'temperature', name: 'x', lon: 120.005, lat: 36.005 }));
   assert.ok(!keep({ property: 'water_level', name: 'x', lon: 121, lat: 36 }));
   assert.ok(sensorFilter('operate', [])({ property: 'water_level' }));
+});
+
+test('an open alert raises its sensor to the alert level, never lowers it', () => {
+  const sensors = [{ datastream_id: 3, status: 'ok' }];
+  assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'warn', state: 'open' }).status, 'warn');
+  assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'alarm', state: 'open' }).status, 'alarm');
+  assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'warn', state: 'open' }), null);
+  assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'alarm', state: 'closed' }), null);
+  assert.equal(sensors[0].status, 'alarm');
 });
