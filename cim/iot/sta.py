@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cim.city import City
 
 MAX_TOP = 10_000
+_MIN_US, _MAX_US = -62_135_596_800_000_000, 253_402_300_799_000_000  # years 1 to 9999
 DEFAULT_TOP = 100
 
 
@@ -206,9 +207,9 @@ def read(city: City, entity_set: str, *, entity_id: str | None = None, navigatio
 def _parse_id(entity_set: str, text: str) -> Any:
     raw = text.strip("'\"")
     if entity_set == "Observations":
-        m = re.fullmatch(r"(\d+)-(-?\d+)", raw)
-        if not m:
-            raise EntityNotFound(f"bad Observation id {text!r}: ids look like '7-1777593600000000'")
+        m = re.fullmatch(r"(\d{1,10})-(-?\d{1,18})", raw)
+        if not m or int(m.group(1)) > 2**31 or not _MIN_US <= int(m.group(2)) <= _MAX_US:
+            raise EntityNotFound(f"no Observation {text}: ids look like '7-1777593600000000'")
         return int(m.group(1)), int(m.group(2))
     if not raw.isdigit() or int(raw) > 2**31:
         raise EntityNotFound(f"no {entity_set}({text}): ids are whole numbers")
