@@ -409,8 +409,16 @@ export async function refreshKpis() {
   }
 }
 
+// Live events that arrive before the sensors and alerts are loaded wait here, then replay: the
+// stream opens first so that nothing between the first fetch and the subscription is lost.
+let pending = [];
+
 /** Live observation → sensor colour and value, without reload. */
 export function onObservation(obs) {
+  if (pending) {
+    pending.push(['observation', obs]);
+    return;
+  }
   const changed = applyObservation(state.sensors, obs);
   if (!changed) return;
   state.sensorVersion++;
@@ -420,6 +428,10 @@ export function onObservation(obs) {
 
 /** Live alert → the open-alerts list, the map rings and the KPI cards. */
 export function onAlert(alert) {
+  if (pending) {
+    pending.push(['alert', alert]);
+    return;
+  }
   state.alerts = applyAlert(state.alerts, alert);
   state.alertVersion++;
   const sensor = applyAlertToSensor(state.sensors, alert);
@@ -455,6 +467,9 @@ export async function loadSideData() {
   state.alerts = alerts || [];
   state.sensorVersion++;
   state.alertVersion++;
+  const replay = pending || [];
+  pending = null;
+  for (const [kind, data] of replay) (kind === 'alert' ? onAlert : onObservation)(data);
   renderAlerts(visibleAlerts(), pickAlert);
   if (state.mode === 'build') focusWorksites();
   redraw();

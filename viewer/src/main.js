@@ -15,7 +15,7 @@ import { initTimeSlider } from './ui/timeslider.js';
 
 // What the page tests (and a curious user in the console) can read.
 window.cim = {
-  state, firstRenderMs: null, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, loadingLayers, pickAt,
+  state, firstRenderMs: null, dataLoaded: false, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, loadingLayers, pickAt,
   get deck() { return deckInstance(); },
 };
 
@@ -121,6 +121,7 @@ async function start() {
     },
   });
   await loadSideData();
+  window.cim.dataLoaded = true;
   refreshSidebar();
   initTimeSlider(await timeStart(), debounce(setAsOf, 150));
 }

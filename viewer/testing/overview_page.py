@@ -82,8 +82,9 @@ class OverviewPage:
         return self
 
     def wait_ready(self, timeout: float = 60_000) -> None:
-        """Wait until the app reports its first render (base layers' tiles in view drawn)."""
-        self.page.wait_for_function("window.cim && window.cim.firstRenderMs !== null", timeout=timeout)
+        """Wait for the first render (base layers' tiles in view drawn) and the side data (sensors, alerts)."""
+        self.page.wait_for_function("window.cim && window.cim.firstRenderMs !== null && window.cim.dataLoaded",
+                                    timeout=timeout)
 
     def switch_mode(self, mode: str) -> None:
         """Click a mode tab and wait for its tiles."""
