@@ -6,8 +6,7 @@ import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
 import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
-import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId, tilesetLayer }
-  from './overlays.js';
+import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId } from './overlays.js';
 import { closePanel, onPanelClosed, pushLiveValue, sensorTitle, showFeature } from './ui/panel.js';
 import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
 
@@ -53,7 +52,8 @@ export function createDeck(city, measureTool, onFirstRender) {
   const el = document.getElementById('map');
   const vp = new WebMercatorViewport({ width: el.clientWidth || 1280, height: el.clientHeight || 720 });
   const [w, s, e, n] = city.bbox;
-  const fit = vp.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 18 });
+  // the left column covers ~270 px: keep the city clear of it
+  const fit = vp.fitBounds([[w, s], [e, n]], { padding: { top: 30, bottom: 30, left: 280, right: 30 }, maxZoom: 18 });
   state.viewState = { longitude: fit.longitude, latitude: fit.latitude, zoom: fit.zoom, pitch: MODE_PITCH[state.mode],
     bearing: -12, maxPitch: 85 };
   deck = new Deck({
@@ -102,7 +102,9 @@ export function tilesLoading() {
 /** Ids of the visible layers still loading (for the page tests' diagnostics). */
 export function loadingLayers() {
   if (!deck) return ['deck'];
-  return (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).map((l) => l.id);
+  const ids = (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).map((l) => l.id);
+  if (tiles3dLoading && !tiles3d) ids.push('tiles3d module');
+  return ids;
 }
 
 /** Fly the camera to a bbox [w, s, e, n] or a point; `height` (m) keeps a tall object in view. */
@@ -202,12 +204,24 @@ function trackHeights(name, features) {
   }
 }
 
+let tiles3d = null;
+let tiles3dLoading = null;
+function loadTiles3d() {
+  tiles3dLoading ??= import('./tiles3d.js').then((mod) => {
+    tiles3d = mod;
+    redraw();
+  });
+}
+
 function overlayLayers() {
   const out = [];
   // hidden tile layers are left out: deck.gl would still fetch their tiles
   for (const l of state.city.layers) {
     const role = layerRole(l);
-    if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) out.push(tilesetLayer(l));
+    if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) {
+      if (tiles3d) out.push(tiles3d.tilesetLayer(l));
+      else loadTiles3d();
+    }
     if (l.raster_tiles && isVisible(l.name, 'raster')) {
       out.push(rasterTileLayer(`raster-${l.name}`, url(l.raster_tiles).replace(/%7B/g, '{').replace(/%7D/g, '}'),
         { opacity: 0.6 }));
@@ -271,7 +285,13 @@ function getTooltip({ object, layer }) {
   if (layer.id === 'sensors') return { text: `${sensorTitle(object)}\n${object.value ?? '—'} ${object.unit || ''}` };
   if (layer.id === 'alerts') return { text: object.message || object.rule };
   const p = object.properties;
-  return p ? { text: `${p.name || p.id || ''}` } : null;
+  if (!p) return null;
+  if (p.land_use && (p.far_limit !== undefined || p.height_limit !== undefined)) {
+    // zoning limits of a parcel at a glance
+    const use = t(`landuse.${p.land_use}`, p.land_use_name || p.land_use);
+    return { text: `${p.parcel_id || p.id || ''} ${use}\n${t('tip.far')} ${p.far_limit ?? '—'} · ${t('tip.height')} ${p.height_limit ?? '—'} m` };
+  }
+  return { text: `${p.name || p.id || ''}` };
 }
 
 function onClick(info) {

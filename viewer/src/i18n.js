@@ -50,6 +50,8 @@ export const LABELS = {
   'live.connected': { zh: '实时', en: 'Live' },
   'live.disconnected': { zh: '实时连接中断', en: 'Live feed lost' },
   'error.load': { zh: '加载失败', en: 'Failed to load' },
+  'tip.far': { zh: '容积率 ≤', en: 'FAR ≤' },
+  'tip.height': { zh: '限高', en: 'height ≤' },
   'legend.violation': { zh: '违规建筑（超高 / 退线）', en: 'Violating building (height / setback)' },
   'legend.building': { zh: '建筑体量', en: 'Building massing' },
   'legend.worksite': { zh: '施工工地', en: 'Worksite' },

@@ -96,7 +96,8 @@ async function start() {
   document.getElementById('city-name').textContent = city.name || '';
   const fromHash = window.location.hash.slice(1);
   state.mode = MODES.includes(fromHash) ? fromHash : 'plan';
-  await loadTileZooms();
+  // TileJSON zoom ranges come in beside the first tiles instead of before them
+  const zooms = loadTileZooms().then(redraw);
   const firstRender = new Promise((resolve) => {
     createDeck(city, measure, resolve);
     setTimeout(resolve, 3000);
@@ -120,7 +121,7 @@ async function start() {
       live.textContent = t(live.dataset.i18n);
     },
   });
-  await loadSideData();
+  await Promise.all([loadSideData(), zooms]);
   window.cim.dataLoaded = true;
   refreshSidebar();
   initTimeSlider(await timeStart(), debounce(setAsOf, 150));

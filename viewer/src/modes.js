@@ -6,7 +6,8 @@ export const MODES = ['plan', 'build', 'manage', 'operate'];
 
 /** Layer roles shown when a mode opens (the user may toggle any of them afterwards). */
 export const MODE_ROLES = {
-  plan: ['blocks', 'green', 'roads', 'parcels', 'buildings', 'generic'],
+  // parcels cover the blocks and the green in plan mode: drawing those too would only cost requests
+  plan: ['roads', 'parcels', 'buildings', 'generic'],
   build: ['blocks', 'green', 'roads', 'parcels', 'buildings', 'bim', 'sensors'],
   manage: ['blocks', 'green', 'roads', 'buildings', 'pipes', 'tunnel', 'parking', 'generic', 'sensors'],
   operate: ['blocks', 'green', 'roads', 'buildings', 'sensors', 'alerts'],

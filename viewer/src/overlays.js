@@ -1,29 +1,10 @@
-// Everything drawn over the city's tiles: BIM and 3D Tiles, sensors, alerts, the selected object,
+// Everything drawn over the city's tiles (3D Tiles live in tiles3d.js): sensors, alerts, the selected object,
 // the measuring line, the optional online basemap and the terrain raster.
 import { COORDINATE_SYSTEM } from '@deck.gl/core';
-import { TileLayer, Tile3DLayer } from '@deck.gl/geo-layers';
+import { TileLayer } from '@deck.gl/geo-layers';
 import { BitmapLayer, GeoJsonLayer, PathLayer, ScatterplotLayer, SolidPolygonLayer } from '@deck.gl/layers';
-import { Tiles3DLoader } from '@loaders.gl/3d-tiles';
 import { authHeaders, url } from './api.js';
 import { COLORS, statusColor } from './palette.js';
-
-// Loaders must never reach out for workers or decoders: everything runs in the page.
-const LOCAL = { worker: false };
-
-/** Tile3DLayer over a layer's 3D Tiles 1.1 tileset (BIM models, LOD1 massing). */
-export function tilesetLayer(layer, { visible = true, opacity = 1, onLoad } = {}) {
-  return new Tile3DLayer({
-    id: `3d-${layer.name}`,
-    data: url(layer.tileset3d),
-    loader: Tiles3DLoader,
-    loadOptions: { ...LOCAL, fetch: { headers: authHeaders() }, tileset: { throttleRequests: true } },
-    pickable: true,
-    visible,
-    opacity,
-    onTilesetLoad: (tileset) => onLoad?.(layer, tileset),
-    _subLayerProps: { scenegraph: { _lighting: 'pbr' } },
-  });
-}
 
 /** Id of the element under the cursor in a 3D tile (batch table or feature id), or null. */
 export function tileFeatureId(info) {
