@@ -3,9 +3,13 @@
 Why a derived store: reprojecting footprints to Web Mercator on every request is the dominant
 cost of a tile (``ST_Transform`` of 1 M polygons takes a minute in DuckDB). On first use a layer
 (at its current version, in the view a role gets) is *prepared* once: its features are
-reprojected to EPSG:3857 with vectorised pyproj, written with an RTREE index to a side DuckDB
-file beside the city (``<city>.duckdb.data/tiles/vector.duckdb``, safe to delete; it is rebuilt
-when a layer's version changes), and generalised:
+reprojected to EPSG:3857 with vectorised pyproj and written, as WKB with their bbox, to a side
+DuckDB file beside the city (``<city>.duckdb.data/tiles/vector.duckdb``, safe to delete; it is
+rebuilt when a layer's version changes) in z14-cell order, and generalised. A tile selects the
+features whose bbox overlaps it (like PostGIS ``&&``) with plain range predicates: the row
+order makes DuckDB prune all but a few row groups by their min/max. That measured 6 ms for a
+dense z14 tile of the 1 M city where ``ST_Intersects`` after an RTREE scan took 80 ms (the
+exact predicate itself costs ~70 µs a row; the MVT clip makes it unnecessary).
 
 * **Individual features from ``raw_from`` up.** ``raw_from`` is the first zoom at which no tile
   holds more than ``MAX_FEATURES_PER_TILE`` features. Features smaller than half a display pixel
@@ -97,7 +101,7 @@ class VectorTiles:
         _check_format(self.con)
         self.con.execute("CREATE TABLE IF NOT EXISTS prepared (key VARCHAR PRIMARY KEY, meta JSON)")
         self.con.execute("CREATE TABLE IF NOT EXISTS rendered (tile VARCHAR PRIMARY KEY, key VARCHAR, z INTEGER, "
-                         "x INTEGER, y INTEGER, data BLOB, gz BLOB)")
+                         "x INTEGER, y INTEGER, gz BLOB)")
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._local = threading.local()
@@ -159,8 +163,7 @@ class VectorTiles:
                 agg = _write_aggregates(self.con, table, f"a_{key}", kind, raw_from) if raw_from > 0 else None
                 columns = tuple((f"p{i}", n) for i, (n, _) in enumerate(own))
                 bounds = self.con.execute(
-                    f'SELECT min(cx - size / 2), min(cy - size / 2), max(cx + size / 2), max(cy + size / 2) '
-                    f'FROM "{table}"').fetchone()
+                    f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{table}"').fetchone()
                 bounds = None if bounds[0] is None else tuple(bounds)
                 prepared = Prepared(key, table, agg, raw_from, kind, columns, bounds)
                 meta = {**prepared.__dict__, "layer": info.name, "version": info.version, "view": info.view}
@@ -202,7 +205,7 @@ class VectorTiles:
         return encode_tile(info.name, geoms, rows.drop_columns(["wkb"]), bounds)
 
     def explain(self, info: LayerInfo, z: int, x: int, y: int) -> str:
-        """The query plan of a raw tile (to check it uses the RTREE index)."""
+        """The query plan of a raw tile (a filtered scan whose row groups the bbox ranges prune)."""
         p = self.prepare(info)
         sql, params = _raw_sql(p, z, tile_bounds(z, x, y))
         return "\n".join(r[1] for r in self._cursor().execute("EXPLAIN " + sql, params).fetchall())
@@ -210,7 +213,7 @@ class VectorTiles:
 
 # -- building blocks -----------------------------------------------------------------------------
 #: layout of the side store; a store of another format is emptied (it only holds derived data)
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 
 
 def _check_format(con: duckdb.DuckDBPyConnection) -> None:
@@ -275,6 +278,8 @@ def _to_mercator(table: pa.Table, crs: str) -> pa.Table:
     bounds = shapely.bounds(merc)
     size = np.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
     table = table.drop_columns(["wkb"])
+    for i, name in enumerate(("minx", "miny", "maxx", "maxy")):
+        table = table.append_column(name, pa.array(bounds[:, i]))
     table = table.append_column("size", pa.array(size))
     table = table.append_column("cx", pa.array((bounds[:, 0] + bounds[:, 2]) / 2))
     table = table.append_column("cy", pa.array((bounds[:, 1] + bounds[:, 3]) / 2))
@@ -282,15 +287,13 @@ def _to_mercator(table: pa.Table, crs: str) -> pa.Table:
 
 
 def _write_features(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    cols = [c for c in data.column_names if c != "wkb"]
+    """Rows in z14-cell order, so a tile's rows share row groups and their min/max prune the rest."""
     con.register("_incoming", data)
     try:
-        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {", ".join(cols)}, '
-                    "ST_GeomFromWKB(wkb) AS geom FROM _incoming ORDER BY floor(cx / ?), floor(cy / ?), cx",
-                    [tile_size(14), tile_size(14)])
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _incoming '
+                    "ORDER BY floor(cx / ?), floor(cy / ?), cx", [tile_size(14), tile_size(14)])
     finally:
         con.unregister("_incoming")
-    con.execute(f'CREATE INDEX "{table}_rtree" ON "{table}" USING RTREE (geom)')
 
 
 def _raw_from(con: duckdb.DuckDBPyConnection, table: str, max_features: int) -> int:
@@ -328,7 +331,7 @@ def _write_aggregates(con: duckdb.DuckDBPyConnection, table: str, agg: str, kind
             con.execute(
                 f'INSERT INTO "{agg}" SELECT {z}, i, j, count(*), avg(height), max(height), NULL, '
                 "ST_LineMerge(ST_Union_Agg(g)) FROM ("
-                f'SELECT {cells}, height, ST_ReducePrecision(geom, {cell}) AS g FROM "{table}") '
+                f'SELECT {cells}, height, ST_ReducePrecision(ST_GeomFromWKB(wkb), {cell}) AS g FROM "{table}") '
                 "WHERE NOT ST_IsEmpty(g) GROUP BY i, j", params)
         elif kind == "point":
             con.execute(
@@ -342,7 +345,8 @@ def _write_aggregates(con: duckdb.DuckDBPyConnection, table: str, agg: str, kind
                 f"(i + 1) * {cell} - {HALF_WORLD} - {inset}, {HALF_WORLD} - j * {cell} - {inset}) FROM ("
                 f"SELECT i, j, count(*) AS n, avg(height) AS h, max(height) AS hm "
                 f'FROM (SELECT {cells}, height FROM "{table}") GROUP BY i, j)', params)
-    con.execute(f'CREATE OR REPLACE TABLE "{agg}" AS SELECT * FROM "{agg}" ORDER BY z, ix, iy')
+    con.execute(f'CREATE OR REPLACE TABLE "{agg}" AS SELECT z, ix, iy, count, height, height_max, name, '
+                f'ST_AsWKB(geom) AS wkb FROM "{agg}" ORDER BY z, ix, iy')
     return agg
 
 
@@ -350,14 +354,14 @@ def _raw_sql(p: Prepared, z: int, bounds: tuple[float, ...]) -> tuple[str, list[
     cols = ", ".join(_CORE)
     if z >= p.own_from() and p.own:
         cols += ", " + ", ".join(f'{col} AS "{name}"' for col, name in p.own)
-    sql = (f'SELECT {cols}, ST_AsWKB(geom) AS wkb FROM "{p.table}" '
-           "WHERE ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?)) AND size >= ?")
-    return sql, [*bounds, tile_size(z) / 512]
+    sql = (f'SELECT {cols}, wkb FROM "{p.table}" '
+           "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? AND size >= ?")
+    return sql, [bounds[0], bounds[2], bounds[1], bounds[3], tile_size(z) / 512]
 
 
 def _aggregate_sql(p: Prepared, z: int, x: int, y: int) -> tuple[str, list[Any]]:
     margin = 4 if p.kind == "line" else 0
-    sql = ("SELECT 'cluster' AS class, name, count, round(height, 1) AS height, height_max, ST_AsWKB(geom) AS wkb "
+    sql = ("SELECT 'cluster' AS class, name, count, round(height, 1) AS height, height_max, wkb "
            f'FROM "{p.agg_table}" WHERE z = ? AND ix BETWEEN ? AND ? AND iy BETWEEN ? AND ?')
     x0, y0 = x * AGG_CELLS - margin, y * AGG_CELLS - margin
     return sql, [z, x0, x0 + AGG_CELLS - 1 + 2 * margin, y0, y0 + AGG_CELLS - 1 + 2 * margin]

@@ -1,8 +1,9 @@
 """Rendered tiles kept beside the prepared layers: seeded ahead of time, filled on first request.
 
 A non-empty tile up to ``SEED_MAX_ZOOM`` is rendered once per layer version and view and kept
-(raw and gzipped) in the side store of ``cim.mvt.VectorTiles``; a later request — from this
-process or after a restart — is one indexed lookup. Empty tiles and deeper zooms are rendered
+gzipped (decompressed for the rare client that does not accept gzip) in the side store of
+``cim.mvt.VectorTiles``; a later request — from this process or after a restart — is one
+indexed lookup. Empty tiles and deeper zooms are rendered
 on demand and never kept, so what clients ask for cannot grow the store beyond the data.
 ``seed`` renders every tile of a layer up to a zoom ahead of time (the server does it in the
 background at start), so even a first request rarely renders. The rows go when
@@ -52,15 +53,16 @@ class RenderedTiles:
         check_tile(z, x, y)
         p = self.tiles.prepare(info)
         cur = self.tiles._cursor()
-        row = cur.execute("SELECT data, gz FROM rendered WHERE tile = ?", [tile_id(p.key, z, x, y)]).fetchone()
+        row = cur.execute("SELECT gz FROM rendered WHERE tile = ?", [tile_id(p.key, z, x, y)]).fetchone()
         if row is not None:
-            return bytes(row[0]), bytes(row[1])
+            gz = bytes(row[0])
+            return gzip.decompress(gz), gz
         data = self.tiles.tile(info, z, x, y)
         gz = compress(data)
         if data and z <= SEED_MAX_ZOOM:  # bounded by the data and the zoom, whatever clients ask for
             try:
-                cur.execute("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [tile_id(p.key, z, x, y), p.key, z, x, y, data, gz])
+                cur.execute("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?)",
+                            [tile_id(p.key, z, x, y), p.key, z, x, y, gz])
             except duckdb.Error:  # a concurrent writer of the same tile won; the bytes are the same
                 pass
         return data, gz
@@ -83,7 +85,7 @@ class RenderedTiles:
                     continue
                 data = self.tiles.tile(info, z, x, y)
                 if data:
-                    batch.append((tile_id(p.key, z, x, y), p.key, z, x, y, data, compress(data)))
+                    batch.append((tile_id(p.key, z, x, y), p.key, z, x, y, compress(data)))
                 if len(batch) >= 256:
                     done += _insert(cur, batch)
             done += _insert(cur, batch)
@@ -95,7 +97,7 @@ def _insert(cur: duckdb.DuckDBPyConnection, batch: list[tuple]) -> int:
         return 0
     n = len(batch)
     try:
-        cur.executemany("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        cur.executemany("INSERT OR IGNORE INTO rendered VALUES (?, ?, ?, ?, ?, ?)", batch)
     except duckdb.Error:
         n = 0
     batch.clear()
