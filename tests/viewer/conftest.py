@@ -15,6 +15,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -67,16 +69,15 @@ def viewer_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(viewer_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`cim serve` on a free loopback port; yields its base URL."""
+@contextmanager
+def serving(city: Path, log: Path, *extra: str) -> Iterator[str]:
+    """`cim serve CITY` on a free loopback port with the test keys (and `extra` options); its base URL."""
     _need((ROOT / "viewer" / "dist" / "index.html").is_file(), "the viewer is not built: run `make viewer`")
     port = _free_port()
     keys = json.dumps({ADMIN_KEY: "admin", OPERATOR_KEY: "operator"})
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
     cim = Path(sys.executable).with_name("cim")
-    cmd = [str(cim), "serve", str(viewer_city), "--host", "127.0.0.1", "--port", str(port), "--api-keys", keys,
-           "--log-level", "warning"]
+    cmd = [str(cim), "serve", str(city), "--host", "127.0.0.1", "--port", str(port), "--api-keys", keys,
+           "--log-level", "warning", *extra]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
@@ -89,6 +90,44 @@ def server(viewer_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(viewer_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`cim serve` on a free loopback port; yields its base URL."""
+    with serving(viewer_city, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
+
+
+DUST_STREAM = "viewer-test.dust.pm10"
+
+
+def build_city_with_dust_monitor(path: Path) -> Path:
+    """The small demo city plus one dust monitor (扬尘监测 1) on a building, a PM10 alarm rule above
+    150 ug/m3 and four hours of quiet readings."""
+    import pyarrow as pa
+
+    from cim.demo import build_demo
+    from cim.iot import Rule, add_rules, register_sensors, write_observations
+
+    city = build_demo(path, scale=400)
+    try:
+        first = "SELECT id FROM features WHERE layer = 'buildings' AND valid_to IS NULL ORDER BY id LIMIT 1"
+        building = city.sql(first, output="pandas")["id"][0]
+        made = register_sensors(city, [{"key": "viewer-test.dust", "name": "扬尘监测 1", "feature": building,
+                                        "datastreams": [{"key": DUST_STREAM, "property": "pm10", "unit": "ug/m3"}]}])
+        add_rules(city, [Rule("viewer-test-dust", "above", "alarm", property="pm10", threshold=150, clear=120,
+                              message="PM10 超标")])
+        now = datetime.now(UTC)
+        times = [now - timedelta(minutes=10 * i) for i in range(24, 0, -1)]
+        write_observations(city, pa.table({
+            "datastream_id": pa.array([made.datastreams[DUST_STREAM]] * len(times), pa.int64()),
+            "phenomenon_time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "result": pa.array([40.0 + (i % 6) * 5 for i in range(len(times))], pa.float64()),
+        }))
+    finally:
+        city.close()
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,43 +6,26 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.viewer.conftest import ADMIN_KEY, OPERATOR_KEY, artifact, assert_clean, get_json
-
-STREAM = "viewer-test.dust.pm10"
+from tests.viewer.conftest import (
+    ADMIN_KEY,
+    DUST_STREAM,
+    OPERATOR_KEY,
+    artifact,
+    assert_clean,
+    build_city_with_dust_monitor,
+    get_json,
+)
 
 
 @pytest.fixture(scope="module")
 def viewer_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small demo city with one dust monitor on a building, a PM10 rule and a day of readings."""
-    import pyarrow as pa
-
-    from cim.demo import build_demo
-    from cim.iot import Rule, add_rules, register_sensors, write_observations
-
-    path = tmp_path_factory.mktemp("viewer-live") / "city.duckdb"
-    city = build_demo(path, scale=400)
-    try:
-        first = "SELECT id FROM features WHERE layer = 'buildings' AND valid_to IS NULL ORDER BY id LIMIT 1"
-        building = city.sql(first, output="pandas")["id"][0]
-        made = register_sensors(city, [{"key": "viewer-test.dust", "name": "扬尘监测 1", "feature": building,
-                                        "datastreams": [{"key": STREAM, "property": "pm10", "unit": "ug/m3"}]}])
-        add_rules(city, [Rule("viewer-test-dust", "above", "alarm", property="pm10", threshold=150, clear=120,
-                              message="PM10 超标")])
-        now = datetime.now(UTC)
-        times = [now - timedelta(minutes=10 * i) for i in range(24, 0, -1)]
-        write_observations(city, pa.table({
-            "datastream_id": pa.array([made.datastreams[STREAM]] * len(times), pa.int64()),
-            "phenomenon_time": pa.array(times, pa.timestamp("us", tz="UTC")),
-            "result": pa.array([40.0 + (i % 6) * 5 for i in range(len(times))], pa.float64()),
-        }))
-    finally:
-        city.close()
-    return path
+    """The small demo city with one dust monitor, a PM10 rule and a few hours of readings."""
+    return build_city_with_dust_monitor(tmp_path_factory.mktemp("viewer-live") / "city.duckdb")
 
 
 def _post_reading(base: str, datastream_id: int, value: float) -> None:
@@ -56,7 +39,7 @@ def _post_reading(base: str, datastream_id: int, value: float) -> None:
 
 def _stream(server: str) -> dict:
     sensors = get_json(server, "/api/sensors/latest", ADMIN_KEY)
-    return next(s for s in sensors if s.get("key") == STREAM or s["name"] == STREAM)
+    return next(s for s in sensors if s.get("key") == DUST_STREAM or s["name"] == DUST_STREAM)
 
 
 def test_an_alert_raised_by_a_posted_reading_appears_in_the_operate_list_without_reload(overview, traffic, server):

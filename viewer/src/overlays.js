@@ -54,6 +54,7 @@ export function alertLayer(alerts, { visible = true, version = 0 } = {}) {
     getLineWidth: 3,
     getPosition: (d) => [d.lon, d.lat, 3],
     getLineColor: (d) => statusColor(d.level),
+    billboard: true,
     parameters: { depthCompare: 'always' },
     updateTriggers: { getLineColor: version },
   });
