@@ -1,6 +1,7 @@
 // The viewer's state and its deck: which layers each mode shows, what is selected, live data.
-import { Deck, FlyToInterpolator, LinearInterpolator, MapView, WebMercatorViewport } from '@deck.gl/core';
+import { Deck, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { api, getOptional, url } from './api.js';
+import { flyTo, setCamera, setDeck } from './camera.js';
 import { cityLayers, layerRole } from './citylayers.js';
 import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
@@ -8,31 +9,14 @@ import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
 import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId } from './overlays.js';
 import { closePanel, onPanelClosed, pushLiveValue, sensorTitle, showFeature } from './ui/panel.js';
+import { state } from './state.js';
 import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
+
+export { state };
+export { deckInstance, flyTo, pickAt, project } from './camera.js';
 
 const MAX_TILE_ZOOM = 17;
 const PSEUDO = { sensors: 'sensors', alerts: 'alerts', basemap: 'basemap' };
-
-export const state = {
-  city: null,
-  mode: 'plan',
-  below: false,
-  asOf: null,
-  toggles: {},
-  seen: { landUses: new Set(), networks: new Set() },
-  sensors: [],
-  sensorVersion: 0,
-  alerts: [],
-  alertVersion: 0,
-  selection: null,
-  selectedSensor: null,
-  tileZoom: {},
-  zSeen: {},
-  worksiteBoxes: [],
-  basemap: '',
-  viewState: null,
-  loaded: new Set(),
-};
 
 let deck = null;
 let measure = null;
@@ -74,24 +58,8 @@ export function createDeck(city, measureTool, onFirstRender) {
     onAfterRender: afterRender,
     layers: [],
   });
+  setDeck(deck);
   return deck;
-}
-
-/** The deck (for the console and the page tests). */
-export function deckInstance() {
-  return deck;
-}
-
-/** Screen position [x, y] of a lon/lat(/z) in the current view (used by the page tests). */
-export function project(lon, lat, z = 0) {
-  const [x, y] = deck.getViewports()[0].project([lon, lat, z]);
-  return [x, y];
-}
-
-/** What is under screen point x, y of the map: {layer, coordinate [lon, lat, z]} or null. */
-export function pickAt(x, y) {
-  const info = deck.pickObject({ x, y, radius: 2, unproject3D: true });
-  return info ? { layer: info.layer?.id ?? null, coordinate: info.coordinate ?? null, index: info.index } : null;
 }
 
 /** How many visible layers are still loading (tiles, 3D tiles, async data); 0 when all is drawn. */
@@ -105,51 +73,6 @@ export function loadingLayers() {
   const ids = (deck.props.layers || []).filter((l) => l && l.props.visible !== false && !l.isLoaded).map((l) => l.id);
   if (tiles3dLoading && !tiles3d) ids.push('tiles3d module');
   return ids;
-}
-
-/** Fly the camera to a bbox [w, s, e, n] or a point; `height` (m) keeps a tall object in view. */
-export function flyTo(target, { zoom = 17.5, duration = 900, maxZoom = 19, height = 0 } = {}) {
-  const el = document.getElementById('map');
-  const width = el.clientWidth || 1280;
-  const tall = el.clientHeight || 720;
-  let view;
-  if (target.length === 4 && (target[0] !== target[2] || target[1] !== target[3])) {
-    const vp = new WebMercatorViewport({ width, height: tall });
-    view = vp.fitBounds([[target[0], target[1]], [target[2], target[3]]], { padding: 120, maxZoom });
-  } else {
-    view = { longitude: target[0], latitude: target[1], zoom };
-  }
-  transitionTo({ longitude: view.longitude, latitude: view.latitude,
-    zoom: Math.min(view.zoom, maxZoom, zoomToShowHeight(height, view.latitude, tall)) },
-  duration, new FlyToInterpolator());
-}
-
-/** Move the camera; window.cim.moving is true until it stands still (at once when nothing changes). */
-function transitionTo(changes, duration, interpolator) {
-  const current = state.viewState;
-  const differs = Object.entries(changes).some(([k, v]) => Math.abs((current[k] ?? 0) - v) > 1e-9);
-  if (!differs) {
-    window.cim.moving = false;
-    return;
-  }
-  const stop = () => { window.cim.moving = false; };
-  window.cim.moving = true;
-  state.viewState = {
-    ...current, ...changes, transitionDuration: duration, transitionInterpolator: interpolator,
-    onTransitionEnd: stop, onTransitionInterrupt: stop,
-  };
-  deck.setProps({ initialViewState: state.viewState });
-}
-
-/** The highest zoom at which an object `height` metres tall fits in a third of the screen height. */
-export function zoomToShowHeight(height, latitude, screenHeight) {
-  if (!(height > 0)) return 22;
-  const worldMetres = 40075016.7 * Math.cos((latitude * Math.PI) / 180);
-  return Math.log2((worldMetres * (screenHeight / 3)) / (512 * height));
-}
-
-function setCamera(changes) {
-  transitionTo(changes, 600, new LinearInterpolator(['pitch', 'bearing', 'zoom']));
 }
 
 /** Is the layer (or pseudo layer) `name` with role `role` on in the current mode? */
