@@ -330,7 +330,8 @@ export function refreshSidebar() {
     { name: PSEUDO.sensors, role: 'sensors' },
     { name: PSEUDO.alerts, role: 'alerts' },
   ];
-  renderToggles(items.map((it) => ({ name: it.name, label: t(`layer.${it.name}`, it.name), on: isVisible(it.name, it.role) })),
+  const label = (it) => t(`layer.${it.name}`, it.role === 'bim' ? `${t('legend.bim')} · ${it.name}` : it.name);
+  renderToggles(items.map((it) => ({ name: it.name, label: label(it), on: isVisible(it.name, it.role) })),
     (name, on) => {
       state.toggles[state.mode] = { ...(state.toggles[state.mode] || {}), [name]: on };
       redraw();
