@@ -180,8 +180,7 @@ class MqttListener:
         self._last_message = time.monotonic()
         if not self._buffer:
             self._first_at = time.monotonic()
-        label = f"{msg.topic} message {self.stats.messages}"
-        self._buffer.append((msg.mid if msg.qos else 0, Message(msg.topic, msg.payload, label)))
+        self._buffer.append((msg.mid if msg.qos else 0, Message(msg.topic, msg.payload, self.stats.messages)))
 
     def _flush(self, *, ack: bool) -> None:
         """Write the buffer in one transaction; only then acknowledge its messages."""

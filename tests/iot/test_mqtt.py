@@ -171,3 +171,27 @@ def test_a_listener_killed_mid_stream_loses_nothing_and_stores_nothing_twice(iot
         assert distinct == n
     finally:
         city.close()
+
+
+def test_batch_payloads_parse_the_same_whole_or_item_by_item(iot_city):
+    from cim.iot.lookup import load_datastreams
+    from cim.iot.mqtt_payload import Message, parse_messages
+
+    dust = datastream_id(iot_city, "ws.dust")
+    good = json.dumps([[dust, T0_MS + i, float(i)] for i in range(5)] + [["ws.noise", T0_MS / 1000, 61]])
+    mixed = json.dumps([[dust, T0_MS + 10, 1.0], ["ws.dust", "2026-05-01T08:00:00+08:00", 2], [dust, T0_MS, "x"],
+                        [dust, T0_MS], ["nope", T0_MS, 1]])
+    parsed = parse_messages(iot_city, [Message(f"{PREFIX}/batch", good.encode(), 1),
+                                       Message(f"{PREFIX}/batch", mixed.encode(), 2)],
+                            PREFIX, load_datastreams(iot_city))
+    rows = parsed.batch.to_pylist()
+    assert sorted(r["result"] for r in rows) == [0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 4.0, 61.0]
+    by_value = {r["result"]: r for r in rows}
+    assert by_value[61.0]["phenomenon_time"] == by_value[0.0]["phenomenon_time"]  # seconds and ms agree
+    assert dict(parsed.rejects) == {
+        f"{PREFIX}/batch message 2 item 2": "non-numeric result 'x'",
+        f"{PREFIX}/batch message 2 item 3": "malformed item: expected [datastream, time, value]",
+        f"{PREFIX}/batch message 2 item 4": "unknown datastream 'nope'"}
+    labels = parsed.where(list(range(len(rows))))
+    assert labels[rows.index(by_value[61.0])] == f"{PREFIX}/batch message 1 item 5"
+    assert sorted(labels)[-1] == f"{PREFIX}/batch message 2 item 1"
