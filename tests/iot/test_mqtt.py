@@ -124,6 +124,16 @@ def _listen(city_path: Path, broker: LocalBroker, log: Path) -> subprocess.Popen
         stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+def _wait_for_lines(log: Path, text: str, count: int, timeout: float = 120.0) -> None:
+    """Wait until ``text`` stands ``count`` times in the log (a started process says it once)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.read_text(errors="replace").count(text) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} did not appear {count} times in {log}: {log.read_text()[-2000:]}")
+
+
 def test_a_listener_killed_mid_stream_loses_nothing_and_stores_nothing_twice(iot_template, broker, tmp_path):
     city_path = tmp_path / "city.duckdb"
     shutil.copy(iot_template, city_path)
@@ -154,6 +164,7 @@ def test_a_listener_killed_mid_stream_loses_nothing_and_stores_nothing_twice(iot
     sender.join(300)
     pub.close()
     assert pub.acked == n  # the broker holds every message
+    _wait_for_lines(log, "Ctrl-C to stop", 2)  # the new process is up, its SIGTERM handler installed
     time.sleep(1.0)
     listener.send_signal(signal.SIGTERM)  # graceful: writes and acknowledges what it holds
     assert listener.wait(60) == 0, log.read_text()[-3000:]
