@@ -54,6 +54,8 @@ def ingest(
                                        "IFC: internal)."),
     feature_class: str = typer.Option(None, "--class", help="Class of the features (Parcel, Building …)."),
     id_field: str = typer.Option(None, help="Attribute holding a stable unique id."),
+    parent: str = typer.Option(None, help="LAYER.FIELD: the field names each feature's parent in LAYER "
+                               "(e.g. parcels.parcel_id links buildings to their parcel)."),
     anchor: str = typer.Option(None, help="IFC without georeferencing: x,y[,z] in --anchor-crs."),
     rotation: float = typer.Option(None, help="IFC anchor rotation: degrees counter-clockwise from grid "
                                    "east to the model's x axis."),
@@ -68,7 +70,7 @@ def ingest(
         for source in sources:
             options = _ingest_options(source, layer=layer, source_layer=source_layer, source_crs=source_crs,
                                       encoding=encoding, phase=phase, classification=classification,
-                                      feature_class=feature_class, id_field=id_field, anchor=anchor,
+                                      feature_class=feature_class, id_field=id_field, parent=parent, anchor=anchor,
                                       rotation=rotation, anchor_crs=anchor_crs)
             result = _ingest_with_progress(c, source, options)
             for report in result if isinstance(result, list) else [result]:
@@ -97,7 +99,7 @@ def _ingest_options(source: Path, **given: object) -> dict[str, object]:
     kind = source_kind(source)
     allowed = {
         "vector": {"layer", "source_layer", "source_crs", "encoding", "phase", "classification",
-                   "feature_class", "id_field"},
+                   "feature_class", "id_field", "parent"},
         "raster": {"layer", "source_crs", "phase", "classification"},
         "ifc": {"layer", "phase", "classification", "anchor", "rotation", "anchor_crs"},
         "cityjson": {"layer", "source_crs", "phase", "classification"},

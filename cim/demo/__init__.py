@@ -41,6 +41,11 @@ LAYERS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+#: layer → LAYER.FIELD naming each feature's parent (building → parcel → block)
+PARENTS = {"buildings": "parcels.parcel_id", "parcels": "blocks.block_id", "green_space": "parcels.parcel_id",
+           "parking_lots": "parcels.parcel_id"}
+
+
 @dataclass
 class DemoContext:
     """What the generator made, handed to the subsystem steps."""
@@ -118,10 +123,12 @@ def generate_frames(spec: Recipe, rng: np.random.Generator, *, buildings: int,
 def ingest_frame(city: City, name: str, frame: gpd.GeoDataFrame, source_dir: Path) -> list[Any]:
     """Write one layer as GeoParquet and ingest it like any user file."""
     cls, phase, classification, id_field = LAYERS[name]
+    parent = PARENTS.get(name)
     target = source_dir / f"{name}.parquet"
     frame.to_parquet(target, index=False)
     return city.ingest(target, layer=name, feature_class=cls, phase=phase,
-                       classification=classification, id_field=id_field)
+                       classification=classification, id_field=id_field,
+                       **({"parent": parent} if parent else {}))
 
 
 def _pick_worksite(parcels: gpd.GeoDataFrame, spec: Recipe) -> str:

@@ -72,3 +72,19 @@ def feature_columns(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: 
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return columns
+
+
+def parent_ids(attrs: pa.Table, parent: str) -> pa.Array:
+    """Parent feature ids from ``parent="layer.field"``: each row's field value names its parent.
+
+    ``parent="parcels.parcel_id"`` links a building whose ``parcel_id`` is P1 to ``parcels.P1``
+    (the id that layer's rows got from their own id field).
+    """
+    layer, _, field = parent.partition(".")
+    if not layer or not field:
+        raise ValidationError(f"--parent {parent!r}: give LAYER.FIELD, e.g. --parent parcels.parcel_id")
+    if field not in attrs.column_names:
+        raise ValidationError(f"--parent {parent!r}: {field!r} is not a field of the source; fields: "
+                              f"{', '.join(attrs.column_names)}")
+    values = pc.cast(attrs.column(field), pa.string())
+    return pc.binary_join_element_wise(pa.repeat(pa.scalar(layer), len(values)), values, ".")

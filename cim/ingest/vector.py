@@ -11,7 +11,7 @@ import shapely
 
 from cim.errors import CRSError, SourceError
 from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
-from cim.ingest.properties import feature_columns, infer_feature_class
+from cim.ingest.properties import feature_columns, infer_feature_class, parent_ids
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
 
@@ -33,6 +33,7 @@ def ingest_vector(
     classification: str = "public",
     feature_class: str | None = None,
     id_field: str | None = None,
+    parent: str | None = None,
     wkt_column: str | None = None,
     x_column: str | None = None,
     y_column: str | None = None,
@@ -61,7 +62,7 @@ def ingest_vector(
                 city, path, source_layer=name if len(names) > 1 or source_layer else None,
                 layer=layer or layer_name_for(name if len(names) > 1 else path.stem.split(".")[0]),
                 source_crs=source_crs, encoding=encoding, phase=phase, classification=classification,
-                feature_class=feature_class, id_field=id_field,
+                feature_class=feature_class, id_field=id_field, parent=parent,
                 csv={"wkt_column": wkt_column, "x_column": x_column, "y_column": y_column},
                 progress=progress,
             ))
@@ -79,11 +80,12 @@ def _layers_of(path: Path, list_layers: Any) -> list[str]:
 
 def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str, source_crs: str | None,
                 encoding: str | None, phase: str, classification: str, feature_class: str | None,
-                id_field: str | None, csv: dict[str, str | None], progress: Progress) -> IngestReport:
+                id_field: str | None, csv: dict[str, str | None], progress: Progress,
+                parent: str | None = None) -> IngestReport:
     from gis.crs import crs_label
     from gis.vector import read_vector, require_crs
 
-    options = {"layer": source_layer, "encoding": encoding, "source_crs": source_crs, **csv}
+    options = {"layer": source_layer, "encoding": encoding, "source_crs": source_crs, "parent": parent, **csv}
     spec = LayerSpec(name=layer, kind="vector", phase=phase, classification=classification,
                      source=str(path), checksum=checksum(path, options))
     report = IngestReport(layer=layer, source=str(path), kind="vector")
@@ -105,6 +107,8 @@ def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str,
     spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
     spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
     columns = feature_columns(attrs, layer=layer, rows=data.row_numbers[keep], id_field=id_field)
+    if parent:
+        columns["parent"] = parent_ids(attrs, parent)
     columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(wkb))
     columns["geom"] = wkb
     columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(wkb))

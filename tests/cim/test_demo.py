@@ -84,3 +84,10 @@ def test_base_elevations_of_buildings_come_from_the_dem(demo_city):
     x, y = first.geometry.exterior.coords[0]
     corner = sample(dem, [x], [y], crs="EPSG:4549")[0]
     assert bases.set_index("id").loc[first["id"], "base_elevation"] <= corner + 1e-6
+
+
+def test_demo_buildings_know_their_parcel_and_parcels_their_block(demo_city):
+    building = demo_city.features("buildings", limit=1).iloc[0]
+    chain = demo_city.feature(building["id"])["parents"]
+    assert [p["class"] for p in chain] == ["Parcel", "Block"]
+    assert chain[0]["id"] == f"parcels.{building['parcel_id']}"

@@ -195,3 +195,13 @@ def test_a_geopackage_ingests_all_its_layers_in_one_transaction(city, tmp_path):
     assert set(city.layers["name"]) == {r.layer for r in reports}
     one = city.ingest(sample("vector/bubenec.gpkg"), source_layer="streets", layer="streets_only")
     assert [r.layer for r in one] == ["streets_only"]
+
+
+def test_parent_names_a_field_that_links_features_to_another_layer(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    point = {"type": "Point", "coordinates": list(square(515100, 3980000)[0])}
+    feats = [{"id": "b0", "parcel": "p1", "geometry": point}]
+    city.ingest(write_geojson(tmp_path / "buildings.geojson", feats), parent="parcels.parcel")
+    assert city.feature("buildings.b0")["parents"][0]["id"] == "parcels.p1"
+    with pytest.raises(cim.ValidationError, match="LAYER.FIELD"):
+        city.ingest(write_geojson(tmp_path / "other.geojson", feats), parent="parcel")

@@ -39,15 +39,14 @@ def test_feature_card_lists_the_parent_chain(client, served_city, tmp_path):
     parcel = served_city.store.scalar("SELECT id FROM features WHERE layer = 'parcels' AND valid_to IS NULL LIMIT 1")
     source = tmp_path / "rooms.geojson"
     source.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"room": "R1", "name": "一号房"},
+        "type": "Feature", "properties": {"room": "R1", "name": "一号房", "parcel": parcel.split(".", 1)[1]},
         "geometry": {"type": "Point", "coordinates": [120.17, 35.95]}}]}, ensure_ascii=False), encoding="utf-8")
-    served_city.ingest(source, layer="rooms_with_parent", id_field="room")
+    served_city.ingest(source, layer="rooms_with_parent", id_field="room", parent="parcels.parcel")
     fid = "rooms_with_parent.R1"
-    # vector ingest sets no parent (IFC ingest does); link the room to its parcel as an edit would
-    served_city.store.execute("UPDATE features SET parent = ? WHERE id = ? AND valid_to IS NULL", [parcel, fid])
     card = client.get(f"/api/features/{fid}").json()
-    assert [p["id"] for p in card["parents"]] == [parcel]
-    assert card["parents"][0]["class"] == "Parcel"
+    block = served_city.feature(parcel)["parent"]
+    assert [p["id"] for p in card["parents"]] == [parcel, block]
+    assert [p["class"] for p in card["parents"]] == ["Parcel", "Block"]
 
 
 def test_search_finds_chinese_names_and_ids_with_exact_matches_first(client, served_city):
