@@ -36,8 +36,9 @@ export function createDeck(city, measureTool, onFirstRender) {
   const el = document.getElementById('map');
   const vp = new WebMercatorViewport({ width: el.clientWidth || 1280, height: el.clientHeight || 720 });
   const [w, s, e, n] = city.bbox;
-  // the left column covers ~270 px: keep the city clear of it
-  const fit = vp.fitBounds([[w, s], [e, n]], { padding: { top: 30, bottom: 30, left: 280, right: 30 }, maxZoom: 18 });
+  // the left column covers ~270 px, and tilting the camera widens the near edge: keep clear of both
+  const padding = { top: 40, bottom: 90, left: 340, right: 90 };
+  const fit = vp.fitBounds([[w, s], [e, n]], { padding, maxZoom: 18 });
   state.viewState = { longitude: fit.longitude, latitude: fit.latitude, zoom: fit.zoom, pitch: MODE_PITCH[state.mode],
     bearing: -12, maxPitch: 85 };
   deck = new Deck({

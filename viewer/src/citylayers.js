@@ -201,8 +201,9 @@ export function cityLayers(layers, style, hooks) {
       layer,
       minZoom,
       maxZoom,
-      // flat ground needs little detail: one tile level coarser means a quarter of the requests
-      zoomOffset: FLAT.has(role) ? -1 : 0,
+      // one tile level coarser than the view: a quarter of the requests, and as the server caps the
+      // features of a tile (aggregating beyond), a quarter of the features to draw at city scale
+      zoomOffset: -1,
       // the heights and depths seen so far: deck.gl needs them to find (and pick) the tiles whose
       // tall buildings or deep pipes reach into the view from outside their footprint
       zRange: style.zRange?.[layer.name],
