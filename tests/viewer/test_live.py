@@ -83,3 +83,14 @@ def test_the_time_slider_hides_alerts_opened_after_the_chosen_time(overview, tra
     assert overview.set_time(1.0) == "现在"
     overview.page.wait_for_function(f"{count} === {len(open_alerts)}")
     assert_clean(traffic)
+
+
+def test_a_reading_reaches_an_anonymous_page_through_eventsource(overview, traffic, server):
+    sensor = _stream(server)
+    overview.open("operate")
+    overview.page.wait_for_function("window.cim.live === true", timeout=20_000)
+    _post_reading(server, sensor["datastream_id"], 77.5)
+    overview.page.wait_for_function(
+        f"window.cim.state.sensors.some(s => s.datastream_id === {sensor['datastream_id']} && s.value === 77.5)",
+        timeout=20_000)
+    assert_clean(traffic)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyAlert, applyAlertToSensor, applyObservation } from '../src/live.js';
+import { applyAlert, applyAlertToSensor, applyObservation, parseEvents } from '../src/live.js';
 import { legendFor, sensorFilter } from '../src/modes.js';
 import { landUseColor } from '../src/palette.js';
 
@@ -43,4 +43,13 @@ test('an open alert raises its sensor to the alert level, never lowers it', () =
   assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'warn', state: 'open' }), null);
   assert.equal(applyAlertToSensor(sensors, { datastream_id: 3, level: 'alarm', state: 'closed' }), null);
   assert.equal(sensors[0].status, 'alarm');
+});
+
+test('server-sent events split into messages, keeping an unfinished one for the next chunk', () => {
+  const text = 'retry: 3000\n: connected\n\nevent: observation\ndata: {"v": 1}\n\nevent: alert\r\ndata: {"id"';
+  const { messages, rest } = parseEvents(text);
+  assert.deepEqual(messages, [{ retry: 3000 }, { event: 'observation', data: '{"v": 1}' }]);
+  const next = parseEvents(`${rest}: 2}\n\n: keep-alive\n\n`);
+  assert.deepEqual(next.messages, [{ event: 'alert', data: '{"id": 2}' }]);
+  assert.equal(next.rest, '');
 });
