@@ -136,4 +136,5 @@ export function applyLabels(root = document) {
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
   document.documentElement.lang = current === 'en' ? 'en' : 'zh-CN';
+  document.title = t('title');
 }
