@@ -7,11 +7,12 @@ sample is meshed at most once per session (`meshed`), ISSUE_021 included.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import sample, samples_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,18 +32,12 @@ CITYJSON_SAMPLES = ["3dbag_b2.city.json", "3dbag_b2.city.jsonl", "delft.json", "
 
 
 def samples_root() -> Path:
-    return Path(os.environ.get("CIM_SAMPLES") or REPO.parent / "shared" / "datasets")
+    return samples_dir()
 
 
 def require_sample(relative: str) -> Path:
     """Path of a sample file, or skip (fail under CI=true) when it is absent."""
-    path = samples_root() / relative
-    if not path.exists():
-        message = f"sample file {path} is missing (set CIM_SAMPLES to the shared datasets folder)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return sample(relative)
 
 
 @pytest.fixture(scope="session")
