@@ -276,6 +276,9 @@ def _to_mercator(table: pa.Table, crs: str) -> pa.Table:
     geoms = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
     merc = reproject(geoms, crs, "EPSG:3857")
     bounds = shapely.bounds(merc)
+    drawable = np.isfinite(bounds).all(axis=1)  # empty geometries and points off the Mercator plane
+    if not drawable.all():
+        table, merc, bounds = table.filter(pa.array(drawable)), merc[drawable], bounds[drawable]
     size = np.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
     table = table.drop_columns(["wkb"])
     for i, name in enumerate(("minx", "miny", "maxx", "maxy")):
