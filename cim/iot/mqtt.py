@@ -189,9 +189,9 @@ class MqttListener:
         buffer, self._buffer = self._buffer, []
         try:
             report = self._write([m for _, m in buffer])
-        except CIMError as exc:  # pragma: no cover - storage trouble: keep the messages on the broker
-            self.stats.last_error = str(exc)
-            log.error("could not store %d messages, they stay unacknowledged: %s", len(buffer), exc)
+        except Exception as exc:  # noqa: BLE001 - storage trouble: keep the messages on the broker, retry
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("could not store %d messages, they stay unacknowledged", len(buffer))
             self._buffer = buffer + self._buffer
             self._stop.wait(1.0)
             return
@@ -265,6 +265,7 @@ class MqttListener:
                              protocol=mqtt.MQTTv5, manual_ack=True)
         client.on_message = self._on_message
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         return client
 
@@ -283,9 +284,18 @@ class MqttListener:
             return False
         deadline = time.monotonic() + 5.0
         while not self.connected.is_set() and time.monotonic() < deadline and not self._stop.is_set():
-            if self._client.loop(timeout=0.1):
+            if self._pump(0.1):  # not client.loop(): it adds a wake-up socket every acknowledgement writes to
                 return False
         return self.connected.is_set()
+
+    def _pump(self, timeout: float) -> int:
+        """One round of network work with paho's public pieces; non-zero when the connection broke."""
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return 1
+        readable, _, _ = select.select([sock], [sock] if client.want_write() else [], [], timeout)
+        return int((client.loop_read() if readable else 0) or client.loop_write() or client.loop_misc())
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
@@ -296,6 +306,13 @@ class MqttListener:
 
         options = SubscribeOptions(qos=1)
         client.subscribe([(f"{self.prefix}/obs/+", options), (f"{self.prefix}/batch", options)])
+
+    def _on_subscribe(self, _client: Any, _userdata: Any, _mid: Any, reasons: Any, _props: Any) -> None:
+        """Subscribed: from now on the broker keeps what is published for this session."""
+        if any(r.is_failure for r in reasons):
+            self.stats.last_error = f"broker refused the subscription: {[str(r) for r in reasons]}"
+            log.error(self.stats.last_error)
+            return
         self.stats.connects += 1
         self.connected.set()
         log.info("listening on %s:%d to %s/obs/+ and %s/batch", self.host, self.port, self.prefix, self.prefix)
