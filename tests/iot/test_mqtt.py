@@ -134,12 +134,23 @@ def _wait_for_lines(log: Path, text: str, count: int, timeout: float = 120.0) ->
     raise AssertionError(f"{text!r} did not appear {count} times in {log}: {log.read_text()[-2000:]}")
 
 
+def _missing(city, n: int, rest: MqttListener, log: Path) -> str:
+    values = {int(v) for (v,) in city.store.rows("SELECT result FROM iot_observations")}
+    gone = sorted(set(range(n)) - values)
+    return f"{len(gone)} missing, e.g. {gone[:3]}…{gone[-3:]}; {rest.stats}; {log.read_text()[-800:]}"
+
+
 def test_a_listener_killed_mid_stream_loses_nothing_and_stores_nothing_twice(iot_template, broker, tmp_path):
     city_path = tmp_path / "city.duckdb"
     shutil.copy(iot_template, city_path)
     n, log = 20_000, tmp_path / "listener.log"
+    city = cim.open(city_path)  # the session and its subscription exist before anything is published
+    first = MqttListener(city, broker.address, prefix=PREFIX, client_id="killme").start()
+    assert first.connected.wait(10)
+    first.stop()
+    city.close()
     listener = _listen(city_path, broker, log)
-    time.sleep(2.0)  # connected and subscribed (the session is created)
+    assert wait_for(lambda: log.read_text().count("INFO listening on") >= 1, timeout=60), log.read_text()
     pub = Publisher(broker.address)
     progress = threading.Event()
 
@@ -171,7 +182,7 @@ def test_a_listener_killed_mid_stream_loses_nothing_and_stores_nothing_twice(iot
     city = cim.open(city_path)
     rest = MqttListener(city, broker.address, prefix=PREFIX, client_id="killme", flush_interval=0.05).start()
     try:  # whatever the broker still queues for the session arrives here
-        assert wait_for(lambda: stored(city) >= n, timeout=120), log.read_text()[-3000:]
+        assert wait_for(lambda: stored(city) >= n, timeout=120), _missing(city, n, rest, log)
         time.sleep(0.5)
     finally:
         rest.stop()
