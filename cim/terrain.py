@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +32,12 @@ def dem_layer(city: City, dem: str | None = None) -> dict[str, Any]:
     return city.layer(names[0])
 
 
+def dem_path(city: City, dem: str | None = None) -> Path:
+    """The COG file of the DEM ``dem_layer`` picks."""
+    path = Path(dem_layer(city, dem)["properties"]["path"])
+    return path if path.is_absolute() else city.data_dir / path
+
+
 def base_elevations(city: City, layer: str, *, dem: str | None = None, stat: str = "min",
                     as_of: Any = None) -> pd.DataFrame:
     """``id`` and ``base_elevation`` (metres) of every feature of ``layer``, sampled from the DEM.
@@ -43,9 +50,8 @@ def base_elevations(city: City, layer: str, *, dem: str | None = None, stat: str
     """
     from gis.dem import base_elevation
 
-    raster = dem_layer(city, dem)
+    path = dem_path(city, dem)
     table = city.features(layer, as_of=as_of, output="arrow").select(["id", "geom"])
     geoms = shapely.from_wkb(table.column("geom").to_numpy(zero_copy_only=False))
-    path = city.data_dir / raster["properties"]["path"]
     values = base_elevation(path, geoms, crs=city.crs, stat=stat) if len(geoms) else np.array([])
     return pd.DataFrame({"id": table.column("id").to_pylist(), "base_elevation": values})

@@ -57,18 +57,9 @@ def deliver(table: pa.Table, city: City, output: str) -> Any:
 
 def dem_path(city: City, layer: str | None = None) -> Path:
     """The DEM raster of the city (the raster layer whose role is ``dem``, or ``layer``)."""
-    sql = "SELECT name, properties FROM layers WHERE kind = 'raster'"
-    rows = city.store.rows(sql + (" AND name = ?" if layer else ""), [layer] if layer else [])
-    import json
+    from cim.terrain import dem_path as terrain_dem_path
 
-    for _name, props in rows:
-        info = json.loads(props) if isinstance(props, str) else (props or {})
-        if layer or info.get("role") == "dem":
-            path = Path(info.get("path", ""))
-            return path if path.is_absolute() else city.data_dir / path
-    raise LayerNotFound(
-        f"{city.location} has no DEM: ingest one with `cim ingest CITY dem.tif --layer dem` (role dem)"
-    )
+    return terrain_dem_path(city, layer)
 
 
 def city_lonlat(city: City) -> tuple[float, float]:

@@ -50,17 +50,16 @@ def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None =
 
 
 def dem_raster(city: City) -> tuple[str, str] | None:
-    """(path, crs) of the city's DEM raster layer (role ``dem``), or None."""
-    import json
+    """(path, crs) of the city's DEM raster layer (role ``dem``), or None when it has none."""
+    from cim.errors import CIMError
+    from cim.terrain import dem_layer, dem_path
 
-    rows = city.store.rows("SELECT name, properties FROM layers WHERE kind = 'raster' ORDER BY name")
-    for _name, props in rows:
-        props = json.loads(props) if isinstance(props, str) else (props or {})
-        if props.get("role") == "dem" and props.get("path"):
-            path = city.data_dir / props["path"]
-            if path.is_file():
-                return str(path), props.get("crs") or city.crs
-    return None
+    try:
+        layer = dem_layer(city)
+        path = dem_path(city)
+    except CIMError:
+        return None
+    return (str(path), layer["properties"].get("crs") or city.crs) if path.is_file() else None
 
 
 def base_heights(city: City, plan: pa.Table) -> np.ndarray:
