@@ -31,14 +31,13 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bim.geometry import ElementMesh
 
-__all__ = ["default_origin", "read_glb", "to_glb", "validate_glb"]
+__all__ = ["GlbBuffer", "default_origin", "pack_glb", "read_glb", "to_glb", "validate_glb"]
 
 _FLOAT, _USHORT, _UINT, _UBYTE = 5126, 5123, 5125, 5121
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -77,7 +76,7 @@ def to_glb(
             materials.append(_material(name, mode))
     table = builder.property_table(meshes)
     doc = _document(meshes, primitives, materials, table, builder, origin, crs)
-    return _pack(doc, builder.finish())
+    return pack_glb(doc, builder.binary())
 
 
 def _split_by_alpha(meshes: Sequence[ElementMesh]) -> list[list[int]]:
@@ -97,26 +96,39 @@ def _material(name: str, mode: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _Builder:
-    chunks: list[bytes] = field(default_factory=list)
-    views: list[dict[str, Any]] = field(default_factory=list)
-    accessors: list[dict[str, Any]] = field(default_factory=list)
-    offset: int = 0
-    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+class GlbBuffer:
+    """The BIN chunk of a glb being built: byte views appended 8-byte aligned, padded to 4 at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.views: list[dict[str, Any]] = []
+        self.size = 0
 
     def view(self, data: bytes, target: int | None = None) -> int:
-        pad = (-self.offset) % 8  # 8-byte alignment suits every accessor and metadata buffer
+        """Append ``data`` as a bufferView (8-byte aligned, fit for every accessor); its index."""
+        pad = (-self.size) % 8
         if pad:
-            self.chunks.append(b"\0" * pad)
-            self.offset += pad
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.offset, "byteLength": len(data)}
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
         if target is not None:
             view["target"] = target
-        self.chunks.append(data)
-        self.offset += len(data)
+        self.parts.append(data)
+        self.size += len(data)
         self.views.append(view)
         return len(self.views) - 1
+
+    def binary(self) -> bytes:
+        """The chunk's bytes, padded to a multiple of 4."""
+        data = b"".join(self.parts)
+        return data + b"\0" * ((-len(data)) % 4)
+
+
+class _Builder(GlbBuffer):
+    def __init__(self, origin: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        super().__init__()
+        self.accessors: list[dict[str, Any]] = []
+        self.origin = origin
 
     def accessor(self, array: np.ndarray, component: int, kind: str, target: int, **extra: Any) -> int:
         acc = {"bufferView": self.view(array.tobytes(), target), "componentType": component,
@@ -154,10 +166,6 @@ class _Builder:
                            "stringOffsetType": "UINT32"}
         return {"class": "element", "count": len(meshes), "properties": props}
 
-    def finish(self) -> bytes:
-        data = b"".join(self.chunks)
-        return data + b"\0" * ((-len(data)) % 4)
-
 
 def _merge(meshes: Sequence[ElementMesh], ids: list[int], origin: tuple[float, float, float]) -> tuple[np.ndarray, ...]:
     """Stack the chosen meshes: Y-up float32 RTC positions, RGBA8 colours, feature ids, indices."""
@@ -194,11 +202,12 @@ def _document(meshes, primitives, materials, table, builder, origin, crs) -> dic
         "materials": materials,
         "accessors": builder.accessors,
         "bufferViews": builder.views,
-        "buffers": [{"byteLength": builder.offset + ((-builder.offset) % 4)}],
+        "buffers": [{"byteLength": builder.size + ((-builder.size) % 4)}],
     }
 
 
-def _pack(doc: dict[str, Any], binary: bytes) -> bytes:
+def pack_glb(doc: dict[str, Any], binary: bytes) -> bytes:
+    """glTF JSON + BIN chunk → glb bytes (chunks padded to 4 bytes)."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * ((-len(text)) % 4)
     total = 12 + 8 + len(text) + 8 + len(binary)

@@ -15,13 +15,12 @@ Example:
 
 from __future__ import annotations
 
-import json
-import struct
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from bim.gltf import GlbBuffer, pack_glb
 from cim.threed.lod1 import Mesh
 
 __all__ = ["mesh_glb", "FEATURE_CLASS", "PROPERTIES"]
@@ -40,32 +39,6 @@ PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
-class _Buffer:
-    """Binary chunk under construction: 8-byte aligned buffer views."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.views: list[dict[str, Any]] = []
-        self.size = 0
-
-    def view(self, data: bytes, target: int | None = None) -> int:
-        pad = (-self.size) % 8
-        if pad:
-            self.parts.append(b"\0" * pad)
-            self.size += pad
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
-        if target is not None:
-            view["target"] = target
-        self.parts.append(data)
-        self.size += len(data)
-        self.views.append(view)
-        return len(self.views) - 1
-
-    def binary(self) -> bytes:
-        data = b"".join(self.parts)
-        return data + b"\0" * ((-len(data)) % 4)
-
-
 def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[float] = (0.82, 0.82, 0.8, 1.0),
              extras: dict[str, Any] | None = None) -> bytes:
     """One glb: one primitive with POSITION, _FEATURE_ID_0 (NORMAL, COLOR_0 when given) and the
@@ -73,7 +46,7 @@ def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[flo
     if mesh.indices.size == 0:
         raise ValueError("mesh_glb needs at least one triangle")
     count = len(next(iter(table.values())))
-    buf = _Buffer()
+    buf = GlbBuffer()
     accessors: list[dict[str, Any]] = []
 
     def accessor(array: np.ndarray, component: int, kind: str, target: int, **more: Any) -> int:
@@ -124,7 +97,7 @@ def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[flo
     return pack_glb(doc, binary)
 
 
-def _column(buf: _Buffer, schema: dict[str, Any], values: Sequence[Any]) -> dict[str, Any]:
+def _column(buf: GlbBuffer, schema: dict[str, Any], values: Sequence[Any]) -> dict[str, Any]:
     if schema["type"] == "STRING":
         encoded = [("" if v is None else str(v)).encode("utf-8") for v in values]
         offsets = np.zeros(len(encoded) + 1, dtype=np.uint32)
@@ -133,15 +106,3 @@ def _column(buf: _Buffer, schema: dict[str, Any], values: Sequence[Any]) -> dict
                 "stringOffsetType": "UINT32"}
     array = np.asarray(values, dtype=np.float64)
     return {"values": buf.view(np.nan_to_num(array, nan=0.0).tobytes())}
-
-
-def pack_glb(doc: dict[str, Any], binary: bytes) -> bytes:
-    """glTF JSON + BIN chunk → glb bytes (chunks padded to 4 bytes)."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * ((-len(text)) % 4)
-    total = 12 + 8 + len(text) + 8 + len(binary)
-    return b"".join([
-        struct.pack("<4sII", b"glTF", 2, total),
-        struct.pack("<I4s", len(text), b"JSON"), text,
-        struct.pack("<I4s", len(binary), b"BIN\0"), binary,
-    ])
