@@ -210,7 +210,9 @@ def _plain(df: object) -> object:
     import pandas as pd
 
     if isinstance(df, gpd.GeoDataFrame):
-        df = pd.DataFrame(df.assign(geometry=df.geometry.to_wkt()))
+        wkt = df.geometry.to_wkt()
+        df = pd.DataFrame(df.drop(columns=df.geometry.name))
+        df["geometry"] = wkt
     return df
 
 
