@@ -163,7 +163,8 @@ def test_the_demo_worksite_building_stands_on_the_worksite_parcel(demo_city):
     assert building["height"] <= parcel["properties"]["height_limit"]
     chain = [p["class"] for p in demo_city.feature(
         demo_city.features("worksite_bim", where="class = 'Wall'").iloc[0]["id"])["parents"]]
-    assert chain[-3:] == ["Storey", "Building", "Parcel"]
+    # wall → storey → building, then down to the land it stands on: parcel → block
+    assert chain[-4:] == ["Storey", "Building", "Parcel", "Block"]
     assert demo_city.layer("worksite_bim")["phase"] == "build"
 
 
