@@ -13,7 +13,7 @@ import pyarrow as pa
 from cim import migrations
 from cim.errors import CIMError, CityExists, LayerNotFound
 from cim.model import DEFAULT_CRS
-from cim.store import DuckDBStore, Store
+from cim.store import Store, is_url, open_store
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -57,9 +57,9 @@ class City:
 
     @property
     def data_dir(self) -> Path:
-        """Folder beside the city file for rasters and other large side files."""
-        loc = Path(self.location)
-        return loc.with_name(loc.name + ".data")
+        """Folder for rasters and other large side files: beside a city file; for a database city
+        ``$CIM_DATA_DIR/<host>-<database>-<schema>`` (default ``~/.local/share/cim``)."""
+        return self.store.data_dir
 
     def meta(self, key: str) -> str | None:
         """A city-wide setting (crs, name, created_at, …)."""
@@ -231,38 +231,51 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
     """
     from gis.crs import crs_label, parse_crs
 
-    path = Path(location)
     parsed = parse_crs(crs)
     if not parsed.is_projected:
         raise CIMError(
             f"{crs} is not a projected CRS; a city stores metric coordinates: "
             "use e.g. EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)"
         )
-    if path.exists():
-        if not exist_ok:
-            raise CityExists(f"{path} already exists: open it with cim.open(), or choose another path")
-        return open(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = DuckDBStore(path, must_exist=False)
+    if is_url(location):
+        store = open_store(location, must_exist=False)
+        label = store.location
+        if store.has_table("schema_migrations"):
+            if not exist_ok:
+                store.close()
+                raise CityExists(f"{label} already holds a city: open it with cim.open(), or use another schema")
+            store.close()
+            return open(location)
+        default_name = label.rsplit("/", 1)[-1].split("?", 1)[0] or "city"
+        path = None
+    else:
+        path = Path(location)
+        if path.exists():
+            if not exist_ok:
+                raise CityExists(f"{path} already exists: open it with cim.open(), or choose another path")
+            return open(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(path, must_exist=False)
+        default_name = path.stem
     try:
-        migrations.migrate(store)
         now = datetime.now(UTC).isoformat()
-        with store.transaction():
-            for key, value in (("crs", crs_label(parsed)), ("name", name or path.stem), ("created_at", now)):
+        with store.transaction():  # all of it or nothing, on either backend
+            migrations.migrate(store)
+            for key, value in (("crs", crs_label(parsed)), ("name", name or default_name), ("created_at", now)):
                 store.execute("INSERT INTO cim_meta VALUES (?, ?)", [key, value])
-        city = City(store)
-        with store.transaction():
+            city = City(store)
             city.record("create", details={"crs": city.crs})
     except BaseException:
         store.close()
-        path.unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
         raise
     return city
 
 
 def open(location: str | Path, *, read_only: bool = False) -> City:  # noqa: A001 - cim.open mirrors io.open
     """Open an existing city; pending schema migrations are applied (unless read-only)."""
-    store = DuckDBStore(location, read_only=read_only)
+    store = open_store(location, read_only=read_only)
     try:
         if read_only:
             current = migrations.current_version(store)
@@ -271,7 +284,7 @@ def open(location: str | Path, *, read_only: bool = False) -> City:  # noqa: A00
         else:
             migrations.migrate(store)
         if migrations.current_version(store) == 0:
-            raise CIMError(f"{location} is a DuckDB file but not a city: create one with `cim init`")
+            raise CIMError(f"{store.location} is not a city (it has no cim schema): create one with `cim init`")
     except BaseException:
         store.close()
         raise

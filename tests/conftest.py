@@ -35,6 +35,64 @@ def samples() -> Path:
     return path
 
 
+#: the storage backends suites parametrised with ``backend`` / ``new_city`` run against
+BACKENDS = ("duckdb", "postgis")
+
+
+@pytest.fixture(scope="session")
+def postgis_server():
+    """A real PostgreSQL 15 + PostGIS 3 started in a temporary folder for this test session."""
+    from tests.postgres import PostgresServer, available
+
+    why = available()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn."""
+    return request.param
+
+
+@pytest.fixture
+def city_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    """A factory of fresh, unused city locations on ``backend``: a file path, or a new database's URL."""
+    counter = iter(range(1_000_000))
+
+    def make(name: str = "city") -> str | Path:
+        if backend == "postgis":
+            return request.getfixturevalue("postgis_server").database()
+        return tmp_path / f"{name}{next(counter)}.duckdb"
+
+    return make
+
+
+@pytest.fixture
+def new_city(city_location):
+    """A factory of empty cities on ``backend`` (closed at the end of the test)."""
+    import cim
+
+    made = []
+
+    def make(**options):
+        c = cim.create(city_location(), **options)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - closed by the test already
+            pass
+
+
 @pytest.fixture
 def city(tmp_path: Path):
     """An empty city in EPSG:4549 in a temporary folder."""

@@ -29,10 +29,7 @@ def latest_version() -> int:
 
 def current_version(store: Store) -> int:
     """The schema version of a city (0 for an empty database)."""
-    exists = store.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    )
-    if not exists:
+    if not store.has_table("schema_migrations"):
         return 0
     return int(store.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 

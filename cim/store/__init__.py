@@ -1,6 +1,19 @@
-"""Storage backends behind one interface."""
+"""Storage backends behind one interface: a DuckDB file, or a PostgreSQL + PostGIS database."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from cim.store.base import Store
 from cim.store.duckdb import DuckDBStore, connect, spatial_extension_path
+from cim.store.postgis import PostGISStore, is_url
 
-__all__ = ["Store", "DuckDBStore", "connect", "spatial_extension_path"]
+
+def open_store(location: str | Path, *, read_only: bool = False, must_exist: bool = True) -> Store:
+    """The store for ``location``: ``postgresql://…`` URLs are PostGIS, anything else a DuckDB file."""
+    if is_url(location):
+        return PostGISStore(str(location), read_only=read_only, must_exist=must_exist)
+    return DuckDBStore(location, read_only=read_only, must_exist=must_exist)
+
+
+__all__ = ["Store", "DuckDBStore", "PostGISStore", "connect", "is_url", "open_store", "spatial_extension_path"]

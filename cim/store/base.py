@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,8 +19,10 @@ import pyarrow as pa
 class Store(ABC):
     """A connection to one city's storage."""
 
-    #: where the city lives (file path or URL), for messages
+    #: where the city lives (file path or URL without its password), for messages
     location: str
+    #: which backend: "duckdb" or "postgis"
+    kind: str
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
@@ -50,6 +53,23 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    @abstractmethod
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        """``data`` visible to SQL as table ``name`` while inside (same thread, same transaction)."""
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """True when the city's schema has a table called ``name``."""
+
+    @property
+    @abstractmethod
+    def data_dir(self) -> Path:
+        """Folder for the city's side files (rasters, tile and 3D caches)."""
+
+    def lock(self, key: str) -> None:  # noqa: B027 - one writer needs no locks: a no-op by default
+        """Serialise writers that work on ``key`` until the current transaction ends."""
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""

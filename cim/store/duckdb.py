@@ -50,6 +50,8 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
 class DuckDBStore(Store):
     """A city kept in one DuckDB file (``:memory:`` for throwaway cities)."""
 
+    kind = "duckdb"
+
     def __init__(self, path: str | Path, *, read_only: bool = False, must_exist: bool = True) -> None:
         self.location = str(path)
         self._read_only = read_only
@@ -148,6 +150,26 @@ class DuckDBStore(Store):
                 self._con.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    @property
+    def data_dir(self) -> Path:
+        """Side files (COGs, caches) live in ``<file>.data`` beside the city file."""
+        loc = Path(self.location)
+        return loc.with_name(loc.name + ".data")
+
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        with self._lock:
+            self._con.register(name, data)
+            try:
+                yield
+            finally:
+                self._con.unregister(name)
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+            "AND table_catalog = current_database()", [name]))
 
     def close(self) -> None:
         with self._lock:

@@ -27,6 +27,8 @@ from cim.store.duckdb import DuckDBStore
 class ThreadedStore(Store):
     """Wraps a ``DuckDBStore``: per-thread read cursors, one writer; anything else is passed through."""
 
+    kind = "duckdb"
+
     def __init__(self, base: DuckDBStore) -> None:
         self.base = base
         self.location = base.location
@@ -89,6 +91,18 @@ class ThreadedStore(Store):
         finally:
             self._local.depth -= 1
             self.generation += 1
+
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        with self.transaction(), self.base.temporary(name, data):
+            yield
+
+    def has_table(self, name: str) -> bool:
+        return self.base.has_table(name)
+
+    @property
+    def data_dir(self):  # noqa: ANN201 - the wrapped store's
+        return self.base.data_dir
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.base, name)

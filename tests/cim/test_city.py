@@ -1,25 +1,27 @@
-"""Creating and opening cities."""
+"""Creating and opening cities, as a DuckDB file and as a PostGIS database."""
 
 from __future__ import annotations
 
 import duckdb
+import psycopg
 import pytest
 
 import cim
 from cim import migrations
 
 
-def test_create_makes_a_city_with_its_storage_crs_and_latest_schema(tmp_path):
-    city = cim.create(tmp_path / "c.duckdb", crs="EPSG:4549")
+def test_create_makes_a_city_with_its_storage_crs_and_latest_schema(city_location):
+    city = cim.create(city_location(), crs="EPSG:4549")
     assert city.crs == "EPSG:4549"
     assert migrations.current_version(city.store) == migrations.latest_version()
     assert city.layers.empty
     city.close()
 
 
-def test_open_reads_back_the_crs_of_a_created_city(tmp_path):
-    cim.create(tmp_path / "c.duckdb", crs="EPSG:4547").close()
-    with cim.open(tmp_path / "c.duckdb") as city:
+def test_open_reads_back_the_crs_of_a_created_city(city_location):
+    where = city_location()
+    cim.create(where, crs="EPSG:4547").close()
+    with cim.open(where) as city:
         assert city.crs == "EPSG:4547"
         assert list(city.history()["action"]) == ["create"]
 
@@ -36,10 +38,13 @@ def test_create_refuses_an_unknown_crs_and_leaves_no_file(tmp_path):
     assert not (tmp_path / "c.duckdb").exists()
 
 
-def test_create_refuses_to_overwrite_an_existing_city(tmp_path):
-    cim.create(tmp_path / "c.duckdb").close()
+def test_create_refuses_to_overwrite_an_existing_city(city_location):
+    where = city_location()
+    cim.create(where).close()
     with pytest.raises(cim.CityExists):
-        cim.create(tmp_path / "c.duckdb")
+        cim.create(where)
+    with cim.create(where, exist_ok=True) as city:
+        assert list(city.history()["action"]) == ["create"]
 
 
 def test_open_of_a_missing_file_says_how_to_create_one(tmp_path):
@@ -59,12 +64,15 @@ def test_open_refuses_a_file_that_is_not_duckdb(tmp_path):
         cim.open(tmp_path / "x.duckdb")
 
 
-def test_open_refuses_a_city_from_a_newer_schema(tmp_path):
-    city = cim.create(tmp_path / "c.duckdb")
+def test_open_refuses_a_city_from_a_newer_schema(city_location):
+    where = city_location()
+    city = cim.create(where)
     city.store.execute("INSERT INTO schema_migrations VALUES (9999, 'future', now())")
     city.close()
     with pytest.raises(cim.SchemaTooNew, match="9999"):
-        cim.open(tmp_path / "c.duckdb")
+        cim.open(where)
+    with pytest.raises(cim.SchemaTooNew, match="9999"):
+        cim.open(where, read_only=True)
 
 
 def test_the_features_table_has_an_rtree_index(city):
@@ -75,3 +83,75 @@ def test_the_features_table_has_an_rtree_index(city):
 def test_unknown_layer_lists_the_layers_there_are(city):
     with pytest.raises(cim.LayerNotFound, match="no layers yet"):
         city.layer("parcels")
+
+
+# -- PostGIS: the same city in a database, and what goes wrong reaching one --------------------
+
+
+def test_a_postgis_city_has_a_gist_index_on_feature_geometries(postgis_server):
+    with cim.create(postgis_server.database()) as city:
+        indexes = city.store.rows("SELECT indexdef FROM pg_indexes WHERE tablename = 'features'")
+        assert any("USING gist (geom)" in row[0] for row in indexes)
+
+
+def test_an_unreachable_database_url_is_a_one_line_error(postgis_server):
+    from tests.postgres import _free_port
+
+    url = f"postgresql://cim:pw@127.0.0.1:{_free_port()}/nowhere"
+    with pytest.raises(cim.CIMError, match="cannot reach PostgreSQL at") as err:
+        cim.open(url)
+    assert "\n" not in str(err.value) and ":***@" in str(err.value)
+
+
+def test_wrong_credentials_are_a_clear_error_without_the_password(postgis_server):
+    url = postgis_server.url(postgis_server.database().rsplit("/", 1)[1], password="wrong-secret")
+    with pytest.raises(cim.CIMError, match="refused the login") as err:
+        cim.create(url)
+    assert "wrong-secret" not in str(err.value)
+
+
+def test_a_database_without_postgis_is_refused_with_what_to_run(postgis_server):
+    url = postgis_server.database(postgis=False)
+    with psycopg.connect(url, autocommit=True) as con:  # a role that may not create extensions
+        con.execute("CREATE ROLE plain LOGIN PASSWORD 'plain' NOSUPERUSER")
+        con.execute("GRANT ALL ON SCHEMA public TO plain")
+    plain = url.replace("cim:cim-test-pw@", "plain:plain@")
+    with pytest.raises(cim.CIMError, match="has no PostGIS: run `CREATE EXTENSION postgis;`"):
+        cim.create(plain)
+    with pytest.raises(cim.CIMError, match="has no PostGIS"):
+        cim.open(plain)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+
+
+def test_a_database_without_a_city_says_how_to_create_one(postgis_server):
+    with pytest.raises(cim.CityNotFound, match="cim init"):
+        cim.open(postgis_server.database())
+
+
+def test_a_failed_create_leaves_the_database_empty(postgis_server, monkeypatch):
+    url = postgis_server.database()
+
+    def broken(store):
+        store.execute("CREATE TABLE cim_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(migrations, "migrate", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        cim.create(url)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT to_regclass('cim_meta')").fetchone()[0] is None
+
+
+def test_a_city_in_its_own_schema_leaves_other_cities_in_the_database_alone(postgis_server):
+    url = postgis_server.database()
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA north")
+        con.execute("CREATE SCHEMA south")
+    north = url + "?options=-csearch_path%3Dnorth,public"
+    south = url + "?options=-csearch_path%3Dsouth,public"
+    cim.create(north, name="north").close()
+    cim.create(south, name="south", crs="EPSG:4547").close()
+    with cim.open(north) as a, cim.open(south) as b:
+        assert (a.meta("name"), a.crs) == ("north", "EPSG:4549")
+        assert (b.meta("name"), b.crs) == ("south", "EPSG:4547")

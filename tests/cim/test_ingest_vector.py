@@ -12,6 +12,12 @@ import cim
 from tests.cim.helpers import parcels_geojson, square, write_geojson
 
 
+@pytest.fixture
+def city(new_city):
+    """An empty city on each backend in turn (a DuckDB file, then a PostGIS database)."""
+    return new_city()
+
+
 def _point_count(city) -> int:
     return int(city.store.scalar("SELECT count(*) FROM features"))
 

@@ -10,6 +10,12 @@ from tests.cim.helpers import lonlat, parcels_geojson, square, write_geojson
 
 
 @pytest.fixture
+def city(new_city):
+    """An empty city on each backend in turn (a DuckDB file, then a PostGIS database)."""
+    return new_city()
+
+
+@pytest.fixture
 def small_city(city, tmp_path):
     city.ingest(parcels_geojson(tmp_path / "parcels.geojson", n=3))
     feats = []

@@ -1,0 +1,161 @@
+"""The city's SQL, written once (DuckDB dialect), spoken to PostgreSQL + PostGIS.
+
+Every module above the store writes one SQL text. ``DuckDBStore`` runs it as it is; ``PostGISStore``
+runs ``to_postgres(sql)``: sqlglot transpiles the dialect, and a few transforms cover what differs
+between DuckDB-spatial and PostGIS (``ST_AsWKB`` is ``ST_AsBinary``, ``ST_Union_Agg`` is the
+aggregate ``ST_Union``, ``TRY_CAST`` becomes a function that answers NULL instead of failing, the
+R-tree index is a GiST index, ``?`` parameters become ``%s``). Translations are cached: the same
+statement text is translated once per process.
+
+Example:
+    >>> to_postgres("SELECT ST_AsWKB(geom) FROM features WHERE id = ?")
+    'SELECT ST_ASBINARY(geom) FROM features WHERE id = %s'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+from cim.errors import QueryError
+
+_PLACEHOLDER = "__cim_param__"
+
+#: DuckDB-spatial function → PostGIS function of the same meaning
+_RENAMED = {
+    "ST_ASWKB": "ST_AsBinary",
+    "ST_UNION_AGG": "ST_Union",
+    "ST_GEOMETRYTYPE": "cim_geometry_type",  # DuckDB answers POLYGON, PostGIS ST_GeometryType ST_Polygon
+    "ST_READ": None,  # reading files is DuckDB's: refused with a message
+    "EPOCH_US": "cim_epoch_us",
+    "HASH": "cim_hash",
+    "LIST_CONTAINS": "cim_list_contains",
+}
+
+#: TRY_CAST target → the compat function that returns NULL where a cast would fail
+_TRY = {
+    exp.DataType.Type.DOUBLE: "cim_try_double",
+    exp.DataType.Type.FLOAT: "cim_try_double",
+    exp.DataType.Type.BIGINT: "cim_try_bigint",
+    exp.DataType.Type.INT: "cim_try_bigint",
+    exp.DataType.Type.BOOLEAN: "cim_try_boolean",
+    exp.DataType.Type.DATE: "cim_try_date",
+    exp.DataType.Type.TIMESTAMP: "cim_try_timestamp",
+    exp.DataType.Type.TIMESTAMPTZ: "cim_try_timestamptz",
+}
+
+_RTREE = re.compile(r"\bUSING\s+RTREE\b", re.IGNORECASE)
+
+
+def to_postgres(sql: str) -> str:
+    """The PostgreSQL text of one DuckDB-dialect statement (``%s`` for each ``?``)."""
+    return _translate(sql)
+
+
+@lru_cache(maxsize=4096)
+def _translate(sql: str) -> str:
+    source = _RTREE.sub("USING GIST", sql)
+    try:
+        trees = sqlglot.parse(source, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(f"SQL failed: {str(exc).splitlines()[0]}") from exc
+    out = []
+    for tree in trees:
+        if tree is None:
+            continue
+        tree = tree.transform(_rewrite)
+        out.append(tree.sql(dialect="postgres"))
+    text = "; ".join(out)
+    # psycopg reads %s as a parameter: literal percent signs are doubled, then the markers swapped in
+    return text.replace("%", "%%").replace(_PLACEHOLDER, "%s")
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Placeholder):
+        return exp.Var(this=_PLACEHOLDER)
+    if isinstance(node, exp.TryCast):
+        target = node.args["to"]
+        func = _TRY.get(target.this)
+        if func is None:  # text and the like never fail
+            return exp.Cast(this=node.this, to=target)
+        inner = node.this.transform(_rewrite)
+        return exp.Anonymous(this=func, expressions=[exp.Cast(this=inner, to=exp.DataType.build("text"))])
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BLOB:
+        return exp.DataType.build("bytea")
+    name = _function_name(node)
+    if name in ("ARG_MIN", "ARG_MAX"):
+        value, key = (_pg(a) for a in _args(node)[:2])
+        order = "" if name == "ARG_MIN" else " DESC"
+        return sqlglot.parse_one(
+            f"(ARRAY_AGG({value} ORDER BY {key}{order} NULLS LAST) FILTER (WHERE {key} IS NOT NULL))[1]",
+            read="postgres")
+    if name and name in _RENAMED:
+        target = _RENAMED[name]
+        if target is None:
+            raise QueryError(f"{name} reads files inside DuckDB and has no PostGIS equivalent")
+        return exp.Anonymous(this=target, expressions=[a.transform(_rewrite) for a in _args(node)])
+    return node
+
+
+def _function_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper()
+    if isinstance(node, exp.Func):
+        key = node.sql_name().upper()
+        if key in _RENAMED:
+            return key
+        aliases = {"ARGMIN": "ARG_MIN", "ARGMAX": "ARG_MAX", "ARRAYCONTAINS": "LIST_CONTAINS"}
+        return aliases.get(type(node).__name__.upper())
+    return None
+
+
+def _pg(node: exp.Expression) -> str:
+    return node.transform(_rewrite).sql(dialect="postgres")
+
+
+def _args(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    args: list[exp.Expression] = []
+    for key in node.arg_types:
+        value = node.args.get(key)
+        if isinstance(value, list):
+            args.extend(value)
+        elif isinstance(value, exp.Expression):
+            args.append(value)
+    return args
+
+
+#: functions the translated SQL relies on, created in the city's schema by ``PostGISStore``
+COMPAT_SQL = """
+CREATE OR REPLACE FUNCTION cim_try_double(t text) RETURNS double precision
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::double precision;
+  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION cim_try_bigint(t text) RETURNS bigint
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::bigint;
+  EXCEPTION WHEN others THEN BEGIN RETURN trunc(t::numeric)::bigint;
+  EXCEPTION WHEN others THEN RETURN NULL; END; END $$;
+CREATE OR REPLACE FUNCTION cim_try_boolean(t text) RETURNS boolean
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::boolean;
+  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION cim_try_date(t text) RETURNS date
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::date;
+  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION cim_try_timestamp(t text) RETURNS timestamp
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::timestamp;
+  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION cim_try_timestamptz(t text) RETURNS timestamptz
+  LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$ BEGIN RETURN t::timestamptz;
+  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION cim_geometry_type(g geometry) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT upper(GeometryType(g)) $$;
+CREATE OR REPLACE FUNCTION cim_epoch_us(t timestamptz) RETURNS bigint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (extract(epoch FROM t) * 1000000)::bigint $$;
+CREATE OR REPLACE FUNCTION cim_hash(t anyelement) RETURNS bigint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT hashtextextended(t::text, 0) $$;
+CREATE OR REPLACE FUNCTION cim_list_contains(a anyarray, v anyelement) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v = ANY(a) $$;
+"""

@@ -1,0 +1,391 @@
+"""PostgreSQL + PostGIS store: the same city for many writers and readers at once.
+
+``cim.create("postgresql://user:pass@host/db")`` and ``cim.open(...)`` give the same ``City`` as a
+DuckDB file. Statements arrive in the city's one SQL dialect and are translated once each
+(``cim.store.dialect``). Each thread gets its own connection, so a server's readers never queue
+behind one another or behind a writer; a transaction stays on the connection of the thread that
+opened it.
+
+Isolation: every ingest, copy and observation batch is one transaction at READ COMMITTED, the
+PostgreSQL default. Writers that hand out numbers (layer versions, IoT ids, batch ids) first take a
+transaction-scoped advisory lock on what they number (``Store.lock``), so two ingests of the same
+layer queue while ingests of different layers, and readers, run side by side; readers see only
+committed versions. A city can live in its own schema: ``postgresql://…/db?options=-csearch_path%3Dcity``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import pyarrow as pa
+
+from cim.errors import CIMError, CityNotFound
+from cim.store.base import Store
+from cim.store.dialect import COMPAT_SQL, to_postgres
+
+SCHEMES = ("postgresql://", "postgres://")
+
+_GEOARROW = {b"ARROW:extension:name": b"geoarrow.wkb", b"ARROW:extension:metadata": b"{}"}
+_UTC = pa.timestamp("us", tz="UTC")
+#: PostgreSQL type oid → Arrow type (geometry is looked up per database)
+_ARROW = {
+    16: pa.bool_(), 17: pa.binary(), 18: pa.string(), 19: pa.string(), 20: pa.int64(), 21: pa.int16(),
+    23: pa.int32(), 25: pa.string(), 114: pa.string(), 700: pa.float32(), 701: pa.float64(),
+    1043: pa.string(), 1082: pa.date32(), 1114: pa.timestamp("us"), 1184: _UTC, 1700: pa.float64(),
+    3802: pa.string(), 1042: pa.string(), 2950: pa.string(),
+}
+
+
+def is_url(location: object) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise CIMError("a PostGIS city needs psycopg: pip install 'cim[postgis]'") from exc
+    return psycopg
+
+
+class PostGISStore(Store):
+    """A city kept in a PostgreSQL database with PostGIS (in its current schema)."""
+
+    kind = "postgis"
+
+    def __init__(self, url: str, *, read_only: bool = False, must_exist: bool = True) -> None:
+        self.url = url
+        self.location = redact(url)
+        self._read_only = read_only
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._guard = threading.Lock()
+        con = self._connection()  # fail now, with a clear message, rather than at the first query
+        self._geometry_oid = self._prepare(con, must_exist)
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        psycopg = _psycopg()
+        try:
+            con = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise CIMError(_connect_message(self.location, exc)) from None
+        except psycopg.ProgrammingError as exc:
+            raise CIMError(f"bad PostgreSQL URL {self.location}: {_first_line(exc)}") from None
+        con.execute("SET TIME ZONE 'UTC'")
+        if self._read_only:
+            con.execute("SET default_transaction_read_only = on")
+        _text_loaders(con)
+        if getattr(self, "_geometry_oid", None):
+            _geometry_loader(con, self._geometry_oid)
+        return con
+
+    def _connection(self) -> Any:
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = self._connect()
+            with self._guard:
+                self._connections.append(con)
+            self._local.con = con
+        return con
+
+    def _prepare(self, con: Any, must_exist: bool) -> int:
+        """PostGIS present (created when we may), compat functions in place; the geometry type's oid."""
+        have = con.execute("SELECT oid FROM pg_type WHERE typname = 'geometry'").fetchone()
+        if have is None:
+            if self._read_only or must_exist:
+                raise CIMError(_no_postgis(con, self.location))
+            try:
+                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            except Exception:  # noqa: BLE001 - lack of rights is the usual cause: say what to do
+                raise CIMError(_no_postgis(con, self.location)) from None
+            have = con.execute("SELECT oid FROM pg_type WHERE typname = 'geometry'").fetchone()
+        if must_exist and not self.has_table("schema_migrations"):
+            schema = con.execute("SELECT current_schema()").fetchone()[0]
+            raise CityNotFound(
+                f"no city in {self.location} (schema {schema}): create one with `cim init {self.location}`")
+        if not self._read_only and con.execute(
+                "SELECT to_regproc('cim_try_double') IS NULL OR to_regproc('cim_geometry_type') IS NULL"
+        ).fetchone()[0]:
+            con.execute(COMPAT_SQL)
+        _geometry_loader(con, have[0])
+        return int(have[0])
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    # -- the store interface -----------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self._run(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        cur = self._run(sql, params)
+        return cur.fetchall() if cur.description else []
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        cur = self._run(sql, params)
+        if not cur.description:
+            return pa.table({})
+        rows = cur.fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(cur.description)
+        fields, arrays = [], []
+        for desc, values in zip(cur.description, columns, strict=True):
+            field, array = self._column(desc.name, desc.type_code, values)
+            fields.append(field)
+            arrays.append(array)
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def _column(self, name: str, oid: int, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
+        if oid == self._geometry_oid:
+            return pa.field(name, pa.binary(), metadata=_GEOARROW), pa.array(values, pa.binary())
+        type_ = _ARROW.get(oid)
+        if type_ is not None:
+            if oid == 1700:
+                values = [None if v is None else float(v) for v in values]
+            try:
+                return pa.field(name, type_), pa.array(values, type_)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass
+        array = pa.array([_plain(v) for v in values])
+        return pa.field(name, array.type), array
+
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),
+                     json_objects: dict[str, pa.Table] | None = None) -> int:
+        if data.num_rows == 0:
+            return 0
+        names = list(data.column_names)
+        columns = [_copy_values(data.column(c), hex_wkb=c in geometry) for c in names]
+        for column, attrs in (json_objects or {}).items():
+            names.append(column)
+            columns.append(_json_texts(attrs, data.num_rows))
+        quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+        con = self._connection()
+        try:
+            with con.cursor() as cur, cur.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for row in zip(*columns, strict=True):
+                    copy.write_row(row)
+        except _psycopg().Error as exc:
+            raise CIMError(f"writing {table} to {self.location} failed: {_first_line(exc)}") from exc
+        return data.num_rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        con = self._connection()
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        try:
+            if depth:
+                yield
+                return
+            with con.transaction():
+                yield
+        finally:
+            self._local.depth = depth
+
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        """``data`` as a temporary table ``name`` for the statements inside (this thread's connection)."""
+        con = self._connection()
+        cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in data.schema)
+        with self.transaction():
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            con.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
+            try:
+                self.insert_arrow(f'"{name}"', data)
+                yield
+            finally:
+                if not con.closed and con.info.transaction_status != _psycopg().pq.TransactionStatus.INERROR:
+                    con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    @property
+    def data_dir(self) -> Path:
+        """Side files (COGs, caches): ``$CIM_DATA_DIR/<host>-<port>-<database>-<schema>``."""
+        import os
+        import re
+
+        root = Path(os.environ.get("CIM_DATA_DIR") or Path.home() / ".local" / "share" / "cim")
+        info = self._connection().info
+        schema = self.scalar("SELECT current_schema()")
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{info.host}-{info.port}-{info.dbname}-{schema}")
+        return root / slug
+
+    def lock(self, key: str) -> None:
+        """Hold a transaction-scoped advisory lock on ``key`` (call inside ``transaction()``)."""
+        self._run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
+
+    def has_table(self, name: str) -> bool:
+        return bool(self._connection().execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()[0])
+
+    def close(self) -> None:
+        with self._guard:
+            for con in self._connections:
+                try:
+                    con.close()
+                except Exception:  # noqa: BLE001 - closing what is already gone
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence[Any] | None) -> Any:
+        psycopg = _psycopg()
+        text = to_postgres(sql)
+        args = [_param(p) for p in params] if params else None
+        if not args:
+            text = text.replace("%%", "%")
+        con = self._connection()
+        try:
+            return con.execute(text, args, prepare=False)
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise CIMError(f"{self.location} is open read-only: {_first_line(exc)}") from exc
+        except psycopg.OperationalError as exc:
+            if con.closed or con.broken:
+                self._local.con = None
+            raise CIMError(f"lost the connection to {self.location}: {_first_line(exc)}") from exc
+
+
+def _connect_message(location: str, exc: Exception) -> str:
+    text = str(exc)
+    if "password authentication failed" in text or "authentication failed" in text:
+        return f"PostgreSQL refused the login at {location}: check the user name and password in the URL"
+    if "does not exist" in text and "database" in text:
+        return f"{location}: {_first_line(exc).split('FATAL:')[-1].strip()}: create it with `createdb` first"
+    if "Connection refused" in text or "could not connect" in text or "timeout" in text.lower() \
+            or "No such file" in text or "could not translate host" in text:
+        return f"cannot reach PostgreSQL at {location}: is the server running and the host/port right?"
+    return f"cannot connect to {location}: {_first_line(exc)}"
+
+
+def _no_postgis(con: Any, location: str) -> str:
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    return (f"database {db} at {location} has no PostGIS: run `CREATE EXTENSION postgis;` in it as a "
+            "superuser (Debian: apt-get install postgresql-15-postgis-3)")
+
+
+def _text_loaders(con: Any) -> None:
+    """JSON comes back as its text (as DuckDB gives it), not parsed into dicts."""
+    from psycopg.types.string import TextLoader
+
+    for oid_name in ("json", "jsonb"):
+        con.adapters.register_loader(oid_name, TextLoader)
+
+
+def _geometry_loader(con: Any, oid: int) -> None:
+    """geometry comes back as ISO WKB bytes (DuckDB's form), from PostGIS's hex EWKB text."""
+    from psycopg.adapt import Loader
+
+    class WKBLoader(Loader):
+        def load(self, data: Any) -> bytes:
+            return ewkb_to_wkb(bytes.fromhex(bytes(data).decode()))
+
+    con.adapters.register_loader(oid, WKBLoader)
+
+
+def ewkb_to_wkb(raw: bytes) -> bytes:
+    """PostGIS EWKB (SRID or Z/M flag bits) as ISO WKB; plain 2D WKB is returned as it is."""
+    if len(raw) < 5:
+        return raw
+    order = "little" if raw[0] == 1 else "big"
+    code = int.from_bytes(raw[1:5], order)
+    if code & 0xE0000000 == 0:
+        return raw
+    import shapely
+
+    return shapely.to_wkb(shapely.from_wkb(raw), flavor="iso", include_srid=False)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (list, tuple)):
+        return [_param(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _copy_values(column: pa.ChunkedArray, *, hex_wkb: bool) -> list[Any]:
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = column.cast(t.value_type)
+    values = column.to_pylist()
+    if hex_wkb:
+        return [None if v is None else v.hex() for v in values]
+    if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
+        return values
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in values]
+    return values
+
+
+def _json_texts(attrs: pa.Table, n: int) -> list[str]:
+    if attrs.num_columns == 0:
+        return ["{}"] * n
+    names = attrs.column_names
+    cols = []
+    for column in attrs.columns:
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            cols.append([None] * n)
+        else:
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            cols.append(column.to_pylist())
+    return [json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_default)
+            for row in zip(*cols, strict=True)]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def _pg_type(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double precision"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "bytea"
+    return "text"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
