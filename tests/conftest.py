@@ -67,6 +67,8 @@ def city_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
 
     def make(name: str = "city") -> str | Path:
         if backend == "postgis":
+            # side files (COGs, caches) of database cities go to this test's folder
+            request.getfixturevalue("monkeypatch").setenv("CIM_DATA_DIR", str(tmp_path / "cim-data"))
             return request.getfixturevalue("postgis_server").database()
         return tmp_path / f"{name}{next(counter)}.duckdb"
 

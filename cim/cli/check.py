@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def check(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     model: Path = typer.Argument(None, help="An IFC model to review before ingest (BIM 报建审查); "
                                  "without it the whole city is checked."),
     parcel: str = typer.Option(None, help="The parcel the model is for, e.g. P012-003-01 (needed with a model)."),

@@ -19,7 +19,7 @@ class _State:
 
 STATE = _State()
 
-CITY_HELP = "The city: a .duckdb file (created by `cim init`)."
+CITY_HELP = "The city: a .duckdb file, or a postgresql://user:pass@host/db URL (created by `cim init`)."
 
 
 def describe(exc: BaseException) -> str:

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    city: Path = typer.Argument(..., help="Where to create the city file, e.g. qingdao.duckdb."),
+    city: str = typer.Argument(..., help="Where to create the city: a file (qingdao.duckdb) or a postgresql:// URL."),
     crs: str = typer.Option("EPSG:4549", help="Projected storage CRS (metres), e.g. EPSG:4549."),
     name: str = typer.Option(None, help="A display name for the city."),
 ) -> None:
@@ -37,12 +37,12 @@ def init(
     import cim
 
     c = cim.create(city, crs=crs, name=name)
-    console.print(f"created {city} (CRS {c.crs})")
+    console.print(f"created {c.location} (CRS {c.crs})")
     c.close()
 
 
 def ingest(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     sources: list[Path] = typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
                                          ".csv .tif .nc .ifc .city.json; each is atomic."),
     layer: str = typer.Option(None, help="Target layer name (default: from the file or its layers)."),
@@ -131,7 +131,7 @@ def _print_report(report: object, show_rejects: int) -> None:
         console.print(f"  … and {len(rejects) - show_rejects} more (see city.rejects('{r['layer']}'))")
 
 
-def layers(city: Path = typer.Argument(..., help=CITY_HELP),
+def layers(city: str = typer.Argument(..., help=CITY_HELP),
            fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv.")) -> None:
     """List the city's layers with kind, phase, classification and counts."""
     import cim
@@ -145,7 +145,7 @@ def layers(city: Path = typer.Argument(..., help=CITY_HELP),
 
 
 def query(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     sql: str = typer.Argument(None, help="A SQL query over the city (tables: features, layers, …)."),
     layer: str = typer.Option(None, help="Features of this layer (instead of SQL)."),
     bbox: str = typer.Option(None, help="minx,miny,maxx,maxy filter (city CRS unless --bbox-crs)."),
@@ -234,7 +234,7 @@ def _print_frame(df: object, fmt: Format) -> None:
         console.print(f"… {len(plain) - 200} more rows (use --format csv or -o FILE)")
 
 
-def info(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
+def info(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """Summary of a city: CRS, schema version, layers, feature counts, size on disk."""
     import cim
     from cim import migrations
@@ -242,13 +242,14 @@ def info(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
     c = cim.open(city, read_only=True)
     try:
         facts = {
-            "city": str(city),
+            "city": c.location,
+            "backend": c.store.kind,
             "name": c.meta("name"),
             "crs": c.crs,
             "schema_version": migrations.current_version(c.store),
             "layers": int(c.store.scalar("SELECT count(*) FROM layers")),
             "features": int(c.store.scalar("SELECT count(*) FROM features WHERE valid_to IS NULL")),
-            "size_mb": round(Path(city).stat().st_size / 1e6, 1),
+            "size_mb": round(c.store.size_bytes() / 1e6, 1),
         }
         by_phase = c.store.rows("SELECT phase, count(*) FROM layers GROUP BY phase ORDER BY phase")
     finally:

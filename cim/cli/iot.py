@@ -23,14 +23,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(iot_app, name="iot")
 
 
-def _open(city: Path, read_only: bool = False):
+def _open(city: str, read_only: bool = False):
     import cim
 
     return cim.open(city, read_only=read_only)
 
 
 @iot_app.command("register")
-def register_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
+def register_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                  spec: Path = typer.Argument(..., help="YAML with things: (each with feature: and datastreams:), "
                                                         "and optional sensors: and properties:.")) -> None:
     """Register Things bound to city features, with their datastreams (all or nothing)."""
@@ -55,7 +55,7 @@ def register_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
 
 @iot_app.command("load")
 def load_cmd(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     source: Path = typer.Argument(..., help="CSV or Parquet of observations."),
     timezone: str = typer.Option(None, help="Zone of times written without one, e.g. Asia/Shanghai."),
     time: str = typer.Option(None, help="Time column (default: time/phenomenonTime/…)."),
@@ -104,7 +104,7 @@ def _columns(specs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 
 @iot_app.command("listen")
 def listen_cmd(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     broker: str = typer.Option("127.0.0.1:1883", help="MQTT broker host:port."),
     prefix: str = typer.Option(None, help="Topic prefix (default cim/<city name>)."),
     client_id: str = typer.Option(None, help="MQTT client id; keep it fixed so the broker keeps the session."),
@@ -139,7 +139,7 @@ def listen_cmd(
 
 
 @iot_app.command("rules")
-def rules_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
+def rules_cmd(city: str = typer.Argument(..., help=CITY_HELP),
               rules: Path = typer.Argument(None, help="YAML of rules (see docs/iot.md); omit to list."),
               replace: bool = typer.Option(False, help="Disable the rules not in this file.")) -> None:
     """Add or update alert rules from a YAML file, or list them."""
@@ -161,7 +161,7 @@ def rules_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
 
 
 @iot_app.command("latest")
-def latest_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
+def latest_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                bbox: str = typer.Option(None, help="lon,lat,lon,lat (or city CRS with --bbox-crs)."),
                bbox_crs: str = typer.Option("EPSG:4326", help="CRS of --bbox.")) -> None:
     """The newest value and status of every datastream, as JSON lines."""
@@ -179,7 +179,7 @@ def latest_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
 
 
 @iot_app.command("series")
-def series_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
+def series_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                datastream: str = typer.Argument(..., help="Datastream id or key."),
                start: str = typer.Option(None, help="From (ISO 8601 with zone)."),
                end: str = typer.Option(None, help="Until (ISO 8601 with zone)."),
@@ -196,7 +196,7 @@ def series_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
 
 
 @iot_app.command("alerts")
-def alerts_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
+def alerts_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                state: str = typer.Option(None, help="open (not closed yet) | acknowledged | closed.")) -> None:
     """List alerts, newest first."""
     from cim.iot import list_alerts
@@ -213,7 +213,7 @@ def alerts_cmd(city: Path = typer.Argument(..., help=CITY_HELP),
 
 
 @iot_app.command("ack")
-def ack_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typer.Argument(..., help="Alert id."),
+def ack_cmd(city: str = typer.Argument(..., help=CITY_HELP), alert: int = typer.Argument(..., help="Alert id."),
             by: str = typer.Option(..., help="Who acknowledges (name or role)."),
             note: str = typer.Option(None, help="A note for the history.")) -> None:
     """Acknowledge an alert (closes it if its condition has cleared)."""
@@ -228,7 +228,7 @@ def ack_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typer
 
 
 @iot_app.command("close")
-def close_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typer.Argument(..., help="Alert id."),
+def close_cmd(city: str = typer.Argument(..., help=CITY_HELP), alert: int = typer.Argument(..., help="Alert id."),
               by: str = typer.Option(..., help="Who closes it."),
               note: str = typer.Option(None, help="Why, for the history.")) -> None:
     """Close an alert by hand."""
@@ -243,7 +243,7 @@ def close_cmd(city: Path = typer.Argument(..., help=CITY_HELP), alert: int = typ
 
 
 @iot_app.command("stale")
-def stale_cmd(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
+def stale_cmd(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """Open alerts for sensors silent longer than their stale rules allow (run it periodically)."""
     from cim.iot import check_stale
 
@@ -256,7 +256,7 @@ def stale_cmd(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
 
 
 @iot_app.command("datastreams")
-def datastreams_cmd(city: Path = typer.Argument(..., help=CITY_HELP)) -> None:
+def datastreams_cmd(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """List datastreams: id, key, property, unit, thing and the feature it is bound to."""
     c = _open(city, read_only=True)
     try:

@@ -68,6 +68,10 @@ class Store(ABC):
     def data_dir(self) -> Path:
         """Folder for the city's side files (rasters, tile and 3D caches)."""
 
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """How much storage the city takes (file size, or its tables in the database)."""
+
     def lock(self, key: str) -> None:  # noqa: B027 - one writer needs no locks: a no-op by default
         """Serialise writers that work on ``key`` until the current transaction ends."""
 

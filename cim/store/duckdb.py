@@ -166,6 +166,10 @@ class DuckDBStore(Store):
             finally:
                 self._con.unregister(name)
 
+    def size_bytes(self) -> int:
+        path = Path(self.location)
+        return path.stat().st_size if path.is_file() else 0
+
     def has_table(self, name: str) -> bool:
         return bool(self.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "

@@ -233,6 +233,13 @@ class PostGISStore(Store):
         """Hold a transaction-scoped advisory lock on ``key`` (call inside ``transaction()``)."""
         self._run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
 
+    def size_bytes(self) -> int:
+        return int(self._connection().execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
+        ).fetchone()[0])
+
     def has_table(self, name: str) -> bool:
         return bool(self._connection().execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone()[0])
 

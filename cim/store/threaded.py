@@ -100,6 +100,9 @@ class ThreadedStore(Store):
     def has_table(self, name: str) -> bool:
         return self.base.has_table(name)
 
+    def size_bytes(self) -> int:
+        return self.base.size_bytes()
+
     @property
     def data_dir(self):  # noqa: ANN201 - the wrapped store's
         return self.base.data_dir

@@ -26,9 +26,9 @@ IFC_SAMPLES = [
 
 
 @pytest.mark.parametrize("relative, crs, options, method", IFC_SAMPLES, ids=[s[0][4:] for s in IFC_SAMPLES])
-def test_every_small_ifc_sample_ingests_and_reconciles(tmp_path, relative, crs, options, method):
+def test_every_small_ifc_sample_ingests_and_reconciles(city_location, tmp_path, relative, crs, options, method):
     path = sample(relative)
-    with cim.create(tmp_path / "c.duckdb", crs=crs) as city:
+    with cim.create(city_location(), crs=crs) as city:
         report = city.ingest(path, **options)
         assert report.extra["georeference"] == method
         assert report.read == report.stored + report.rejected
@@ -52,13 +52,13 @@ def test_the_large_tekla_model_without_georeferencing_is_refused_then_placed_by_
         assert 514000 < box["x"] < 516000 and 3979000 < box["y"] < 3981000
 
 
-def test_a_generated_building_lands_where_its_map_conversion_says(tmp_path):
+def test_a_generated_building_lands_where_its_map_conversion_says(city_location, tmp_path):
     from bim.generate import write_demo_building
     from bim.georef import Anchor
 
     ifc = write_demo_building(tmp_path / "tower.ifc", storeys=3, width=20, depth=12,
                               anchor=Anchor(515200.0, 3980300.0, 0.0, crs="EPSG:4549"))
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         report = city.ingest(ifc, layer="tower")
         building = city.features("tower", where="class = 'Building'").iloc[0]
         minx, miny, maxx, maxy = building.geometry.bounds
@@ -71,13 +71,13 @@ def test_a_generated_building_lands_where_its_map_conversion_says(tmp_path):
         assert min(v[:, 0].min() for v in vertices) == pytest.approx(515190, abs=1)
 
 
-def test_an_element_whose_geometry_fails_is_rejected_by_globalid_and_the_rest_go_in(tmp_path):
+def test_an_element_whose_geometry_fails_is_rejected_by_globalid_and_the_rest_go_in(city_location, tmp_path):
     f, body, storey = skeleton()
     georeference(f, eastings=515000.0, northings=3980000.0)
     add_wall(f, body, storey, "good")
     broken = add_broken_wall(f, body, storey)
     path = write(f, tmp_path / "partly.ifc")
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         report = city.ingest(path, layer="partly")
         assert [r.row for r in report.rejects] == [broken.GlobalId]
         assert report.stored == report.read - 1
@@ -134,9 +134,9 @@ def _text(tmp_path):
     (_no_georeference, "anchor"),
     (_absurd, None),
 ], ids=["0-byte", "not-ifc", "truncated", "unknown-schema", "no-geometry", "no-georeference", "absurd"])
-def test_bad_ifc_gets_a_clear_error_and_leaves_the_city_unchanged(tmp_path, make, message):
+def test_bad_ifc_gets_a_clear_error_and_leaves_the_city_unchanged(city_location, tmp_path, make, message):
     path = make(tmp_path)
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         with pytest.raises(cim.CIMError, match=message) as info:
             city.ingest(path)
         assert path.name in str(info.value)
@@ -168,13 +168,13 @@ def test_the_demo_worksite_building_stands_on_the_worksite_parcel(demo_city):
     assert demo_city.layer("worksite_bim")["phase"] == "build"
 
 
-def test_reingesting_a_changed_model_keeps_the_old_meshes_for_as_of(tmp_path):
+def test_reingesting_a_changed_model_keeps_the_old_meshes_for_as_of(city_location, tmp_path):
     from bim.generate import write_demo_building
     from bim.georef import Anchor
 
     anchor = Anchor(515200.0, 3980300.0, 0.0, crs="EPSG:4549")
     path = write_demo_building(tmp_path / "t.ifc", storeys=2, width=10, depth=10, anchor=anchor)
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         assert city.ingest(path, layer="t").version == 1
         assert city.ingest(path, layer="t").unchanged
         write_demo_building(path, storeys=3, width=10, depth=10, anchor=anchor)
@@ -193,8 +193,8 @@ CITYJSON = [
 
 
 @pytest.mark.parametrize("relative, crs, options", CITYJSON, ids=[c[0][9:] for c in CITYJSON])
-def test_every_cityjson_sample_ingests_with_footprints_and_meshes(tmp_path, relative, crs, options):
-    with cim.create(tmp_path / "c.duckdb", crs=crs) as city:
+def test_every_cityjson_sample_ingests_with_footprints_and_meshes(city_location, tmp_path, relative, crs, options):
+    with cim.create(city_location(), crs=crs) as city:
         report = city.ingest(sample(relative), **options)
         assert report.read == report.stored + report.rejected and report.stored > 0
         assert report.extra["meshes"] > 0
@@ -202,8 +202,8 @@ def test_every_cityjson_sample_ingests_with_footprints_and_meshes(tmp_path, rela
         assert gdf.geometry.notna().any() and (gdf["height"].dropna() >= 0).all()
 
 
-def test_a_cityjson_without_reference_system_is_refused_until_stated(tmp_path):
-    with cim.create(tmp_path / "c.duckdb", crs="EPSG:28992") as city:
+def test_a_cityjson_without_reference_system_is_refused_until_stated(city_location, tmp_path):
+    with cim.create(city_location(), crs="EPSG:28992") as city:
         with pytest.raises(cim.CRSError, match="--source-crs"):
             city.ingest(sample("cityjson/multi_lod.json"))
         assert city.layers.empty

@@ -47,9 +47,9 @@ def _expected_bounds(path, options, layer, city_crs):
 
 
 @pytest.mark.parametrize("relative, options, city_crs", VECTORS, ids=[v[0].split("/")[1] for v in VECTORS])
-def test_every_vector_sample_ingests_and_reconciles(tmp_path, relative, options, city_crs):
+def test_every_vector_sample_ingests_and_reconciles(city_location, tmp_path, relative, options, city_crs):
     path = sample(relative)
-    with cim.create(tmp_path / "c.duckdb", crs=city_crs) as city:
+    with cim.create(city_location(), crs=city_crs) as city:
         reports = city.ingest(path, **options)
         assert reports, "no layer ingested"
         for report in reports:
@@ -73,25 +73,25 @@ def _source_layer_of(city, layer, path):
     return names[0] if len(names) == 1 else next(n for n in names if layer_name_for(n) == layer)
 
 
-def test_chinese_attributes_of_the_gbk_shapefile_decode(tmp_path):
+def test_chinese_attributes_of_the_gbk_shapefile_decode(city_location, tmp_path):
     path = sample("vector/chinese_poly.shp")
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         city.ingest(path, encoding="GB18030")
         text = " ".join(str(v) for v in city.features("chinese_poly").drop(columns="geometry").to_numpy().ravel())
         assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def test_the_gbk_shapefile_without_cpg_is_refused_with_a_hint_and_the_city_unchanged(tmp_path):
+def test_the_gbk_shapefile_without_cpg_is_refused_with_a_hint_and_the_city_unchanged(city_location, tmp_path):
     path = sample("vector/chinese_poly.shp")
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         with pytest.raises(cim.SourceError, match="--encoding"):
             city.ingest(path)
         assert city.layers.empty
 
 
-def test_huangdao_lands_in_the_west_coast_district(tmp_path):
+def test_huangdao_lands_in_the_west_coast_district(city_location, tmp_path):
     path = sample("vector/huangdao_370211_bare_geometry.geojson")
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         (report,) = city.ingest(path, layer="huangdao")
         assert report.stored == 1
         # 黄岛区 contains the demo district's origin (120.17E 35.95N → 515 337, 3 980 008 in EPSG:4549)
@@ -110,11 +110,11 @@ RASTERS = [
 
 
 @pytest.mark.parametrize("relative, options", RASTERS, ids=[r[0].split("/")[1] for r in RASTERS])
-def test_every_raster_sample_becomes_a_catalogued_cog(tmp_path, relative, options):
+def test_every_raster_sample_becomes_a_catalogued_cog(city_location, tmp_path, relative, options):
     from rio_cogeo.cogeo import cog_validate
 
     path = sample(relative)
-    with cim.create(tmp_path / "c.duckdb", crs="EPSG:3857") as city:
+    with cim.create(city_location(), crs="EPSG:3857") as city:
         report = city.ingest(path, **options)
         layer = city.layer(report.layer)
         cog = city.data_dir / layer["properties"]["path"]
@@ -124,20 +124,20 @@ def test_every_raster_sample_becomes_a_catalogued_cog(tmp_path, relative, option
         assert layer["minx"] < layer["maxx"] and layer["miny"] < layer["maxy"]
 
 
-def test_a_netcdf_dem_without_crs_is_refused_until_stated(tmp_path):
+def test_a_netcdf_dem_without_crs_is_refused_until_stated(city_location, tmp_path):
     path = sample("raster/china_dem.nc")
-    with cim.create(tmp_path / "c.duckdb", crs="EPSG:3857") as city:
+    with cim.create(city_location(), crs="EPSG:3857") as city:
         with pytest.raises(cim.CIMError, match="CRS"):
             city.ingest(path)
         assert city.layers.empty
         assert not any(city.data_dir.glob("*.tif")) if city.data_dir.exists() else True
 
 
-def test_gcj02_district_boundaries_are_moved_back_to_wgs84_on_request(tmp_path):
+def test_gcj02_district_boundaries_are_moved_back_to_wgs84_on_request(city_location, tmp_path):
     from gis.china import wgs84_to_gcj02
 
     path = sample("vector/qingdao_districts_gcj02.geojson")
-    with cim.create(tmp_path / "c.duckdb") as city:
+    with cim.create(city_location()) as city:
         (raw,) = city.ingest(path, layer="as_labelled")
         (fixed,) = city.ingest(path, layer="corrected", source_crs="GCJ-02")
         assert fixed.source_crs == "GCJ-02" and fixed.stored == raw.stored == 10
@@ -160,7 +160,7 @@ def cim_to_lonlat(x, y):
     return Transformer.from_crs(4549, 4326, always_xy=True).transform(x, y)
 
 
-def test_a_projected_source_cannot_be_declared_gcj02(tmp_path):
-    with cim.create(tmp_path / "c.duckdb", crs="EPSG:27700") as city:
+def test_a_projected_source_cannot_be_declared_gcj02(city_location, tmp_path):
+    with cim.create(city_location(), crs="EPSG:27700") as city:
         with pytest.raises(cim.CRSError, match="projected"):
             city.ingest(sample("vector/poly00_epsg27700.fgb"), source_crs="GCJ-02")
