@@ -54,6 +54,9 @@ def ingest_cityjson(city: City, path: str | Path, *, layer: str | None = None, s
     rows, meshes = _rows(data.objects, src, parse_crs(city.crs), report)
     spec.properties = {"cityjson_version": data.version}
     with city.store.transaction():
+        city.store.lock(f"layer:{name}")  # another writer of this layer finishes first
+        if is_unchanged(city, spec, report):
+            return report
         version = next_version(city, name)
         if meshes:
             city.store.insert_arrow("meshes", to_rows(meshes, name, version))

@@ -92,6 +92,12 @@ def commit_layer(city: City, spec: LayerSpec, features: pa.Table, report: Ingest
     table = _normalise(features, skip={"properties"} if attributes is not None else set())
     now = datetime.now(UTC)
     with store.transaction():
+        # writers of the same layer queue here (PostGIS: advisory lock; DuckDB has one writer)
+        store.lock(f"layer:{spec.name}")
+        if spec.checksum and store.scalar("SELECT checksum FROM layers WHERE name = ?", [spec.name]) == spec.checksum:
+            report.unchanged, report.version = True, city.layer(spec.name)["version"]
+            report.notes.append("source unchanged: another writer stored it a moment ago")
+            return report
         version = next_version(city, spec.name)
         store.execute("UPDATE features SET valid_to = ? WHERE layer = ? AND valid_to IS NULL",
                       [now, spec.name])

@@ -58,6 +58,9 @@ def ingest_ifc(city: City, path: str | Path, *, layer: str | None = None, phase:
     report.read = len(model.elements)
     report.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
     with city.store.transaction():
+        city.store.lock(f"layer:{name}")  # another writer of this layer finishes first
+        if is_unchanged(city, spec, report):
+            return report
         version = next_version(city, name)
         shapes = _store_meshes(city, model, name, version, progress)
         features = _features(city, model, shapes, report)
