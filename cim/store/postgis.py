@@ -42,6 +42,10 @@ _ARROW = {
     23: pa.int32(), 25: pa.string(), 114: pa.string(), 700: pa.float32(), 701: pa.float64(),
     1043: pa.string(), 1082: pa.date32(), 1114: pa.timestamp("us"), 1184: _UTC, 1700: pa.float64(),
     3802: pa.string(), 1042: pa.string(), 2950: pa.string(),
+    # arrays (meshes.color is REAL[4]) as Arrow lists, not as text
+    1000: pa.list_(pa.bool_()), 1005: pa.list_(pa.int16()), 1007: pa.list_(pa.int32()),
+    1016: pa.list_(pa.int64()), 1021: pa.list_(pa.float32()), 1022: pa.list_(pa.float64()),
+    1009: pa.list_(pa.string()), 1015: pa.list_(pa.string()),
 }
 
 
