@@ -45,9 +45,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One running server; ``url(db)`` to reach it, ``database()`` for a fresh PostGIS database."""
 
-    def __init__(self, *, port: int | None = None, max_connections: int = 200) -> None:
+    def __init__(self, *, port: int | None = None, max_connections: int = 200,
+                 shared_buffers: str = "256MB") -> None:
         self.port = port or _free_port()
         self.max_connections = max_connections
+        self.shared_buffers = shared_buffers
         self.root = Path(tempfile.mkdtemp(prefix="cim-pg-"))
         self.data = self.root / "data"
         self._counter = itertools.count(1)
@@ -72,7 +74,7 @@ class PostgresServer:
                   "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
                    f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c shared_buffers=256MB")
+                   f"-c full_page_writes=off -c shared_buffers={self.shared_buffers} -c jit=off")
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
         self._sql("postgres", f"CREATE DATABASE {TEMPLATE}")
