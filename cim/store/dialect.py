@@ -80,7 +80,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         target = node.args["to"]
         func = _TRY.get(target.this)
         if func is None:  # text and the like never fail
-            return exp.Cast(this=node.this, to=target)
+            return exp.Cast(this=node.this.transform(_rewrite), to=target)
         inner = node.this.transform(_rewrite)
         return exp.Anonymous(this=func, expressions=[exp.Cast(this=inner, to=exp.DataType.build("text"))])
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BLOB:
