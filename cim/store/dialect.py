@@ -83,6 +83,11 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return exp.Cast(this=node.this.transform(_rewrite), to=target)
         inner = node.this.transform(_rewrite)
         return exp.Anonymous(this=func, expressions=[exp.Cast(this=inner, to=exp.DataType.build("text"))])
+    if isinstance(node, (exp.JSONExtractScalar, exp.JSONExtract)) and isinstance(node.expression, exp.Placeholder):
+        # a bound path ('$."floors"') is a JSON path, not a key: PostgreSQL's ->> would read it as a key
+        found = f"JSONB_PATH_QUERY_FIRST(CAST({_pg(node.this)} AS JSONB), CAST({_PLACEHOLDER} AS JSONPATH))"
+        scalar = isinstance(node, exp.JSONExtractScalar)
+        return sqlglot.parse_one(f"({found} #>> '{{}}')" if scalar else found, read="postgres")
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BLOB:
         return exp.DataType.build("bytea")
     name = _function_name(node)
