@@ -1,0 +1,96 @@
+"""The demo city on PostGIS vs on a DuckDB file: ingest, the parcel ⊃ building join, bbox reads,
+vector tiles (ours on each backend, and TiPg on the same PostGIS database) and many writers.
+
+    python -m bench.postgis_bench                  # 1 000 000 buildings
+    python -m bench.postgis_bench --scale 100000   # quicker
+    python -m bench.postgis_bench --skip-tiles --writer-seconds 0
+
+Prints seconds and ratios (PostGIS / DuckDB: above 1 means the file is faster). Counts must match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import cim
+from bench.common import print_table, timed
+from bench.ingest_bench import write_sources
+
+
+def _ingest(location: str | Path, sources: dict[str, Path]) -> tuple[cim.City, dict[str, float]]:
+    city = cim.create(location)
+    took = {}
+    for name in ("parcels", "buildings"):
+        took[name], _ = timed(lambda name=name: city.ingest(sources[f"{name}.parquet"], layer=name))
+    return city, took
+
+
+def _bbox_reads(city: cim.City, n: int = 50) -> tuple[float, int]:
+    layer = city.layer("buildings")
+    rng = random.Random(7)
+    boxes = []
+    for _ in range(n):
+        x = rng.uniform(layer["minx"], layer["maxx"] - 500)
+        y = rng.uniform(layer["miny"], layer["maxy"] - 500)
+        boxes.append((x, y, x + 500, y + 500))
+
+    def run() -> int:
+        return sum(city.features("buildings", bbox=b, output="arrow").num_rows for b in boxes)
+
+    return timed(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=1_000_000, help="buildings in the demo city")
+    parser.add_argument("--skip-tiles", action="store_true", help="leave out the tile comparison")
+    parser.add_argument("--writer-seconds", type=float, default=60.0, help="0 leaves out the writers run")
+    args = parser.parse_args(argv)
+    from bench.writers_bench import run as run_writers
+    from tests.postgres import PostgresServer
+
+    work = Path(tempfile.mkdtemp(prefix="cim-pgbench-"))
+    os.environ.setdefault("CIM_DATA_DIR", str(work / "data"))
+    sources = write_sources(work, args.scale)
+    rows: list[dict] = []
+    with PostgresServer(shared_buffers="1GB") as pg:
+        url = pg.database()
+        duck, duck_t = _ingest(work / "city.duckdb", sources)
+        post, post_t = _ingest(url, sources)
+        for name in ("parcels", "buildings"):
+            rows.append({"what": f"ingest {name}.parquet", "duckdb_s": duck_t[name], "postgis_s": post_t[name]})
+        for predicate in ("contains_centroid", "contains"):
+            d_s, d = timed(lambda p=predicate: duck.spatial_join("parcels", "buildings", predicate=p))
+            p_s, p = timed(lambda p=predicate: post.spatial_join("parcels", "buildings", predicate=p))
+            assert d.num_rows == p.num_rows, (predicate, d.num_rows, p.num_rows)
+            rows.append({"what": f"join parcels ⊃ buildings ({predicate}, {d.num_rows:,} pairs)",
+                         "duckdb_s": d_s, "postgis_s": p_s})
+        d_s, d_n = _bbox_reads(duck)
+        p_s, p_n = _bbox_reads(post)
+        assert d_n == p_n, (d_n, p_n)
+        rows.append({"what": f"50 bbox reads of 500 m ({d_n:,} features)", "duckdb_s": d_s, "postgis_s": p_s})
+        for r in rows:
+            r["ratio"] = r["postgis_s"] / r["duckdb_s"] if r["duckdb_s"] else float("nan")
+        print_table(f"demo city, {args.scale:,} buildings: PostGIS / DuckDB", rows)
+        duck.close()
+        post.close()
+        if not args.skip_tiles:
+            from bench.tiles_bench import compare_backends
+
+            compare_backends(work / "city.duckdb", url, pg)
+        if args.writer_seconds:
+            result = run_writers(pg.database(), seconds=args.writer_seconds)
+            print_table("8 writers + 8 readers on PostGIS", [{
+                "seconds": result.seconds, "ingests": result.ingests, "feature_rows": result.feature_rows,
+                "observations": result.observations, "rows_per_s": result.rows_per_second, "reads": result.reads,
+                "problems": len(result.problems)}])
+            for problem in result.problems[:5]:
+                print("  problem:", problem)
+
+
+if __name__ == "__main__":
+    main()
