@@ -155,3 +155,25 @@ def test_a_city_in_its_own_schema_leaves_other_cities_in_the_database_alone(post
     with cim.open(north) as a, cim.open(south) as b:
         assert (a.meta("name"), a.crs) == ("north", "EPSG:4549")
         assert (b.meta("name"), b.crs) == ("south", "EPSG:4547")
+
+
+def test_a_database_that_does_not_exist_says_to_create_it(postgis_server):
+    with pytest.raises(cim.CIMError, match="createdb") as err:
+        cim.create(postgis_server.url("no_such_db"))
+    assert "\n" not in str(err.value)
+
+
+def test_the_cli_makes_and_reads_a_city_at_a_url_without_printing_the_password(postgis_server, samples):
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+
+    url = postgis_server.database()
+    runner = CliRunner()
+    made = runner.invoke(app, ["init", url])
+    assert made.exit_code == 0, made.output
+    loaded = runner.invoke(app, ["ingest", url, str(samples / "vector" / "bubenec.gpkg")])
+    assert loaded.exit_code == 0, loaded.output
+    info = runner.invoke(app, ["info", url])
+    assert info.exit_code == 0 and "postgis" in info.output
+    assert "features" in info.output and "cim-test-pw" not in made.output + loaded.output + info.output
