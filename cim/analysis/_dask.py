@@ -5,12 +5,16 @@ runs the spatial join (centroid within parcel) and the per-parcel sums on the cl
 and hands back exactly the table the DuckDB engine gives (same columns, same definitions; the
 grouping into blocks and districts then runs the same SQL). Pass ``client=`` to use a cluster of
 your own; without one a LocalCluster of two worker processes is started and closed again.
+``source=`` names a ``cim export geoparquet`` folder: the workers then read the buildings from
+its files (``read_geoparquet``), and the parcels and green space come from it too.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,9 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from cim.analysis._common import has_layer, require_layer
+from cim.analysis._common import has_layer, require_layer, sql_text
 from cim.analysis._relations import buildings_sql, parcel_fields, parcels_sql
-from cim.errors import CIMError
+from cim.errors import CIMError, LayerNotFound
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -55,10 +59,50 @@ def dask_client(client: Any = None) -> Iterator[Any]:
         yield own
 
 
+def read_geoparquet(directory: str | Path, layer: str) -> Any:
+    """A layer of a ``cim export geoparquet`` folder as a dask GeoDataFrame (a partition per file).
+
+    Example:
+        >>> read_geoparquet("qingdao-parquet", "buildings").geometry.area.sum().compute()  # doctest: +SKIP
+    """
+    dask_geopandas, _ = _imports()
+    return dask_geopandas.read_parquet(str(_layer_path(directory, layer)))
+
+
+def _layer_path(directory: str | Path, layer: str) -> Path:
+    root = Path(directory)
+    for path in (root / f"{layer}.parquet", root / layer):
+        if path.exists():
+            return path
+    raise LayerNotFound(f"no layer {layer!r} in the GeoParquet folder {root}: write it with "
+                        f"`cim export geoparquet CITY {root} --layer {layer}`")
+
+
+def _source_frame(city: City, source: str | Path | None, layer: str, sql: str) -> gpd.GeoDataFrame:
+    """The rows of ``sql`` over the city, or over ``layer`` of a GeoParquet folder (its rows are current)."""
+    if source is None:
+        return _frame(city, sql, city.crs)
+    from cim.store.duckdb import connect
+
+    path = _layer_path(source, layer)
+    files = sql_text(str(path / "*" / "*.parquet") if path.is_dir() else str(path))
+    con = connect()
+    try:
+        con.execute("CREATE TEMP VIEW features AS SELECT * EXCLUDE (geometry, valid_to), geometry AS geom, "
+                    f"CAST(NULL AS TIMESTAMPTZ) AS valid_to FROM read_parquet({files}, hive_partitioning = true)")
+        return _geo(con.execute(f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS wkb FROM ({sql})").to_arrow_table(),
+                    city.crs)
+    finally:
+        con.close()
+
+
 def _frame(city: City, sql: str, crs: str) -> gpd.GeoDataFrame:
+    return _geo(city.store.arrow(f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS wkb FROM ({sql})"), crs)
+
+
+def _geo(table: pa.Table, crs: str) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
-    table = city.store.arrow(f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS wkb FROM ({sql})")
     df = table.drop(["wkb"]).to_pandas()
     return gpd.GeoDataFrame(df, geometry=shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False)), crs=crs)
 
@@ -77,6 +121,33 @@ def _per_parcel(part: pd.DataFrame, parcels: gpd.GeoDataFrame) -> pd.DataFrame:
                                         floor_area=("floor_area", "sum"), max_height=("height", "max"))
 
 
+def _per_parcel_of_features(part: pd.DataFrame, parcels: gpd.GeoDataFrame, floor_height: float) -> pd.DataFrame:
+    """``_per_parcel`` of exported feature rows, given the columns ``buildings_sql`` defines."""
+    import geopandas as gpd
+
+    part = part[part.geometry.notna()]
+    height = part["height"].astype(float)
+    missing = height.isna()
+    if missing.any():  # COALESCE(height, properties.height)
+        height[missing] = [_json_number(text, "height") for text in part.loc[missing, "properties"]]
+    floors = pd.to_numeric(part["floors"], errors="coerce") if "floors" in part else pd.Series(np.nan, part.index)
+    levels = height.fillna(0.0).to_numpy() / floor_height
+    rounded = np.sign(levels) * np.floor(np.abs(levels) + 0.5)  # SQL ROUND: halves away from zero
+    rows = gpd.GeoDataFrame({"id": part["id"], "height": height, "floors": floors.fillna(
+        pd.Series(np.maximum(1.0, rounded), part.index)), "footprint": part.geometry.area},
+        geometry=part.geometry.values, crs=parcels.crs)
+    return _per_parcel(rows, parcels)
+
+
+def _json_number(text: str | None, key: str) -> float:
+    """``TRY_CAST(json_extract_string(properties, '$.key') AS DOUBLE)`` for one row."""
+    try:
+        value = json.loads(text or "{}").get(key)
+        return float("nan") if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, AttributeError):
+        return float("nan")
+
+
 def _green(part: pd.DataFrame, green: gpd.GeoDataFrame) -> pd.DataFrame:
     import geopandas as gpd
 
@@ -89,8 +160,9 @@ def _green(part: pd.DataFrame, green: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, client: Any = None,
-                     partitions: int = 8) -> pa.Table:
-    """The ``ind`` relation of ``cim.analysis.indicators`` computed with dask, then grouped like it."""
+                     partitions: int = 8, source: str | Path | None = None) -> pa.Table:
+    """The ``ind`` relation of ``cim.analysis.indicators`` computed with dask, then grouped like it;
+    ``source``: a GeoParquet folder to read the layers from instead of the city."""
     from cim.analysis.indicators import LIMIT_KEYS, indicators_arrow
 
     dask_geopandas, _ = _imports()
@@ -100,15 +172,18 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
         from cim.analysis._common import prop
 
         cols[field] = prop(field, "VARCHAR")
-    parcels = _frame(city, parcels_sql(rules, cols), city.crs)
-    buildings = _frame(city, buildings_sql(rules), city.crs)
+    parcels = _source_frame(city, source, rules.layer("parcels"), parcels_sql(rules, cols))
+    if source is None:
+        buildings = _frame(city, buildings_sql(rules), city.crs)
+    else:
+        buildings = read_geoparquet(source, rules.layer("buildings"))
     green_layer = rules.layer("green_space")
     with dask_client(client) as dc:
-        sums = _sums(dask_geopandas, dc, buildings, parcels, partitions)
+        sums = _sums(dask_geopandas, dc, buildings, parcels, partitions, rules.floor_height)
         green = None
         if has_layer(city, green_layer):
-            green_frame = _frame(city, f"SELECT geom FROM features WHERE layer = '{green_layer}' AND valid_to IS NULL",
-                                 city.crs)
+            green_frame = _source_frame(city, source, green_layer, f"SELECT geom FROM features WHERE layer = "
+                                        f"{sql_text(green_layer)} AND valid_to IS NULL")
             dparcels = dask_geopandas.from_geopandas(parcels, npartitions=max(1, min(partitions, len(parcels))))
             green = dc.compute(dparcels.map_partitions(_green, green_frame, meta={"green_area": "f8"})).result()
     rows = _assemble(parcels, sums, green, list(cols))
@@ -123,14 +198,20 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
         con.close()
 
 
-def _sums(dask_geopandas: Any, dc: Any, buildings: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame,
-          partitions: int) -> pd.DataFrame:
-    if buildings.empty:
-        return pd.DataFrame(columns=["buildings", "footprint_area", "floor_area", "max_height"])
-    dbuild = dask_geopandas.from_geopandas(buildings, npartitions=max(1, min(partitions, len(buildings))))
+def _sums(dask_geopandas: Any, dc: Any, buildings: Any, parcels: gpd.GeoDataFrame, partitions: int,
+          floor_height: float) -> pd.DataFrame:
+    """Per parcel sums from buildings (a GeoDataFrame from ``buildings_sql``, or a dask frame of features)."""
     meta = pd.DataFrame({"buildings": pd.Series(dtype="i8"), "footprint_area": pd.Series(dtype="f8"),
                          "floor_area": pd.Series(dtype="f8"), "max_height": pd.Series(dtype="f8")})
-    parts = dc.compute(dbuild.map_partitions(_per_parcel, parcels, meta=meta)).result()
+    if isinstance(buildings, pd.DataFrame):
+        if buildings.empty:
+            return meta
+        dbuild = dask_geopandas.from_geopandas(buildings, npartitions=max(1, min(partitions, len(buildings))))
+        placed = dbuild.map_partitions(_per_parcel, parcels, meta=meta)
+    else:
+        wanted = [c for c in ("id", "height", "floors", "properties", "geometry") if c in buildings.columns]
+        placed = buildings[wanted].map_partitions(_per_parcel_of_features, parcels, floor_height, meta=meta)
+    parts = dc.compute(placed).result()
     return parts.groupby(level=0).agg({"buildings": "sum", "footprint_area": "sum", "floor_area": "sum",
                                        "max_height": "max"})
 

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -47,20 +48,25 @@ Engine = Literal["duckdb", "dask"]
 
 
 def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str | None = None,
-               engine: Engine = "duckdb", client: Any = None, output: str = "geopandas") -> Any:
+               engine: Engine = "duckdb", client: Any = None, source: str | Path | None = None,
+               output: str = "geopandas") -> Any:
     """Indicators per parcel (``by="parcel"``), per block, per district, or per any parcel field.
 
     Columns: the group key, ``area`` (m²), ``buildings``, ``footprint_area``, ``floor_area``,
     ``far``, ``density``, ``green_area``, ``green_ratio``, ``max_height`` and, per parcel, its
     limits (``far_limit``, ``height_limit`` …) and labels (block, district, land use); ``geom``
     is the parcel (or the union of a group's parcels). ``where`` filters rows by those columns.
+    ``source`` (``engine="dask"`` only): a ``cim export geoparquet`` folder the workers read the
+    layers from, instead of the city.
     """
     rules = load_rules(rules)
     field = _group_field(city, rules, by)
     if engine == "dask":
         from cim.analysis._dask import indicators_table
 
-        table = indicators_table(city, rules, field=field, by=by, client=client)
+        table = indicators_table(city, rules, field=field, by=by, client=client, source=source)
+    elif source is not None:
+        raise ValidationError("source= is a GeoParquet folder for engine='dask'; the duckdb engine reads the city")
     elif engine == "duckdb":
         table = indicators_arrow(city, rules, field=field, by=by)
     else:
