@@ -4,7 +4,8 @@ Every module above the store writes one SQL text. ``DuckDBStore`` runs it as it 
 runs ``to_postgres(sql)``: sqlglot transpiles the dialect, and a few transforms cover what differs
 between DuckDB-spatial and PostGIS (``ST_AsWKB`` is ``ST_AsBinary``, ``ST_Union_Agg`` is the
 aggregate ``ST_Union``, ``TRY_CAST`` becomes a function that answers NULL instead of failing, the
-R-tree index is a GiST index, ``?`` parameters become ``%s``). Translations are cached: the same
+R-tree index is a GiST index, ``time_bucket`` is ``date_bin`` from the same origin, ``?``
+parameters become ``%s``). Translations are cached: the same
 statement text is translated once per process.
 
 Example:
@@ -46,6 +47,9 @@ _TRY = {
     exp.DataType.Type.TIMESTAMP: "cim_try_timestamp",
     exp.DataType.Type.TIMESTAMPTZ: "cim_try_timestamptz",
 }
+
+#: where DuckDB's ``time_bucket`` starts counting buckets that are not months
+_BUCKET_ORIGIN = "2000-01-03 00:00:00+00"
 
 _RTREE = re.compile(r"\bUSING\s+RTREE\b", re.IGNORECASE)
 
@@ -90,7 +94,13 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return sqlglot.parse_one(f"({found} #>> '{{}}')" if scalar else found, read="postgres")
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BLOB:
         return exp.DataType.build("bytea")
+    if isinstance(node, exp.DateBin) and not any(node.args.get(k) for k in ("unit", "zone", "origin")):
+        # DuckDB's time_bucket counts micro/day buckets from 2000-01-03 (a Monday, in UTC)
+        return exp.Anonymous(this="date_bin", expressions=[
+            node.this.transform(_rewrite), node.expression.transform(_rewrite), exp.Literal.string(_BUCKET_ORIGIN)])
     name = _function_name(node)
+    if name == "TO_MICROSECONDS":
+        return sqlglot.parse_one(f"(({_pg(_args(node)[0])}) * INTERVAL '1 microsecond')", read="postgres")
     if name in ("ARG_MIN", "ARG_MAX"):
         value, key = (_pg(a) for a in _args(node)[:2])
         order = "" if name == "ARG_MIN" else " DESC"
