@@ -7,14 +7,17 @@ itself when its condition clears; ``close_alert`` closes any alert by hand.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from cim.errors import QueryError, ValidationError
 from cim.iot.errors import EntityNotFound
 
 if TYPE_CHECKING:
     from cim.city import City
+    from cim.store.base import Store
 
 STATES = ("open", "acknowledged", "closed")
 
@@ -117,11 +120,15 @@ WITH targets AS (
   JOIN iot_things t ON t.id = d.thing_id
   WHERE r.enabled AND r.kind = 'stale' AND (r.datastream_id = d.id OR (r.datastream_id IS NULL
     AND (r.property IS NULL OR r.property = p.key)
-    AND (r.feature_class IS NULL OR r.feature_class = t.feature_class))))
-SELECT g.rule_id, g.ds, g.level, coalesce(l.phenomenon_time, g.created_at) AS since
-FROM targets g LEFT JOIN iot_latest l ON l.datastream_id = g.ds
-WHERE coalesce(l.phenomenon_time, g.created_at) < ?::TIMESTAMPTZ - to_microseconds((g.minutes * 60e6)::BIGINT)
-  AND NOT EXISTS (SELECT 1 FROM iot_alerts a WHERE a.active AND a.rule_id = g.rule_id AND a.datastream_id = g.ds)
+    AND (r.feature_class IS NULL OR r.feature_class = t.feature_class)))),
+silent AS (
+  SELECT g.rule_id, g.ds, g.level, coalesce(l.phenomenon_time, g.created_at) AS since, g.minutes
+  FROM targets g LEFT JOIN iot_latest l ON l.datastream_id = g.ds)
+SELECT s.rule_id, s.ds AS datastream_id, s.level, s.since, r.message AS template, d.name
+FROM silent s JOIN iot_rules r ON r.id = s.rule_id JOIN iot_datastreams d ON d.id = s.ds
+WHERE epoch_us(s.since) < ? - s.minutes * 60e6
+  AND NOT EXISTS (SELECT 1 FROM iot_alerts a WHERE a.active AND a.rule_id = s.rule_id AND a.datastream_id = s.ds)
+ORDER BY s.ds, s.rule_id
 """
 
 
@@ -138,13 +145,37 @@ def check_stale(city: City, *, now: datetime | None = None) -> list[int]:
     with store.transaction():
         if not store.scalar("SELECT count(*) FROM iot_rules WHERE enabled AND kind = 'stale'"):
             return []
-        first = int(store.scalar("SELECT coalesce(max(id), 0) FROM iot_alerts"))
-        store.execute(f"""
-            INSERT INTO iot_alerts
-            SELECT ? + row_number() OVER (ORDER BY s.ds, s.rule_id), s.rule_id, s.ds, s.level, 'open', true, NULL,
-              replace(replace(coalesce(r.message, '{{name}}: no data since {{since}}'), '{{name}}', d.name),
-                      '{{since}}', strftime(s.since, '%Y-%m-%d %H:%M UTC')),
-              ?, NULL, NULL, NULL, NULL, NULL
-            FROM ({_STALE}) s JOIN iot_rules r ON r.id = s.rule_id JOIN iot_datastreams d ON d.id = s.ds""",
-                      [first, now, now])
-        return [r[0] for r in store.rows("SELECT id FROM iot_alerts WHERE id > ? ORDER BY id", [first])]
+        store.lock("iot:alerts")  # before looking for active alerts: a concurrent sweep waits, then sees ours
+        silent = store.arrow(_STALE, [_epoch_us(now)])
+        if not silent.num_rows:
+            return []
+        messages = [_stale_message(t, n, s) for t, n, s in zip(
+            silent["template"].to_pylist(), silent["name"].to_pylist(), silent["since"].to_pylist(), strict=True)]
+        n = silent.num_rows
+        return open_alerts(store, pa.table({
+            "rule_id": silent["rule_id"], "datastream_id": silent["datastream_id"], "level": silent["level"],
+            "active": pa.array([True] * n), "value": pa.nulls(n, pa.float64()),
+            "opened_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+            "cleared_at": pa.nulls(n, pa.timestamp("us", tz="UTC")), "message": pa.array(messages, pa.string())}))
+
+
+def open_alerts(store: Store, alerts: pa.Table) -> list[int]:
+    """Add ``alerts`` (``iot_alerts`` columns but ``id`` and ``state``) as open alerts, numbered in
+    their order after the newest alert; returns their ids. Call inside the caller's transaction."""
+    if not alerts.num_rows:
+        return []
+    store.lock("iot:alerts")  # numbers are max(id) + n: one writer at a time hands them out
+    first = int(store.scalar("SELECT coalesce(max(id), 0) FROM iot_alerts")) + 1
+    ids = list(range(first, first + alerts.num_rows))
+    table = alerts.add_column(0, "id", pa.array(ids, pa.int64()))
+    store.insert_arrow("iot_alerts", table.append_column("state", pa.array(["open"] * len(ids), pa.string())))
+    return ids
+
+
+def _stale_message(template: str | None, name: str, since: datetime) -> str:
+    text = template if template is not None else "{name}: no data since {since}"
+    return text.replace("{name}", name).replace("{since}", since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _epoch_us(when: datetime) -> int:
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)

@@ -61,7 +61,7 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
         where.append("ST_Intersects(loc.geom, ST_MakeEnvelope(?, ?, ?, ?))")
         params += [minx, miny, maxx, maxy]
     if datastreams is not None:
-        where.append("d.id IN (SELECT UNNEST(?::INTEGER[]))")
+        where.append("d.id IN (SELECT UNNEST(CAST(? AS INTEGER[])))")
         params.append([int(i) for i in datastreams])
     sql = _LATEST.format(xy=xy_columns(role)) + " WHERE " + " AND ".join(where)
     table = city.store.arrow(sql, params)  # sorted here: DuckDB would sort every wide row
@@ -97,7 +97,7 @@ def series(city: City, datastream: int | str, *, start: Any = None, end: Any = N
                                 f"WHERE {cond} ORDER BY 1", params)
     micros = parse_bucket(bucket)
     return city.store.arrow(
-        "SELECT time_bucket(to_microseconds(?::BIGINT), phenomenon_time) AS time, avg(result) AS value, "
+        "SELECT time_bucket(to_microseconds(CAST(? AS BIGINT)), phenomenon_time) AS time, avg(result) AS value, "
         f"min(result) AS min, max(result) AS max, count(*) AS count FROM iot_observations WHERE {cond} "
         "GROUP BY 1 ORDER BY 1", [micros, *params])
 
@@ -126,9 +126,11 @@ def parse_bucket(text: str) -> int:
 
 _SENSORS = """
 SELECT t.id AS thing_id, t.key, t.name, t.feature_id, t.feature_class, loc.lon, loc.lat, loc.z,
-  list(d.id ORDER BY d.id) AS datastreams, ST_X(loc.geom) AS x, ST_Y(loc.geom) AS y, t.classification{extra}
-FROM iot_things t JOIN iot_locations loc ON loc.thing_id = t.id LEFT JOIN iot_datastreams d ON d.thing_id = t.id
-WHERE {predicate} AND {visible} GROUP BY ALL ORDER BY {order}
+  coalesce(d.ids, CAST([] AS INTEGER[])) AS datastreams, ST_X(loc.geom) AS x, ST_Y(loc.geom) AS y,
+  t.classification{extra}
+FROM iot_things t JOIN iot_locations loc ON loc.thing_id = t.id
+LEFT JOIN (SELECT thing_id, list(id ORDER BY id) AS ids FROM iot_datastreams GROUP BY thing_id) d ON d.thing_id = t.id
+WHERE {predicate} AND {visible} ORDER BY {order}
 """
 
 
@@ -181,7 +183,7 @@ def values_as_of(city: City, when: Any, *, datastreams: list[int] | None = None,
         where.append("phenomenon_time > ?")
         params.append(when - lookback)
     if datastreams is not None:
-        where.append("datastream_id IN (SELECT UNNEST(?::INTEGER[]))")
+        where.append("datastream_id IN (SELECT UNNEST(CAST(? AS INTEGER[])))")
         params.append([int(i) for i in datastreams])
     return city.store.arrow(
         "SELECT datastream_id, max(phenomenon_time) AS time, arg_max(result, phenomenon_time) AS value "

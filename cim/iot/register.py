@@ -47,6 +47,7 @@ def register_sensors(city: City, things: list[dict[str, Any]], *, sensors: list[
     """
     store = city.store
     with store.transaction():
+        store.lock("iot:register")  # one registration at a time: keys checked and ids handed out inside
         for spec in properties:
             add_property(city, **spec)
         sensor_ids = _ensure_sensors(city, sensors)
@@ -63,19 +64,22 @@ def register_sensors(city: City, things: list[dict[str, Any]], *, sensors: list[
 def add_property(city: City, key: str, *, name: str | None = None, dimension: str | None = None,
                  definition: str = "", description: str = "") -> int:
     """The id of an ObservedProperty, creating it (from the built-in list or the arguments) if new."""
-    found = city.store.scalar("SELECT id FROM iot_properties WHERE key = ?", [key])
-    if found is not None:
-        return int(found)
-    if key in PROPERTIES and dimension is None:
-        name, dimension, _unit, definition = PROPERTIES[key]
-    if dimension not in DIMENSIONS:
-        raise ValidationError(
-            f"unknown observed property {key!r}: use one of {', '.join(PROPERTIES)}, or declare it with "
-            f"a dimension ({', '.join(DIMENSIONS)})")
-    _check_key(key, "observed property")
-    new_id = _next_id(city, "iot_properties")
-    city.store.execute("INSERT INTO iot_properties VALUES (?, ?, ?, ?, ?, ?)",
-                       [new_id, key, name or key, definition or None, description or None, dimension])
+    store = city.store
+    with store.transaction():
+        store.lock("iot:iot_properties")  # before looking: a concurrent caller waits, then finds ours
+        found = store.scalar("SELECT id FROM iot_properties WHERE key = ?", [key])
+        if found is not None:
+            return int(found)
+        if key in PROPERTIES and dimension is None:
+            name, dimension, _unit, definition = PROPERTIES[key]
+        if dimension not in DIMENSIONS:
+            raise ValidationError(
+                f"unknown observed property {key!r}: use one of {', '.join(PROPERTIES)}, or declare it with "
+                f"a dimension ({', '.join(DIMENSIONS)})")
+        _check_key(key, "observed property")
+        new_id = _next_id(city, "iot_properties")
+        store.execute("INSERT INTO iot_properties VALUES (?, ?, ?, ?, ?, ?)",
+                      [new_id, key, name or key, definition or None, description or None, dimension])
     return new_id
 
 
@@ -110,7 +114,7 @@ def _places(city: City, things: list[dict[str, Any]]) -> pa.Table:
     req = pa.Table.from_pylist(rows, schema=pa.schema(
         [("i", pa.int64()), ("fid", pa.string()), ("x", pa.float64()), ("y", pa.float64()),
          ("along", pa.float64()), ("z", pa.float64())]))
-    con = city.store
+    store = city.store
     sql = """
         SELECT r.i, f.id IS NOT NULL AS found, f.class, f.layer, f.classification,
           ST_AsWKB(CASE WHEN r.x IS NOT NULL THEN ST_Point(r.x, r.y)
@@ -119,12 +123,8 @@ def _places(city: City, things: list[dict[str, Any]]) -> pa.Table:
                ELSE ST_PointOnSurface(f.geom) END) AS wkb,
           coalesce(r.z, (f.z_min + f.z_max) / 2, f.z_min) AS z
         FROM _iot_req r LEFT JOIN features f ON f.id = r.fid AND f.valid_to IS NULL ORDER BY r.i"""
-    with con.transaction():
-        con.connection.register("_iot_req", req)
-        try:
-            table = con.arrow(sql)
-        finally:
-            con.connection.unregister("_iot_req")
+    with store.transaction(), store.temporary("_iot_req", req):
+        table = store.arrow(sql)
     found = table["found"].to_pylist()
     missing = [things[i]["feature"] for i in table["i"].to_pylist() if not found[i]]
     if missing:
@@ -260,4 +260,6 @@ def _check_key(key: Any, what: str) -> str:
 
 
 def _next_id(city: City, table: str) -> int:
+    """max(id) + 1 under a lock on the table's numbers, held until the caller's transaction ends."""
+    city.store.lock(f"iot:{table}")
     return int(city.store.scalar(f"SELECT coalesce(max(id), 0) + 1 FROM {table}"))

@@ -97,6 +97,7 @@ def add_rules(city: City, rules: list[Rule | dict[str, Any]], *, source: str = "
         raise ValidationError(f"rule name {dup!r} appears twice: names are unique in a city")
     ids = []
     with city.store.transaction():
+        city.store.lock("iot:rules")  # names are matched and ids handed out (max + 1) one writer at a time
         if replace:
             city.store.execute("UPDATE iot_rules SET enabled = false")
         for rule in parsed:

@@ -267,7 +267,7 @@ def _rows(city: City, entity_set: str, where: list[str], params: list[Any], role
 
 def _count(city: City, entity_set: str, where: list[str], params: list[Any], role: str | None) -> int:
     sql, allowed = _sql(city, entity_set, where, role)
-    return int(city.store.scalar(f"SELECT count(*) FROM ({sql})", [*allowed, *params]))
+    return int(city.store.scalar(f"SELECT count(*) FROM ({sql}) AS found", [*allowed, *params]))
 
 
 def render(entity_set: str, row: dict[str, Any], base_url: str) -> dict[str, Any]:

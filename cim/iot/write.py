@@ -6,7 +6,9 @@ Idempotence without a primary key (a key check per row is ~20x slower in DuckDB)
 newest stored time (its row in ``iot_latest``) is a high-water mark. A row newer than its mark
 cannot be stored yet, so only the rest — out-of-order or re-delivered rows, few in practice — are
 looked up, with one anti-join against the stored rows inside their own time window. Duplicates
-inside a batch are found by hashing (datastream, time).
+inside a batch are found by hashing (datastream, time). The marks hold only while no other batch
+commits, so on a database many processes write to (PostGIS) a batch first takes a lock that makes
+batches queue one behind another; readers never wait for it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cim.iot.report import ObservationReport
 
 if TYPE_CHECKING:
     from cim.city import City
+    from cim.store.base import Store
 
 #: ``where(indices) -> labels``: how a batch names its rows in reject reports
 Where = Callable[[np.ndarray], list[str]]
@@ -65,6 +68,8 @@ def write_observations(city: City, data: pa.Table, *, source: str = "python", ki
     report.read = len(ds) + len(rejected)
     store = city.store
     with store.transaction():
+        # the high-water marks below hold only while no other batch commits: batches queue here
+        store.lock("iot:observations")
         known, mark = _marks(city)
         code = _validate(ds, t, v, known)
         fresh = (code == 0) & (t > mark[np.where(code == 0, ds, 0)])
@@ -158,15 +163,11 @@ def _against_stored(city: City, ds: np.ndarray, t: np.ndarray, v: np.ndarray,
     probe = pa.table({"i": np.arange(len(late)), "ds": ds[late].astype(np.int32),
                       "t": pa.array(t[late], pa.timestamp("us", tz="UTC")), "v": v[late]})
     lo, hi = int(t[late].min()), int(t[late].max())
-    con = city.store.connection
-    con.register("_iot_probe", probe)
-    try:
-        hits = con.execute(
+    with city.store.temporary("_iot_probe", probe):
+        hits = city.store.arrow(
             "SELECT p.i, o.result, p.v FROM _iot_probe p JOIN iot_observations o "
             "ON o.datastream_id = p.ds AND o.phenomenon_time = p.t "
-            "WHERE o.phenomenon_time BETWEEN ? AND ?", [_as_datetime(lo), _as_datetime(hi)]).to_arrow_table()
-    finally:
-        con.unregister("_iot_probe")
+            "WHERE o.phenomenon_time BETWEEN ? AND ?", [_as_datetime(lo), _as_datetime(hi)])
     pos = hits["i"].to_numpy().astype(np.int64)
     stored, given = hits["result"].to_numpy(), hits["v"].to_numpy()
     same = stored == given
@@ -195,7 +196,7 @@ def _reject_codes(report: ObservationReport, code: np.ndarray, where: Where,
         report.reject(label, why)
 
 
-def _insert(store: object, ds: np.ndarray, t: np.ndarray, v: np.ndarray) -> int:
+def _insert(store: Store, ds: np.ndarray, t: np.ndarray, v: np.ndarray) -> int:
     if not len(ds):
         return 0
     rows = pa.table({"datastream_id": pa.array(ds, pa.int32()),
@@ -203,31 +204,27 @@ def _insert(store: object, ds: np.ndarray, t: np.ndarray, v: np.ndarray) -> int:
     return store.insert_arrow("iot_observations", rows)
 
 
-def _evaluate_and_keep_latest(store: object, batch: pa.Table, report: ObservationReport, evaluate: bool) -> None:
+def _evaluate_and_keep_latest(store: Store, batch: pa.Table, report: ObservationReport, evaluate: bool) -> None:
     """Rules over the new in-order rows, then each datastream's newest value into ``iot_latest``."""
     if not batch.num_rows:
         return
     from cim.iot.evaluate import evaluate_prepared, prepare
 
-    con = store.connection
-    con.register("_iot_eval", batch)
-    try:
-        prepare(con)
-        updated = con.execute("SELECT datastream_id FROM _iot_agg ORDER BY 1").to_arrow_table()
-        report.updated = updated.column(0).to_pylist()
+    with store.temporary("_iot_eval", batch):
+        prepare(store)
+        report.updated = store.arrow("SELECT datastream_id FROM _iot_agg ORDER BY 1").column(0).to_pylist()
         if evaluate:
-            report.alerts_opened, report.alerts_cleared = evaluate_prepared(con)
+            report.alerts_opened, report.alerts_cleared = evaluate_prepared(store)
         # every row here is newer than its datastream's mark: replace, or add the first value
-        con.execute("UPDATE iot_latest SET phenomenon_time = a.t, result = a.v FROM _iot_agg a "
-                    "WHERE iot_latest.datastream_id = a.datastream_id")
-        con.execute("INSERT INTO iot_latest SELECT a.datastream_id, a.t, a.v FROM _iot_agg a "
-                    "WHERE NOT EXISTS (SELECT 1 FROM iot_latest l WHERE l.datastream_id = a.datastream_id)")
-    finally:
-        con.unregister("_iot_eval")
+        store.execute("UPDATE iot_latest SET phenomenon_time = a.t, result = a.v FROM _iot_agg a "
+                      "WHERE iot_latest.datastream_id = a.datastream_id")
+        store.execute("INSERT INTO iot_latest SELECT a.datastream_id, a.t, a.v FROM _iot_agg a "
+                      "WHERE NOT EXISTS (SELECT 1 FROM iot_latest l WHERE l.datastream_id = a.datastream_id)")
 
 
 def _record_batch(city: City, report: ObservationReport, actor: str | None) -> None:
     store = city.store
+    store.lock("iot:batches")  # numbers are max(id) + 1: one writer at a time hands them out
     report.batch_id = int(store.scalar("SELECT coalesce(max(id), 0) + 1 FROM iot_batches"))
     store.execute("INSERT INTO iot_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         report.batch_id, report.kind, report.source, actor, report.read, report.stored, report.duplicates,

@@ -3,6 +3,7 @@ sensors bound to them."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -43,19 +44,56 @@ def iot_template(tmp_path_factory) -> Path:
     return folder / "city.duckdb"
 
 
+@pytest.fixture(scope="session")
+def iot_pg_template(postgis_server, tmp_path_factory) -> str:
+    """The IoT test city in a PostGIS database, built once per session; tests get a copy."""
+    import cim
+
+    folder = tmp_path_factory.mktemp("iot-pg-template")
+    url = postgis_server.database()
+    city = cim.create(url)
+    try:
+        _populate(city, folder)
+    finally:
+        city.close()  # a template database must have no connections to be copied
+    return url
+
+
+_copies = itertools.count(1)
+
+
+def _copy_database(server, template_url: str) -> str:
+    import psycopg
+
+    template = template_url.rsplit("/", 1)[1]
+    name = f"{template}_copy{next(_copies)}"
+    with psycopg.connect(server.url("postgres"), autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return server.url(name)
+
+
 @pytest.fixture
-def iot_city(iot_template, tmp_path):
-    """A city with parcels (one a worksite), a water pipe and a (restricted) tunnel, and six sensors.
+def iot_location(backend, tmp_path, request) -> str | Path:
+    """A fresh copy of the IoT test city on ``backend``: a file path, or a database's URL."""
+    if backend == "postgis":
+        request.getfixturevalue("monkeypatch").setenv("CIM_DATA_DIR", str(tmp_path / "cim-data"))
+        return _copy_database(request.getfixturevalue("postgis_server"), request.getfixturevalue("iot_pg_template"))
+    path = tmp_path / "city.duckdb"
+    shutil.copy(request.getfixturevalue("iot_template"), path)
+    return path
+
+
+@pytest.fixture
+def iot_city(iot_location):
+    """A city with parcels (one a worksite), a water pipe and a (restricted) tunnel, and six sensors;
+    on each backend in turn (a DuckDB file, then a PostGIS database).
 
     Datastream keys: ws.dust (pm10, ug/m3), ws.noise (dB{A}), ws.crane (t), pipe.p (kPa),
     tunnel.gas (%{LEL}), tunnel.level (m).
     """
-    import shutil
-
     import cim
 
-    shutil.copy(iot_template, tmp_path / "city.duckdb")
-    city = cim.open(tmp_path / "city.duckdb")
+    city = cim.open(iot_location)
     yield city
     city.close()
 

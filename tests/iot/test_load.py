@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from shapely.geometry import Point
 
-import cim
 from cim.errors import SourceError, ValidationError
 from cim.iot import datastream_id, register_sensors
 from cim.iot.load import load_observations
@@ -24,10 +23,11 @@ ROWS = 35064
 
 
 @pytest.fixture
-def beijing(tmp_path):
-    """A city in CGCS2000 / GK CM 117E with the three PRSA stations as features and their sensors."""
+def beijing(new_city, tmp_path):
+    """A city in CGCS2000 / GK CM 117E with the three PRSA stations as features and their sensors,
+    on each backend in turn."""
     stations = pd.read_csv(sample("iot/prsa_stations.csv"))
-    city = cim.create(tmp_path / "beijing.duckdb", crs="EPSG:4547")
+    city = new_city(crs="EPSG:4547")
     frame = gpd.GeoDataFrame(stations, geometry=[Point(xy) for xy in zip(stations.lon, stations.lat, strict=True)],
                              crs="EPSG:4326")
     frame.to_parquet(tmp_path / "stations.parquet")
@@ -39,8 +39,7 @@ def beijing(tmp_path):
         + [{"key": f"{s.lower()}.co", "property": "co", "unit": "mg/m3"},
            {"key": f"{s.lower()}.temp", "property": "temperature", "unit": "Cel"}],
     } for s in stations.station])
-    yield city
-    city.close()
+    return city
 
 
 def dongsi_columns() -> dict[str, str]:
@@ -96,8 +95,8 @@ def test_a_text_column_mapped_as_values_is_rejected_cell_by_cell(beijing):
     assert "non-numeric result 'NNW'" in report.rejects[0][1]
 
 
-def test_vmm_flow_file_with_empty_cells_and_negative_readings(tmp_path):
-    city = cim.create(tmp_path / "flanders.duckdb", crs="EPSG:31370")
+def test_vmm_flow_file_with_empty_cells_and_negative_readings(new_city, tmp_path):
+    city = new_city(crs="EPSG:31370")
     frame = gpd.GeoDataFrame({"code": ["L06_347", "LS06_347", "LS06_348"]},
                              geometry=[Point(100000 + 100 * i, 170000) for i in range(3)], crs="EPSG:31370")
     frame.to_parquet(tmp_path / "gauges.parquet")
@@ -116,7 +115,6 @@ def test_vmm_flow_file_with_empty_cells_and_negative_readings(tmp_path):
     assert report.stored == 3 * rows - report.rejected and report.reconciles
     # negative discharges are sensor artefacts, not unreadable values: they are kept as measured
     assert city.store.scalar("SELECT count(*) FROM iot_observations WHERE result < 0") == 44
-    city.close()
 
 
 def test_long_form_file_with_units_unknown_datastreams_and_zoneless_rows(iot_city, tmp_path):

@@ -14,6 +14,7 @@ from cim.iot import (
     datastream_id,
     latest,
     parse_bucket,
+    register_sensors,
     sensors_near,
     sensors_within,
     series,
@@ -71,6 +72,14 @@ def test_series_downsamples_into_buckets_with_avg_min_max(iot_city):
         series(iot_city, dust, max_points=10)
 
 
+def test_buckets_count_from_the_same_origin_on_every_backend(iot_city):
+    dust = datastream_id(iot_city, "ws.dust")
+    write_observations(iot_city, obs([(dust, at(m), float(m)) for m in range(15)]))
+    table = series(iot_city, "ws.dust", start=at(0), end=at(15), bucket="7m")  # 7 min does not divide an hour
+    assert table["time"].to_pylist() == [at(-6), at(1), at(8)]  # 7-minute steps from 2000-01-03 00:00 UTC
+    assert table["count"].to_pylist() == [1, 7, 7]
+
+
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("PT15M", 900), ("P1D", 86400)])
 def test_buckets_are_read_in_short_and_iso_forms(text, seconds):
     assert parse_bucket(text) == seconds * 1_000_000
@@ -89,6 +98,12 @@ def test_sensors_within_a_parcel_and_near_a_pipe(iot_city):
     near = sensors_near(iot_city, "pipes.W1", 25).to_pylist()
     assert [t["key"] for t in near] == ["pipe", "tunnel"]
     assert near[0]["distance"] == pytest.approx(0) and near[1]["distance"] == pytest.approx(20)
+
+
+def test_a_thing_without_datastreams_lists_none(iot_city):
+    register_sensors(iot_city, [{"key": "gate", "feature": "parcels.P2", "datastreams": []}])
+    (gate,) = sensors_within(iot_city, "parcels.P2").to_pylist()
+    assert (gate["key"], gate["datastreams"]) == ("gate", [])
 
 
 def test_values_as_of_a_time_read_the_last_value_before_it(iot_city):

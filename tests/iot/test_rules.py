@@ -127,3 +127,19 @@ def test_bad_rules_are_refused_with_the_reason(iot_city, rule, message):
     with pytest.raises(CIMError, match=message):
         add_rules(iot_city, [rule])
     assert iot_city.store.rows("SELECT count(*) FROM iot_rules") == [(0,)]
+
+
+def test_alert_messages_read_the_same_on_every_backend(iot_city):
+    add_rules(iot_city, [
+        Rule("dust", "above", "alarm", property="pm10", threshold=150, clear=120),
+        Rule("flood", "rate", "alarm", datastream="tunnel.level", threshold=0.05,
+             message="{rule}: {name} rose {value} {unit}/min (limit {threshold})"),
+        Rule("silent", "stale", "warn", property="noise", minutes=30)])
+    feed(iot_city, "ws.dust", [100, 160.25])
+    feed(iot_city, "tunnel.level", [0.10, 0.30])
+    feed(iot_city, "ws.noise", [60], start=1.5)
+    check_stale(iot_city, now=at(45))
+    messages = sorted(a["message"] for a in list_alerts(iot_city))
+    assert messages == ["flood: tunnel.level rose 0.2 m/min (limit 0.05)",
+                        "ws.dust: 160.2 ug/m3 above 150 ug/m3",
+                        "ws.noise: no data since 2026-05-01 00:01 UTC"]

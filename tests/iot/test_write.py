@@ -88,3 +88,23 @@ def test_times_without_a_zone_are_refused_before_anything_is_written(iot_city):
     with pytest.raises(ValidationError, match="zone"):
         write_observations(iot_city, naive)
     assert stored(iot_city) == []
+
+
+def test_concurrent_writers_store_each_observation_once_and_number_batches_and_alerts_apart(iot_city):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cim.iot import Rule, add_rules, list_alerts
+
+    add_rules(iot_city, [Rule("dust", "above", "alarm", property="pm10", threshold=150, clear=120)])
+    dust = datastream_id(iot_city, "ws.dust")
+    value = lambda m: 200.0 if m % 10 == 0 else 100.0  # noqa: E731 - the same value whoever writes minute m
+    # overlapping windows of 60 minutes, written by four threads at once (on PostGIS, four connections)
+    batches = [obs([(dust, at(m), value(m)) for m in range(k * 30, k * 30 + 60)]) for k in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda batch: write_observations(iot_city, batch), batches))
+    minutes = {m for k in range(8) for m in range(k * 30, k * 30 + 60)}
+    assert len(stored(iot_city)) == len(minutes) == sum(r.stored for r in reports)
+    assert all(r.reconciles and r.rejected == 0 for r in reports)
+    assert len({r.batch_id for r in reports}) == 8
+    alerts = [a["id"] for a in list_alerts(iot_city)]
+    assert len(alerts) == len(set(alerts)) > 0
