@@ -52,6 +52,9 @@ _TRY = {
 _BUCKET_ORIGIN = "2000-01-03 00:00:00+00"
 
 _RTREE = re.compile(r"\bUSING\s+RTREE\b", re.IGNORECASE)
+#: ``?::VARCHAR[]`` does not parse (a cast straight after a parameter), ``(?)::VARCHAR[]`` does;
+#: quoted text is matched first and left as it is
+_PARAM_CAST = re.compile(r"('(?:[^']|'')*')|\?::")
 
 
 def to_postgres(sql: str) -> str:
@@ -61,7 +64,7 @@ def to_postgres(sql: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _translate(sql: str) -> str:
-    source = _RTREE.sub("USING GIST", sql)
+    source = _PARAM_CAST.sub(lambda m: m.group(1) or "(?)::", _RTREE.sub("USING GIST", sql))
     try:
         trees = sqlglot.parse(source, read="duckdb")
     except sqlglot.errors.ParseError as exc:
