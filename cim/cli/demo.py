@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    city: Path = typer.Argument(Path("demo/city.duckdb"), help="Where to write the demo city."),
+    city: str = typer.Argument("demo/city.duckdb", help="Where to write the demo city: a file, or an empty "
+                                                        "PostGIS database as postgresql://user:pass@host/db."),
     scale: int = typer.Option(None, help="About this many buildings (default ~3 000; 1000000 for benchmarks)."),
     seed: int = typer.Option(None, help="Random seed (default: the recipe's); same seed, same city."),
     recipe: Path = typer.Option(None, help="Recipe YAML (default: datasets/demo_city.yaml)."),
@@ -27,8 +28,9 @@ def demo(
 ) -> None:
     """Generate a Qingdao West Coast–like demo district: roads, parcels, buildings, pipes, DEM …"""
     from cim.demo import build_demo
+    from cim.store import is_url
 
-    if live and city.exists() and not overwrite:
+    if live and not is_url(city) and Path(city).exists() and not overwrite:
         _live(city, broker, interval)
         return
     with console.status("building the demo city …") as status:
@@ -41,12 +43,12 @@ def demo(
     for row in layers.itertuples():
         console.print(f"  {row.name:<16} {row.kind:<8} {row.phase:<8} {row.feature_count:>9} features",
                       highlight=False)
-    console.print(f"demo city written to {city}")
+    console.print(f"demo city written to {c.location}")
     if live:
         _live(city, broker, interval)
 
 
-def _live(city: Path, broker: str, interval: float) -> None:
+def _live(city: str, broker: str, interval: float) -> None:
     from cim.demo.sensors import publish_live
 
     console.print(f"publishing the demo sensors to {broker} every {interval:g} s; Ctrl-C to stop", highlight=False)

@@ -24,6 +24,7 @@ from cim.demo.networks import green_frame, parking_frame, pipes_frame, tunnel_fr
 from cim.demo.recipe import Recipe, load_recipe
 from cim.demo.terrain import write_dem
 from cim.errors import CityExists
+from cim.store import is_url
 
 #: modules with a ``demo_step(city, context)`` function, run in this order when present
 STEP_MODULES = ("cim.demo.worksite", "cim.demo.sensors")
@@ -61,15 +62,16 @@ class DemoContext:
 def build_demo(path: str | Path, *, scale: int | None = None, seed: int | None = None,
                recipe: str | Path | None = None, overwrite: bool = False,
                progress: Callable[[str], None] | None = None) -> City:
-    """Generate the demo city into ``path`` (a new file); returns the open city.
+    """Generate the demo city into ``path`` (a new file, or an empty PostGIS database's URL); returns it open.
 
     Example:
         >>> city = build_demo("demo/city.duckdb")               # doctest: +SKIP
         >>> city = build_demo("big.duckdb", scale=1_000_000)     # doctest: +SKIP
     """
     say = progress or (lambda _msg: None)
-    path = Path(path)
-    _clear(path, overwrite)
+    if not is_url(path):  # a database city: cim.create refuses one that already holds a city
+        path = Path(path)
+        _clear(path, overwrite)
     spec = load_recipe(recipe)
     rng = np.random.default_rng(spec["seed"] if seed is None else seed)
     crs = spec.raw.get("crs", "EPSG:4549")

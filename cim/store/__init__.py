@@ -13,6 +13,8 @@ def open_store(location: str | Path, *, read_only: bool = False, must_exist: boo
     """The store for ``location``: ``postgresql://…`` URLs are PostGIS, anything else a DuckDB file."""
     if is_url(location):
         return PostGISStore(str(location), read_only=read_only, must_exist=must_exist)
+    if str(location).startswith(("postgresql:/", "postgres:/")):  # pathlib folds "//" into "/"
+        raise ValueError("a postgresql:// URL was turned into a file path; pass the URL as a str, not a Path")
     return DuckDBStore(location, read_only=read_only, must_exist=must_exist)
 
 

@@ -118,6 +118,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _is_text(kind: object) -> bool:
+    return isinstance(kind, exp.DataType) and kind.this in (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR)
+
+
 def _function_name(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper()

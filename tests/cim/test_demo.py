@@ -91,3 +91,19 @@ def test_demo_buildings_know_their_parcel_and_parcels_their_block(demo_city):
     chain = demo_city.feature(building["id"])["parents"]
     assert [p["class"] for p in chain] == ["Parcel", "Block"]
     assert chain[0]["id"] == f"parcels.{building['parcel_id']}"
+
+
+def test_the_demo_builds_the_same_city_in_a_postgis_database(postgis_server, demo_city, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIM_DATA_DIR", str(tmp_path))
+    with build_demo(postgis_server.database(), scale=400) as twin:
+        assert list(twin.layers["name"]) == list(demo_city.layers["name"])
+        assert list(twin.layers["feature_count"]) == list(demo_city.layers["feature_count"])
+        for name in demo_city.layers["name"]:
+            if name in ("dem", "worksite_bim"):  # the generated IFC gets fresh GlobalIds on every build
+                continue
+            mine, theirs = demo_city.features(name, output="pandas"), twin.features(name, output="pandas")
+            assert list(theirs["id"]) == list(mine["id"]), name
+            assert list(theirs["geom"]) == list(mine["geom"]), name
+        for table in ("meshes", "iot_datastreams", "iot_observations", "iot_rules"):
+            count = f"SELECT count(*) FROM {table}"
+            assert twin.store.scalar(count) == demo_city.store.scalar(count), table
