@@ -12,10 +12,10 @@ dense z14 tile of the 1 M city where ``ST_Intersects`` after an RTREE scan took 
 exact predicate itself costs ~70 µs a row; the MVT clip makes it unnecessary).
 
 * **Individual features from ``raw_from`` up.** ``raw_from`` is the first zoom at which no tile
-  holds more than ``MAX_FEATURES_PER_TILE`` features. Features smaller than half a display pixel
-  (``size`` < tile width / 512) are dropped; the rest are snapped to the 4096 grid, which also
-  drops vertices that collapse onto their neighbour (``cim.mvt_encode``, a vectorised encoder:
-  DuckDB's ``ST_AsMVTGeom`` costs ~20 µs a feature, too slow for dense tiles).
+  holds more than ``MAX_FEATURES_PER_TILE`` features. Lines and polygons smaller than half a
+  display pixel (``size`` < tile width / 512) are dropped (points never are); the rest are snapped
+  to the 4096 grid, which also drops vertices that collapse onto their neighbour (``cim.mvt_encode``,
+  a vectorised encoder: DuckDB's ``ST_AsMVTGeom`` costs ~20 µs a feature, too slow for dense tiles).
   The layer's own small attributes ride along from ``min(15, raw_from + 2)``; below that only
   ``id, class, name, height, z_min, z_max``.
 * **Aggregates below ``raw_from``.** Each tile is cut into ``AGG_CELLS``² cells; polygons and
@@ -159,7 +159,7 @@ class VectorTiles:
             self.con.execute("BEGIN")
             try:
                 _write_features(self.con, table, data)
-                raw_from = _raw_from(self.con, table, self.max_features)
+                raw_from = _raw_from(self.con, table, self.max_features, kind)
                 agg = _write_aggregates(self.con, table, f"a_{key}", kind, raw_from) if raw_from > 0 else None
                 columns = tuple((f"p{i}", n) for i, (n, _) in enumerate(own))
                 bounds = self.con.execute(
@@ -213,7 +213,7 @@ class VectorTiles:
 
 # -- building blocks -----------------------------------------------------------------------------
 #: layout of the side store; a store of another format is emptied (it only holds derived data)
-STORE_FORMAT = 3
+STORE_FORMAT = 4
 
 
 def _check_format(con: duckdb.DuckDBPyConnection) -> None:
@@ -299,7 +299,7 @@ def _write_features(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) 
         con.unregister("_incoming")
 
 
-def _raw_from(con: duckdb.DuckDBPyConnection, table: str, max_features: int) -> int:
+def _raw_from(con: duckdb.DuckDBPyConnection, table: str, max_features: int, kind: str) -> int:
     """First zoom from which no tile, at that zoom or any above, holds more than ``max_features``.
 
     A feature counts in every tile its box (centre ± size/2, a superset of its bbox) touches, so
@@ -315,7 +315,7 @@ def _raw_from(con: duckdb.DuckDBPyConnection, table: str, max_features: int) -> 
             "SELECT unnest(range(floor((cx - size / 2 + ?) / ?)::BIGINT, "
             "floor((cx + size / 2 + ?) / ?)::BIGINT + 1)) AS tx, cy, size "
             f'FROM "{table}" WHERE size >= ?)) GROUP BY tx, ty)',
-            [HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, size / 512]).fetchone()[0]
+            [HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, HALF_WORLD, size, _smallest(kind, z)]).fetchone()[0]
         if (densest or 0) > max_features:
             raw_from = z + 1
     return raw_from
@@ -359,7 +359,13 @@ def _raw_sql(p: Prepared, z: int, bounds: tuple[float, ...]) -> tuple[str, list[
         cols += ", " + ", ".join(f'{col} AS "{name}"' for col, name in p.own)
     sql = (f'SELECT {cols}, wkb FROM "{p.table}" '
            "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? AND size >= ?")
-    return sql, [bounds[0], bounds[2], bounds[1], bounds[3], tile_size(z) / 512]
+    return sql, [bounds[0], bounds[2], bounds[1], bounds[3], _smallest(p.kind, z)]
+
+
+def _smallest(kind: str, z: int) -> float:
+    """Features smaller than this are dropped at zoom ``z``: half a display pixel. A point has no
+    size and is never dropped (it is what a point layer is made of)."""
+    return -1.0 if kind == "point" else tile_size(z) / 512
 
 
 def _aggregate_sql(p: Prepared, z: int, x: int, y: int) -> tuple[str, list[Any]]:

@@ -215,3 +215,14 @@ def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city, tmp_pa
     store.get(info, 18, x18, y18)             # deeper than the seed zoom: not kept
     assert tiles.con.execute("SELECT count(*) FROM rendered").fetchone()[0] == before
     tiles.close()
+
+
+def test_point_layers_are_drawn_at_every_zoom(client, served_city):
+    """Points have no size: they are never dropped as smaller than a pixel."""
+    for z in (4, 10, 14, 18):
+        x, y = busiest_tile(served_city, "inspections", z)  # the tile of inspections.I0
+        resp = client.get(f"/tiles/inspections/{z}/{x}/{y}.mvt", headers=headers("viewer"))
+        assert resp.status_code == 200, z
+        features = decode(resp.content)["inspections"]["features"]
+        assert all(f["geometry"]["type"] == "Point" for f in features)
+        assert "inspections.I0" in {f["properties"]["id"] for f in features}
