@@ -43,8 +43,8 @@ def search(city: City, q: str, *, role: str = "anonymous", limit: int = 20) -> l
         "CASE WHEN lower(name) = lower(?) OR lower(id) = lower(?) THEN 0 "
         "WHEN starts_with(lower(name), lower(?)) THEN 1 ELSE 2 END AS rank "
         "FROM features WHERE valid_to IS NULL AND list_contains(?, layer) "
-        "AND (contains(lower(name), lower(?)) OR contains(lower(id), lower(?)))"
-        ") ORDER BY rank, length(name), id LIMIT ?")
+        "AND (strpos(lower(name), lower(?)) > 0 OR strpos(lower(id), lower(?)) > 0)"
+        ") AS hits ORDER BY rank, length(name), id LIMIT ?")
     rows = city.store.rows(sql, [coarse, text, text, text, full + coarse, text, text, limit])
     return [_hit(r, city.crs) for r in rows]
 

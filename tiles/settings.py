@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -23,7 +24,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CIM_", extra="ignore")
 
-    city: Path | None = Field(None, description="The city file to serve.")
+    city: str | None = Field(None, repr=False,  # a URL may carry a password
+                              description="The city to serve: a DuckDB file, or a postgresql:// URL.")
     api_keys: str | None = Field(
         None, description='API keys → roles: JSON text {"<key>": "<role>"} or the path of a JSON file.')
     max_page_size: int = Field(10_000, ge=1, description="Largest `limit` a client may ask for.")
@@ -38,6 +40,12 @@ class Settings(BaseSettings):
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
     mqtt: str | None = Field(None, description="MQTT broker host:port; the IoT listener then runs in the server.")
+
+    @field_validator("city", mode="before")
+    @classmethod
+    def _city_text(cls, value: object) -> object:
+        """A path is kept as its text (a URL must not go through ``Path``: it would lose a slash)."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("api_keys")
     @classmethod

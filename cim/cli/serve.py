@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 to serve the network)."),
     port: int = typer.Option(8000, help="TCP port."),
     api_keys: str = typer.Option(None, help='API keys → roles: a JSON file or text {"<key>": "planner"}.'),
@@ -30,13 +30,30 @@ def serve(
         from tiles import Settings, create_app
     except ImportError as exc:  # pragma: no cover - the server extra is missing
         fail(f"the server needs its extra: pip install 'cim[server]' ({exc.name} is missing)")
-    if not city.is_file():
-        fail(f"no city at {city}: build one with `cim demo {city}` or `cim init {city}`")
+    location = _check_city(city)
     try:
         settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}),
                             **({"mqtt": mqtt} if mqtt else {}))
     except ValueError as exc:
         fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
     app = create_app(settings)
-    console.print(f"serving {city} at http://{host}:{port}/  (API: http://{host}:{port}/api.html)")
+    console.print(f"serving {location} at http://{host}:{port}/  (API: http://{host}:{port}/api.html)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+
+
+def _check_city(city: str) -> str:
+    """Fail now, in one line, when there is no city to serve; returns how to name it (no password)."""
+    from cim.errors import CIMError
+    from cim.store import is_url
+
+    if not is_url(city):
+        if not Path(city).is_file():
+            fail(f"no city at {city}: build one with `cim demo {city}` or `cim init {city}`")
+        return city
+    import cim
+
+    try:
+        with cim.open(city, read_only=True) as probe:
+            return probe.location
+    except CIMError as exc:
+        fail(str(exc))

@@ -60,7 +60,8 @@ def mesh_content(meshes: Sequence[StoredMesh], *, crs: str, frame: np.ndarray) -
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     faces = np.concatenate([m.faces.astype(np.int64) + s for m, s in zip(meshes, starts, strict=True)])
     local = to_local(frame, to_ecef(crs, verts[:, 0], verts[:, 1], verts[:, 2]))
-    rgba = np.array([m.color if m.color is not None else _GREY for m in meshes], dtype=float)
+    # colours are REAL (float32) in the store: read them as float32 whichever text form a backend gave
+    rgba = np.array([m.color if m.color is not None else _GREY for m in meshes], dtype=np.float32).astype(float)
     colors = np.repeat(np.round(np.clip(rgba, 0, 1) * 255).astype(np.uint8), counts, axis=0)
     ids = np.repeat(np.arange(len(meshes), dtype=np.uint32), counts)
     return Mesh(_y_up(local), None, ids, faces.reshape(-1).astype(np.uint32), colors)

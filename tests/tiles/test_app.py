@@ -125,9 +125,20 @@ def test_settings_read_cim_environment_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("CIM_MAX_PAGE_SIZE", "50")
     monkeypatch.setenv("CIM_API_KEYS", json.dumps({"abcdefgh12": "planner"}))
     settings = Settings()
-    assert settings.city == tmp_path / "x.duckdb"
+    assert settings.city == str(tmp_path / "x.duckdb")
     assert settings.max_page_size == 50
     assert settings.keys() == {"abcdefgh12": "planner"}
+
+
+def test_a_database_url_is_kept_whole_and_its_password_out_of_the_settings_repr(monkeypatch):
+    from tiles import Settings
+
+    url = "postgresql://cim:s3cret-pw@db.example:5432/qingdao?options=-csearch_path%3Dcity"
+    monkeypatch.setenv("CIM_CITY", url)
+    settings = Settings()
+    assert settings.city == url
+    assert "s3cret-pw" not in repr(settings) and "s3cret-pw" not in str(settings)
+    assert Settings(city=Path("city.duckdb")).city == "city.duckdb"
 
 
 @pytest.mark.parametrize("keys, message", [

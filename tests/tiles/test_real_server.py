@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,8 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
+from tests.postgres import PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,11 +27,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_path, tmp_path_factory):
-    """`cim serve` over a copy of the demo city (the session app holds the original's writer)."""
+def server(demo_copy, tmp_path_factory):
+    """`cim serve` over a copy of the demo city (the session app holds the original's writer), on
+    each backend in turn: a file, or a postgresql:// URL."""
     folder = tmp_path_factory.mktemp("real")
-    city = folder / "city.duckdb"
-    shutil.copy(demo_path, city)
+    city = demo_copy()
     keys = folder / "keys.json"
     keys.write_text('{"operator-real-01": "operator"}', encoding="utf-8")
     port = free_port()
@@ -54,9 +55,11 @@ def server(demo_path, tmp_path_factory):
     yield base
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=20)
+        out, _ = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+        out, _ = proc.communicate()
+    assert PASSWORD not in out.decode(errors="replace")  # nothing the server printed shows it
 
 
 def test_cim_serve_answers_the_viewer_contract_over_http(server):
@@ -116,3 +119,17 @@ def test_cim_serve_refuses_a_missing_city_with_a_hint(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "cim demo" in out.stderr
+
+
+def test_the_landing_page_and_city_document_never_show_the_database_password(server):
+    for path in ("/", "/landing", "/api/city", "/collections", "/api", "/collections/nowhere"):
+        assert PASSWORD not in httpx.get(server + path, headers={"Accept": "application/json"}).text
+
+
+def test_cim_serve_names_an_unreachable_database_without_its_password(tmp_path):
+    url = f"postgresql://cim:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
+    out = subprocess.run([sys.executable, "-m", "cim", "serve", url], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode != 0
+    assert "cannot reach PostgreSQL" in out.stderr and "cim:***@127.0.0.1" in out.stderr
+    assert PASSWORD not in out.stderr + out.stdout

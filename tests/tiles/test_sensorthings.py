@@ -1,4 +1,4 @@
-"""SensorThings API and the viewer's IoT endpoints over HTTP (real app, real city, real DuckDB)."""
+"""SensorThings API and the viewer's IoT endpoints over HTTP (real app, real city on DuckDB and on PostGIS)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cim.iot import Rule, add_rules, datastream_id, write_observations
-from tests.iot.conftest import at, iot_city, iot_template  # noqa: F401 - fixtures
+from tests.iot.conftest import at, iot_city, iot_location, iot_pg_template, iot_template  # noqa: F401 - fixtures
 from tests.iot.test_write import obs
 
 KEYS = {"operator-key-0001": "operator", "viewer-key-00001": "viewer", "admin-key-000001": "admin"}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.iot.conftest import iot_city, iot_template  # noqa: F401 - fixtures
+from tests.iot.conftest import iot_city, iot_location, iot_pg_template, iot_template  # noqa: F401 - fixtures
 from tests.tiles.test_sensorthings import KEYS
 
 EXAMPLES = 15
