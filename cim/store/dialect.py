@@ -101,7 +101,11 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         # DuckDB's time_bucket counts micro/day buckets from 2000-01-03 (a Monday, in UTC)
         return exp.Anonymous(this="date_bin", expressions=[
             node.this.transform(_rewrite), node.expression.transform(_rewrite), exp.Literal.string(_BUCKET_ORIGIN)])
+    if isinstance(node, exp.Round):  # PostgreSQL rounds a double's halves to even, DuckDB away from zero
+        return exp.Anonymous(this="cim_round", expressions=[a.transform(_rewrite) for a in _args(node)])
     name = _function_name(node)
+    if name == "PRINTF":
+        return _printf(node)
     if name == "TO_MICROSECONDS":
         return sqlglot.parse_one(f"(({_pg(_args(node)[0])}) * INTERVAL '1 microsecond')", read="postgres")
     if name in ("ARG_MIN", "ARG_MAX"):
@@ -116,6 +120,44 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             raise QueryError(f"{name} reads files inside DuckDB and has no PostGIS equivalent")
         return exp.Anonymous(this=target, expressions=[a.transform(_rewrite) for a in _args(node)])
     return node
+
+
+_PRINTF_SPEC = re.compile(r"%(?:(%)|(s)|(d)|(?:\.(\d+))?(f))")
+
+
+def _printf(node: exp.Expression) -> exp.Expression:
+    """DuckDB's printf as concatenated text: ``%s``, ``%d``, ``%f`` / ``%.Nf`` (C's rounding, via to_char)."""
+    fmt, *values = _args(node)
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise QueryError("printf needs a literal format string to run on PostgreSQL")
+    text, args, parts, pos = fmt.this, iter(values), [], 0
+    for match in _PRINTF_SPEC.finditer(text):
+        if "%" in text[pos:match.start()]:
+            break
+        if match.start() > pos:
+            parts.append(_pg(exp.Literal.string(text[pos:match.start()])))
+        pos = match.end()
+        percent, string, integer, digits, _ = match.groups()
+        if percent:
+            parts.append("'%'")
+            continue
+        value = next(args, None)
+        if value is None:
+            raise QueryError(f"printf format {text!r} wants more values than it is given")
+        if string:
+            parts.append(f"CAST({_pg(value)} AS TEXT)")
+        elif integer:
+            parts.append(f"CAST(CAST({_pg(value)} AS BIGINT) AS TEXT)")
+        else:
+            places = int(digits or 6)
+            pattern = "FM" + "9" * 20 + "0" + ("." + "0" * places if places else "")
+            parts.append(f"REPLACE(LOWER(TO_CHAR(CAST({_pg(value)} AS DOUBLE PRECISION), '{pattern}')), "
+                         "'infinity', 'inf')")
+    if "%" in text[pos:]:
+        raise QueryError(f"printf format {text!r}: only %s, %d, %f and %.Nf run on PostgreSQL")
+    if pos < len(text) or not parts:
+        parts.append(_pg(exp.Literal.string(text[pos:])))
+    return sqlglot.parse_one("(" + " || ".join(parts) + ")", read="postgres")
 
 
 def _is_text(kind: object) -> bool:
@@ -180,4 +222,9 @@ CREATE OR REPLACE FUNCTION cim_hash(t anyelement) RETURNS bigint
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT hashtextextended(t::text, 0) $$;
 CREATE OR REPLACE FUNCTION cim_list_contains(a anyarray, v anyelement) RETURNS boolean
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v = ANY(a) $$;
+CREATE OR REPLACE FUNCTION cim_round(x double precision, n integer DEFAULT 0) RETURNS double precision
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN abs(x * 10.0::float8 ^ n - trunc(x * 10.0::float8 ^ n))
+  >= 0.5 THEN trunc(x * 10.0::float8 ^ n) + sign(x) ELSE trunc(x * 10.0::float8 ^ n) END / 10.0::float8 ^ n $$;
+CREATE OR REPLACE FUNCTION cim_round(x numeric, n integer DEFAULT 0) RETURNS numeric
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT round(x, n) $$;
 """

@@ -128,7 +128,8 @@ class PostGISStore(Store):
             raise CityNotFound(
                 f"no city in {self.location} (schema {schema}): create one with `cim init {self.location}`")
         if not self._read_only and con.execute(
-                "SELECT to_regproc('cim_try_double') IS NULL OR to_regproc('cim_geometry_type') IS NULL"
+                "SELECT to_regproc('cim_try_double') IS NULL OR to_regproc('cim_geometry_type') IS NULL "
+                "OR to_regprocedure('cim_round(double precision, integer)') IS NULL"
         ).fetchone()[0]:
             con.execute(COMPAT_SQL)
         _geometry_loader(con, have[0])
@@ -208,17 +209,27 @@ class PostGISStore(Store):
 
     @contextmanager
     def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
-        """``data`` as a temporary table ``name`` for the statements inside (this thread's connection)."""
+        """``data`` as a temporary table ``name`` for the statements inside (this thread's connection).
+
+        On a read-only city the transaction writes only its own temporary table, then turns read-only
+        for the statements inside; the table goes when it ends.
+        """
         con = self._connection()
         cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in data.schema)
+        own = self._read_only and not getattr(self._local, "depth", 0)
         with self.transaction():
+            if own:
+                con.execute("SET TRANSACTION READ WRITE")
             con.execute(f'DROP TABLE IF EXISTS "{name}"')
-            con.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
+            con.execute(f'CREATE TEMP TABLE "{name}" ({cols}) ON COMMIT DROP')
             try:
                 self.insert_arrow(f'"{name}"', data)
+                if own:
+                    con.execute("SET TRANSACTION READ ONLY")
                 yield
             finally:
-                if not con.closed and con.info.transaction_status != _psycopg().pq.TransactionStatus.INERROR:
+                if not own and not con.closed \
+                        and con.info.transaction_status != _psycopg().pq.TransactionStatus.INERROR:
                     con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     @property
