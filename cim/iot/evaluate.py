@@ -18,10 +18,11 @@ anyone acknowledged it stays open so it is seen; acknowledging it then closes it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+from cim.iot.alerts import open_alerts
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -112,7 +113,7 @@ SELECT rule_id, ds, t, v, metric, state = 1 AS opens,
 FROM ch WHERE state <> before
 """
 
-# what each opening row needs for its alert; the message is written in Python (``alert_message``)
+# what each opening row needs for its alert; the message is written in Python (``_alert_message``)
 _OPENING = """
 SELECT o.rule_id, o.ds AS datastream_id, r.level, c.t IS NULL AS active, o.metric AS value,
   o.t AS opened_at, c.t AS cleared_at, r.kind, r.name AS rule, r.message AS template,
@@ -161,7 +162,7 @@ def evaluate_batch(city: City, batch: pa.Table) -> tuple[list[int], list[int]]:
 
 def prepare(store: Store) -> None:
     """Per-datastream newest value and range (``_iot_agg``) of the batch visible as ``_iot_eval``."""
-    temp_table(store, "_iot_agg", _AGGREGATE)
+    _temp_table(store, "_iot_agg", _AGGREGATE)
 
 
 def evaluate_prepared(store: Store) -> tuple[list[int], list[int]]:
@@ -172,10 +173,10 @@ def evaluate_prepared(store: Store) -> tuple[list[int], list[int]]:
     cleared = _clear_stale(store)
     if not _targets(store):
         return [], cleared
-    temp_table(store, "_iot_sig", _SIGNALS)
+    _temp_table(store, "_iot_sig", _SIGNALS)
     if store.scalar("SELECT count(*) FROM iot_rules WHERE enabled AND kind = 'rate'"):
         store.execute(_RATES)
-    temp_table(store, "_iot_tr", _TRANSITIONS)
+    _temp_table(store, "_iot_tr", _TRANSITIONS)
     if not store.scalar("SELECT count(*) FROM _iot_tr"):
         return [], cleared
     cleared += [r[0] for r in store.rows(
@@ -183,20 +184,18 @@ def evaluate_prepared(store: Store) -> tuple[list[int], list[int]]:
         "WHERE a.active AND NOT c.opens AND c.seq = 0 ORDER BY a.id")]
     store.execute(_CLEAR_ACTIVE)
     opening = store.arrow(_OPENING)
-    from cim.iot.alerts import open_alerts
-
     opened = open_alerts(store, _alerts(opening))
     cleared += [i for i, active in zip(opened, opening["active"].to_pylist(), strict=True) if not active]
     return opened, cleared
 
 
-def temp_table(store: Store, name: str, select: str, params: Sequence[Any] | None = None) -> None:
+def _temp_table(store: Store, name: str, select: str) -> None:
     """(Re)make the temporary table ``name`` from a query, in SQL every backend speaks."""
     store.execute(f"DROP TABLE IF EXISTS {name}")
-    store.execute(f"CREATE TEMP TABLE {name} AS {select}", params)
+    store.execute(f"CREATE TEMP TABLE {name} AS {select}")
 
 
-def alert_message(template: str | None, kind: str, *, name: str, unit: str, value: float | None,
+def _alert_message(template: str | None, kind: str, *, name: str, unit: str, value: float | None,
                   threshold: float | None, rule: str) -> str:
     """An alert's text: the rule's ``message`` (or the default of its kind) with ``{name}``,
     ``{unit}``, ``{value}``, ``{threshold}`` and ``{rule}`` filled in, numbers to 4 significant digits."""
@@ -214,7 +213,7 @@ def _g4(value: float | None) -> str:
 def _alerts(opening: pa.Table) -> pa.Table:
     """The opening rows as ``iot_alerts`` columns, each with its message."""
     rows = opening.select(["kind", "rule", "template", "threshold", "name", "unit", "value"]).to_pylist()
-    messages = [alert_message(r["template"], r["kind"], name=r["name"], unit=r["unit"], value=r["value"],
+    messages = [_alert_message(r["template"], r["kind"], name=r["name"], unit=r["unit"], value=r["value"],
                               threshold=r["threshold"], rule=r["rule"]) for r in rows]
     table = opening.select(["rule_id", "datastream_id", "level", "active", "value", "opened_at", "cleared_at"])
     return table.append_column("message", pa.array(messages, pa.string()))
@@ -225,7 +224,7 @@ def _targets(store: Store) -> int:
     token = store.scalar(_TARGETS_TOKEN)
     store.execute("CREATE TEMP TABLE IF NOT EXISTS _iot_targets_token (token VARCHAR)")
     if store.scalar("SELECT token FROM _iot_targets_token") != token:
-        temp_table(store, "_iot_targets", _TARGETS)
+        _temp_table(store, "_iot_targets", _TARGETS)
         store.execute("DELETE FROM _iot_targets_token")
         store.execute("INSERT INTO _iot_targets_token VALUES (?)", [token])
     return int(store.scalar("SELECT count(*) FROM _iot_targets"))
@@ -233,7 +232,7 @@ def _targets(store: Store) -> int:
 
 def _clear_stale(store: Store) -> list[int]:
     """Data arrived for a datastream with an active stale alert: that alert's condition ended."""
-    temp_table(store, "_iot_fresh", _STALE_SEEN)
+    _temp_table(store, "_iot_fresh", _STALE_SEEN)
     ids = [r[0] for r in store.rows("SELECT id FROM _iot_fresh ORDER BY id")]
     if ids:
         store.execute(
