@@ -290,11 +290,12 @@ def _to_mercator(table: pa.Table, crs: str) -> pa.Table:
 
 
 def _write_features(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    """Rows in z14-cell order, so a tile's rows share row groups and their min/max prune the rest."""
+    """Rows in z14-cell order, so a tile's rows share row groups and their min/max prune the rest (ties
+    by id: the same tiles whatever order the city's backend returned the rows in)."""
     con.register("_incoming", data)
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _incoming '
-                    "ORDER BY floor(cx / ?), floor(cy / ?), cx", [tile_size(14), tile_size(14)])
+                    "ORDER BY floor(cx / ?), floor(cy / ?), cx, id", [tile_size(14), tile_size(14)])
     finally:
         con.unregister("_incoming")
 

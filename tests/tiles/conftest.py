@@ -1,8 +1,8 @@
 """Fixtures of the server tests: one small demo city (plus an internal layer), keys for every role,
 and an app around it served through FastAPI's TestClient — once per storage backend.
 
-The demo city is built once, in a DuckDB file (``demo_path``); the PostGIS run serves a copy of the
-same rows in a fresh PostgreSQL database, so both backends serve the same content.
+The demo city is built once, in a DuckDB file (``demo_path``); each backend serves a copy of it —
+a copied file, or a fresh PostgreSQL database filled by ``cim.copy`` — so both serve the same rows.
 """
 
 from __future__ import annotations
@@ -58,34 +58,12 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-#: derived caches in a city's data folder, rebuilt on demand rather than copied
-_CACHES = shutil.ignore_patterns("tiles", "3dtiles")
-
-
-def copy_city(source: str | Path, target: str | Path) -> str | Path:
-    """Every table of the city at ``source`` written into a new city at ``target`` (file or URL), side
-    files (rasters) included; returns ``target``."""
-    import cim
-
-    src = cim.open(source, read_only=True)
-    dst = cim.create(target, crs=src.crs)
-    try:
-        tables = [r[0] for r in dst.store.rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' AND table_name NOT IN ('schema_migrations', 'spatial_ref_sys')")]
-        with dst.store.transaction():
-            for table in tables:
-                columns = src.store.rows("SELECT column_name, data_type FROM information_schema.columns "
-                                         "WHERE table_name = ? ORDER BY ordinal_position", [table])
-                geometry = [c for c, t in columns if t == "GEOMETRY"]
-                select = ", ".join(f'ST_AsWKB("{c}") AS "{c}"' if c in geometry else f'"{c}"' for c, _ in columns)
-                dst.store.execute(f'DELETE FROM "{table}"')
-                dst.store.insert_arrow(table, src.store.arrow(f'SELECT {select} FROM "{table}"'), geometry=geometry)
-        if src.data_dir.is_dir():
-            shutil.copytree(src.data_dir, dst.data_dir, dirs_exist_ok=True, ignore=_CACHES)
-    finally:
-        src.close()
-        dst.close()
+def file_copy(source: Path, folder: Path) -> Path:
+    """A copy of the DuckDB city ``source`` (and its side files, caches left out) in ``folder``."""
+    target = folder / source.name
+    shutil.copy(source, target)
+    shutil.copytree(source.with_name(source.name + ".data"), target.with_name(target.name + ".data"),
+                    ignore=shutil.ignore_patterns("tiles", "3dtiles"))
     return target
 
 
@@ -99,9 +77,16 @@ def served_backend(request: pytest.FixtureRequest) -> str:
 def postgis_demo(demo_path: Path, tmp_path_factory: pytest.TempPathFactory,
                  postgis_server) -> Callable[[], str]:
     """A factory of PostGIS copies of the demo city, each in a new database (its URL)."""
+    from cim.copy import copy_city
+
+    def make() -> str:
+        url = postgis_server.database()
+        copy_city(demo_path, url)
+        return url
+
     with pytest.MonkeyPatch.context() as mp:  # side files of database cities go to a temp folder
         mp.setenv("CIM_DATA_DIR", str(tmp_path_factory.mktemp("cim-data")))
-        yield lambda: copy_city(demo_path, postgis_server.database())
+        yield make
 
 
 @pytest.fixture(scope="session")
@@ -111,14 +96,7 @@ def demo_copy(demo_path: Path, served_backend: str, tmp_path_factory: pytest.Tem
     if served_backend == "postgis":
         return request.getfixturevalue("postgis_demo")
 
-    def make_file() -> Path:
-        target = tmp_path_factory.mktemp("copy") / "city.duckdb"
-        shutil.copy(demo_path, target)
-        shutil.copytree(demo_path.with_name(demo_path.name + ".data"), target.with_name(target.name + ".data"),
-                        ignore=_CACHES)
-        return target
-
-    return make_file
+    return lambda: file_copy(demo_path, tmp_path_factory.mktemp("copy"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ decoded JSON or bytes.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -21,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from cim.tilegrid import tile_bounds, tiles_covering
 from gis.crs import reproject
-from tests.tiles.conftest import KEYS, headers
+from tests.tiles.conftest import KEYS, file_copy, headers
 
 BACKENDS = ("duckdb", "postgis")
 
@@ -40,12 +39,8 @@ def twins(demo_path: Path, postgis_demo, tmp_path_factory: pytest.TempPathFactor
     from tiles import Settings, create_app
 
     folder = tmp_path_factory.mktemp("twins")
-    duck = folder / "city.duckdb"
-    shutil.copy(demo_path, duck)
-    shutil.copytree(demo_path.with_name(demo_path.name + ".data"), folder / "city.duckdb.data",
-                    ignore=shutil.ignore_patterns("tiles", "3dtiles"))
     clients = {}
-    for backend, location in (("duckdb", duck), ("postgis", postgis_demo())):
+    for backend, location in (("duckdb", file_copy(demo_path, folder)), ("postgis", postgis_demo())):
         settings = Settings(city=location, api_keys=json.dumps(KEYS), prepare_tiles=False,
                             tile_store=folder / f"{backend}-tiles.duckdb", viewer_dist=folder / "no-viewer")
         clients[backend] = TestClient(create_app(settings)).__enter__()
