@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from cim.errors import CIMError, CityNotFound
 from cim.store.base import Store
@@ -178,17 +179,23 @@ class PostGISStore(Store):
                      json_objects: dict[str, pa.Table] | None = None) -> int:
         if data.num_rows == 0:
             return 0
+        # one COPY in CSV written by Arrow's C++ writer: far faster than adapting row by row in Python
         names = list(data.column_names)
-        columns = [_copy_values(data.column(c), hex_wkb=c in geometry) for c in names]
+        columns = [_csv_column(data.column(c), wkb=c in geometry) for c in names]
         for column, attrs in (json_objects or {}).items():
             names.append(column)
-            columns.append(_json_texts(attrs, data.num_rows))
+            columns.append(pa.array(_json_texts(attrs, data.num_rows), pa.string()))
         quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), sink,
+                         pa_csv.WriteOptions(include_header=False))
+        payload = sink.getvalue()
         con = self._connection()
         try:
-            with con.cursor() as cur, cur.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                for row in zip(*columns, strict=True):
-                    copy.write_row(row)
+            with con.cursor() as cur, cur.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT csv)") as copy:
+                view = memoryview(payload)
+                for start in range(0, len(view), 1 << 22):
+                    copy.write(view[start:start + (1 << 22)])
         except _psycopg().Error as exc:
             raise CIMError(f"writing {table} to {self.location} failed: {_first_line(exc)}") from exc
         return data.num_rows
@@ -354,18 +361,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _copy_values(column: pa.ChunkedArray, *, hex_wkb: bool) -> list[Any]:
+def _csv_column(column: pa.ChunkedArray, *, wkb: bool) -> pa.Array | pa.ChunkedArray:
+    """A column as COPY's CSV reads it: WKB as hex, bytea as ``\\x`` hex, arrays as ``{…}``, JSON as text."""
     t = column.type
     if pa.types.is_dictionary(t):
-        column = column.cast(t.value_type)
-    values = column.to_pylist()
-    if hex_wkb:
-        return [None if v is None else v.hex() for v in values]
+        column, t = column.cast(t.value_type), t.value_type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        prefix = "" if wkb else "\\x"
+        return pa.array([None if v is None else prefix + v.hex() for v in column.to_pylist()], pa.string())
     if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
-        return values
+        return pa.array([None if v is None else "{" + ",".join("NULL" if x is None else repr(x) for x in v) + "}"
+                         for v in column.to_pylist()], pa.string())
     if pa.types.is_struct(t) or pa.types.is_map(t):
-        return [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in values]
-    return values
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                         for v in column.to_pylist()], pa.string())
+    return column
 
 
 def _json_texts(attrs: pa.Table, n: int) -> list[str]:
