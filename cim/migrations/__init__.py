@@ -1,4 +1,10 @@
-"""Numbered schema migrations: ``NNNN_name.sql`` files applied in order, once each."""
+"""Numbered schema migrations: ``NNNN_name.sql`` files applied in order, once each.
+
+A migration is written once for both backends. Where they must differ (PostgreSQL needs B-tree
+indexes that DuckDB's zone maps make unnecessary and that would slow its bulk ingest),
+``NNNN_name.<kind>.sql`` (``postgis`` or ``duckdb``) replaces ``NNNN_name.sql`` for that backend;
+the version numbers stay the same on both, so a city keeps its schema version when it moves.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +15,21 @@ from importlib import resources
 from cim.errors import SchemaTooNew
 from cim.store.base import Store
 
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)(?:\.(duckdb|postgis))?\.sql$")
 
 
-def available() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration shipped with this version of cim, in order."""
-    found = []
+def available(kind: str = "duckdb") -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped with this version of cim for a backend, in order."""
+    found: dict[int, tuple[str, str, bool]] = {}
     for entry in resources.files(__package__).iterdir():
         match = _NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+        if not match or match.group(3) not in (None, kind):
+            continue
+        version, specific = int(match.group(1)), match.group(3) is not None
+        if version in found and found[version][2] and not specific:
+            continue
+        found[version] = (match.group(2), entry.read_text(encoding="utf-8"), specific)
+    return [(v, name, sql) for v, (name, sql, _) in sorted(found.items())]
 
 
 def latest_version() -> int:
@@ -47,7 +57,7 @@ def migrate(store: Store) -> list[int]:
             "upgrade cim (pip install -U cim)"
         )
     applied = []
-    for version, name, sql in available():
+    for version, name, sql in available(getattr(store, "kind", "duckdb")):
         if version <= current:
             continue
         with store.transaction():

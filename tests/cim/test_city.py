@@ -177,3 +177,13 @@ def test_the_cli_makes_and_reads_a_city_at_a_url_without_printing_the_password(p
     info = runner.invoke(app, ["info", url])
     assert info.exit_code == 0 and "postgis" in info.output
     assert "features" in info.output and "cim-test-pw" not in made.output + loaded.output + info.output
+
+
+def test_both_backends_reach_the_same_schema_version_with_their_own_indexes(postgis_server, tmp_path):
+    with cim.create(tmp_path / "c.duckdb") as file_city, cim.create(postgis_server.database()) as db_city:
+        assert migrations.current_version(file_city.store) == migrations.current_version(db_city.store)
+        indexes = {r[0] for r in db_city.store.rows("SELECT indexname FROM pg_indexes WHERE tablename = 'features'")}
+        assert {"features_id", "features_layer_current"} <= indexes
+        # the id lookup is planned on its index, not a scan of every feature
+        plan = " ".join(r[0] for r in db_city.store.rows("EXPLAIN SELECT * FROM features WHERE id = 'x'"))
+        assert "features_id" in plan

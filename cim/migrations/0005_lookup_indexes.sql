@@ -1,0 +1,3 @@
+-- Lookups by id, layer and time. DuckDB answers them from its zone maps; an ART index here would
+-- slow every bulk ingest, so for DuckDB this migration is empty (0005_lookup_indexes.postgis.sql
+-- adds the B-tree indexes PostgreSQL needs).
