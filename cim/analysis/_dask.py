@@ -97,7 +97,9 @@ def _source_frame(city: City, source: str | Path | None, layer: str, sql: str) -
 
 
 def _frame(city: City, sql: str, crs: str) -> gpd.GeoDataFrame:
-    return _geo(city.store.arrow(f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS wkb FROM ({sql})"), crs)
+    """The rows of ``sql`` over the city's store (any backend: it hands geometry back as WKB)."""
+    table = city.store.arrow(f"SELECT * FROM ({sql}) AS q")
+    return _geo(table.rename_columns(["wkb" if n == "geom" else n for n in table.column_names]), crs)
 
 
 def _geo(table: pa.Table, crs: str) -> gpd.GeoDataFrame:

@@ -31,7 +31,7 @@ def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
            "AND valid_to IS NULL AND geom IS NOT NULL")
     if extra:
         sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
-                f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra})")
+                f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
     return sql
 
 
@@ -60,15 +60,17 @@ def parcels_sql(rules: RuleSet, cols: dict[str, str]) -> str:
             f"WHERE layer = {sql_text(rules.layer('parcels'))} AND valid_to IS NULL AND geom IS NOT NULL")
 
 
-def placed_sql() -> str:
-    """Buildings with the parcel holding their centroid (NULL when none): needs CTEs ``b`` and ``p``.
+def placed_sql(rules: RuleSet) -> str:
+    """Buildings with the parcel holding their centroid (NULL when none): needs CTE ``b``.
 
     An inner SPATIAL_JOIN, then an equality LEFT JOIN: inside larger queries DuckDB 1.5.5's LEFT
     SPATIAL_JOIN emitted an extra unmatched (NULL) row for a building it had matched. ``min``
-    picks one parcel, deterministically, where parcels overlap.
+    picks one parcel, deterministically, where parcels overlap. The parcels are read from
+    ``features`` itself, not from CTE ``p``: PostGIS then probes its spatial index once per
+    building (a CTE has no index), while DuckDB plans the same SPATIAL_JOIN either way.
     """
-    inner = ("SELECT b.id, min(p.id) AS parcel FROM b JOIN p ON ST_Contains(p.geom, ST_Centroid(b.geom)) "
-             "GROUP BY b.id")
+    inner = ("SELECT b.id, min(p.id) AS parcel FROM b JOIN features p ON ST_Contains(p.geom, ST_Centroid(b.geom)) "
+             f"WHERE p.layer = {sql_text(rules.layer('parcels'))} AND p.valid_to IS NULL GROUP BY b.id")
     return f"SELECT b.*, m.parcel FROM b LEFT JOIN ({inner}) m ON m.id = b.id"
 
 

@@ -132,16 +132,23 @@ def road_red_line_sql(names: tuple[str, str], reach: float) -> str:
             f"b.geom FROM bp b LEFT JOIN ({worst}) w ON w.id = b.id")
 
 
-def spacing_sql(names: tuple[str, str], *, high: float, low_low: float, high_low: float,
+def spacing_sql(names: tuple[str, str], *, others: str, high: float, low_low: float, high_low: float,
                 high_high: float) -> str:
-    """建筑间距: distance to each neighbour against 6 / 9 / 13 m by high-rise class; worst counts."""
+    """建筑间距: distance to each neighbour against 6 / 9 / 13 m by high-rise class; worst counts.
+
+    ``others`` is the buildings' relation written out (``buildings_sql``), not CTE ``b`` again: a
+    self-join of a CTE has no spatial index to probe in PostGIS. The building itself is left out by
+    a CASE, not by ``a.id <> o.id``: DuckDB 1.5.5 took that inequality as the join condition and
+    planned a nested loop instead of its SPATIAL_JOIN.
+    """
     need = (f"(CASE WHEN a.height > {high} AND o.height > {high} THEN {high_high} "
             f"WHEN a.height > {high} OR o.height > {high} THEN {high_low} ELSE {low_low} END)")
     reach = max(low_low, high_low, high_high)
     worst = (f"SELECT a.id, arg_min(ST_Distance(a.geom, o.geom), ST_Distance(a.geom, o.geom) - {need}) AS gap, "
              f"arg_min({need}, ST_Distance(a.geom, o.geom) - {need}) AS need, "
              f"arg_min(o.id, ST_Distance(a.geom, o.geom) - {need}) AS other "
-             f"FROM b a JOIN b o ON ST_DWithin(a.geom, o.geom, {reach}) WHERE a.id <> o.id GROUP BY a.id")
+             f"FROM b a JOIN ({others}) o ON ST_DWithin(a.geom, o.geom, {reach}) "
+             "WHERE CASE WHEN a.id = o.id THEN false ELSE true END GROUP BY a.id")
     bad = f"w.gap < w.need - {TOL}"
     return (f"SELECT b.id AS subject, 'Building' AS subject_class, b.parcel, "
             f"{result_columns('spacing', names, 'm')}, w.gap AS value, w.need AS \"limit\", "

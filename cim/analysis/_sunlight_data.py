@@ -31,7 +31,7 @@ class SunlightBuildings:
 
 
 def load_buildings(city: City, rules: RuleSet, settings: dict[str, Any], *, parcels: Sequence[str] | None,
-                   ids: Sequence[str] | None, extra: str | None, con: Any, sun: SunPath,
+                   ids: Sequence[str] | None, extra: str | None, sun: SunPath,
                    z: float) -> SunlightBuildings:
     """Targets (residential, on ``parcels`` / among ``ids`` when given) and the buildings near enough to shade them."""
     require_layer(city, rules.layer("buildings"), purpose="sunlight analysis")
@@ -42,7 +42,7 @@ def load_buildings(city: City, rules: RuleSet, settings: dict[str, Any], *, parc
         ctes = [f"b AS ({buildings_sql(rules, extra)})", "bp AS (SELECT b.*, CAST(NULL AS VARCHAR) AS parcel FROM b)"]
     sql = (f"WITH {', '.join(ctes)} SELECT id, parcel, height, "
            f"COALESCE(use IN ({uses}), false) AS residential, ST_AsWKB(geom) AS wkb FROM bp ORDER BY id")
-    table = (con.execute(sql) if con is not None else city.store.connection.cursor().execute(sql)).to_arrow_table()
+    table = city.store.arrow(sql)
     all_ids = np.asarray(table["id"].to_pylist(), dtype=object)
     parcel = np.asarray(table["parcel"].to_pylist(), dtype=object)
     heights = np.nan_to_num(table["height"].to_numpy(zero_copy_only=False).astype(float), nan=0.0)

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from cim.analysis import _rule_sql as R
 from cim.analysis._common import deliver, has_layer, prop, sql_text
+from cim.analysis._relations import buildings_sql
 from cim.analysis.indicators import parcel_ctes
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import ValidationError
@@ -56,22 +57,23 @@ def check_compliance(city: City, *, rules: Any = None, only: Sequence[str] | Non
 
 
 def compliance_arrow(city: City, rules: RuleSet, keys: list[str], *, parcels: Sequence[str] | None = None,
-                     extra: str | None = None, con: Any = None, engine: str = "duckdb",
-                     client: Any = None) -> pa.Table:
-    """The results as one Arrow table (``extra``: a registered table of candidate buildings)."""
+                     extra: str | None = None, engine: str = "duckdb", client: Any = None) -> pa.Table:
+    """The results as one Arrow table (``extra``: a table of candidate buildings the store can see,
+    e.g. one made with ``city.store.temporary``)."""
     sql_keys = [k for k in keys if k != "sunlight"]
     parts: list[pa.Table] = []
     if sql_keys:
         if engine == "dask":
             parts += _with_dask_rows(city, rules, sql_keys, parcels, client)
         elif engine == "duckdb":
-            parts += [_run(city, compliance_sql(city, rules, k, parcels=parcels, extra=extra), con) for k in sql_keys]
+            parts += [city.store.arrow(compliance_sql(city, rules, k, parcels=parcels, extra=extra))
+                      for k in sql_keys]
         else:
             raise ValidationError(f"unknown engine {engine!r}: use duckdb or dask")
     if "sunlight" in keys:
         from cim.analysis.sunlight import sunlight_compliance
 
-        parts.append(sunlight_compliance(city, rules, parcels=parcels, extra=extra, con=con))
+        parts.append(sunlight_compliance(city, rules, parcels=parcels, extra=extra))
     parts = [p.select(COLUMNS) for p in parts]
     if not parts:
         return pa.table({c: [] for c in COLUMNS})
@@ -87,10 +89,11 @@ def compliance_sql(city: City, rules: RuleSet, key: str, *, parcels: Sequence[st
     """
     ctes = parcel_ctes(city, rules, extra=extra, rows_from=rows_from) + _roads_cte(city, rules, [key])
     where = f" WHERE parcel IN ({', '.join(sql_text(p) for p in parcels)})" if parcels else ""
-    return f"WITH {', '.join(ctes)} SELECT * FROM ({_rule_select(city, rules, key)}){where} ORDER BY subject"
+    select = _rule_select(city, rules, key, extra)
+    return f"WITH {', '.join(ctes)} SELECT * FROM ({select}) AS results{where} ORDER BY subject"
 
 
-def _rule_select(city: City, rules: RuleSet, key: str) -> str:
+def _rule_select(city: City, rules: RuleSet, key: str, extra: str | None) -> str:
     s = rules.rule(key)
     names = (s.get("name", key), s.get("name_en", key))
     if key == "height":
@@ -117,8 +120,9 @@ def _rule_select(city: City, rules: RuleSet, key: str) -> str:
     if key == "road_red_line":
         return R.road_red_line_sql(names, _road_reach(city, rules))
     if key == "spacing":
-        return R.spacing_sql(names, high=float(s["high_rise_height"]), low_low=float(s["low_low"]),
-                             high_low=float(s["high_low"]), high_high=float(s["high_high"]))
+        return R.spacing_sql(names, others=buildings_sql(rules, extra), high=float(s["high_rise_height"]),
+                             low_low=float(s["low_low"]), high_low=float(s["high_low"]),
+                             high_high=float(s["high_high"]))
     raise ValidationError(f"rule {key!r} has no SQL form")
 
 
@@ -148,25 +152,15 @@ def _road_reach(city: City, rules: RuleSet) -> float:
     return float(widest or 0.0) / 2 + max(needs) + 1.0
 
 
-def _run(city: City, sql: str, con: Any) -> pa.Table:
-    if con is not None:
-        return con.execute(sql).to_arrow_table()
-    return city.store.arrow(sql)
-
-
 def _with_dask_rows(city: City, rules: RuleSet, keys: list[str], parcels: Sequence[str] | None,
                     client: Any) -> list[pa.Table]:
     """Parcel indicators from dask; building rules still in DuckDB (they are joins, not aggregates)."""
     from cim.analysis._dask import indicators_table
 
     rows = indicators_table(city, rules, field=None, by="parcel", client=client)
-    con = city.store.cursor()
-    try:
-        con.register("dask_rows", rows)
-        return [con.execute(compliance_sql(city, rules, k, parcels=parcels, rows_from="dask_rows")).to_arrow_table()
+    with city.store.temporary("dask_rows", rows):
+        return [city.store.arrow(compliance_sql(city, rules, k, parcels=parcels, rows_from="dask_rows"))
                 for k in keys]
-    finally:
-        con.close()
 
 
 __all__ = ["check_compliance", "compliance_arrow", "compliance_sql", "COLUMNS"]

@@ -78,7 +78,7 @@ def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str 
 
 def indicators_arrow(city: City, rules: RuleSet, *, field: str | None = None, by: str = "parcel",
                      extra: str | None = None, con: Any = None, rows_from: str | None = None) -> pa.Table:
-    """The DuckDB query behind ``indicators`` (``extra``: a registered table of candidate buildings;
+    """The SQL behind ``indicators`` (``extra``: a table of candidate buildings the store can see;
     ``rows_from``: a relation that already holds the per-parcel rows, e.g. from dask)."""
     if rows_from:
         sql = f"SELECT * FROM {rows_from}"
@@ -109,7 +109,7 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     if label and label not in cols:
         cols[label] = prop(label, "VARCHAR")
     ctes = [f"p AS ({parcels_sql(rules, cols)})", f"b AS ({buildings_sql(rules, extra)})",
-            f"bp AS MATERIALIZED ({placed_sql()})"]
+            f"bp AS MATERIALIZED ({placed_sql(rules)})"]
     if rows_from:
         return [*ctes, f"ind AS (SELECT * FROM {rows_from})"]
     ctes.append(f"agg AS ({per_parcel_sql()})")
@@ -119,23 +119,24 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     green_area = "COALESCE(g.green_area, 0.0)" if green else "CAST(NULL AS DOUBLE)"
     names = "".join(f", p.{name}" for name in cols)
     ctes.append(
-        f"rows AS (SELECT p.id AS parcel, p.name{names}, p.area, "
+        f"ind AS (SELECT p.id AS parcel, p.name{names}, p.area, "
         "COALESCE(agg.buildings, 0) AS buildings, COALESCE(agg.footprint_area, 0.0) AS footprint_area, "
-        f"COALESCE(agg.floor_area, 0.0) AS floor_area, agg.max_height, {green_area} AS green_area, p.geom "
+        f"COALESCE(agg.floor_area, 0.0) AS floor_area, agg.max_height, {green_area} AS green_area, "
+        "COALESCE(agg.floor_area, 0.0) / p.area AS far, COALESCE(agg.footprint_area, 0.0) / p.area AS density, "
+        f"{green_area} / p.area AS green_ratio, p.geom "
         "FROM p LEFT JOIN agg ON agg.parcel = p.id" + (" LEFT JOIN g ON g.parcel = p.id" if green else "") + ")")
-    ctes.append("ind AS (SELECT * EXCLUDE (geom), floor_area / area AS far, footprint_area / area AS density, "
-                "green_area / area AS green_ratio, geom FROM rows)")
     return ctes
 
 
 def _grouped(parcel_sql: str, field: str, by: str) -> str:
     key = '"' + by.replace('"', '""') + '"'
     return (
-        f"SELECT {field} AS {key}, count(*) AS parcels, sum(area) AS area, sum(buildings) AS buildings, "
-        "sum(footprint_area) AS footprint_area, sum(floor_area) AS floor_area, max(max_height) AS max_height, "
+        f"SELECT {field} AS {key}, count(*) AS parcels, sum(area) AS area, "
+        "CAST(sum(buildings) AS BIGINT) AS buildings, sum(footprint_area) AS footprint_area, "
+        "sum(floor_area) AS floor_area, max(max_height) AS max_height, "
         "sum(green_area) AS green_area, sum(floor_area) / sum(area) AS far, "
         "sum(footprint_area) / sum(area) AS density, sum(green_area) / sum(area) AS green_ratio, "
-        f"ST_Union_Agg(geom) AS geom FROM ({parcel_sql}) GROUP BY {field} ORDER BY {key}"
+        f"ST_Union_Agg(geom) AS geom FROM ({parcel_sql}) AS parcel_rows GROUP BY {field} ORDER BY {key}"
     )
 
 

@@ -98,12 +98,8 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     candidates = _candidates(model, city.crs, rules.floor_height)
     _on_parcel(candidates, parcel_id, parcel_row, path)
     keys = REVIEW_RULES + (["sunlight"] if sunlight else [])
-    con = city.store.cursor()
-    try:
-        con.register("candidate", candidates)
-        table = compliance_arrow(city, rules, keys, parcels=[parcel_id], extra="candidate", con=con)
-    finally:
-        con.close()
+    with city.store.temporary("candidate", candidates):
+        table = compliance_arrow(city, rules, keys, parcels=[parcel_id], extra="candidate")
     ids = set(candidates["id"].to_pylist())
     rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
             for r in table.drop(["geom"]).to_pylist() if r["subject"] in ids or r["subject_class"] == "Parcel"]
@@ -120,7 +116,7 @@ def _parcel(city: City, layer: str, parcel: str) -> tuple[str, dict[str, Any]]:
         raise FeatureNotFound(f"no parcel {parcel!r} in {city.location}: give a parcel id from layer {layer!r}, "
                               f"e.g. `cim query {city.location} {layer} --limit 5`") from exc
     row = {"id": pid, **{k: v for k, v in feature["properties"].items() if not isinstance(v, dict | list)},
-           "wkt": feature["wkt"]}
+           "wkt": shapely.from_wkt(feature["wkt"]).wkt}  # one spelling, whichever store wrote the text
     return pid, row
 
 

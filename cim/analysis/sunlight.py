@@ -161,14 +161,14 @@ def sunlight(city: City, *, rules: Any = None, parcels: Sequence[str] | None = N
 
 
 def _compute(city: City, rules: RuleSet, *, parcels: Sequence[str] | None = None, ids: Sequence[str] | None = None,
-             extra: str | None = None, con: Any = None) -> tuple[pa.Table, SunPath]:
+             extra: str | None = None) -> tuple[pa.Table, SunPath]:
     from cim.analysis._sunlight_data import load_buildings
 
     s = rules.rule("sunlight")
     lon, lat = city_lonlat(city)
     sun = sun_path(lat, lon, s)
     z = float(s.get("sample_height", 0.9))
-    data = load_buildings(city, rules, s, parcels=parcels, ids=ids, extra=extra, con=con, sun=sun, z=z)
+    data = load_buildings(city, rules, s, parcels=parcels, ids=ids, extra=extra, sun=sun, z=z)
     targets = data.geoms[data.target]
     xy, owner, normals = facade_points(targets, float(s.get("sample_spacing", 4.0)))
     sunny = _sun_facing(normals, sun, float(s.get("facing_within", 60.0)))
@@ -194,10 +194,10 @@ def _sun_facing(normals: np.ndarray, sun: SunPath, within: float) -> np.ndarray:
 
 
 def sunlight_compliance(city: City, rules: RuleSet, *, parcels: Sequence[str] | None = None,
-                        extra: str | None = None, con: Any = None) -> pa.Table:
+                        extra: str | None = None) -> pa.Table:
     """The sunlight rule's rows in the compliance result format."""
     s = rules.rule("sunlight")
-    table, sun = _compute(city, rules, parcels=parcels, extra=extra, con=con)
+    table, sun = _compute(city, rules, parcels=parcels, extra=extra)
     limit = float(s["min_hours"])
     hours = table["hours"].to_numpy(zero_copy_only=False)
     status = np.where(np.isnan(hours), "no_data", np.where(table["passed"].to_numpy(zero_copy_only=False),
