@@ -41,6 +41,18 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_postgis(postgis_server, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The same demo city (same seed) in a PostGIS database, built once per session: its URL and the
+    ``CIM_DATA_DIR`` that holds its side files (the DEM); read it, never change it."""
+    data_dir = tmp_path_factory.mktemp("demo-postgis")
+    url = postgis_server.database()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CIM_DATA_DIR", str(data_dir))
+        build_planning_demo(url).close()
+    return url, data_dir
+
+
 @pytest.fixture
 def demo(demo_path: Path):
     """The shared demo city, open read-only."""
