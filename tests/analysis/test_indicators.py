@@ -102,3 +102,17 @@ def test_indicators_report_a_bad_where_clause_as_a_query_error(demo):
 def test_indicators_on_a_city_without_parcels_say_which_layer_is_missing(city):
     with pytest.raises(LayerNotFound, match="planning indicators needs a layer 'parcels'"):
         indicators(city)
+
+
+def test_floors_from_height_round_halves_away_from_zero_on_both_backends(new_city, tmp_path):
+    """7.5 m / 3 m = 2.5 storeys counts as 3 (DuckDB's ROUND), never 2 (PostgreSQL rounds doubles to even)."""
+    city = new_city()
+    parcels = gpd.GeoDataFrame({"parcel_id": ["A"]}, geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100)], crs=CRS)
+    buildings = gpd.GeoDataFrame({"building_id": ["half", "low"], "height": [7.5, 4.4]},
+                                 geometry=[shapely.box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20),
+                                           shapely.box(X0 + 50, Y0 + 50, X0 + 60, Y0 + 60)], crs=CRS)
+    ingest_frame(city, parcels, "parcels", "Parcel", "parcel_id", tmp_path)
+    ingest_frame(city, buildings, "buildings", "Building", "building_id", tmp_path)
+    row = indicators(city, output="pandas").iloc[0]
+    assert row["floor_area"] == pytest.approx(100 * 3 + 100 * 1)
+    assert row["buildings"] == 2 and row["far"] == pytest.approx(0.04)
