@@ -1,4 +1,7 @@
-"""Many writers and readers on one PostGIS city at once: no errors, nothing lost or doubled."""
+"""Many writers and readers on one PostGIS city at once: no errors, nothing lost or doubled.
+
+Vector and IFC ingests, ``cim iot listen`` processes fed by a real mosquitto, and readers over
+SQL and over HTTP (``cim serve``: tiles, features, SensorThings) — see bench/writers_bench.py."""
 
 from __future__ import annotations
 
@@ -18,3 +21,4 @@ def test_eight_writers_and_eight_readers_for_a_minute_reconcile_exactly(postgis_
     assert result.reads > 100
     shared = [w for w in result.by_writer if w in ("vector-1", "vector-2")]
     assert all(result.by_writer[w]["batches"] > 0 for w in shared) and len(shared) == 2
+    assert sum(1 for w in result.by_writer if w.startswith(("mqtt", "ifc"))) == 4
