@@ -22,6 +22,7 @@ from cim.errors import LayerNotFound
 
 if TYPE_CHECKING:
     from cim.city import City
+    from cim.store.base import Store
 
 _GEOMETRY_KINDS = {"POINT": "point", "MULTIPOINT": "point", "LINESTRING": "line", "MULTILINESTRING": "line",
                    "POLYGON": "polygon", "MULTIPOLYGON": "polygon"}
@@ -56,8 +57,9 @@ class LayerInfo:
 def model_version(city: City) -> str:
     """A short token that changes whenever any layer changes (for caches and ETags).
 
-    With a store that counts its writes (``ThreadedStore.generation``) the token is re-read only
-    after a write; otherwise on every call.
+    With a store that counts its writes (a ``generation`` attribute: ``ThreadedStore``, or a
+    server's watcher over a database other processes write too) the token is re-read only after
+    the count changes; otherwise on every call.
     """
     generation = getattr(city.store, "generation", None)
     key = id(city.store)
@@ -65,12 +67,17 @@ def model_version(city: City) -> str:
         cached = _TOKENS.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
-    row = city.store.rows(
-        "SELECT count(*), coalesce(sum(version), 0), coalesce(max(epoch_us(updated_at)), 0) FROM layers")[0]
-    token = f"{row[0]}-{row[1]}-{row[2]}"
+    token = read_model_version(city.store)
     if generation is not None:
         _TOKENS[key] = (generation, token)
     return token
+
+
+def read_model_version(store: Store) -> str:
+    """The model version token read from the store now (one small query, no cache)."""
+    row = store.rows(
+        "SELECT count(*), coalesce(sum(version), 0), coalesce(max(epoch_us(updated_at)), 0) FROM layers")[0]
+    return f"{row[0]}-{row[1]}-{row[2]}"
 
 
 _TOKENS: dict[int, tuple[int, str]] = {}
@@ -174,4 +181,4 @@ def etag_for(*parts: object) -> str:
     return f'"{digest}"'
 
 
-__all__ = ["LayerInfo", "model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]
+__all__ = ["LayerInfo", "model_version", "read_model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]

@@ -29,12 +29,14 @@ import cim
 from cim.city import City
 from cim.mvt import VectorTiles
 from cim.mvt_store import RenderedTiles
+from cim.store.base import Store
 from cim.store.duckdb import DuckDBStore
 from cim.store.threaded import ThreadedStore
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware
 from tiles.settings import Settings
 from tiles.tilecache import TileCache
+from tiles.watch import WatchedStore
 
 log = logging.getLogger("tiles")
 
@@ -52,9 +54,10 @@ VIEWER_ROUTER = "tiles.routers.viewer"
 def create_app(source: Settings | City | str | None = None, **overrides: Any) -> FastAPI:
     """A FastAPI app serving one city.
 
-    ``source`` is a ``Settings`` (the city file is opened read-write in the lifespan and closed
-    after), an open ``City`` (used as is, left open — for tests and notebooks), a path, or None
-    (settings from ``CIM_*`` environment variables). ``overrides`` set individual settings.
+    ``source`` is a ``Settings`` (the city — a DuckDB file or a ``postgresql://`` URL — is opened
+    read-write in the lifespan and closed after), an open ``City`` (used as is, left open — for
+    tests and notebooks), a path or URL, or None (settings from ``CIM_*`` environment variables).
+    ``overrides`` set individual settings.
     """
     given_city = source if isinstance(source, City) else None
     if isinstance(source, Settings):
@@ -104,7 +107,7 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = given is None
         base = given or cim.open(settings.city)
-        store = base.store if isinstance(base.store, ThreadedStore) else _threaded(base)
+        store = _server_store(base, settings)
         app.state.city = City(store)
         app.state.vector_tiles = VectorTiles(app.state.city, settings.tile_store)
         app.state.rendered_tiles = RenderedTiles(app.state.vector_tiles)
@@ -157,8 +160,18 @@ def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> t
     return stop, thread
 
 
-def _threaded(city: City) -> ThreadedStore | Any:
-    return ThreadedStore(city.store) if isinstance(city.store, DuckDBStore) else city.store
+def _server_store(city: City, settings: Settings) -> Store:
+    """The store the server reads through; both kinds count writes, so caches re-read the catalogue
+    only after one. A DuckDB file (one writer: this process) gets per-thread read cursors; a
+    database other processes write too (PostGIS: a connection per thread already) is watched for
+    their changes every ``catalog_refresh_s`` seconds."""
+    if isinstance(city.store, (ThreadedStore, WatchedStore)):
+        return city.store
+    if isinstance(city.store, DuckDBStore):
+        return ThreadedStore(city.store)
+    if settings.catalog_refresh_s > 0:
+        return WatchedStore(city.store, interval=settings.catalog_refresh_s).start()
+    return city.store
 
 
 def _optional(module: str) -> ModuleType | None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
     mqtt: str | None = Field(None, description="MQTT broker host:port; the IoT listener then runs in the server.")
+    catalog_refresh_s: float = Field(
+        1.0, ge=0, description="A city in a database other processes write too (PostGIS): how often to look for "
+                               "their layer changes, in seconds (0 = on every request).")
 
     @field_validator("city", mode="before")
     @classmethod

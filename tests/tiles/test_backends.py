@@ -226,3 +226,29 @@ def test_raster_and_terrain_tiles_are_the_same_on_both_backends(twins):
                 assert a.status_code == b.status_code and a.content == b.content, url
                 compared += a.status_code == 200
     assert compared > 0
+
+
+def test_a_layer_another_process_adds_reaches_a_postgis_server_within_the_refresh_interval(postgis_demo, tmp_path):
+    """Many writers share a PostGIS city: the server sees their changes (catalogue, ETags) by polling."""
+    import time
+
+    import cim
+    from tiles import Settings, create_app
+
+    url = postgis_demo()
+    settings = Settings(city=url, prepare_tiles=False, tile_store=tmp_path / "t.duckdb", catalog_refresh_s=0.2,
+                        viewer_dist=tmp_path / "no-viewer")
+    source = tmp_path / "marker.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"k": 1}, "geometry": {"type": "Point", "coordinates": [120.17, 35.95]}}]}),
+        encoding="utf-8")
+    with TestClient(create_app(settings)) as client:
+        before = client.get("/tiles/buildings/0/0/0.mvt").headers["etag"]
+        assert client.get("/collections/marker").status_code == 404
+        with cim.open(url) as other:  # another writer, through its own connection
+            other.ingest(source, layer="marker")
+        deadline = time.monotonic() + 10
+        while client.get("/collections/marker").status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/collections/marker").status_code == 200
+        assert client.get("/tiles/buildings/0/0/0.mvt").headers["etag"] != before

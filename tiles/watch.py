@@ -1,0 +1,130 @@
+"""A city in a database other processes write too, as a server sees it: writes counted, changes polled.
+
+The layer catalogue, the tile caches and every ETag are keyed by the model version
+(``cim.catalog.model_version``), which is re-read only when the store's ``generation`` changes.
+A DuckDB file has one writer, the server itself, and ``ThreadedStore`` counts its writes. A
+PostGIS city has many writers: without a count the token would be read on every request — a round
+trip to PostgreSQL before even a cached tile is answered. ``WatchedStore`` gives such a store the
+same count: every write through it bumps ``generation`` at once, and a watcher thread reads the
+token every ``interval`` seconds, so an ingest made by another process reaches the catalogue,
+caches and ETags within ``interval``.
+
+Example:
+    >>> store = WatchedStore(cim.open("postgresql://…").store, interval=1.0)   # doctest: +SKIP
+    >>> store.start(); ...; store.close()                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from cim.catalog import read_model_version
+from cim.store.base import Store
+
+log = logging.getLogger("tiles")
+
+
+class WatchedStore(Store):
+    """Wraps a store shared with other writers: ``generation`` counts own writes and others' changes."""
+
+    def __init__(self, base: Store, *, interval: float = 1.0) -> None:
+        self.base = base
+        self.kind = base.kind
+        self.location = base.location
+        self.interval = interval
+        #: bumped after every write through this store and whenever the model version changed under it
+        self.generation = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the watcher ---------------------------------------------------------------------------
+    def start(self) -> WatchedStore:
+        """Start polling the model version (a daemon thread with its own connection)."""
+        if self._thread is None and self.interval > 0:
+            self._thread = threading.Thread(target=self._watch, name="watch-model-version", daemon=True)
+            self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        last = None
+        while not self._stop.wait(self.interval if last is not None else 0):
+            try:
+                token = read_model_version(self.base)
+            except Exception:  # noqa: BLE001 - a lost connection: keep serving, try again next time
+                log.warning("could not read the model version of %s; retrying", self.location)
+                continue
+            if last is not None and token != last:
+                self.generation += 1
+            last = token
+
+    def close(self) -> None:
+        """Stop the watcher; the wrapped store stays open (its owner closes it)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    # -- writes are counted ----------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        try:
+            self.base.execute(sql, params)
+        finally:
+            self.generation += 1
+
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
+        try:
+            return self.base.insert_arrow(table, data, geometry=geometry, **options)
+        finally:
+            self.generation += 1
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self.base.transaction():
+                yield
+        finally:
+            self.generation += 1
+
+    # -- everything else is the wrapped store's ----------------------------------------------------
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.base.rows(sql, params)
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.base.arrow(sql, params)
+
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        with self.base.temporary(name, data):
+            yield
+
+    def has_table(self, name: str) -> bool:
+        return self.base.has_table(name)
+
+    def lock(self, key: str) -> None:
+        self.base.lock(key)
+
+    def size_bytes(self) -> int:
+        return self.base.size_bytes()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base.data_dir
+
+    @property
+    def read_only(self) -> bool:
+        return self.base.read_only
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "base":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+
+__all__ = ["WatchedStore"]
