@@ -3,6 +3,7 @@
     python -m bench.tiles_bench                      # default demo city (~3 000 buildings)
     python -m bench.tiles_bench --scale 1000000      # the 1 M-building city (builds it: minutes)
     python -m bench.tiles_bench --city big.duckdb    # reuse a city
+    python -m bench.tiles_bench --backends postgis   # cim serving the city from PostGIS only
 
 The same fixed list of z10–z16 tile URLs (the tiles nearest the city centre at each zoom) is
 requested from each server by an asyncio httpx load generator on loopback, each URL once per
@@ -11,8 +12,11 @@ one z9 tile outside the list; then the first pass is **cold** (none of the tiles
 process's memory), the second **warm**. cim runs twice: with its tile
 store seeded ahead (what `cim serve` does in the background after start; prepare and seed are
 timed and printed) and with the layer only prepared, so every cold tile is rendered on request
-(a fresh copy of the store per concurrency). PostGIS holds
-the layer in EPSG:3857 with a GIST index, TiPg's fastest set-up (no reprojection per request).
+(a fresh copy of the store per concurrency). With ``--backends duckdb,postgis`` (the default)
+cim does all of it twice: serving the DuckDB file, and serving a copy of the city (``cim.copy``)
+in the same PostgreSQL database TiPg reads, in its own schema ``city`` — the layer is then
+prepared from PostGIS (timed) and the catalogue read from it on every request. PostGIS holds
+TiPg's layer in EPSG:3857 with a GIST index, TiPg's fastest set-up (no reprojection per request).
 Floors: DuckDB and PostGIS ``ST_AsMVT`` in process over the same 3857 geometries without any
 generalisation, and cim's own tile path in process (no HTTP).
 
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from bench._postgis import TempPostGIS, free_port, load_layer
@@ -51,7 +55,21 @@ def _city(args: argparse.Namespace, work: Path) -> Path:
     return path
 
 
-def _prepare(city_path: Path, layer: str, store: Path, seed_zoom: int) -> dict[str, object]:
+def _city_on_postgis(pg: TempPostGIS, city_path: Path) -> str:
+    """The city copied (``cim.copy``) into schema ``city`` of the database TiPg serves; its URL."""
+    from cim.copy import copy_city
+
+    with pg.connect() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS city")
+        con.commit()
+    url = pg.dsn + "?options=-csearch_path%3Dcity,public"
+    start = time.perf_counter()
+    copy_city(city_path, url)
+    print(f"copied the city into PostGIS (schema city) in {time.perf_counter() - start:.1f} s", flush=True)
+    return url
+
+
+def _prepare(city_path: Path | str, layer: str, store: Path, seed_zoom: int) -> dict[str, object]:
     """Prepare (and seed up to ``seed_zoom``) cim's tile store in ``store`` for the public view."""
     import cim
     from cim.catalog import layer_info
@@ -271,6 +289,9 @@ def main() -> None:
     parser.add_argument("--per-zoom", type=int, default=30, help="tiles per zoom level 10–16")
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--skip-tipg", action="store_true", help="only cim and the DuckDB floor")
+    parser.add_argument("--backends", default="duckdb,postgis",
+                        help="where cim serves the city from: duckdb (the file), postgis (a copy in TiPg's "
+                             "database), or both")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (city, tile stores)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cim-tiles-bench-"))
@@ -285,33 +306,27 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, work: Path) -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends or set(backends) - {"duckdb", "postgis"}:
+        raise SystemExit("--backends: duckdb, postgis or duckdb,postgis")
     city_path = _city(args, work)
-    seeded, bare = work / "seeded.duckdb", work / "prepared.duckdb"
-    info = _prepare(city_path, "buildings", seeded, 16)
-    print(f"prepared the buildings layer in {info['prepare_s']:.1f} s, seeded {info['seeded']} tiles "
-          f"(z0–16) in {info['seed_s']:.1f} s", flush=True)
-    _prepare(city_path, "buildings", bare, -1)
-    tiles = tile_list(info["bounds"], args.per_zoom)
-    print(f"{len(tiles)} tiles z10–z16", flush=True)
-
-    py = sys.executable
-    ours = "/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
-    rows = []
-    for label, store in (("cim (seeded store)", seeded), ("cim (render on request)", bare)):
-        port = free_port()
-        run_store = work / f"run-{store.name}"
-        rows += run_server(label, [py, "-m", "cim", "serve", str(city_path), "--port", str(port),
-                                   "--log-level", "warning"],
-                           {"CIM_PREPARE_TILES": "false", "CIM_TILE_STORE": str(run_store)},
-                           lambda p, z, x, y: f"http://127.0.0.1:{p}" + ours.format(z=z, x=x, y=y), port, tiles,
-                           levels, fresh=lambda s=store, r=run_store: shutil.copy(s, r))
-    floors = [cim_in_process(city_path, bare, "buildings", tiles), duckdb_floor(bare, info["table"], tiles)]
-    if not args.skip_tipg:
-        with TempPostGIS() as pg:
+    os.environ["CIM_DATA_DIR"] = str(work / "cim-data")  # side files of the PostGIS copy (and its servers')
+    with TempPostGIS() if "postgis" in backends or not args.skip_tipg else nullcontext() as pg:
+        rows, stores = [], {}
+        for backend in backends:
+            location = str(city_path) if backend == "duckdb" else _city_on_postgis(pg, city_path)
+            stores[backend] = _prepare_both(location, backend, work)
+            tiles = tile_list(stores[backend][0]["bounds"], args.per_zoom)
+            print(f"[{backend}] {len(tiles)} tiles z10–z16", flush=True)
+            rows += _serve_cim(location, backend, stores[backend], tiles, levels, work)
+        info, _, bare = stores.get("duckdb") or stores[backends[0]]  # the same rows either way
+        floors = [cim_in_process(city_path, bare, "buildings", tiles), duckdb_floor(bare, info["table"], tiles)]
+        if not args.skip_tipg:
             print(f"loaded PostGIS in {load_postgis(pg, bare, info['table']):.1f} s", flush=True)
             port = free_port()
-            rows += run_server("TiPg", [py, "-m", "uvicorn", "tipg.main:app", "--port", str(port), "--log-level",
-                                        "warning"], {"DATABASE_URL": pg.dsn, "TIPG_DB_SCHEMAS": '["public"]'},
+            rows += run_server("TiPg", [sys.executable, "-m", "uvicorn", "tipg.main:app", "--port", str(port),
+                                        "--log-level", "warning"],
+                               {"DATABASE_URL": pg.dsn, "TIPG_DB_SCHEMAS": '["public"]'},
                                lambda p, z, x, y:
                                f"http://127.0.0.1:{p}/collections/public.buildings/tiles/WebMercatorQuad/{z}/{x}/{y}",
                                port, tiles, levels)
@@ -319,6 +334,33 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     print_table("HTTP tile serving (each URL once per pass)", rows)
     print_table("in-process floors (sequential)", floors)
     _ratios(rows)
+
+
+def _prepare_both(location: str, backend: str, work: Path) -> tuple[dict[str, object], Path, Path]:
+    """(prepare info, seeded store, prepared-only store) of the buildings layer, read from ``location``."""
+    seeded, bare = work / f"{backend}-seeded.duckdb", work / f"{backend}-prepared.duckdb"
+    info = _prepare(location, "buildings", seeded, 16)
+    print(f"[{backend}] prepared the buildings layer in {info['prepare_s']:.1f} s, seeded {info['seeded']} tiles "
+          f"(z0–16) in {info['seed_s']:.1f} s", flush=True)
+    _prepare(location, "buildings", bare, -1)
+    return info, seeded, bare
+
+
+def _serve_cim(location: str, backend: str, stores: tuple[dict[str, object], Path, Path],
+               tiles: list[tuple[int, int, int]], levels: list[int], work: Path) -> list[dict[str, object]]:
+    """`cim serve` over ``location``, with the seeded store and with the prepared-only one."""
+    ours = "/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    rows = []
+    _, seeded, bare = stores
+    for label, store in ((f"cim/{backend} (seeded store)", seeded), (f"cim/{backend} (render on request)", bare)):
+        port = free_port()
+        run_store = work / f"run-{store.name}"
+        rows += run_server(label, [sys.executable, "-m", "cim", "serve", location, "--port", str(port),
+                                   "--log-level", "warning"],
+                           {"CIM_PREPARE_TILES": "false", "CIM_TILE_STORE": str(run_store)},
+                           lambda p, z, x, y: f"http://127.0.0.1:{p}" + ours.format(z=z, x=x, y=y), port, tiles,
+                           levels, fresh=lambda s=store, r=run_store: shutil.copy(s, r))
+    return rows
 
 
 def _ratios(rows: list[dict[str, object]]) -> None:
@@ -331,7 +373,7 @@ def _ratios(rows: list[dict[str, object]]) -> None:
                         "p99 TiPg/cim": peer["p99 ms"] / r["p99 ms"],
                         "bytes cim/TiPg": r["mean KB"] / peer["mean KB"]})
     print_table("ratios (>1 = cim better, except bytes)", out)
-    for engine in ("cim (seeded store)", "cim (render on request)"):
+    for engine in dict.fromkeys(e for e, _, _ in by if e.startswith("cim")):
         cold = by.get((engine, "cold", 1))
         if cold:
             print(f"{engine}: cold z14 p99 at c=1 = {cold['z14 p99 ms']:.1f} ms (goal <= 50 ms)")
