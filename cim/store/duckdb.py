@@ -44,7 +44,10 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute(f"LOAD '{spatial_extension_path()}'")
-    con.execute("SET enable_progress_bar = false")  # the CLI reports progress itself
+    try:
+        con.execute("SET enable_progress_bar = false")  # the CLI reports progress itself
+    except duckdb.Error:  # inside Jupyter without ipywidgets DuckDB refuses to touch the setting
+        pass
     return con
 
 
