@@ -1,5 +1,6 @@
 """The demo city on PostGIS vs on a DuckDB file: ingest, the parcel ⊃ building join, bbox reads,
-vector tiles (ours on each backend, and TiPg on the same PostGIS database) and many writers.
+vector tiles (ours on each backend, and TiPg on the same PostGIS database, via bench.tiles_bench)
+and many writers (bench.writers_bench).
 
     python -m bench.postgis_bench                  # 1 000 000 buildings
     python -m bench.postgis_bench --scale 100000   # quicker
@@ -78,10 +79,6 @@ def main(argv: list[str] | None = None) -> None:
         print_table(f"demo city, {args.scale:,} buildings: PostGIS / DuckDB", rows)
         duck.close()
         post.close()
-        if not args.skip_tiles:
-            from bench.tiles_bench import compare_backends
-
-            compare_backends(work / "city.duckdb", url, pg)
         if args.writer_seconds:
             result = run_writers(pg.database(), seconds=args.writer_seconds)
             print_table("8 writers + 8 readers on PostGIS", [{
@@ -90,6 +87,12 @@ def main(argv: list[str] | None = None) -> None:
                 "problems": len(result.problems)}])
             for problem in result.problems[:5]:
                 print("  problem:", problem)
+    if not args.skip_tiles:  # cim from the file, cim from PostGIS and TiPg on the same database
+        import subprocess
+        import sys
+
+        subprocess.run([sys.executable, "-m", "bench.tiles_bench", "--scale", str(args.scale),
+                        "--backends", "duckdb,postgis", "--concurrency", "1,8,64"], check=True)
 
 
 if __name__ == "__main__":
