@@ -195,24 +195,26 @@ def _args(node: exp.Expression) -> list[exp.Expression]:
 
 #: functions the translated SQL relies on, created in the city's schema by ``PostGISStore``
 COMPAT_SQL = """
+-- the cim_try_* functions catch errors in a subtransaction, which a parallel worker cannot start:
+-- PARALLEL RESTRICTED keeps them in the leader (PARALLEL SAFE failed on large parallel scans)
 CREATE OR REPLACE FUNCTION cim_try_double(t text) RETURNS double precision
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::double precision;
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::double precision;
   EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION cim_try_bigint(t text) RETURNS bigint
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::bigint;
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::bigint;
   EXCEPTION WHEN others THEN BEGIN RETURN trunc(t::numeric)::bigint;
   EXCEPTION WHEN others THEN RETURN NULL; END; END $$;
 CREATE OR REPLACE FUNCTION cim_try_boolean(t text) RETURNS boolean
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::boolean;
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::boolean;
   EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION cim_try_date(t text) RETURNS date
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::date;
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::date;
   EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION cim_try_timestamp(t text) RETURNS timestamp
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN RETURN t::timestamp;
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::timestamp;
   EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION cim_try_timestamptz(t text) RETURNS timestamptz
-  LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$ BEGIN RETURN t::timestamptz;
+  LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::timestamptz;
   EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION cim_geometry_type(g geometry) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT upper(GeometryType(g)) $$;

@@ -129,8 +129,10 @@ class PostGISStore(Store):
             raise CityNotFound(
                 f"no city in {self.location} (schema {schema}): create one with `cim init {self.location}`")
         if not self._read_only and con.execute(
-                "SELECT to_regproc('cim_try_double') IS NULL OR to_regproc('cim_geometry_type') IS NULL "
-                "OR to_regprocedure('cim_round(double precision, integer)') IS NULL"
+                "SELECT to_regproc('cim_geometry_type') IS NULL "
+                "OR to_regprocedure('cim_round(double precision, integer)') IS NULL "
+                "OR (SELECT proparallel FROM pg_proc WHERE oid = to_regprocedure('cim_try_double(text)')) "
+                "IS DISTINCT FROM 'r'"
         ).fetchone()[0]:
             con.execute(COMPAT_SQL)
         _geometry_loader(con, have[0])
