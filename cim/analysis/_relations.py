@@ -22,17 +22,26 @@ PARCEL_LABELS = ("block_id", "district", "land_use", "land_use_name")
 def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
     """Current buildings: id, geom, height, floors, use, footprint (m²), name.
 
-    ``extra`` names a registered table (id, wkb, height, floors, use, name) appended as candidates.
+    ``extra`` names a table the store can see (id, wkb, height, floors, use, name) appended as candidates.
+    """
+    return " UNION ALL ".join(building_sources(rules, extra))
+
+
+def building_sources(rules: RuleSet, extra: str | None = None) -> list[str]:
+    """The parts ``buildings_sql`` unions: the city's buildings, then the candidates in ``extra``.
+
+    A spatial join against each part on its own keeps the city's part on the spatial index in
+    PostGIS, which cannot probe an index through a UNION ALL of a table and a temporary table.
     """
     height = f"COALESCE(height, {prop('height')})"
     floors = f"COALESCE({prop('floors')}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
-    sql = (f"SELECT id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
-           f"ST_Area(geom) AS footprint, name FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
-           "AND valid_to IS NULL AND geom IS NOT NULL")
+    sources = [f"SELECT id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
+               f"ST_Area(geom) AS footprint, name FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
+               "AND valid_to IS NULL AND geom IS NOT NULL"]
     if extra:
-        sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
-                f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
-    return sql
+        sources.append("SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM (SELECT id, "
+                       f"ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
+    return sources
 
 
 def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[str]) -> dict[str, str]:
