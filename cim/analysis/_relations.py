@@ -24,24 +24,28 @@ def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
 
     ``extra`` names a table the store can see (id, wkb, height, floors, use, name) appended as candidates.
     """
-    return " UNION ALL ".join(building_sources(rules, extra))
-
-
-def building_sources(rules: RuleSet, extra: str | None = None) -> list[str]:
-    """The parts ``buildings_sql`` unions: the city's buildings, then the candidates in ``extra``.
-
-    A spatial join against each part on its own keeps the city's part on the spatial index in
-    PostGIS, which cannot probe an index through a UNION ALL of a table and a temporary table.
-    """
     height = f"COALESCE(height, {prop('height')})"
     floors = f"COALESCE({prop('floors')}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
-    sources = [f"SELECT id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
-               f"ST_Area(geom) AS footprint, name FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
-               "AND valid_to IS NULL AND geom IS NOT NULL"]
+    sql = (f"SELECT id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
+           f"ST_Area(geom) AS footprint, name FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
+           "AND valid_to IS NULL AND geom IS NOT NULL")
     if extra:
-        sources.append("SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM (SELECT id, "
-                       f"ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
-    return sources
+        sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
+                f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
+    return sql
+
+
+def building_shapes(rules: RuleSet, extra: str | None = None) -> list[str]:
+    """The footprints (id, geom) of ``buildings_sql`` as separate relations: the city's, then ``extra``'s.
+
+    A spatial join against each one on its own keeps the city's on the spatial index in PostGIS,
+    which probes no index inside a CTE, nor through a UNION ALL with a temporary table.
+    """
+    shapes = [f"SELECT id, geom FROM features WHERE layer = {sql_text(rules.layer('buildings'))} "
+              "AND valid_to IS NULL AND geom IS NOT NULL"]
+    if extra:
+        shapes.append(f"SELECT id, ST_GeomFromWKB(wkb) AS geom FROM {extra}")
+    return shapes
 
 
 def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[str]) -> dict[str, str]:

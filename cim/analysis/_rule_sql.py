@@ -133,23 +133,23 @@ def road_red_line_sql(names: tuple[str, str], reach: float) -> str:
             f"b.geom FROM bp b LEFT JOIN ({worst}) w ON w.id = b.id")
 
 
-def spacing_sql(names: tuple[str, str], *, others: Sequence[str], high: float, low_low: float, high_low: float,
+def spacing_sql(names: tuple[str, str], *, shapes: Sequence[str], high: float, low_low: float, high_low: float,
                 high_high: float) -> str:
     """建筑间距: distance to each neighbour against 6 / 9 / 13 m by high-rise class; worst counts.
 
-    ``others`` are the buildings' relations written out (``building_sources``), each joined on its
-    own, not CTE ``b`` again: PostGIS has no spatial index to probe in a CTE, nor through a UNION ALL
-    with a temporary table. The building itself is left out by a CASE, not by ``a.id <> o.id``:
-    DuckDB 1.5.5 took that inequality as the join condition and planned a nested loop instead of
-    its SPATIAL_JOIN.
+    ``shapes`` are the buildings' footprints (``building_shapes``), each joined on its own, with
+    the neighbour's height from ``b`` by id: PostGIS has no spatial index to probe in CTE ``b``, nor
+    through a UNION ALL with a temporary table. The building itself is left out by a CASE, not by
+    ``a.id <> o.id``: DuckDB 1.5.5 took that inequality as the join condition and planned a nested
+    loop instead of its SPATIAL_JOIN.
     """
     need = (f"(CASE WHEN a.height > {high} AND o.height > {high} THEN {high_high} "
             f"WHEN a.height > {high} OR o.height > {high} THEN {high_low} ELSE {low_low} END)")
     reach = max(low_low, high_low, high_high)
     pairs = " UNION ALL ".join(
         f"SELECT a.id, o.id AS other, ST_Distance(a.geom, o.geom) AS gap, {need} AS need "
-        f"FROM b a JOIN ({rel}) o ON ST_DWithin(a.geom, o.geom, {reach}) "
-        "WHERE CASE WHEN a.id = o.id THEN false ELSE true END" for rel in others)
+        f"FROM b a JOIN ({rel}) n ON ST_DWithin(a.geom, n.geom, {reach}) JOIN b o ON o.id = n.id "
+        "WHERE CASE WHEN a.id = o.id THEN false ELSE true END" for rel in shapes)
     worst = ("SELECT id, arg_min(gap, gap - need) AS gap, arg_min(need, gap - need) AS need, "
              f"arg_min(other, gap - need) AS other FROM ({pairs}) AS pairs GROUP BY id")
     bad = f"w.gap < w.need - {TOL}"

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from cim.analysis import _rule_sql as R
 from cim.analysis._common import deliver, has_layer, prop, sql_text
-from cim.analysis._relations import building_sources
+from cim.analysis._relations import building_shapes
 from cim.analysis.indicators import parcel_ctes
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import ValidationError
@@ -120,7 +120,7 @@ def _rule_select(city: City, rules: RuleSet, key: str, extra: str | None) -> str
     if key == "road_red_line":
         return R.road_red_line_sql(names, _road_reach(city, rules))
     if key == "spacing":
-        return R.spacing_sql(names, others=building_sources(rules, extra), high=float(s["high_rise_height"]),
+        return R.spacing_sql(names, shapes=building_shapes(rules, extra), high=float(s["high_rise_height"]),
                              low_low=float(s["low_low"]), high_low=float(s["high_low"]),
                              high_high=float(s["high_high"]))
     raise ValidationError(f"rule {key!r} has no SQL form")
