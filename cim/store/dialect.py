@@ -95,6 +95,11 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         found = f"JSONB_PATH_QUERY_FIRST(CAST({_pg(node.this)} AS JSONB), CAST({_PLACEHOLDER} AS JSONPATH))"
         scalar = isinstance(node, exp.JSONExtractScalar)
         return sqlglot.parse_one(f"({found} #>> '{{}}')" if scalar else found, read="postgres")
+    if isinstance(node, exp.ColumnDef) and _is_text(node.args.get("kind")):
+        # text compares and sorts by code point, as in DuckDB, whatever the database's locale
+        collate = exp.ColumnConstraint(kind=exp.CollateColumnConstraint(this=exp.Identifier(this="C", quoted=True)))
+        node.set("constraints", [*(node.args.get("constraints") or []), collate])
+        return node
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.BLOB:
         return exp.DataType.build("bytea")
     if isinstance(node, exp.DateBin) and not any(node.args.get(k) for k in ("unit", "zone", "origin")):
