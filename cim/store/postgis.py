@@ -198,6 +198,8 @@ class PostGISStore(Store):
                 view = memoryview(payload)
                 for start in range(0, len(view), 1 << 22):
                     copy.write(view[start:start + (1 << 22)])
+            if data.num_rows >= 50_000:  # fresh statistics, or the next spatial join is planned blind
+                con.execute(f"ANALYZE {table}")
         except _psycopg().Error as exc:
             raise CIMError(f"writing {table} to {self.location} failed: {_first_line(exc)}") from exc
         return data.num_rows
