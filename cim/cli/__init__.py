@@ -16,7 +16,8 @@ from cim.cli.demo import register as _register_demo
 
 app = typer.Typer(
     name="cim",
-    help="City information model: GIS, BIM and IoT of a city in one DuckDB-spatial file.",
+    help="City information model: GIS, BIM and IoT of a city in one DuckDB-spatial file, or in PostGIS "
+         "(give a postgresql:// URL wherever a city file goes).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
