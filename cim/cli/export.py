@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 @export_app.command("3dtiles")
 def export_3dtiles(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     out_dir: Path = typer.Argument(..., help="Folder to write (tileset.json + content/*.glb)."),
     layer: str = typer.Option("buildings", help="Polygon layer with heights to extrude (LOD1)."),
     max_features: int = typer.Option(1500, min=1, help="Most features in one tile."),
@@ -45,7 +45,7 @@ def export_3dtiles(
 
 @export_app.command("cityjson")
 def export_cityjson(
-    city: Path = typer.Argument(..., help=CITY_HELP),
+    city: str = typer.Argument(..., help=CITY_HELP),
     out: Path = typer.Argument(..., help="File to write, e.g. buildings.city.json."),
     layer: list[str] = typer.Option(None, help="Layers to export (repeatable; default: all with buildings)."),
 ) -> None:
