@@ -18,29 +18,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
 
 from cim.catalog import read_model_version
 from cim.store.base import Store
+from cim.store.counting import CountingStore
 
 log = logging.getLogger("tiles")
 
 
-class WatchedStore(Store):
+class WatchedStore(CountingStore):
     """Wraps a store shared with other writers: ``generation`` counts own writes and others' changes."""
 
     def __init__(self, base: Store, *, interval: float = 1.0) -> None:
-        self.base = base
-        self.kind = base.kind
-        self.location = base.location
+        super().__init__(base)
         self.interval = interval
-        #: bumped after every write through this store and whenever the model version changed under it
-        self.generation = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,61 +61,6 @@ class WatchedStore(Store):
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-    # -- writes are counted ----------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        try:
-            self.base.execute(sql, params)
-        finally:
-            self.generation += 1
-
-    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
-        try:
-            return self.base.insert_arrow(table, data, geometry=geometry, **options)
-        finally:
-            self.generation += 1
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        try:
-            with self.base.transaction():
-                yield
-        finally:
-            self.generation += 1
-
-    # -- everything else is the wrapped store's ----------------------------------------------------
-    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        return self.base.rows(sql, params)
-
-    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        return self.base.arrow(sql, params)
-
-    @contextmanager
-    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
-        with self.base.temporary(name, data):
-            yield
-
-    def has_table(self, name: str) -> bool:
-        return self.base.has_table(name)
-
-    def lock(self, key: str) -> None:
-        self.base.lock(key)
-
-    def size_bytes(self) -> int:
-        return self.base.size_bytes()
-
-    @property
-    def data_dir(self) -> Path:
-        return self.base.data_dir
-
-    @property
-    def read_only(self) -> bool:
-        return self.base.read_only
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "base":  # not set yet: no recursion
-            raise AttributeError(name)
-        return getattr(self.base, name)
 
 
 __all__ = ["WatchedStore"]

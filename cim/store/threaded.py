@@ -20,27 +20,18 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from cim.store.base import Store
+from cim.store.counting import CountingStore
 from cim.store.duckdb import DuckDBStore
 
 
-class ThreadedStore(Store):
-    """Wraps a ``DuckDBStore``: per-thread read cursors, one writer; anything else is passed through."""
-
-    kind = "duckdb"
+class ThreadedStore(CountingStore):
+    """Wraps a ``DuckDBStore``: per-thread read cursors, one writer; writes counted (``generation``)."""
 
     def __init__(self, base: DuckDBStore) -> None:
-        self.base = base
-        self.location = base.location
+        super().__init__(base)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._guard = threading.Lock()
-        #: bumped after every write through this store; readers cache what they derive from it
-        self.generation = 0
-
-    @property
-    def read_only(self) -> bool:
-        return self.base.read_only
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -70,45 +61,20 @@ class ThreadedStore(Store):
             return self.base.arrow(sql, params)
         return self.cursor().execute(sql, params or []).to_arrow_table()
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        try:
-            self.base.execute(sql, params)
-        finally:
-            self.generation += 1
-
-    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
-        try:
-            return self.base.insert_arrow(table, data, geometry=geometry, **options)
-        finally:
-            self.generation += 1
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """Reads inside go to the writer connection, so they see the transaction's own rows."""
         self._local.depth = getattr(self._local, "depth", 0) + 1
         try:
-            with self.base.transaction():
+            with super().transaction():
                 yield
         finally:
             self._local.depth -= 1
-            self.generation += 1
 
     @contextmanager
     def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
         with self.transaction(), self.base.temporary(name, data):
             yield
-
-    def has_table(self, name: str) -> bool:
-        return self.base.has_table(name)
-
-    def size_bytes(self) -> int:
-        return self.base.size_bytes()
-
-    @property
-    def data_dir(self):  # noqa: ANN201 - the wrapped store's
-        return self.base.data_dir
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.base, name)
 
     def close(self) -> None:
         """Close the read cursors; the wrapped store stays open (its owner closes it)."""

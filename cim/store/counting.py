@@ -1,0 +1,88 @@
+"""A store wrapped for a server: every write through it bumps ``generation``.
+
+The server keys its layer catalogue, tile caches and ETags by the model version and re-reads it
+only when ``generation`` changes, so a cached tile costs no database round trip. ``ThreadedStore``
+(a DuckDB file: per-thread read cursors) and ``tiles.watch.WatchedStore`` (a database other
+processes write too: changes polled) both build on this; everything they do not override is the
+wrapped store's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from cim.store.base import Store
+
+
+class CountingStore(Store):
+    """Passes everything to ``base``; ``generation`` goes up after each write and transaction."""
+
+    def __init__(self, base: Store) -> None:
+        self.base = base
+        self.kind = base.kind
+        self.location = base.location
+        #: bumped after every write through this store; readers cache what they derive from it
+        self.generation = 0
+
+    # -- writes are counted ----------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        try:
+            self.base.execute(sql, params)
+        finally:
+            self.generation += 1
+
+    def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
+        try:
+            return self.base.insert_arrow(table, data, geometry=geometry, **options)
+        finally:
+            self.generation += 1
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self.base.transaction():
+                yield
+        finally:
+            self.generation += 1
+
+    # -- everything else is the wrapped store's ----------------------------------------------------
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.base.rows(sql, params)
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.base.arrow(sql, params)
+
+    @contextmanager
+    def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
+        with self.base.temporary(name, data):
+            yield
+
+    def has_table(self, name: str) -> bool:
+        return self.base.has_table(name)
+
+    def lock(self, key: str) -> None:
+        self.base.lock(key)
+
+    def size_bytes(self) -> int:
+        return self.base.size_bytes()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base.data_dir
+
+    @property
+    def read_only(self) -> bool:
+        return self.base.read_only
+
+    def close(self) -> None:
+        """The wrapped store stays open (its owner closes it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "base":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.base, name)
