@@ -198,29 +198,26 @@ def _args(node: exp.Expression) -> list[exp.Expression]:
     return args
 
 
-#: functions the translated SQL relies on, created in the city's schema by ``PostGISStore``
-COMPAT_SQL = """
--- the cim_try_* functions catch errors in a subtransaction, which a parallel worker cannot start:
--- PARALLEL RESTRICTED keeps them in the leader (PARALLEL SAFE failed on large parallel scans)
-CREATE OR REPLACE FUNCTION cim_try_double(t text) RETURNS double precision
-  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::double precision;
-  EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION cim_try_bigint(t text) RETURNS bigint
-  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::bigint;
-  EXCEPTION WHEN others THEN BEGIN RETURN trunc(t::numeric)::bigint;
-  EXCEPTION WHEN others THEN RETURN NULL; END; END $$;
-CREATE OR REPLACE FUNCTION cim_try_boolean(t text) RETURNS boolean
-  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::boolean;
-  EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION cim_try_date(t text) RETURNS date
-  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::date;
-  EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION cim_try_timestamp(t text) RETURNS timestamp
-  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::timestamp;
-  EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION cim_try_timestamptz(t text) RETURNS timestamptz
-  LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$ BEGIN RETURN t::timestamptz;
-  EXCEPTION WHEN others THEN RETURN NULL; END $$;
+def _try_cast(name: str, target: str, volatility: str = "IMMUTABLE", fallback: str | None = None) -> str:
+    """``cim_try_<name>(text)``: the cast, else ``fallback`` (itself tried), else NULL."""
+    otherwise = "RETURN NULL;" if fallback is None else \
+        f"BEGIN RETURN {fallback}; EXCEPTION WHEN others THEN RETURN NULL; END;"
+    return (f"CREATE OR REPLACE FUNCTION cim_try_{name}(t text) RETURNS {target}\n"
+            f"  LANGUAGE plpgsql {volatility} PARALLEL RESTRICTED AS $$ BEGIN RETURN t::{target};\n"
+            f"  EXCEPTION WHEN others THEN {otherwise} END $$;\n")
+
+
+#: functions the translated SQL relies on, created in the city's schema by ``PostGISStore``.
+#: The cim_try_* functions catch errors in a subtransaction, which a parallel worker cannot start:
+#: PARALLEL RESTRICTED keeps them in the leader (PARALLEL SAFE failed on large parallel scans).
+COMPAT_SQL = "".join([
+    _try_cast("double", "double precision"),
+    _try_cast("bigint", "bigint", fallback="trunc(t::numeric)::bigint"),
+    _try_cast("boolean", "boolean"),
+    _try_cast("date", "date"),
+    _try_cast("timestamp", "timestamp"),
+    _try_cast("timestamptz", "timestamptz", volatility="STABLE"),
+]) + """
 CREATE OR REPLACE FUNCTION cim_geometry_type(g geometry) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT upper(GeometryType(g)) $$;
 CREATE OR REPLACE FUNCTION cim_epoch_us(t timestamptz) RETURNS bigint
