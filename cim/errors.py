@@ -64,3 +64,9 @@ __all__ = [
     "QueryError",
     "PermissionDenied",
 ]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import shapely
 
-from cim.errors import FeatureNotFound, QueryError
+from cim.errors import FeatureNotFound, QueryError, first_line
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -107,7 +107,7 @@ def select_features(city: City, layer: str | None, *, bbox: Any = None, bbox_crs
         table = city.store.arrow(sql, params)
     except Exception as exc:  # the user's where clause is SQL: report it as theirs
         if where:
-            raise QueryError(f"bad where clause {where!r}: {_first_line(exc)}") from exc
+            raise QueryError(f"bad where clause {where!r}: {first_line(exc)}") from exc
         raise
     return to_output(table, city.crs, output)
 
@@ -182,7 +182,7 @@ def run_sql(city: City, query: str, params: list[Any] | None, *, output: str = "
     try:
         table = city.store.arrow(query, params)
     except Exception as exc:
-        raise QueryError(f"SQL failed: {_first_line(exc)}") from exc
+        raise QueryError(f"SQL failed: {first_line(exc)}") from exc
     return to_output(table, city.crs, output)
 
 
@@ -239,11 +239,6 @@ def nearest(city: City, geometry: Any, n: int, layer: str | None, *, crs: str | 
            f"WHERE {clause}{layer_sql} AND geom IS NOT NULL ORDER BY distance, id LIMIT {int(n)}")
     args = [wkb, *params] + ([layer] if layer else [])
     return to_output(city.store.arrow(sql, args), city.crs, output)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _JOINS = {

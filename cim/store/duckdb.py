@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from cim.errors import CIMError, CityNotFound
+from cim.errors import CIMError, CityNotFound, first_line
 from cim.store.base import Store
 
 _SPATIAL_VERSION = "v1.5.5"
@@ -71,10 +71,10 @@ class DuckDBStore(Store):
                     f"{self.location} is open for writing in another process (a DuckDB file has one "
                     "writer): stop that process, or open this one read-only"
                 ) from exc
-            raise CIMError(f"cannot open {self.location}: {_first_line(exc)}") from exc
+            raise CIMError(f"cannot open {self.location}: {first_line(exc)}") from exc
         except duckdb.Error as exc:
             raise CIMError(
-                f"{self.location} is not a readable DuckDB city file: {_first_line(exc)}"
+                f"{self.location} is not a readable DuckDB city file: {first_line(exc)}"
             ) from exc
         self._lock = threading.RLock()
         self._depth = 0
@@ -203,7 +203,3 @@ def _jsonable(attrs: pa.Table) -> pa.Table:
             column = column.cast(column.type.value_type)
         columns.append(column)
     return pa.table(columns, names=[f"c{i}" for i in range(attrs.num_columns)])
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

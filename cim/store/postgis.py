@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from cim.errors import CIMError, CityNotFound
+from cim.errors import CIMError, CityNotFound, first_line
 from cim.store.base import Store
 from cim.store.dialect import COMPAT_SQL, to_postgres
 
@@ -95,7 +95,7 @@ class PostGISStore(Store):
         except psycopg.OperationalError as exc:
             raise CIMError(_connect_message(self.location, exc)) from None
         except psycopg.ProgrammingError as exc:
-            raise CIMError(f"bad PostgreSQL URL {self.location}: {_first_line(exc)}") from None
+            raise CIMError(f"bad PostgreSQL URL {self.location}: {first_line(exc)}") from None
         con.execute("SET TIME ZONE 'UTC'")
         if self._read_only:
             con.execute("SET default_transaction_read_only = on")
@@ -201,7 +201,7 @@ class PostGISStore(Store):
             if data.num_rows >= 50_000:  # fresh statistics, or the next spatial join is planned blind
                 con.execute(f"ANALYZE {table}")
         except _psycopg().Error as exc:
-            raise CIMError(f"writing {table} to {self.location} failed: {_first_line(exc)}") from exc
+            raise CIMError(f"writing {table} to {self.location} failed: {first_line(exc)}") from exc
         return data.num_rows
 
     @contextmanager
@@ -290,11 +290,11 @@ class PostGISStore(Store):
         try:
             return con.execute(text, args, prepare=False)
         except psycopg.errors.ReadOnlySqlTransaction as exc:
-            raise CIMError(f"{self.location} is open read-only: {_first_line(exc)}") from exc
+            raise CIMError(f"{self.location} is open read-only: {first_line(exc)}") from exc
         except psycopg.OperationalError as exc:
             if con.closed or con.broken:
                 self._local.con = None
-            raise CIMError(f"lost the connection to {self.location}: {_first_line(exc)}") from exc
+            raise CIMError(f"lost the connection to {self.location}: {first_line(exc)}") from exc
 
 
 def _connect_message(location: str, exc: Exception) -> str:
@@ -302,11 +302,11 @@ def _connect_message(location: str, exc: Exception) -> str:
     if "password authentication failed" in text or "authentication failed" in text:
         return f"PostgreSQL refused the login at {location}: check the user name and password in the URL"
     if "does not exist" in text and "database" in text:
-        return f"{location}: {_first_line(exc).split('FATAL:')[-1].strip()}: create it with `createdb` first"
+        return f"{location}: {first_line(exc).split('FATAL:')[-1].strip()}: create it with `createdb` first"
     if "Connection refused" in text or "could not connect" in text or "timeout" in text.lower() \
             or "No such file" in text or "could not translate host" in text:
         return f"cannot reach PostgreSQL at {location}: is the server running and the host/port right?"
-    return f"cannot connect to {location}: {_first_line(exc)}"
+    return f"cannot connect to {location}: {first_line(exc)}"
 
 
 def _no_postgis(con: Any, location: str) -> str:
@@ -420,8 +420,3 @@ def _pg_type(t: pa.DataType) -> str:
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return "bytea"
     return "text"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
