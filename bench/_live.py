@@ -151,14 +151,17 @@ def _tiles_over_city(z: int) -> list[tuple[int, int, int]]:
 def serve(url: str, port: int) -> Any:
     import subprocess
     import sys
+    import tempfile
 
     import httpx
 
+    log = tempfile.NamedTemporaryFile("w+", prefix="cim-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "cim", "serve", url, "--port", str(port), "--log-level", "warning"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc.log_path = log.name  # server errors (tracebacks) land here; the run reports them
     for _ in range(300):
         if proc.poll() is not None:
-            raise RuntimeError(f"cim serve exited: {proc.stderr.read()[-800:]}")
+            raise RuntimeError(f"cim serve exited: {open(log.name).read()[-800:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/landing", timeout=2).status_code == 200:
                 return proc

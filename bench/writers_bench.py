@@ -256,6 +256,9 @@ def run(url: str, *, seconds: float = 60.0, writers: int = 8, readers: int = 8, 
         result = Result(seconds=time.time() - start, reads=counts[0], errors=list(errors))
         if server is not None:
             result.errors += server_lists(f"http://127.0.0.1:{port}", layers)
+            errors_logged = Path(server.log_path).read_text(errors="replace")
+            if "Traceback" in errors_logged:
+                result.errors.append("cim serve logged: " + errors_logged[errors_logged.index("Traceback"):][:3000])
         if mqtt_streams:
             _drain(url, reports, mqtt_streams, result)
         for stream in mqtt_streams:
