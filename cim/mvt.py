@@ -175,16 +175,21 @@ class VectorTiles:
         return prepared
 
     def _drop_stale(self, info: LayerInfo) -> None:
+        """Drop the prepared tables of older versions of this layer and view, except the newest of
+        them: a request that read the catalogue just before this version landed may still be
+        rendering from it (with other processes writing, versions can follow each other in seconds)."""
         rows = self.con.execute("SELECT key, meta FROM prepared").fetchall()
-        for key, meta in rows:
-            m = json.loads(meta)
-            if m.get("layer") == info.name and m.get("view") == info.view and m.get("version") != info.version:
-                for t in (m.get("table"), m.get("agg_table")):
-                    if t:
-                        self.con.execute(f'DROP TABLE IF EXISTS "{t}"')
-                self.con.execute("DELETE FROM prepared WHERE key = ?", [key])
-                self.con.execute("DELETE FROM rendered WHERE key = ?", [key])
-                self._prepared.pop(key, None)
+        stale = [(key, json.loads(meta)) for key, meta in rows]
+        stale = [(key, m) for key, m in stale
+                 if m.get("layer") == info.name and m.get("view") == info.view and m.get("version") != info.version]
+        stale.sort(key=lambda km: km[1].get("version") or 0)
+        for key, m in stale[:-1]:
+            for t in (m.get("table"), m.get("agg_table")):
+                if t:
+                    self.con.execute(f'DROP TABLE IF EXISTS "{t}"')
+            self.con.execute("DELETE FROM prepared WHERE key = ?", [key])
+            self.con.execute("DELETE FROM rendered WHERE key = ?", [key])
+            self._prepared.pop(key, None)
 
     # -- rendering ---------------------------------------------------------------------------
     def tile(self, info: LayerInfo, z: int, x: int, y: int) -> bytes:

@@ -226,3 +226,24 @@ def test_point_layers_are_drawn_at_every_zoom(client, served_city):
         features = decode(resp.content)["inspections"]["features"]
         assert all(f["geometry"]["type"] == "Point" for f in features)
         assert "inspections.I0" in {f["properties"]["id"] for f in features}
+
+
+def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landing(city, tmp_path):
+    from cim.catalog import layer_info
+    from cim.mvt import VectorTiles
+    from tests.cim.helpers import parcels_geojson
+
+    tiles = VectorTiles(city, tmp_path / "store.duckdb")
+    infos = []
+    for n in (3, 4, 5):  # three versions of the layer, each rendered as it lands
+        city.ingest(parcels_geojson(tmp_path / f"parcels{n}.geojson", n=n), layer="parcels")
+        infos.append(layer_info(city, "parcels", "anonymous"))
+        centre = reproject(np.array([shapely.box(*infos[-1].bbox).centroid], dtype=object), city.crs, "EPSG:3857")[0]
+        z = 13  # one tile holds the whole layer
+        x, y = tile_of(centre.x, centre.y, z)
+        assert len(decode(tiles.tile(infos[-1], z, x, y))["parcels"]["features"]) == n
+    # a request that read the catalogue just before the last version landed still renders its version
+    assert len(decode(tiles.tile(infos[1], z, x, y))["parcels"]["features"]) == 4
+    kept = sorted(json.loads(m)["version"] for (m,) in tiles.con.execute("SELECT meta FROM prepared").fetchall())
+    assert kept == [infos[1].version, infos[2].version]  # older ones are dropped
+    tiles.close()
