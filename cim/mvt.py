@@ -175,7 +175,7 @@ class VectorTiles:
         return prepared
 
     def _drop_stale(self, info: LayerInfo) -> None:
-        """Drop the prepared tables of older versions of this layer and view, except the newest of
+        """Drop the prepared tables of older versions of this layer and view, except the two newest of
         them: a request that read the catalogue just before this version landed may still be
         rendering from it (with other processes writing, versions can follow each other in seconds)."""
         rows = self.con.execute("SELECT key, meta FROM prepared").fetchall()
@@ -183,7 +183,7 @@ class VectorTiles:
         stale = [(key, m) for key, m in stale
                  if m.get("layer") == info.name and m.get("view") == info.view and m.get("version") != info.version]
         stale.sort(key=lambda km: km[1].get("version") or 0)
-        for key, m in stale[:-1]:
+        for key, m in stale[:-2]:
             for t in (m.get("table"), m.get("agg_table")):
                 if t:
                     self.con.execute(f'DROP TABLE IF EXISTS "{t}"')

@@ -235,15 +235,16 @@ def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landi
 
     tiles = VectorTiles(city, tmp_path / "store.duckdb")
     infos = []
-    for n in (3, 4, 5):  # three versions of the layer, each rendered as it lands
+    for n in (3, 4, 5, 6):  # four versions of the layer, each rendered as it lands
         city.ingest(parcels_geojson(tmp_path / f"parcels{n}.geojson", n=n), layer="parcels")
         infos.append(layer_info(city, "parcels", "anonymous"))
         centre = reproject(np.array([shapely.box(*infos[-1].bbox).centroid], dtype=object), city.crs, "EPSG:3857")[0]
         z = 13  # one tile holds the whole layer
         x, y = tile_of(centre.x, centre.y, z)
         assert len(decode(tiles.tile(infos[-1], z, x, y))["parcels"]["features"]) == n
-    # a request that read the catalogue just before the last version landed still renders its version
+    # requests that read the catalogue just before the last versions landed still render their own
     assert len(decode(tiles.tile(infos[1], z, x, y))["parcels"]["features"]) == 4
+    assert len(decode(tiles.tile(infos[2], z, x, y))["parcels"]["features"]) == 5
     kept = sorted(json.loads(m)["version"] for (m,) in tiles.con.execute("SELECT meta FROM prepared").fetchall())
-    assert kept == [infos[1].version, infos[2].version]  # older ones are dropped
+    assert kept == [i.version for i in infos[1:]]  # the oldest is dropped
     tiles.close()
