@@ -120,7 +120,7 @@ def main() -> None:
     try:
         city_path = args.city or _make_city(work)
         import cim
-        from cim.rasters import raster_source
+        from serving.raster import raster_source
 
         with cim.open(city_path, read_only=True) as city:
             src = raster_source(city, city.layer("dem"))

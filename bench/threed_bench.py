@@ -47,7 +47,7 @@ def make_city(folder: Path, scale: int | None, *, limit: int | None = None, dem:
 
 
 def bench_export(city: cim.City, out: Path) -> dict:
-    from cim.threed import export_3dtiles
+    from serving.threed import export_3dtiles
 
     report = export_3dtiles(city, out, layer="buildings", overwrite=True)
     return {"engine": "cim export (1.1 glb)", "features": report.features, "tiles": report.tiles,
@@ -56,7 +56,7 @@ def bench_export(city: cim.City, out: Path) -> dict:
 
 
 def bench_serving(city: cim.City, requests: int) -> list[dict]:
-    from cim.threed import TilesetCache
+    from serving.threed import TilesetCache
 
     cache = TilesetCache(disk=True)
     start = time.perf_counter()

@@ -72,9 +72,9 @@ def _city_on_postgis(pg: TempPostGIS, city_path: Path) -> str:
 def _prepare(city_path: Path | str, layer: str, store: Path, seed_zoom: int) -> dict[str, object]:
     """Prepare (and seed up to ``seed_zoom``) cim's tile store in ``store`` for the public view."""
     import cim
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
-    from cim.mvt_store import RenderedTiles
+    from cim.model.catalog import layer_info
+    from serving.vector.rendered import RenderedTiles
+    from serving.vector.tiles import VectorTiles
 
     city = cim.open(city_path, read_only=True)
     try:
@@ -95,7 +95,7 @@ def _prepare(city_path: Path | str, layer: str, store: Path, seed_zoom: int) -> 
 
 def tile_list(bounds: tuple[float, ...], per_zoom: int) -> list[tuple[int, int, int]]:
     """The ``per_zoom`` tiles nearest the centre of ``bounds`` (EPSG:3857) at each zoom 10–16."""
-    from cim.tilegrid import tile_bounds, tiles_covering
+    from serving.tilegrid import tile_bounds, tiles_covering
 
     cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     out = []
@@ -209,7 +209,7 @@ def _floor(engine: str, render, tiles: list[tuple[int, int, int]]) -> dict[str, 
 def duckdb_floor(store: Path, table: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
     """DuckDB ST_AsMVTGeom + ST_AsMVT over the same 3857 geometries with an RTREE, no generalisation."""
     from cim.store.duckdb import connect
-    from cim.tilegrid import tile_bounds
+    from serving.tilegrid import tile_bounds
 
     con = connect()
     con.execute(f"ATTACH '{store}' AS store (READ_ONLY)")
@@ -233,8 +233,8 @@ def duckdb_floor(store: Path, table: str, tiles: list[tuple[int, int, int]]) -> 
 def cim_in_process(city_path: Path, store: Path, layer: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
     """cim rendering each tile from scratch, without HTTP (prepared layer, generalised, own encoder)."""
     import cim
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
+    from cim.model.catalog import layer_info
+    from serving.vector.tiles import VectorTiles
 
     city = cim.open(city_path, read_only=True)
     vt = VectorTiles(city, store)

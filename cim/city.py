@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from cim import migrations
 from cim.errors import CIMError, CityExists, LayerNotFound
-from cim.model import DEFAULT_CRS
+from cim.model.vocabulary import DEFAULT_CRS
 from cim.store import Store, is_url, open_store
 
 if TYPE_CHECKING:

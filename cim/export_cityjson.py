@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from cim.errors import ValidationError
-from cim.meshes import read_meshes
+from cim.model.meshes import read_meshes
 
 if TYPE_CHECKING:
     from cim.city import City

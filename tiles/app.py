@@ -27,16 +27,16 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import cim
 from cim.city import City
-from cim.mvt import VectorTiles
-from cim.mvt_store import RenderedTiles
 from cim.store.base import Store
 from cim.store.duckdb import DuckDBStore
 from cim.store.threaded import ThreadedStore
+from cim.store.watched import WatchedStore
+from serving.vector.rendered import RenderedTiles
+from serving.vector.tiles import VectorTiles
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware
 from tiles.settings import Settings
 from tiles.tilecache import TileCache
-from tiles.watch import WatchedStore
 
 log = logging.getLogger("tiles")
 
@@ -139,7 +139,7 @@ def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> t
     Returns the stop event and the thread; shutdown sets the one and joins the other (the layer
     being prepared finishes first).
     """
-    from cim.catalog import visible_layers
+    from cim.model.catalog import visible_layers
 
     stop = threading.Event()
 

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query, Request
 
 from cim.access import require_role
-from cim.catalog import LayerInfo, layer_info
 from cim.city import City
+from cim.model.catalog import LayerInfo, layer_info
 from tiles.errors import Unauthorized
 from tiles.settings import Settings
 

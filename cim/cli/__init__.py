@@ -7,12 +7,17 @@ traceback.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 
 import typer
 
 from cim.cli import common
+from cim.cli.check import register as _register_check
+from cim.cli.copy import register as _register_copy
 from cim.cli.core import register as _register_core
 from cim.cli.demo import register as _register_demo
+from cim.cli.export import register as _register_export
+from cim.cli.iot import register as _register_iot
 
 app = typer.Typer(
     name="cim",
@@ -29,25 +34,18 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
     common.STATE.debug = debug
 
 
-for _register in (_register_core, _register_demo):
+for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy):
     _register(app)
 
 
-def _register_optional(module: str) -> None:
-    """Subsystem commands (serve, iot, …) register themselves when their module is present."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return
-        raise
-    mod.register(app)
+def _register_plugins() -> None:
+    """Commands of other rooms (``cim serve`` comes from the server, ``tiles``) plug in through the
+    ``cim.cli`` entry-point group, so the model never imports the server."""
+    for entry in entry_points(group="cim.cli"):
+        entry.load()(app)
 
 
-for _module in ("cim.cli.serve", "cim.cli.iot", "cim.cli.export", "cim.cli.check", "cim.cli.copy"):
-    _register_optional(_module)
+_register_plugins()
 
 
 def main() -> None:

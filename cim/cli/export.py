@@ -32,7 +32,7 @@ def export_3dtiles(
 ) -> None:
     """Write a layer as a 3D Tiles 1.1 tileset any static web server can serve."""
     import cim
-    from cim.threed import export_3dtiles as run
+    from serving.threed import export_3dtiles as run
 
     c = cim.open(city, read_only=True)
     try:

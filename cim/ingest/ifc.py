@@ -18,10 +18,10 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import ValidationError
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged, next_version
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
-from cim.meshes import StoredMesh, to_rows
+from cim.model.meshes import StoredMesh, to_rows
+from cim.model.versions import LayerSpec, commit_layer, is_unchanged, next_version
 
 if TYPE_CHECKING:
     from cim.city import City

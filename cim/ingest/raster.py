@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged, next_version
 from cim.ingest.report import IngestReport
 from cim.ingest.source import checksum, layer_name_for
+from cim.model.versions import LayerSpec, commit_layer, is_unchanged, next_version
 
 if TYPE_CHECKING:
     from cim.city import City

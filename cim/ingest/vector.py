@@ -10,10 +10,10 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import CRSError, SourceError
-from cim.ingest.commit import LayerSpec, commit_layer, is_unchanged
 from cim.ingest.properties import feature_columns, infer_feature_class, parent_ids
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, layer_name_for
+from cim.model.versions import LayerSpec, commit_layer, is_unchanged
 
 if TYPE_CHECKING:
     from cim.city import City

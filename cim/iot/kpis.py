@@ -1,6 +1,6 @@
 """Operate-mode figures for the viewer: sensors online, alerts by level, stale sensors, readings.
 
-Picked up by ``cim.kpis`` (``PROVIDER_MODULES``); only sensors the role may see are counted.
+Picked up by ``cim.analysis.kpis`` (``PROVIDER_MODULES``); only sensors the role may see are counted.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
 
-from cim.kpis import kpi
+from cim.analysis.kpis import kpi
 
 if TYPE_CHECKING:
     from cim.city import City

@@ -2,7 +2,7 @@
 
 The server keys its layer catalogue, tile caches and ETags by the model version and re-reads it
 only when ``generation`` changes, so a cached tile costs no database round trip. ``ThreadedStore``
-(a DuckDB file: per-thread read cursors) and ``tiles.watch.WatchedStore`` (a database other
+(a DuckDB file: per-thread read cursors) and ``cim.store.watched.WatchedStore`` (a database other
 processes write too: changes polled) both build on this; everything they do not override is the
 wrapped store's.
 """

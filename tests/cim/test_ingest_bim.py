@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 import cim
-from cim.meshes import read_meshes
+from cim.model.meshes import read_meshes
 from tests.bim.ifc_factory import add_broken_wall, add_wall, georeference, skeleton, write
 from tests.conftest import sample
 

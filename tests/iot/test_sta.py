@@ -6,8 +6,8 @@ import pytest
 
 from cim.errors import FeatureNotFound, QueryError, ValidationError
 from cim.iot import datastream_id, write_observations
-from cim.iot.sta import read
-from cim.iot.sta_write import create_observations
+from serving.sensorthings.entities import read
+from serving.sensorthings.write import create_observations
 from tests.iot.conftest import at
 from tests.iot.test_write import obs
 

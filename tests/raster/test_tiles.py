@@ -110,7 +110,7 @@ def test_tiles_agree_with_rio_tiler_reading_the_same_cog(client, raster_city, la
     else:  # rendered by rio-tiler with the same range and colour map: the same colours
         from rio_tiler.colormap import cmap
 
-        from cim.rasters import raster_source
+        from serving.raster import raster_source
 
         low, high = raster_source(raster_city, raster_city.layer(layer)).ranges[0]
         ref.rescale(in_range=((low, high),))
@@ -178,7 +178,7 @@ def test_a_restricted_raster_reaches_an_operator_no_finer_than_the_coarse_grid(c
 
 
 def test_api_city_links_raster_layers_to_their_tiles(client):
-    from cim.catalog import layer_info
+    from cim.model.catalog import layer_info
     from tiles.routers.raster import layer_links
 
     info = layer_info(client.app.state.city, "sfdem", "anonymous")

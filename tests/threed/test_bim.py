@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from cim.threed import plan_tileset
+from serving.threed import plan_tileset
 from tests.threed import decode
 
 
@@ -54,7 +54,7 @@ def test_bim_glb_passes_the_khronos_validator(bim_tiles, gltf_validator, tmp_pat
 
 
 def test_element_vertices_land_where_the_model_stored_them(bim_city, bim_tiles):
-    from cim.meshes import read_meshes
+    from cim.model.meshes import read_meshes
 
     _, doc, contents = bim_tiles
     stored = {m.feature_id: m for m in read_meshes(bim_city, "tower")}

@@ -9,7 +9,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from cim.threed import plan_tileset
+from serving.threed import plan_tileset
 from tests.threed import decode
 
 
@@ -44,7 +44,7 @@ def test_the_gltf_validator_reports_a_damaged_glb(small_tiles, gltf_validator, t
     doc, binary = decode.split_glb(next(iter(contents.values())))
     position = doc["meshes"][0]["primitives"][0]["attributes"]["POSITION"]
     doc["accessors"][position]["max"] = [0.0, 0.0, 0.0]  # lies about the bounds
-    from cim.threed.glb import pack_glb
+    from serving.threed.glb import pack_glb
 
     path = tmp_path / "bad.glb"
     path.write_bytes(pack_glb(doc, binary))

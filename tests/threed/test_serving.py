@@ -10,7 +10,7 @@ from pyproj import Transformer
 from typer.testing import CliRunner
 
 from cim.errors import PermissionDenied, ValidationError
-from cim.threed import export_3dtiles, plan_tileset
+from serving.threed import export_3dtiles, plan_tileset
 from tests.threed import decode
 from tests.threed.conftest import buildings_frame
 
@@ -122,7 +122,7 @@ def test_a_restricted_layer_is_hidden_from_anonymous_coarse_for_an_operator_and_
 
 
 def test_api_city_links_layers_with_heights_to_a_tileset(client):
-    from cim.catalog import layer_info
+    from cim.model.catalog import layer_info
     from tiles.routers.tiles3d import layer_links
 
     city = client.app.state.city
@@ -167,7 +167,7 @@ def test_cim_export_3dtiles_writes_the_folder_and_explains_errors(guarded_city, 
 def test_tile_ordered_footprints_serve_the_same_content_as_the_city(guarded_city):
     import time
 
-    from cim.threed import TilesetCache
+    from serving.threed import TilesetCache
 
     cache = TilesetCache(sidecar_from=0)
     plan = cache.plan(guarded_city, "buildings")

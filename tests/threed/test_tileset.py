@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cim.errors import LayerNotFound, ValidationError
-from cim.threed import plan_tileset
+from serving.threed import plan_tileset
 from tests.threed import decode
 
 

@@ -18,8 +18,8 @@ import shapely
 import shapely.geometry
 from fastapi.testclient import TestClient
 
-from cim.tilegrid import tile_bounds, tiles_covering
 from gis.crs import reproject
+from serving.tilegrid import tile_bounds, tiles_covering
 from tests.tiles.conftest import KEYS, file_copy, headers
 
 BACKENDS = ("duckdb", "postgis")
@@ -90,7 +90,7 @@ def assert_same_features(a: bytes, b: bytes, where: str) -> int:
 
 def layer_tiles(twins: dict[str, TestClient], layer: str, role: str) -> list[tuple[int, int, int]]:
     """Every tile covering the layer at ``ZOOMS``, with one ring of neighbours (mostly empty)."""
-    from cim.catalog import layer_info
+    from cim.model.catalog import layer_info
 
     w, s, e, n = layer_info(twins["duckdb"].app.state.city, layer, role).bbox_4326
     box = reproject(np.array([shapely.box(w, s, e, n)], dtype=object), "OGC:CRS84", "EPSG:3857")[0]
@@ -129,8 +129,8 @@ def test_coarse_pipes_are_snapped_alike_on_both_backends(twins):
 
 def test_low_zoom_aggregates_are_the_same_on_both_backends(twins, tmp_path):
     """A small per-tile budget makes every zoom below raw_from an aggregate: cells match too."""
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
+    from cim.model.catalog import layer_info
+    from serving.vector.tiles import VectorTiles
 
     rendered = {}
     for backend in BACKENDS:

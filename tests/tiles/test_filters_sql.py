@@ -1,4 +1,4 @@
-"""cim.filters: CQL2 → SQL in which no client value appears in the SQL text."""
+"""serving.features.filters: CQL2 → SQL in which no client value appears in the SQL text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from cim.errors import QueryError
-from cim.filters import compile_filter, queryables
+from serving.features.filters import compile_filter, queryables
 
 FIELDS = [{"name": "floors", "type": "int64"}, {"name": "use", "type": "large_string"},
           {"name": "built", "type": "timestamp[us, tz=UTC]"}, {"name": "diameter_mm", "type": "double"}]

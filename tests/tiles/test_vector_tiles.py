@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from cim.tilegrid import tile_bounds, tile_of, tile_size
 from gis.crs import reproject
+from serving.tilegrid import tile_bounds, tile_of, tile_size
 from tests.tiles.conftest import headers
 
 
@@ -166,9 +166,9 @@ def test_restricted_layer_tiles_are_coarse_for_operators_and_exact_for_admins(cl
 
 
 def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(served_city, tmp_path):
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
-    from cim.tilegrid import tiles_covering
+    from cim.model.catalog import layer_info
+    from serving.tilegrid import tiles_covering
+    from serving.vector.tiles import VectorTiles
 
     tiles = VectorTiles(served_city, tmp_path / "small-threshold.duckdb", max_features=100)
     info = layer_info(served_city, "buildings", "anonymous")
@@ -193,9 +193,9 @@ def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(serv
 
 
 def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city, tmp_path):
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
-    from cim.mvt_store import RenderedTiles
+    from cim.model.catalog import layer_info
+    from serving.vector.rendered import RenderedTiles
+    from serving.vector.tiles import VectorTiles
 
     tiles = VectorTiles(served_city, tmp_path / "seed.duckdb")
     store = RenderedTiles(tiles)
@@ -229,8 +229,8 @@ def test_point_layers_are_drawn_at_every_zoom(client, served_city):
 
 
 def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landing(city, tmp_path):
-    from cim.catalog import layer_info
-    from cim.mvt import VectorTiles
+    from cim.model.catalog import layer_info
+    from serving.vector.tiles import VectorTiles
     from tests.cim.helpers import parcels_geojson
 
     tiles = VectorTiles(city, tmp_path / "store.duckdb")

@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from cim.catalog import LayerInfo, visible_layers
-from cim.feature_card import feature_card
-from cim.kpis import kpis as city_kpis
-from cim.search import MAX_LIMIT
-from cim.search import search as city_search
+from cim.analysis.kpis import kpis as city_kpis
+from cim.model.catalog import LayerInfo, visible_layers
+from serving.features.card import feature_card
+from serving.features.search import MAX_LIMIT
+from serving.features.search import search as city_search
 from tiles.dependencies import CityDep, Role
 
 router = APIRouter(prefix="/api", tags=["city"])

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from cim import ogc_crs
-from cim.catalog import LayerInfo, visible_layers
 from cim.errors import QueryError
-from cim.filters import compile_filter, queryables
-from cim.geojson import to_features
-from cim.items import ItemsQuery, get_item, query_items
+from cim.model.catalog import LayerInfo, visible_layers
+from serving.features import crs as ogc_crs
+from serving.features.filters import compile_filter, queryables
+from serving.features.geojson import to_features
+from serving.features.items import ItemsQuery, get_item, query_items
 from tiles.dependencies import CityDep, Layer, PageParams, Role, SettingsDep, page_limit
 
 router = APIRouter(tags=["OGC API Features"])

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import Response
 
-from cim.catalog import LayerInfo, etag_for
 from cim.errors import ValidationError
-from cim.rasters import MAX_ZOOM, RasterTiles
+from cim.model.catalog import LayerInfo, etag_for
+from serving.raster import MAX_ZOOM, RasterTiles
 from tiles.dependencies import CityDep, Layer
 
 router = APIRouter(tags=["Raster tiles"])

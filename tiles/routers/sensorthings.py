@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from cim.iot.sta import NAVIGATION, SETS, read, service_root
-from cim.iot.sta_write import create_observations
+from serving.sensorthings.entities import NAVIGATION, SETS, read, service_root
+from serving.sensorthings.write import create_observations
 from tiles.dependencies import CityDep, Role, requires
 from tiles.routers.iot import publish_batch
 

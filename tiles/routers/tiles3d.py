@@ -1,6 +1,6 @@
 """3D Tiles 1.1: ``/3dtiles/{layer}/tileset.json`` and its glb content, generated on request.
 
-Plans and content are cached per layer version and per view (``cim.threed.TilesetCache``): the
+Plans and content are cached per layer version and per view (``serving.threed.TilesetCache``): the
 first request of a tile builds it, later ones read it from disk; a new ingest makes a new version
 and so new content. Responses carry an ETag (304 on a match). A layer the caller may not see is a
 404, exactly like a missing one; a restricted layer seen "coarse" gets the desensitised tileset.
@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Header, Path, Request
 from fastapi.responses import Response
 
-from cim.catalog import LayerInfo, etag_for
-from cim.threed import TilesetCache
-from cim.threed.cache import dumps
+from cim.model.catalog import LayerInfo, etag_for
+from serving.threed import TilesetCache
+from serving.threed.cache import dumps
 from tiles.dependencies import CityDep, Layer, Role
 
 router = APIRouter(tags=["3D Tiles"])

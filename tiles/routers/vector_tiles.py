@@ -2,7 +2,7 @@
 
 A tile is looked up in the in-process cache first (key: layer, view, z/x/y, model version); a
 matching ``If-None-Match`` is answered 304 before anything is rendered; gzip is served from the
-cache when the client accepts it. Rendering is ``cim.mvt.VectorTiles`` (no SQL here).
+cache when the client accepts it. Rendering is ``serving.vector.tiles.VectorTiles`` (no SQL here).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from cim.catalog import LayerInfo, etag_for, model_version
-from cim.tilegrid import MAX_ZOOM, check_tile
+from cim.model.catalog import LayerInfo, etag_for, model_version
+from serving.tilegrid import MAX_ZOOM, check_tile
 from tiles.dependencies import CityDep, Layer, get_layer
 from tiles.errors import NotFound
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import shapely
 
 from cim.access import coarsen_z, mask_properties
-from cim.ogc_crs import CRS84, crs_name, from_city
+from serving.features.crs import CRS84, crs_name, from_city
 
 
 def geometries(table: pa.Table, *, city_crs: str, crs: str = CRS84) -> np.ndarray:

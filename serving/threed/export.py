@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cim.errors import ValidationError
-from cim.threed.access import view_for
-from cim.threed.plan import DEFAULT_MAX_FEATURES
-from cim.threed.tileset import content_uri, plan_tileset
+from serving.threed.access import view_for
+from serving.threed.plan import DEFAULT_MAX_FEATURES
+from serving.threed.tileset import content_uri, plan_tileset
 
 if TYPE_CHECKING:
     from cim.city import City

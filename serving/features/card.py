@@ -18,9 +18,9 @@ import numpy as np
 import shapely
 
 from cim.access import coarse_geometry_sql, coarsen_z, mask_properties, view_of
-from cim.catalog import all_layers
 from cim.errors import FeatureNotFound
-from cim.ogc_crs import from_city
+from cim.model.catalog import all_layers
+from serving.features.crs import from_city
 
 if TYPE_CHECKING:
     from cim.city import City

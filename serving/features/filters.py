@@ -278,7 +278,7 @@ class _Compiler:
     def _geometry_literal(self, value: Any, crs: str | None = None) -> str:
         import shapely
 
-        from cim.ogc_crs import to_city
+        from serving.features.crs import to_city
 
         try:
             geom = shapely.geometry.shape(value.geometry if hasattr(value, "geometry") else value)

@@ -2,7 +2,7 @@
 
 A non-empty tile up to ``SEED_MAX_ZOOM`` is rendered once per layer version and view and kept
 gzipped (decompressed for the rare client that does not accept gzip) in the side store of
-``cim.mvt.VectorTiles``; a later request — from this process or after a restart — is one
+``serving.vector.tiles.VectorTiles``; a later request — from this process or after a restart — is one
 indexed lookup. Empty tiles and deeper zooms are rendered
 on demand and never kept, so what clients ask for cannot grow the store beyond the data.
 ``seed`` renders every tile of a layer up to a zoom ahead of time (the server does it in the
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from cim.mvt import VectorTiles
-from cim.tilegrid import check_tile, tiles_covering
+from serving.tilegrid import check_tile, tiles_covering
+from serving.vector.tiles import VectorTiles
 
 if TYPE_CHECKING:
-    from cim.catalog import LayerInfo
+    from cim.model.catalog import LayerInfo
 
 SEED_MAX_ZOOM = 16
 

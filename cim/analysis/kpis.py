@@ -18,16 +18,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cim.access import view_of
-from cim.catalog import LayerInfo, all_layers, model_version
 from cim.errors import ValidationError
-from cim.filters import json_path
+from cim.model.catalog import LayerInfo, all_layers, model_version
+from serving.features.filters import json_path
 
 if TYPE_CHECKING:
     from cim.city import City
 
 MODES = ("plan", "build", "manage", "operate")
 #: modules with ``kpis(city, mode, role)``, asked after the core figures when importable
-PROVIDER_MODULES = ("cim.iot.kpis", "cim.analysis.kpis")
+PROVIDER_MODULES = ("cim.iot.kpis",)
 
 _cache: dict[tuple, list[dict[str, Any]]] = {}
 _lock = threading.Lock()

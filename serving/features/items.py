@@ -2,7 +2,7 @@
 
 One parametrised query for the page and one for ``numberMatched``; the bbox predicate is a plain
 ``ST_Intersects(geom, ST_MakeEnvelope(...))`` on the indexed column so DuckDB uses the RTREE.
-Rows come back as Arrow; GeoJSON is written by ``cim.geojson``.
+Rows come back as Arrow; GeoJSON is written by ``serving.features.geojson``.
 
 Example:
     >>> page = query_items(city, ItemsQuery(layer="buildings", limit=10, bbox=(515000, 3979500, 515500, 3980000)))
@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from cim.access import coarse_geometry_sql
 from cim.errors import FeatureNotFound, QueryError
-from cim.filters import Where
 from cim.query import parse_time
+from serving.features.filters import Where
 
 if TYPE_CHECKING:
     from cim.city import City

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from cim.threed.geodesy import to_ecef, to_local
-from cim.threed.lod1 import Mesh, _y_up
+from serving.threed.geodesy import to_ecef, to_local
+from serving.threed.lod1 import Mesh, _y_up
 
 if TYPE_CHECKING:
     from cim.city import City
-    from cim.meshes import StoredMesh
+    from cim.model.meshes import StoredMesh
 
 __all__ = ["has_meshes", "mesh_plan_inputs", "mesh_content", "feature_rows"]
 
@@ -40,7 +40,7 @@ def has_meshes(city: City, layer: str, version: int) -> bool:
 
 def mesh_plan_inputs(city: City, layer: str, version: int) -> pa.Table:
     """Per meshed feature: id, x/y bounds of its vertices, z range and footprint-box area."""
-    from cim.meshes import read_meshes
+    from cim.model.meshes import read_meshes
 
     meshes = read_meshes(city, layer, version=version)
     lo = np.array([m.vertices.min(axis=0) for m in meshes]) if meshes else np.zeros((0, 3))

@@ -23,8 +23,8 @@ from functools import lru_cache
 import numpy as np
 
 from cim.errors import ValidationError
-from cim.rasters.source import RasterSource
-from cim.rasters.warp import read_tile
+from serving.raster.source import RasterSource
+from serving.raster.warp import read_tile
 
 __all__ = ["MAX_ZOOM", "check_tile", "map_tile", "terrain_tile", "coarse_tilesize", "FORMATS"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from cim.model import check_classification, check_layer_name, check_phase
+from cim.model.vocabulary import check_classification, check_layer_name, check_phase
 
 if TYPE_CHECKING:
     from cim.city import City

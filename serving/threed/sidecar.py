@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cim.threed.tileset import Tileset3D
+    from serving.threed.tileset import Tileset3D
 
 __all__ = ["write_sidecar", "read_tile_rows"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from cim.threed.geodesy import to_ecef, to_local
+from serving.threed.geodesy import to_ecef, to_local
 
 __all__ = ["Mesh", "extrude"]
 

@@ -23,16 +23,16 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cim.threed.access import view_for
-from cim.threed.sidecar import write_sidecar
-from cim.threed.tileset import Tileset3D, plan_tileset
+from serving.threed.access import view_for
+from serving.threed.sidecar import write_sidecar
+from serving.threed.tileset import Tileset3D, plan_tileset
 
 if TYPE_CHECKING:
     from cim.city import City
 
 __all__ = ["TilesetCache", "cache_dir"]
 
-log = logging.getLogger("cim.threed")
+log = logging.getLogger("serving.threed")
 
 _GENERATOR = "g1"  # bump when the content layout changes, so old cached files are not reused
 

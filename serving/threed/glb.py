@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bim.gltf import GlbBuffer, pack_glb
-from cim.threed.lod1 import Mesh
+from serving.threed.lod1 import Mesh
 
 __all__ = ["mesh_glb", "FEATURE_CLASS", "PROPERTIES"]
 
@@ -73,7 +73,7 @@ def mesh_glb(mesh: Mesh, table: dict[str, Sequence[Any]], *, color: Sequence[flo
                      {"featureCount": count, "attribute": 0, "propertyTable": 0, "label": "feature"}]}}}
     properties = {name: _column(buf, PROPERTIES[name], values) for name, values in table.items()}
     doc = {
-        "asset": {"version": "2.0", "generator": "cim.threed", **({"extras": extras} if extras else {})},
+        "asset": {"version": "2.0", "generator": "serving.threed", **({"extras": extras} if extras else {})},
         "extensionsUsed": ["EXT_mesh_features", "EXT_structural_metadata"],
         "extensions": {"EXT_structural_metadata": {
             "schema": {"id": "cim", "classes": {FEATURE_CLASS: {"properties": {

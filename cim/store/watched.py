@@ -1,7 +1,7 @@
 """A city in a database other processes write too, as a server sees it: writes counted, changes polled.
 
 The layer catalogue, the tile caches and every ETag are keyed by the model version
-(``cim.catalog.model_version``), which is re-read only when the store's ``generation`` changes.
+(``cim.model.catalog.model_version``), which is re-read only when the store's ``generation`` changes.
 A DuckDB file has one writer, the server itself, and ``ThreadedStore`` counts its writes. A
 PostGIS city has many writers: without a count the token would be read on every request — a round
 trip to PostgreSQL before even a cached tile is answered. ``WatchedStore`` gives such a store the
@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from cim.catalog import read_model_version
+from cim.model.catalog import read_model_version
 from cim.store.base import Store
 from cim.store.counting import CountingStore
 

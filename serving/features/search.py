@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cim.access import coarse_geometry_sql, view_of
-from cim.catalog import all_layers
 from cim.errors import QueryError
-from cim.ogc_crs import bounds_to_4326
+from cim.model.catalog import all_layers
+from serving.features.crs import bounds_to_4326
 
 if TYPE_CHECKING:
     from cim.city import City

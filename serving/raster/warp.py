@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cim.rasters.source import RasterSource
+    from serving.raster.source import RasterSource
 
 __all__ = ["read_tile", "tile_bounds"]
 

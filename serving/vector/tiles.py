@@ -14,7 +14,7 @@ exact predicate itself costs ~70 µs a row; the MVT clip makes it unnecessary).
 * **Individual features from ``raw_from`` up.** ``raw_from`` is the first zoom at which no tile
   holds more than ``MAX_FEATURES_PER_TILE`` features. Lines and polygons smaller than half a
   display pixel (``size`` < tile width / 512) are dropped (points never are); the rest are snapped
-  to the 4096 grid, which also drops vertices that collapse onto their neighbour (``cim.mvt_encode``,
+  to the 4096 grid, which also drops vertices that collapse onto their neighbour (``serving.vector.encode``,
   a vectorised encoder: DuckDB's ``ST_AsMVTGeom`` costs ~20 µs a feature, too slow for dense tiles).
   The layer's own small attributes ride along from ``min(15, raw_from + 2)``; below that only
   ``id, class, name, height, z_min, z_max``.
@@ -49,14 +49,14 @@ import pyarrow as pa
 import shapely
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
-from cim.filters import CORE_QUERYABLES, json_path
-from cim.mvt_encode import encode_tile
 from cim.query import _sql_type
-from cim.tilegrid import HALF_WORLD, check_tile, tile_bounds, tile_size
+from serving.features.filters import CORE_QUERYABLES, json_path
+from serving.tilegrid import HALF_WORLD, check_tile, tile_bounds, tile_size
+from serving.vector.encode import encode_tile
 
 if TYPE_CHECKING:
-    from cim.catalog import LayerInfo
     from cim.city import City
+    from cim.model.catalog import LayerInfo
 
 MAX_FEATURES_PER_TILE = 3000
 AGG_CELLS = 64

@@ -27,13 +27,13 @@ import shapely
 
 from cim.access import COARSE_Z_M
 from cim.errors import LayerNotFound, ValidationError
-from cim.threed import source
-from cim.threed.access import coarse_bounds, coarse_heights
-from cim.threed.geodesy import enu_frame, relative_transform, to_lonlat
-from cim.threed.glb import mesh_glb
-from cim.threed.lod1 import extrude
-from cim.threed.meshes import feature_rows, has_meshes, mesh_content, mesh_plan_inputs
-from cim.threed.plan import DEFAULT_MAX_FEATURES, Node, plan_quadtree
+from serving.threed import source
+from serving.threed.access import coarse_bounds, coarse_heights
+from serving.threed.geodesy import enu_frame, relative_transform, to_lonlat
+from serving.threed.glb import mesh_glb
+from serving.threed.lod1 import extrude
+from serving.threed.meshes import feature_rows, has_meshes, mesh_content, mesh_plan_inputs
+from serving.threed.plan import DEFAULT_MAX_FEATURES, Node, plan_quadtree
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -64,7 +64,7 @@ class Tileset3D:
     nodes: list[Node]
     view: str = "full"
     source_kind: str = "lod1"  # "lod1": extruded footprints; "mesh": the meshes table (BIM, CityJSON)
-    sidecar: Any = None  # Path of the tile-ordered footprints (cim.threed.sidecar), once written
+    sidecar: Any = None  # Path of the tile-ordered footprints (serving.threed.sidecar), once written
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
 
@@ -161,7 +161,7 @@ class Tileset3D:
         if aligned is not None:
             return {name: column[members] for name, column in aligned.items()}
         if self.sidecar is not None:
-            from cim.threed.sidecar import read_tile_rows
+            from serving.threed.sidecar import read_tile_rows
 
             return read_tile_rows(self.sidecar, index)
         return _align(source.tile_features(self.city, self.layer, self.version, ids), ids)
@@ -176,7 +176,7 @@ class Tileset3D:
                 "name": np.array([found[i][1] for i in ids], dtype=object)}
 
     def _mesh_tile(self, ids: np.ndarray, frame: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
-        from cim.meshes import read_meshes
+        from cim.model.meshes import read_meshes
 
         by_id = {m.feature_id: m for m in read_meshes(self.city, self.layer, version=self.version, ids=list(ids))}
         table = self._labels(ids)
@@ -212,7 +212,7 @@ def plan_tileset(city: City, layer: str, *, view: str = "full",
                  max_features: int = DEFAULT_MAX_FEATURES) -> Tileset3D:
     """Plan the 3D tileset of a polygon layer's current version (LOD1 extrusions).
 
-    ``view="coarse"`` plans the desensitised tileset (see ``cim.threed.access``).
+    ``view="coarse"`` plans the desensitised tileset (see ``serving.threed.access``).
 
     Example:
         >>> plan_tileset(city, "buildings").tileset_json()["root"]["refine"]  # doctest: +SKIP

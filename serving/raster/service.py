@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cim.access import COARSE_GRID_M
-from cim.rasters.cache import TileCache
-from cim.rasters.render import TILE_SIZE, check_tile, coarse_tilesize, map_tile, terrain_tile
-from cim.rasters.source import RasterSource, raster_source
+from serving.raster.cache import TileCache
+from serving.raster.render import TILE_SIZE, check_tile, coarse_tilesize, map_tile, terrain_tile
+from serving.raster.source import RasterSource, raster_source
 
 if TYPE_CHECKING:
     from cim.city import City

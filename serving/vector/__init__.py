@@ -1,0 +1,1 @@
+"""Vector tiles (MVT 2.1): layers prepared per version and view, generalised per zoom, encoded with numpy."""
