@@ -122,7 +122,7 @@ class City:
         predicate over the feature columns and the layer's own fields (``"far_limit > 2.5"``);
         ``as_of`` reads the city as it was at that time.
         """
-        from cim.query import select_features
+        from cim.model.reads import select_features
 
         return select_features(
             self, layer, bbox=bbox, bbox_crs=bbox_crs, where=where, as_of=as_of, limit=limit, output=output
@@ -130,44 +130,44 @@ class City:
 
     def feature(self, feature_id: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
         """One feature by its stable id, with its parent chain."""
-        from cim.query import get_feature
+        from cim.model.reads import get_feature
 
         return get_feature(self, feature_id, as_of=as_of)
 
     def sql(self, query: str, params: list[Any] | None = None, *, output: Output = "arrow") -> Any:
         """Run SQL against the city (read it; writes go through ingest/edit so history is kept)."""
-        from cim.query import run_sql
+        from cim.model.reads import run_sql
 
         return run_sql(self, query, params, output=output)
 
     # spatial questions planners ask ------------------------------------------------------------
     def within(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features wholly inside a geometry (shapely, WKT) or inside another feature (its id)."""
-        from cim.query import spatial_filter
+        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "within", geometry, layer, **kw)
 
     def intersecting(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features that intersect a geometry or another feature."""
-        from cim.query import spatial_filter
+        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "intersects", geometry, layer, **kw)
 
     def within_distance(self, geometry: Any, distance: float, layer: str | None = None, **kw: Any) -> Any:
         """Features within ``distance`` metres of a geometry or feature."""
-        from cim.query import spatial_filter
+        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "dwithin", geometry, layer, distance=distance, **kw)
 
     def nearest(self, geometry: Any, n: int = 5, layer: str | None = None, **kw: Any) -> Any:
         """The ``n`` nearest features to a geometry or feature, with their distance in metres."""
-        from cim.query import nearest
+        from cim.model.reads import nearest
 
         return nearest(self, geometry, n, layer, **kw)
 
     def spatial_join(self, left: str, right: str, *, predicate: str = "contains", **kw: Any) -> Any:
         """Id pairs of ``left`` and ``right`` features where ``predicate`` holds (parcel ⊃ building)."""
-        from cim.query import spatial_join
+        from cim.model.reads import spatial_join
 
         return spatial_join(self, left, right, predicate=predicate, **kw)
 

@@ -12,6 +12,7 @@ import shapely
 
 from cim.errors import ValidationError
 from cim.model.meshes import read_meshes
+from cim.model.relations import features, prop_text
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -39,7 +40,7 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
     from bim.cityjson import write_cityjson
 
     layers = layers or [r[0] for r in city.store.rows(
-        "SELECT DISTINCT layer FROM features WHERE class = 'Building' AND valid_to IS NULL ORDER BY layer")]
+        features(classes=["Building"], columns="DISTINCT layer") + " ORDER BY layer")]
     if not layers:
         raise ValidationError(f"{city.location} has no buildings to export")
     buildings, shells = [], 0
@@ -66,9 +67,7 @@ def _num(value: Any, default: float) -> float:
 
 def _building_shells(city: City, layer: str, building_ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per BIM building, the meshes of its elements merged into one (vertices, faces)."""
-    rows = city.store.rows(
-        "SELECT id, json_extract_string(properties, '$.building') FROM features "
-        "WHERE layer = ? AND valid_to IS NULL", [layer])
+    rows = city.store.rows(features(layers=[layer], columns=f"id, {prop_text('building')}"))
     owner = {fid: b for fid, b in rows if b in building_ids}
     parts: dict[str, list[Any]] = {}
     for mesh in read_meshes(city, layer):

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from cim.errors import LayerNotFound, ValidationError
+from cim.model.catalog import raster_layers
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -22,9 +23,7 @@ def dem_layer(city: City, dem: str | None = None) -> dict[str, Any]:
         if layer["kind"] != "raster":
             raise ValidationError(f"layer {dem!r} is a {layer['kind']} layer, not a DEM raster")
         return layer
-    names = [r[0] for r in city.store.rows(
-        "SELECT name FROM layers WHERE kind = 'raster' AND json_extract_string(properties, '$.role') = 'dem' "
-        "ORDER BY name")]
+    names = raster_layers(city, role="dem")
     if not names:
         raise LayerNotFound(f"{city.location} has no DEM: ingest one with `cim ingest CITY dem.tif`")
     if len(names) > 1:

@@ -16,13 +16,6 @@ if TYPE_CHECKING:
 OUTPUTS = ("geopandas", "arrow", "pandas")
 
 
-def prop(name: str, sql_type: str = "DOUBLE", alias: str = "") -> str:
-    """SQL for one JSON property as a typed value (NULL when absent or not convertible)."""
-    p = f"{alias}." if alias else ""
-    key = name.replace("'", "''").replace('"', '\\"')
-    return f"TRY_CAST(json_extract_string({p}properties, '$.\"{key}\"') AS {sql_type})"
-
-
 def sql_text(value: str) -> str:
     """A SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
@@ -50,7 +43,7 @@ def check_output(output: str) -> str:
 
 def deliver(table: pa.Table, city: City, output: str) -> Any:
     """An Arrow table (geometry WKB in ``geom``) as the caller asked: arrow, pandas or geopandas."""
-    from cim.query import to_output
+    from cim.model.reads import to_output
 
     return to_output(table, city.crs, check_output(output))
 

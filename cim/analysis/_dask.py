@@ -25,6 +25,7 @@ import shapely
 from cim.analysis._common import has_layer, require_layer, sql_text
 from cim.analysis._relations import buildings_sql, parcel_fields, parcels_sql
 from cim.errors import CIMError, LayerNotFound
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -171,7 +172,7 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
     meta_layer = require_layer(city, rules.layer("parcels"), purpose="planning indicators")
     cols = parcel_fields(meta_layer.get("fields") or [], rules, LIMIT_KEYS)
     if field and field not in cols:
-        from cim.analysis._common import prop
+        from cim.model.relations import prop
 
         cols[field] = prop(field, "VARCHAR")
     parcels = _source_frame(city, source, rules.layer("parcels"), parcels_sql(rules, cols))
@@ -184,8 +185,7 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
         sums = _sums(dask_geopandas, dc, buildings, parcels, partitions, rules.floor_height)
         green = None
         if has_layer(city, green_layer):
-            green_frame = _source_frame(city, source, green_layer, f"SELECT geom FROM features WHERE layer = "
-                                        f"{sql_text(green_layer)} AND valid_to IS NULL")
+            green_frame = _source_frame(city, source, green_layer, features(layers=[green_layer], columns="geom"))
             dparcels = dask_geopandas.from_geopandas(parcels, npartitions=max(1, min(partitions, len(parcels))))
             green = dc.compute(dparcels.map_partitions(_green, green_frame, meta={"green_area": "f8"})).result()
     rows = _assemble(parcels, sums, green, list(cols))

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cim.analysis._common import deliver, positive, require_layer
-from cim.query import resolve_geometry
+from cim.model.reads import resolve_geometry
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -37,12 +38,11 @@ def buffer_impact(city: City, where: Any, distance: float, *, layers: Sequence[s
         require_layer(city, name, purpose="buffer analysis")
     if not names:
         return deliver(city.store.arrow("SELECT NULL AS layer WHERE false"), city, output)
-    marks = ", ".join("?" for _ in names)
     self_id = where if isinstance(where, str) and "." in where and " " not in where.strip() else ""
-    sql = (f"SELECT layer, id, class, name, ST_Distance(geom, ST_GeomFromWKB(?)) AS distance, z_min, z_max, "
-           f"properties, geom FROM features WHERE valid_to IS NULL AND layer IN ({marks}) AND id <> ? "
-           "AND ST_DWithin(geom, ST_GeomFromWKB(?), ?) ORDER BY distance, id")
-    table = city.store.arrow(sql, [wkb, *names, self_id, wkb, distance])
+    sql = features(layers=names, columns="layer, id, class, name, ST_Distance(geom, ST_GeomFromWKB(?)) AS distance, "
+                                         "z_min, z_max, properties, geom",
+                   where="id <> ? AND ST_DWithin(geom, ST_GeomFromWKB(?), ?)")
+    table = city.store.arrow(f"{sql} ORDER BY distance, id", [wkb, self_id, wkb, distance])
     return deliver(table, city, output)
 
 

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cim.analysis import _rule_sql as R
-from cim.analysis._common import deliver, has_layer, prop, sql_text
+from cim.analysis._common import deliver, has_layer, sql_text
 from cim.analysis._relations import building_shapes
 from cim.analysis.indicators import parcel_ctes
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import ValidationError
+from cim.model.relations import features, prop
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -135,8 +136,8 @@ def _roads_cte(city: City, rules: RuleSet, keys: list[str]) -> list[str]:
     klass = prop(s.get("class_field", "road_class"), "VARCHAR")
     need = f"(CASE {klass} {cases} ELSE {float(s['default'])} END)" if cases else str(float(s["default"]))
     width = f"COALESCE({prop(s.get('width_field', 'width'))}, {float(s.get('default_width', 20.0))})"
-    return [f"rr AS (SELECT id, name, geom, {width} AS width, {need} AS need FROM features "
-            f"WHERE layer = {sql_text(layer)} AND valid_to IS NULL AND geom IS NOT NULL)"]
+    roads = features(layers=[layer], columns=f"id, name, geom, {width} AS width, {need} AS need", with_geometry=True)
+    return [f"rr AS ({roads})"]
 
 
 def _road_reach(city: City, rules: RuleSet) -> float:
@@ -147,7 +148,7 @@ def _road_reach(city: City, rules: RuleSet) -> float:
         raise ValidationError(f"rule road_red_line needs a roads layer {layer!r}: ingest road centre lines, "
                               "or switch the rule off with only=[...]")
     width = f"COALESCE({prop(s.get('width_field', 'width'))}, {float(s.get('default_width', 20.0))})"
-    widest = city.store.scalar(f"SELECT max({width}) FROM features WHERE layer = ? AND valid_to IS NULL", [layer])
+    widest = city.store.scalar(features(layers=[layer], columns=f"max({width})"))
     needs = [float(v) for v in (s.get("by_class") or {}).values()] + [float(s["default"])]
     return float(widest or 0.0) / 2 + max(needs) + 1.0
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from cim.analysis._common import deliver, has_layer, prop, require_layer
+from cim.analysis._common import deliver, has_layer, require_layer
 from cim.analysis._relations import (
     buildings_sql,
     green_sql,
@@ -37,6 +37,7 @@ from cim.analysis._relations import (
 )
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import QueryError, ValidationError
+from cim.model.relations import prop
 
 if TYPE_CHECKING:
     from cim.city import City

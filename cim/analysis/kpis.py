@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cim.access import view_of
 from cim.errors import ValidationError
 from cim.model.catalog import LayerInfo, all_layers, model_version
-from serving.features.filters import json_path
+from cim.model.relations import features, prop, prop_text
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -74,12 +74,14 @@ def _of_class(layers: dict[str, LayerInfo], cls: str) -> list[LayerInfo]:
     return [i for i in layers.values() if (i.feature_class or "").lower() == cls.lower()]
 
 
-def _count(city: City, infos: list[LayerInfo], where: str = "TRUE", params: list[Any] | None = None) -> int:
+def _count(city: City, infos: list[LayerInfo], where: str | None = None) -> int:
     if not infos:
         return 0
-    return int(city.store.scalar(
-        f"SELECT count(*) FROM features WHERE valid_to IS NULL AND list_contains(?, layer) AND {where}",
-        [[i.name for i in infos], *(params or [])]) or 0)
+    return int(city.store.scalar(features(layers=_names(infos), columns="count(*)", where=where)) or 0)
+
+
+def _names(infos: list[LayerInfo]) -> list[str]:
+    return [i.name for i in infos]
 
 
 def _flag(info_list: list[LayerInfo], field: str) -> bool:
@@ -93,7 +95,7 @@ def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     for field, zh, en in (("violates_height", "超高建筑", "Height violations"),
                           ("violates_setback", "退线不足", "Setback violations")):
         if _flag(buildings, field):
-            n = _count(city, buildings, "TRY_CAST(json_extract_string(properties, ?) AS BOOLEAN)", [json_path(field)])
+            n = _count(city, buildings, prop(field, "BOOLEAN"))
             out.append(kpi(field.replace("violates_", "") + "_violations", zh, en, n, None, "alarm" if n else "ok"))
     far = _far_violations(city, parcels, buildings)
     if far is not None:
@@ -106,26 +108,20 @@ def _far_violations(city: City, parcels: list[LayerInfo], buildings: list[LayerI
     if not (parcels and buildings and _flag(parcels, "far_limit") and _flag(buildings, "parcel_id")
             and _flag(buildings, "floors")):
         return None
-    sql = """
-    WITH p AS (SELECT json_extract_string(properties, '$.parcel_id') AS pid,
-                      TRY_CAST(json_extract_string(properties, '$.far_limit') AS DOUBLE) AS far_limit,
-                      ST_Area(geom) AS area
-               FROM features WHERE valid_to IS NULL AND list_contains(?, layer)),
-         b AS (SELECT json_extract_string(properties, '$.parcel_id') AS pid,
-                      sum(ST_Area(geom) * coalesce(TRY_CAST(json_extract_string(properties, '$.floors') AS DOUBLE), 1))
-                      AS floor_area
-               FROM features WHERE valid_to IS NULL AND list_contains(?, layer) GROUP BY pid)
-    SELECT count(*) FROM p JOIN b USING (pid)
-    WHERE p.far_limit > 0 AND p.area > 0 AND b.floor_area / p.area > p.far_limit
-    """
-    return int(city.store.scalar(sql, [[i.name for i in parcels], [i.name for i in buildings]]) or 0)
+    p = features(layers=_names(parcels), alias="p",
+                 columns=f"{prop_text('parcel_id')} AS pid, {prop('far_limit')} AS far_limit, ST_Area(geom) AS area")
+    b = features(layers=_names(buildings), columns=f"{prop_text('parcel_id')} AS pid, "
+                 f"ST_Area(geom) * coalesce({prop('floors')}, 1) AS floor_area")
+    sql = (f"SELECT count(*) FROM {p} JOIN (SELECT pid, sum(floor_area) AS floor_area FROM ({b}) AS fb GROUP BY pid) "
+           "AS b USING (pid) WHERE p.far_limit > 0 AND p.area > 0 AND b.floor_area / p.area > p.far_limit")
+    return int(city.store.scalar(sql) or 0)
 
 
 def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     parcels = _of_class(layers, "Parcel")
     out = []
     if _flag(parcels, "worksite"):
-        n = _count(city, parcels, "TRY_CAST(json_extract_string(properties, ?) AS BOOLEAN)", [json_path("worksite")])
+        n = _count(city, parcels, prop("worksite", "BOOLEAN"))
         out.append(kpi("worksites", "在建工地", "Worksites", n))
     bim = [i for i in layers.values() if i.kind == "bim"]
     out.append(kpi("bim_models", "BIM 模型", "BIM models", len(bim)))
@@ -136,18 +132,16 @@ def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
 def _length_km(city: City, infos: list[LayerInfo]) -> float:
     if not infos:
         return 0.0
-    metres = city.store.scalar(
-        "SELECT sum(CASE WHEN ST_Dimension(geom) = 2 THEN ST_Perimeter(geom) / 2 ELSE ST_Length(geom) END) "
-        "FROM features WHERE valid_to IS NULL AND list_contains(?, layer)", [[i.name for i in infos]])
+    metres = city.store.scalar(features(
+        layers=_names(infos),
+        columns="sum(CASE WHEN ST_Dimension(geom) = 2 THEN ST_Perimeter(geom) / 2 ELSE ST_Length(geom) END)"))
     return round(float(metres or 0) / 1000, 1)
 
 
 def _sum_field(city: City, infos: list[LayerInfo], field: str) -> float:
     if not _flag(infos, field):
         return 0
-    total = city.store.scalar(
-        "SELECT sum(TRY_CAST(json_extract_string(properties, ?) AS DOUBLE)) FROM features "
-        "WHERE valid_to IS NULL AND list_contains(?, layer)", [json_path(field), [i.name for i in infos]])
+    total = city.store.scalar(features(layers=_names(infos), columns=f"sum({prop(field)})"))
     return int(total or 0)
 
 

@@ -238,6 +238,7 @@ def info(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """Summary of a city: CRS, schema version, layers, feature counts, size on disk."""
     import cim
     from cim import migrations
+    from cim.model.relations import features
 
     c = cim.open(city, read_only=True)
     try:
@@ -248,7 +249,7 @@ def info(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
             "crs": c.crs,
             "schema_version": migrations.current_version(c.store),
             "layers": int(c.store.scalar("SELECT count(*) FROM layers")),
-            "features": int(c.store.scalar("SELECT count(*) FROM features WHERE valid_to IS NULL")),
+            "features": int(c.store.scalar(features(columns="count(*)"))),
             "size_mb": round(c.store.size_bytes() / 1e6, 1),
         }
         by_phase = c.store.rows("SELECT phase, count(*) FROM layers GROUP BY phase ORDER BY phase")

@@ -89,7 +89,7 @@ def _prefix(city: City) -> str:
 def _day_end(ctx: DemoContext) -> datetime:
     given = (ctx.recipe.raw.get("sensors") or {}).get("day_end")
     if given:
-        from cim.query import parse_time
+        from cim.model.reads import parse_time
 
         return parse_time(str(given))
     now = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.errors import QueryError
-from cim.query import parse_time, resolve_geometry
+from cim.model.reads import parse_time, resolve_geometry
 
 if TYPE_CHECKING:
     from cim.city import City

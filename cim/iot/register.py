@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from cim.errors import FeatureNotFound, ValidationError
 from cim.iot.units import DIMENSIONS, PROPERTIES, check_unit
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -122,7 +123,8 @@ def _places(city: City, things: list[dict[str, Any]]) -> pa.Table:
                  THEN ST_LineInterpolatePoint(f.geom, r.along)
                ELSE ST_PointOnSurface(f.geom) END) AS wkb,
           coalesce(r.z, (f.z_min + f.z_max) / 2, f.z_min) AS z
-        FROM _iot_req r LEFT JOIN features f ON f.id = r.fid AND f.valid_to IS NULL ORDER BY r.i"""
+        FROM _iot_req r LEFT JOIN {features} ON f.id = r.fid ORDER BY r.i""".format(
+        features=features(columns="id, class, layer, classification, geom, z_min, z_max", alias="f"))
     with store.transaction(), store.temporary("_iot_req", req):
         table = store.arrow(sql)
     found = table["found"].to_pylist()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cim.access import View, view_of
 from cim.errors import LayerNotFound
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -153,10 +154,16 @@ def _load(city: City) -> dict[str, LayerInfo]:
     return out
 
 
+def raster_layers(city: City, *, role: str | None = None) -> list[str]:
+    """Names of the raster layers (of one ``role``: ``dem``, ``image``), by name."""
+    rows = city.store.rows("SELECT name, properties FROM layers WHERE kind = 'raster' ORDER BY name")
+    return [name for name, props in rows if role is None or _json(props, {}).get("role") == role]
+
+
 def _geometry_type(city: City, layer: str) -> str | None:
     """The geometry type of a layer's first current feature (one short scan, not a full GROUP BY)."""
-    row = city.store.rows("SELECT ST_GeometryType(geom)::VARCHAR FROM features WHERE layer = ? "
-                          "AND valid_to IS NULL AND geom IS NOT NULL LIMIT 1", [layer])
+    row = city.store.rows(features(layers=[layer], columns="ST_GeometryType(geom)::VARCHAR", with_geometry=True)
+                          + " LIMIT 1")
     return row[0][0] if row else None
 
 
@@ -181,4 +188,5 @@ def etag_for(*parts: object) -> str:
     return f'"{digest}"'
 
 
-__all__ = ["LayerInfo", "model_version", "read_model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]
+__all__ = ["LayerInfo", "raster_layers", "model_version", "read_model_version", "all_layers", "visible_layers",
+           "layer_info", "etag_for"]

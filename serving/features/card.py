@@ -20,29 +20,18 @@ import shapely
 from cim.access import coarse_geometry_sql, coarsen_z, mask_properties, view_of
 from cim.errors import FeatureNotFound
 from cim.model.catalog import all_layers
+from cim.model.reads import parents
+from cim.model.relations import features
 from serving.features.crs import from_city
 
 if TYPE_CHECKING:
     from cim.city import City
 
-_CHAIN = """
-WITH RECURSIVE chain(id, parent, class, name, layer, depth) AS (
-    SELECT id, parent, class, name, layer, 0 FROM features WHERE id = ? AND valid_to IS NULL
-    UNION ALL
-    SELECT f.id, f.parent, f.class, f.name, f.layer, c.depth + 1
-    FROM features f JOIN chain c ON f.id = c.parent
-    WHERE f.valid_to IS NULL AND c.depth < 16
-)
-SELECT id, class, name, layer FROM chain WHERE depth > 0 ORDER BY depth
-"""
-
-
 def feature_card(city: City, feature_id: str, *, role: str = "anonymous") -> dict[str, Any]:
     """The feature with ``feature_id`` as ``role`` may see it (FeatureNotFound when hidden)."""
-    row = city.store.arrow(
-        "SELECT id, layer, class, name, height, z_min, z_max, properties, classification, "
-        "ST_AsWKB(geom) AS wkb, ST_AsWKB(" + coarse_geometry_sql("geom") + ") AS coarse_wkb "
-        "FROM features WHERE id = ? AND valid_to IS NULL LIMIT 1", [feature_id]).to_pylist()
+    row = city.store.arrow(features(
+        ids=[feature_id], columns="id, layer, class, name, height, z_min, z_max, properties, classification, parent, "
+        f"ST_AsWKB(geom) AS wkb, ST_AsWKB({coarse_geometry_sql('geom')}) AS coarse_wkb") + " LIMIT 1").to_pylist()
     layers = all_layers(city)
     info = layers.get(row[0]["layer"]) if row else None
     view = view_of(info.classification if info else row[0]["classification"], role) if row else None
@@ -55,7 +44,7 @@ def feature_card(city: City, feature_id: str, *, role: str = "anonymous") -> dic
         "id": r["id"], "layer": r["layer"], "class": r["class"], "name": r["name"],
         "properties": mask_properties(props) if view == "coarse" else props,
         "height": r["height"], "z_min": r["z_min"], "z_max": r["z_max"],
-        "parents": _parents(city, feature_id, role, layers), "view": view,
+        "parents": _parents(city, r["parent"], role, layers), "view": view,
     }
     if view == "coarse":
         card.update({k: coarsen_z(card[k]) for k in ("height", "z_min", "z_max")})
@@ -63,12 +52,13 @@ def feature_card(city: City, feature_id: str, *, role: str = "anonymous") -> dic
     return card
 
 
-def _parents(city: City, feature_id: str, role: str, layers: dict[str, Any]) -> list[dict[str, Any]]:
+def _parents(city: City, parent: str | None, role: str, layers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parent chain, leaving out links in layers the role may not see."""
     out = []
-    for pid, cls, name, layer in city.store.rows(_CHAIN, [feature_id]):
-        info = layers.get(layer)
+    for link in parents(city, parent, columns="id, class, name, layer"):
+        info = layers.get(link["layer"])
         if info is not None and view_of(info.classification, role) is not None:
-            out.append({"id": pid, "class": cls, "name": name, "layer": layer})
+            out.append(link)
     return out
 
 

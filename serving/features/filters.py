@@ -24,6 +24,7 @@ from typing import Any
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
 from cim.errors import QueryError
+from cim.model.relations import json_path, prop_param
 
 #: columns of ``features`` a filter may name, with their JSON-schema type
 CORE_QUERYABLES: dict[str, str] = {
@@ -111,12 +112,7 @@ def property_sql(name: str, allowed: dict[str, str]) -> str:
     """SQL for a property: a feature column, or a typed read of the properties JSON (path bound later)."""
     if name in CORE_QUERYABLES:
         return f'"{name}"'
-    return f"TRY_CAST(json_extract_string(properties, ?) AS {_SQL_TYPES.get(allowed[name], 'VARCHAR')})"
-
-
-def json_path(name: str) -> str:
-    """The JSON path of a property name, as a bound parameter value."""
-    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return prop_param(_SQL_TYPES.get(allowed[name], "VARCHAR"))
 
 
 class _Compiler:

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from cim.access import coarse_geometry_sql
 from cim.errors import FeatureNotFound, QueryError
-from cim.query import parse_time
+from cim.model.reads import parse_time
+from cim.model.relations import AsOf, features
 from serving.features.filters import Where
 
 if TYPE_CHECKING:
@@ -51,30 +52,22 @@ class ItemsPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def time_clause(value: str | None) -> tuple[str, list[Any]]:
-    """The OGC ``datetime`` parameter over a feature's validity (``valid_from``/``valid_to``).
+def validity_of(value: str | None) -> AsOf:
+    """The OGC ``datetime`` parameter as the versions it selects (see ``cim.model.relations.validity``).
 
     An instant reads the city as it was then; an interval ``a/b`` (either end may be ``..``)
     selects every feature version valid at some moment of it. None means the current city.
     """
     if value is None or value == "":
-        return "valid_to IS NULL", []
+        return None
     if "/" not in value:
-        t = _time(value)
-        return "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)", [t, t]
+        return _time(value)
     start_s, _, end_s = value.partition("/")
     start = None if start_s in ("", "..") else _time(start_s)
     end = None if end_s in ("", "..") else _time(end_s)
     if start and end and start > end:
         raise QueryError(f"datetime interval {value!r} ends before it starts")
-    parts, params = [], []
-    if end is not None:
-        parts.append("valid_from <= ?")
-        params.append(end)
-    if start is not None:
-        parts.append("(valid_to IS NULL OR valid_to > ?)")
-        params.append(start)
-    return (" AND ".join(parts) or "TRUE"), params
+    return (start, end)
 
 
 def _time(text: str) -> datetime:
@@ -89,27 +82,27 @@ def _time(text: str) -> datetime:
 
 
 def _predicates(q: ItemsQuery) -> tuple[str, list[Any]]:
-    clause, params = time_clause(q.datetime)
-    sql = f"layer = ? AND {clause}"
-    params = [q.layer, *params]
+    """The caller's own predicates (bbox, CQL2) and their parameters."""
+    parts: list[str] = []
+    params: list[Any] = []
     if q.bbox is not None:
-        sql += " AND ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))"
+        parts.append("ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))")
         params += list(q.bbox)
     if q.where is not None:
-        sql += f" AND ({q.where.sql})"
+        parts.append(f"({q.where.sql})")
         params += q.where.params
-    return sql, params
+    return " AND ".join(parts), params
 
 
 def query_items(city: City, q: ItemsQuery) -> ItemsPage:
     """A page of features and the number that matched in all."""
     where, params = _predicates(q)
     geom = coarse_geometry_sql("geom") if q.view == "coarse" else "geom"
-    sql = (f"SELECT {COLUMNS}, ST_AsWKB({geom}) AS wkb FROM features WHERE {where} "
-           f"ORDER BY id LIMIT ? OFFSET ?")
+    when = validity_of(q.datetime)
+    sql = features(layers=[q.layer], as_of=when, columns=f"{COLUMNS}, ST_AsWKB({geom}) AS wkb", where=where or None)
     try:
-        table = city.store.arrow(sql, [*params, int(q.limit), int(q.offset)])
-        matched = _count(city, q, where, params, table.num_rows)
+        table = city.store.arrow(f"{sql} ORDER BY id LIMIT ? OFFSET ?", [*params, int(q.limit), int(q.offset)])
+        matched = _count(city, q, when, where, params, table.num_rows)
     except QueryError:
         raise
     except Exception as exc:  # a filter that type-checks but fails at run time (e.g. a bad cast)
@@ -117,20 +110,20 @@ def query_items(city: City, q: ItemsQuery) -> ItemsPage:
     return ItemsPage(table, matched, q)
 
 
-def _count(city: City, q: ItemsQuery, where: str, params: list[Any], got: int) -> int:
+def _count(city: City, q: ItemsQuery, when: AsOf, where: str, params: list[Any], got: int) -> int:
     if q.offset == 0 and got < q.limit:
         return got
-    return int(city.store.scalar(f"SELECT count(*) FROM features WHERE {where}", params))
+    return int(city.store.scalar(features(layers=[q.layer], as_of=when, columns="count(*)", where=where or None),
+                                 params))
 
 
 def get_item(city: City, layer: str, feature_id: str, *, view: str = "full",
              as_of: str | None = None) -> pa.Table:
     """One feature of a layer (one-row Arrow table, same columns as a page)."""
-    clause, params = time_clause(as_of)
     geom = coarse_geometry_sql("geom") if view == "coarse" else "geom"
-    table = city.store.arrow(
-        f"SELECT {COLUMNS}, ST_AsWKB({geom}) AS wkb FROM features WHERE layer = ? AND id = ? AND {clause} "
-        "ORDER BY valid_from DESC LIMIT 1", [layer, feature_id, *params])
+    sql = features(layers=[layer], ids=[feature_id], as_of=validity_of(as_of),
+                   columns=f"{COLUMNS}, ST_AsWKB({geom}) AS wkb")
+    table = city.store.arrow(f"{sql} ORDER BY valid_from DESC LIMIT 1")
     if table.num_rows == 0:
         raise FeatureNotFound(f"no feature {feature_id[:120]!r} in layer {layer!r}")
     return table
@@ -149,4 +142,4 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["ItemsQuery", "ItemsPage", "query_items", "get_item", "time_clause"]
+__all__ = ["ItemsQuery", "ItemsPage", "query_items", "get_item", "validity_of"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cim.access import coarse_geometry_sql, view_of
 from cim.errors import QueryError
 from cim.model.catalog import all_layers
+from cim.model.relations import features, in_list
 from serving.features.crs import bounds_to_4326
 
 if TYPE_CHECKING:
@@ -36,16 +37,16 @@ def search(city: City, q: str, *, role: str = "anonymous", limit: int = 20) -> l
     coarse = [n for n, v in views.items() if v == "coarse"]
     if not full and not coarse:
         return []
-    geom = f"CASE WHEN list_contains(?, layer) THEN {coarse_geometry_sql('geom')} ELSE geom END"
-    sql = (
-        f"SELECT id, name, class, layer, ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g) FROM ("
-        f"SELECT id, name, class, layer, {geom} AS g, "
-        "CASE WHEN lower(name) = lower(?) OR lower(id) = lower(?) THEN 0 "
-        "WHEN starts_with(lower(name), lower(?)) THEN 1 ELSE 2 END AS rank "
-        "FROM features WHERE valid_to IS NULL AND list_contains(?, layer) "
-        "AND (strpos(lower(name), lower(?)) > 0 OR strpos(lower(id), lower(?)) > 0)"
-        ") AS hits ORDER BY rank, length(name), id LIMIT ?")
-    rows = city.store.rows(sql, [coarse, text, text, text, full + coarse, text, text, limit])
+    geom = f"CASE WHEN {in_list('layer', coarse)} THEN {coarse_geometry_sql('geom')} ELSE geom END"
+    hits = features(
+        layers=full + coarse, alias="hits",
+        columns=f"id, name, class, layer, {geom} AS g, "
+                "CASE WHEN lower(name) = lower(?) OR lower(id) = lower(?) THEN 0 "
+                "WHEN starts_with(lower(name), lower(?)) THEN 1 ELSE 2 END AS rank",
+        where="strpos(lower(name), lower(?)) > 0 OR strpos(lower(id), lower(?)) > 0")
+    sql = (f"SELECT id, name, class, layer, ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g) FROM {hits} "
+           "ORDER BY rank, length(name), id LIMIT ?")
+    rows = city.store.rows(sql, [text, text, text, text, text, limit])
     return [_hit(r, city.crs) for r in rows]
 
 

@@ -169,7 +169,7 @@ def _literal(name: str, value: str, spec: EntitySet) -> Any:
 
 
 def _time(text: str) -> datetime:
-    from cim.query import parse_time
+    from cim.model.reads import parse_time
 
     return parse_time(text)
 

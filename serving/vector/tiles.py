@@ -49,7 +49,7 @@ import pyarrow as pa
 import shapely
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
-from cim.query import _sql_type
+from cim.model.relations import sql_type as _sql_type
 from serving.features.filters import CORE_QUERYABLES, json_path
 from serving.tilegrid import HALF_WORLD, check_tile, tile_bounds, tile_size
 from serving.vector.encode import encode_tile

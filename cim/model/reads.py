@@ -1,4 +1,8 @@
-"""Reading the city: features by layer/bbox/where/as-of, single features, SQL, spatial questions."""
+"""Reading the city: features by layer/bbox/where/as-of, single features, SQL, spatial questions.
+
+The model layer's read side: every query here is built from ``cim.model.relations``, so "which rows
+are valid" and "what a property is as a number" are written once.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,12 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
+from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
 
 if TYPE_CHECKING:
     from cim.city import City
 
-FEATURE_SELECT = (
-    "id, layer, class, name, cim_level, lod, phase, z_min, z_max, height, parent, classification, "
-    "version, valid_from, valid_to, properties, geom"
-)
-
-
-def as_of_clause(as_of: datetime | str | None, alias: str = "") -> tuple[str, list[Any]]:
-    """SQL predicate (and its parameters) selecting rows valid at ``as_of`` (now when None)."""
-    p = f"{alias}." if alias else ""
-    if as_of is None:
-        return f"{p}valid_to IS NULL", []
-    when = parse_time(as_of)
-    return f"{p}valid_from <= ? AND ({p}valid_to IS NULL OR {p}valid_to > ?)", [when, when]
+FEATURE_SELECT = ", ".join(FEATURE_COLUMNS)
 
 
 def parse_time(value: datetime | str) -> datetime:
@@ -41,38 +34,19 @@ def parse_time(value: datetime | str) -> datetime:
     return value.astimezone(UTC)
 
 
+def as_of_time(as_of: datetime | str | None) -> datetime | None:
+    """``as_of`` as an aware UTC datetime (None stays None: the current city)."""
+    return None if as_of is None else parse_time(as_of)
+
+
 def _layer_fields(city: City, layer: str) -> list[dict[str, str]]:
     return city.layer(layer).get("fields") or []
 
 
-def _field_projection(fields: list[dict[str, str]]) -> str:
+def _field_projection(fields: list[dict[str, str]]) -> dict[str, str]:
     """Each property as a typed column so ``where`` can name it (``far_limit > 2.5``)."""
-    parts = []
-    reserved = set(FEATURE_SELECT.replace(" ", "").split(",")) | {"geometry"}
-    for f in fields:
-        name = f["name"]
-        if name.lower() in reserved:
-            continue
-        sql_type = _sql_type(f.get("type", "string"))
-        quoted = '"' + name.replace('"', '""') + '"'
-        path = "'$.\"" + name.replace("'", "''").replace('"', '\\"') + "\"'"
-        parts.append(f"TRY_CAST(json_extract_string(properties, {path}) AS {sql_type}) AS {quoted}")
-    return (", " + ", ".join(parts)) if parts else ""
-
-
-def _sql_type(arrow_type: str) -> str:
-    t = arrow_type.lower()
-    if t.startswith(("int", "uint")):
-        return "BIGINT"
-    if t.startswith(("double", "float", "decimal", "halffloat")):
-        return "DOUBLE"
-    if t.startswith("bool"):
-        return "BOOLEAN"
-    if t.startswith(("date32", "date64")):
-        return "DATE"
-    if t.startswith("timestamp"):
-        return "TIMESTAMP"
-    return "VARCHAR"
+    reserved = set(FEATURE_COLUMNS) | {"geometry"}
+    return {f["name"]: sql_type(f.get("type", "string")) for f in fields if f["name"].lower() not in reserved}
 
 
 def select_features(city: City, layer: str | None, *, bbox: Any = None, bbox_crs: str | None = None,
@@ -81,22 +55,17 @@ def select_features(city: City, layer: str | None, *, bbox: Any = None, bbox_crs
                     order_by: str | None = None) -> Any:
     """The workhorse of ``City.features``: builds one parametrised query; ``where`` applies on top."""
     predicates, params = [], []
-    clause, p = as_of_clause(as_of)
-    predicates.append(clause)
-    params += p
     fields: list[dict[str, str]] = []
     if layer is not None:
         fields = _layer_fields(city, layer)
-        predicates.append("layer = ?")
-        params.append(layer)
     if bbox is not None:
         predicates.append("ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))")
         params += list(_bbox_in_city_crs(city, bbox, bbox_crs))
     if extra_predicate:
         predicates.append(extra_predicate[0])
         params += extra_predicate[1]
-    inner = (f"SELECT {FEATURE_SELECT}{_field_projection(fields)} FROM features "
-             f"WHERE {' AND '.join(predicates)}")
+    inner = features(layers=None if layer is None else [layer], as_of=as_of_time(as_of), columns=FEATURE_SELECT,
+                     props=_field_projection(fields), where=" AND ".join(predicates) or None)
     sql = f"SELECT * FROM ({inner}) f"
     if where:
         sql += f" WHERE ({where})"
@@ -151,29 +120,30 @@ def _finite(v: float) -> bool:
 
 def get_feature(city: City, feature_id: str, *, as_of: Any = None) -> dict[str, Any]:
     """One feature as a dict (geometry as WKT in the city CRS) with its ``parents`` chain."""
-    clause, params = as_of_clause(as_of)
-    rows = city.store.arrow(
-        f"SELECT {FEATURE_SELECT.replace('geom', 'ST_AsText(geom) AS wkt')} FROM features "
-        f"WHERE id = ? AND {clause}", [feature_id, *params]).to_pylist()
+    when = as_of_time(as_of)
+    rows = city.store.arrow(features(ids=[feature_id], as_of=when,
+                                     columns=FEATURE_SELECT.replace("geom", "ST_AsText(geom) AS wkt"))).to_pylist()
     if not rows:
         raise FeatureNotFound(f"no feature {feature_id!r} in {city.location}")
     feature = rows[0]
     feature["properties"] = json.loads(feature["properties"] or "{}")
-    feature["parents"] = _parents(city, feature.get("parent"), clause, params)
+    feature["parents"] = parents(city, feature.get("parent"), as_of=when)
     return feature
 
 
-def _parents(city: City, parent: str | None, clause: str, params: list[Any]) -> list[dict[str, Any]]:
+def parents(city: City, parent: str | None, *, as_of: datetime | None = None,
+            columns: str = "id, class, name") -> list[dict[str, Any]]:
+    """The chain of what holds a feature, nearest first: element → storey → building → parcel (at most 16)."""
     chain: list[dict[str, Any]] = []
     seen = set()
+    names = [c.strip() for c in columns.split(",")]
     while parent and parent not in seen and len(chain) < 16:
         seen.add(parent)
-        rows = city.store.rows(f"SELECT id, class, name, parent FROM features WHERE id = ? AND {clause}",
-                               [parent, *params])
+        rows = city.store.rows(features(ids=[parent], as_of=as_of, columns=f"{columns}, parent"))
         if not rows:
             break
-        fid, cls, name, parent = rows[0]
-        chain.append({"id": fid, "class": cls, "name": name})
+        *values, parent = rows[0]
+        chain.append(dict(zip(names, values, strict=True)))
     return chain
 
 
@@ -190,8 +160,7 @@ def resolve_geometry(city: City, geometry: Any, crs: str | None = None) -> bytes
     """WKB in the city CRS from a shapely geometry, WKT text, or a feature id."""
     if isinstance(geometry, str) and not geometry.lstrip().upper().startswith(
             ("POINT", "LINESTRING", "POLYGON", "MULTI", "GEOMETRYCOLLECTION")):
-        row = city.store.rows("SELECT ST_AsWKB(geom) FROM features WHERE id = ? AND valid_to IS NULL",
-                              [geometry])
+        row = city.store.rows(features(ids=[geometry], columns="ST_AsWKB(geom)"))
         if not row:
             raise FeatureNotFound(f"no feature {geometry!r}: give a feature id, WKT or a shapely geometry")
         return bytes(row[0][0])
@@ -233,12 +202,9 @@ def nearest(city: City, geometry: Any, n: int, layer: str | None, *, crs: str | 
     if n < 1:
         raise QueryError("n must be at least 1")
     wkb = resolve_geometry(city, geometry, crs)
-    clause, params = as_of_clause(as_of)
-    layer_sql = " AND layer = ?" if layer else ""
-    sql = (f"SELECT {FEATURE_SELECT}, ST_Distance(geom, ST_GeomFromWKB(?)) AS distance FROM features "
-           f"WHERE {clause}{layer_sql} AND geom IS NOT NULL ORDER BY distance, id LIMIT {int(n)}")
-    args = [wkb, *params] + ([layer] if layer else [])
-    return to_output(city.store.arrow(sql, args), city.crs, output)
+    sql = features(layers=[layer] if layer else None, as_of=as_of_time(as_of), with_geometry=True,
+                   columns=f"{FEATURE_SELECT}, ST_Distance(geom, ST_GeomFromWKB(?)) AS distance")
+    return to_output(city.store.arrow(f"{sql} ORDER BY distance, id LIMIT {int(n)}", [wkb]), city.crs, output)
 
 
 _JOINS = {
@@ -261,9 +227,9 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
     """
     if predicate not in _JOINS:
         raise QueryError(f"unknown predicate {predicate!r}: use one of {', '.join(_JOINS)}")
-    lc, lp = as_of_clause(as_of, "l")
-    rc, rp = as_of_clause(as_of, "r")
+    when = as_of_time(as_of)
     sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
-           f"WHERE l.layer = ? AND r.layer = ? AND {lc} AND {rc}")
-    table = city.store.arrow(sql, [left, right, *lp, *rp])
+           f"WHERE {features_where(layers=[left], as_of=when, alias='l')} "
+           f"AND {features_where(layers=[right], as_of=when, alias='r')}")
+    table = city.store.arrow(sql)
     return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
