@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -11,7 +10,9 @@ import pandas as pd
 import pyarrow as pa
 
 from cim import migrations
-from cim.errors import CIMError, CityExists, LayerNotFound
+from cim.errors import CIMError, CityExists
+from cim.model import catalog
+from cim.model import history as city_history
 from cim.model.vocabulary import DEFAULT_CRS
 from cim.store import Store, is_url, open_store
 
@@ -63,46 +64,26 @@ class City:
 
     def meta(self, key: str) -> str | None:
         """A city-wide setting (crs, name, created_at, …)."""
-        return self.store.scalar("SELECT value FROM cim_meta WHERE key = ?", [key])
+        return city_history.meta(self.store, key)
 
     # -- catalogue ---------------------------------------------------------------------------
     @property
     def layers(self) -> pd.DataFrame:
         """The layer catalogue: one row per layer with kind, phase, classification, counts, bbox."""
-        return self.store.arrow(
-            "SELECT name, kind, phase, classification, feature_class, feature_count, version, "
-            "source, source_crs, minx, miny, maxx, maxy, updated_at FROM layers ORDER BY name"
-        ).to_pandas()
+        return catalog.catalogue(self.store).to_pandas()
 
     def layer(self, name: str) -> dict[str, Any]:
         """One layer's catalogue row; ``LayerNotFound`` lists the layers there are."""
-        table = self.store.arrow("SELECT * FROM layers WHERE name = ?", [name])
-        if table.num_rows == 0:
-            names = [r[0] for r in self.store.rows("SELECT name FROM layers ORDER BY name")]
-            hint = f"layers are: {', '.join(names)}" if names else "the city has no layers yet"
-            raise LayerNotFound(f"no layer {name!r} in {self.location}; {hint}")
-        row = table.to_pylist()[0]
-        for key in ("fields", "properties"):
-            if isinstance(row.get(key), str):
-                row[key] = json.loads(row[key])
-        return row
+        return catalog.layer_row(self.store, name)
 
     def history(self, layer: str | None = None) -> pd.DataFrame:
         """Every ingest and edit, newest first (who, when, what, counts)."""
-        sql = "SELECT * FROM history"
-        params: list[Any] = []
-        if layer:
-            sql += " WHERE layer = ?"
-            params.append(layer)
-        return self.store.arrow(sql + " ORDER BY at_time DESC", params).to_pandas()
+        return city_history.history(self.store, layer).to_pandas()
 
     def rejects(self, layer: str, version: int | None = None) -> pd.DataFrame:
         """Rows refused by an ingest of ``layer`` (latest version by default), with reasons."""
         version = version or self.layer(layer)["version"]
-        return self.store.arrow(
-            "SELECT source, row_ref, reason FROM rejects WHERE layer = ? AND version = ?",
-            [layer, version],
-        ).to_pandas()
+        return city_history.rejects(self.store, layer, version).to_pandas()
 
     # -- reads -------------------------------------------------------------------------------
     def features(
@@ -206,20 +187,7 @@ class City:
     def record(self, action: str, *, layer: str | None = None, version: int | None = None,
                details: dict[str, Any] | None = None, actor: str | None = None) -> None:
         """Append to the history (inside the caller's transaction)."""
-        self.store.execute(
-            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)",
-            [datetime.now(UTC), actor or _actor(), action, layer, version,
-             json.dumps(details or {}, ensure_ascii=False, default=str)],
-        )
-
-
-def _actor() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user database in some containers
-        return "unknown"
+        city_history.record(self.store, action, layer=layer, version=version, details=details, actor=actor)
 
 
 def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = None,

@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from cim.access import View, view_of
 from cim.errors import LayerNotFound
 from cim.model.relations import features
@@ -160,6 +162,31 @@ def raster_layers(city: City, *, role: str | None = None) -> list[str]:
     return [name for name, props in rows if role is None or _json(props, {}).get("role") == role]
 
 
+def catalogue(store: Store) -> pa.Table:
+    """The layer catalogue: one row per layer with kind, phase, classification, counts, bbox."""
+    return store.arrow(
+        "SELECT name, kind, phase, classification, feature_class, feature_count, version, "
+        "source, source_crs, minx, miny, maxx, maxy, updated_at FROM layers ORDER BY name")
+
+
+def layer_row(store: Store, name: str) -> dict[str, Any]:
+    """One layer's catalogue row (JSON columns parsed); ``LayerNotFound`` lists the layers there are."""
+    table = store.arrow("SELECT * FROM layers WHERE name = ?", [name])
+    if table.num_rows == 0:
+        names = layer_names(store)
+        hint = f"layers are: {', '.join(names)}" if names else "the city has no layers yet"
+        raise LayerNotFound(f"no layer {name!r} in {store.location}; {hint}")
+    row = table.to_pylist()[0]
+    for key in ("fields", "properties"):
+        row[key] = _json(row.get(key), [] if key == "fields" else {})
+    return row
+
+
+def layer_names(store: Store) -> list[str]:
+    """Every layer's name, sorted."""
+    return [r[0] for r in store.rows("SELECT name FROM layers ORDER BY name")]
+
+
 def _geometry_type(city: City, layer: str) -> str | None:
     """The geometry type of a layer's first current feature (one short scan, not a full GROUP BY)."""
     row = city.store.rows(features(layers=[layer], columns="ST_GeometryType(geom)::VARCHAR", with_geometry=True)
@@ -188,5 +215,5 @@ def etag_for(*parts: object) -> str:
     return f'"{digest}"'
 
 
-__all__ = ["LayerInfo", "raster_layers", "model_version", "read_model_version", "all_layers", "visible_layers",
-           "layer_info", "etag_for"]
+__all__ = ["LayerInfo", "catalogue", "layer_row", "layer_names", "raster_layers", "model_version",
+           "read_model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]
