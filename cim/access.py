@@ -82,15 +82,38 @@ def visible_classifications(role: str) -> dict[str, View]:
 
 
 def coarse_geometry_sql(column: str = "geom") -> str:
-    """SQL expression snapping ``column`` (city CRS, metres) to the coarse grid."""
-    return f"ST_ReducePrecision({column}, {COARSE_GRID_M})"
+    """SQL expression for the desensitised shape of ``column`` (city CRS, metres).
+
+    Vertices snap to the ``COARSE_GRID_M`` grid. A line or polygon narrower than a cell would
+    collapse to an empty geometry (invalid GeoJSON, a tile with nothing in it): it becomes the cells
+    it crosses instead — the grid-aligned box around it (its outline, for a line), which tells no
+    more than its position to the grid.
+    """
+    g, m = column, COARSE_GRID_M
+    cells = (f"ST_MakeEnvelope(floor(ST_XMin({g}) / {m}) * {m}, floor(ST_YMin({g}) / {m}) * {m}, "
+             f"(floor(ST_XMax({g}) / {m}) + 1) * {m}, (floor(ST_YMax({g}) / {m}) + 1) * {m})")
+    snapped = f"ST_ReducePrecision({g}, {m})"
+    return (f"CASE WHEN {g} IS NULL OR NOT ST_IsEmpty({snapped}) THEN {snapped} "
+            f"WHEN ST_Dimension({g}) = 1 THEN ST_Boundary({cells}) ELSE {cells} END")
 
 
 def coarsen_geometry(geometry: Any) -> Any:
-    """The same snapping for shapely geometries (city CRS), for paths that do not go through SQL."""
+    """The same desensitised shape for shapely geometries (city CRS), for paths that do not go through SQL."""
+    import numpy as np
     import shapely
 
-    return shapely.set_precision(geometry, COARSE_GRID_M)
+    snapped = shapely.set_precision(geometry, COARSE_GRID_M)
+    collapsed = np.asarray(shapely.is_empty(snapped) & ~shapely.is_empty(geometry))
+    if not collapsed.any():
+        return snapped
+    b = np.asarray(shapely.bounds(geometry), dtype=float).reshape(-1, 4)
+    m = COARSE_GRID_M
+    cells = shapely.box(np.floor(b[:, 0] / m) * m, np.floor(b[:, 1] / m) * m,
+                        (np.floor(b[:, 2] / m) + 1) * m, (np.floor(b[:, 3] / m) + 1) * m)
+    lines = np.asarray(shapely.get_dimensions(geometry)).reshape(-1) == 1
+    cells = np.where(lines, shapely.boundary(cells), cells)
+    out = np.where(collapsed.reshape(-1), cells, np.asarray(snapped, dtype=object).reshape(-1))
+    return out[0] if np.ndim(snapped) == 0 else out.reshape(np.shape(snapped))
 
 
 def coarsen_z(value: float | None) -> float | None:

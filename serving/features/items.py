@@ -1,7 +1,9 @@
 """Pages of features for OGC API Features: bbox, datetime, CQL2 filter, paging, output CRS, views.
 
 One parametrised query for the page and one for ``numberMatched``; the bbox predicate is a plain
-``ST_Intersects(geom, ST_MakeEnvelope(...))`` on the indexed column so DuckDB uses the RTREE.
+``ST_Intersects(geom, ST_MakeEnvelope(...))`` on the indexed column so DuckDB uses the RTREE; for a role
+that gets the coarse view the desensitised shape decides (the exact one only finds candidates), so
+a bbox can never locate a protected asset more finely than the grid it is shown on.
 Rows come back as Arrow; GeoJSON is written by ``serving.features.geojson``.
 
 Example:
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from cim.access import coarse_geometry_sql
+from cim.access import COARSE_GRID_M, coarse_geometry_sql
 from cim.errors import FeatureNotFound, QueryError
 from cim.model.reads import parse_time
 from cim.model.relations import AsOf, features
@@ -87,6 +89,11 @@ def _predicates(q: ItemsQuery) -> tuple[str, list[Any]]:
     params: list[Any] = []
     if q.bbox is not None:
         parts.append("ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))")
+        if q.view == "coarse":  # the index finds candidates near the box; the coarse shape decides
+            m = COARSE_GRID_M
+            minx, miny, maxx, maxy = q.bbox
+            params += [minx - m, miny - m, maxx + m, maxy + m]
+            parts.append(f"ST_Intersects({coarse_geometry_sql('geom')}, ST_MakeEnvelope(?, ?, ?, ?))")
         params += list(q.bbox)
     if q.where is not None:
         parts.append(f"({q.where.sql})")

@@ -124,3 +124,41 @@ def test_mask_and_coarsen_helpers_behave_as_documented():
     snapped = access.coarsen_geometry(shapely.Point(515012.3, 3979538.9))
     assert (snapped.x, snapped.y) == (515000.0, 3979550.0)
     assert access.coarsen_z(-1.6) == -2.0
+
+
+def test_a_narrow_protected_shape_becomes_the_grid_cells_it_crosses_not_an_empty_geometry():
+    import shapely
+
+    from cim.store import connect
+
+    narrow = shapely.box(515010, 3979530, 515012, 3979560)  # 2 m wide: snapping alone would empty it
+    coarse = access.coarsen_geometry(narrow)
+    assert not coarse.is_empty and coarse.is_valid and coarse.contains(narrow)
+    assert all(v % access.COARSE_GRID_M == 0 for v in coarse.bounds)
+    con = connect()
+    sql = con.execute(f"SELECT ST_AsWKB({access.coarse_geometry_sql('g')}) FROM (SELECT ST_GeomFromText(?) AS g)",
+                      [narrow.wkt]).fetchone()[0]
+    assert shapely.from_wkb(bytes(sql)).normalize().equals(coarse.normalize())
+    short = shapely.LineString([(515010, 3979530), (515015, 3979531)])
+    assert access.coarsen_geometry(short).geom_type == "LineString"
+    assert not access.coarsen_geometry(short).is_empty
+
+
+def test_a_bbox_finds_a_protected_asset_by_its_coarse_shape_only(client):
+    """Bisecting with bbox must not locate a pipe more finely than the grid it is shown on: for the coarse
+    view every bbox answer equals the answer computed from the coarse geometries the role receives."""
+    import shapely
+
+    crs = quote("http://www.opengis.net/def/crs/EPSG/0/4549")
+    url = f"/collections/pipes/items?limit=10000&crs={crs}&bbox-crs={crs}"
+    coarse = client.get(url, headers=headers("operator")).json()["features"]
+    shapes = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in coarse}
+    exact = {f["id"]: shapely.geometry.shape(f["geometry"])
+             for f in client.get(url, headers=headers("admin")).json()["features"]}
+    target = next(fid for fid, g in exact.items() if not g.equals(shapes[fid]))
+    x, y = exact[target].coords[0]
+    for size in (0.5, 5.0, 20.0):  # boxes around an exact vertex, smaller than a grid cell
+        box = (x - size, y - size, x + size, y + size)
+        got = client.get(url + "&bbox=" + ",".join(map(str, box)), headers=headers("operator")).json()["features"]
+        expected = {fid for fid, g in shapes.items() if g.intersects(shapely.box(*box))}
+        assert {f["id"] for f in got} == expected
