@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -84,16 +85,97 @@ def parse_filter(text: str | dict, lang: str = "cql2-text") -> Any:
         if lang == "cql2-text":
             from pygeofilter.parsers.cql2_text import parse
 
-            return parse(text)
+            return _distance_predicates(parse(_distance_calls_text(text)))
         if lang == "cql2-json":
             from pygeofilter.parsers.cql2_json import parse as parse_json
 
-            return parse_json(json.loads(text) if isinstance(text, str) else text)
+            tree = json.loads(text) if isinstance(text, str) else text
+            return _distance_predicates(parse_json(_distance_calls_json(tree)))
     except RecursionError as exc:
         raise QueryError("filter nested too deeply: simplify it") from exc
     except Exception as exc:  # noqa: BLE001 - lark and json raise many kinds; all mean "bad filter"
         raise QueryError(f"bad {lang} filter: {_first_line(exc)}") from exc
     raise QueryError(f"unknown filter-lang {lang!r}: use cql2-text or cql2-json")
+
+
+_DISTANCE_OPS = {"s_dwithin": "cim_s_dwithin", "s_dbeyond": "cim_s_dbeyond"}
+
+
+def _distance_calls_text(text: str) -> str:
+    """``S_DWITHIN(a, b, d[, units])`` (and ``S_DBEYOND``) as a function compared with TRUE, which the
+    CQL2 text grammar of pygeofilter parses; ``_distance_predicates`` turns it back into the predicate."""
+    out, i, lowered = [], 0, text.lower()
+    while i < len(text):
+        if text[i] == "'":  # copy a string literal untouched ('' is an escaped quote)
+            j = i + 1
+            while j < len(text) and not (text[j] == "'" and text[j + 1:j + 2] != "'"):
+                j += 2 if text[j] == "'" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        name = next((n for n in _DISTANCE_OPS if lowered.startswith(n, i) and lowered[i + len(n):].lstrip()[:1] == "("
+                     and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))), None)
+        if name is None:
+            out.append(text[i])
+            i += 1
+            continue
+        close = _closing_paren(text, text.index("(", i))
+        out.append(f"({_DISTANCE_OPS[name]}{text[text.index('(', i):close + 1]} = TRUE)")
+        i = close + 1
+    return "".join(out)
+
+
+def _closing_paren(text: str, start: int) -> int:
+    depth, i = 0, start
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            i = text.index("'", i + 1) if "'" in text[i + 1:] else len(text)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise QueryError("unbalanced parentheses in filter")
+
+
+def _distance_calls_json(node: Any) -> Any:
+    """CQL2 JSON ``{"op": "s_dwithin", "args": [...]}`` in the same function form as the text."""
+    if isinstance(node, list):
+        return [_distance_calls_json(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _distance_calls_json(v) for k, v in node.items()}
+    op = str(node.get("op", "")).lower()
+    if op in _DISTANCE_OPS:
+        return {"op": "=", "args": [{"function": {"name": _DISTANCE_OPS[op], "arguments": node.get("args", [])}},
+                                    True]}
+    return node
+
+
+def _distance_predicates(tree: Any) -> Any:
+    """Replace the function form of S_DWITHIN/S_DBEYOND by pygeofilter's distance predicates."""
+    from pygeofilter import ast
+
+    if isinstance(tree, ast.Equal) and isinstance(tree.lhs, ast.Function) and tree.rhs is True \
+            and tree.lhs.name in _DISTANCE_OPS.values():
+        args = list(tree.lhs.arguments)
+        if len(args) not in (3, 4):
+            raise QueryError("S_DWITHIN/S_DBEYOND take a geometry, a geometry, a distance and optional units")
+        units = args[3] if len(args) == 4 else "meters"
+        units = units.name if isinstance(units, ast.Attribute) else str(units)
+        cls = ast.DistanceWithin if tree.lhs.name == "cim_s_dwithin" else ast.DistanceBeyond
+        return cls(_distance_predicates(args[0]), _distance_predicates(args[1]), args[2], units)
+    if isinstance(tree, ast.Node):
+        node = copy.copy(tree)
+        for name, value in vars(tree).items():
+            setattr(node, name, _distance_predicates(value))
+        return node
+    if isinstance(tree, list):
+        return [_distance_predicates(n) for n in tree]
+    return tree
 
 
 def compile_filter(text: str | dict, lang: str, allowed: dict[str, str], *, city_crs: str,
@@ -202,6 +284,7 @@ class _Compiler:
     def _Like(self, n: Any) -> str:
         if not isinstance(n.pattern, str):
             raise QueryError("LIKE needs a text pattern")
+        _check_like_pattern(n.pattern)
         lhs = self.node(n.lhs)
         # CQL2 fixes the wildcards: % any run, _ one character, \ escapes (pygeofilter reports ".")
         self.params.append(_like_pattern(n.pattern, "%", "_", "\\"))
@@ -324,6 +407,21 @@ class _Compiler:
         if isinstance(v, datetime | date):
             return v, v
         raise QueryError("temporal predicates compare a time property with a TIMESTAMP, DATE or INTERVAL")
+
+
+#: a LIKE pattern with more '%' than this can take seconds a row to match (backtracking): refused
+MAX_LIKE_WILDCARDS = 4
+MAX_LIKE_CHARS = 200
+
+
+def _check_like_pattern(pattern: str) -> None:
+    """Refuse patterns whose matching cost can explode (many '%') or that are absurdly long."""
+    unescaped = pattern.replace("\\\\", "").replace("\\%", "")
+    if unescaped.count("%") > MAX_LIKE_WILDCARDS:
+        raise QueryError(f"LIKE pattern with more than {MAX_LIKE_WILDCARDS} '%' wildcards: use fewer, "
+                         "e.g. '%tower%'")
+    if len(pattern) > MAX_LIKE_CHARS:
+        raise QueryError(f"LIKE pattern longer than {MAX_LIKE_CHARS} characters")
 
 
 def _like_pattern(pattern: str, wildcard: str, single: str, escape: str) -> str:

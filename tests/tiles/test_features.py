@@ -221,3 +221,17 @@ def test_cql2_like_single_character_wildcard(client, served_city):
     expected = [r[0] for r in served_city.store.rows(
         "SELECT id FROM features WHERE layer = 'buildings' AND valid_to IS NULL AND name LIKE ?", [pattern])]
     assert sorted(got) == sorted(expected) and got
+
+
+def test_cql2_s_dwithin_selects_the_buildings_within_that_distance(client, served_city):
+    import shapely
+
+    from gis.crs import reproject
+    w, s, e, n = client.get("/collections/buildings").json()["extent"]["spatial"]["bbox"][0]
+    lon, lat = (w + e) / 2, (s + n) / 2
+    cql = f"S_DWITHIN(geometry, POINT({lon} {lat}), 150, meters)"
+    got = ids(client.get(f"/collections/buildings/items?limit=10000&filter={quote(cql)}"))
+    centre = reproject([shapely.Point(lon, lat)], "OGC:CRS84", served_city.crs)[0]
+    frame = served_city.features("buildings")
+    expected = sorted(frame.loc[frame.geometry.distance(centre) <= 150, "id"])
+    assert got and sorted(got) == expected

@@ -80,3 +80,26 @@ def test_coarse_view_filters_see_the_coarsened_geometry_and_only_open_fields():
 def test_malformed_or_ill_typed_filters_are_query_errors(text):
     with pytest.raises(QueryError):
         sql_of(text)
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("S_DWITHIN(geometry, POINT(120.17 35.95), 250)", "cql2-text"),
+    ("s_dwithin(geometry, POINT(120.17 35.95), 0.25, kilometers)", "cql2-text"),
+    ('{"op": "s_dwithin", "args": [{"property": "geometry"}, {"type": "Point", "coordinates": [120.17, 35.95]}, 250]}',
+     "cql2-json"),
+])
+def test_s_dwithin_in_both_encodings_binds_a_distance_in_metres(text, lang):
+    where = sql_of(text, lang)
+    assert where.sql.startswith("ST_DWithin(geom, ST_GeomFromWKB(?), ?)") and where.params[-1] == 250.0
+
+
+def test_s_dbeyond_is_the_negated_distance_and_strings_that_spell_it_stay_text():
+    assert sql_of("S_DBEYOND(geometry, POINT(120.17 35.95), 10)").sql == "(NOT ST_DWithin(geom, ST_GeomFromWKB(?), ?))"
+    where = sql_of("use = 'S_DWITHIN(a, b, 1)'")
+    assert where.params[-1] == "S_DWITHIN(a, b, 1)" and "DWithin" not in where.sql
+
+
+def test_like_patterns_that_backtrack_without_end_are_refused():
+    with pytest.raises(QueryError, match="wildcards"):
+        sql_of("use LIKE '%_%_%_%_%_%_%_%_%_%_~'")
+    assert sql_of("use LIKE '%a%b%'").params[-1] == "%a%b%"
