@@ -14,6 +14,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
+from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
 
 if TYPE_CHECKING:
@@ -148,7 +149,9 @@ def parents(city: City, parent: str | None, *, as_of: datetime | None = None,
 
 
 def run_sql(city: City, query: str, params: list[Any] | None, *, output: str = "arrow") -> Any:
-    """Any SQL over the city's tables; errors come back as QueryError with DuckDB's first line."""
+    """Any read of the city's tables (one SELECT; see ``cim.model.readonly``); errors come back as
+    QueryError with the engine's first line."""
+    check_read_only(query)
     try:
         table = city.store.arrow(query, params)
     except Exception as exc:

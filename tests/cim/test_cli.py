@@ -58,3 +58,11 @@ def test_an_option_that_does_not_fit_the_source_is_refused(tmp_path):
     run("init", city)
     proc = run("ingest", city, str(parcels_geojson(tmp_path / "p.geojson")), "--anchor", "1,2", ok=False)
     assert "--anchor does not apply to vector sources" in proc.stderr
+
+
+def test_query_refuses_a_statement_that_would_write_the_city_file(tmp_path):
+    city = str(tmp_path / "c.duckdb")
+    run("init", city)
+    proc = run("query", city, f"COPY (SELECT 'x') TO '{city}'", ok=False)
+    assert proc.returncode != 0 and "only SELECT" in proc.stderr and "Traceback" not in proc.stderr
+    assert "crs: EPSG:4549" in run("info", city).stdout  # the city file still opens

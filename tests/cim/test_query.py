@@ -72,3 +72,43 @@ def test_arrow_output_carries_geoarrow_wkb(small_city):
     table = small_city.features("buildings", output="arrow")
     assert table.num_rows == 3
     assert table.schema.field("geom").metadata[b"ARROW:extension:name"] == b"geoarrow.wkb"
+
+
+WRITES_AND_ESCAPES = [
+    "COPY (SELECT 'x') TO '{city_file}'",
+    "ATTACH '{other}' AS b (READ_WRITE)",
+    "DELETE FROM features",
+    "SELECT 1; DELETE FROM features",
+    "EXPORT DATABASE '{tmp}/dump'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET threads = 1",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT read_text('keys.json')",
+    "SELECT * FROM '/etc/hosts.csv'",
+    "SELECT getenv('HOME')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM b.main.features",
+]
+
+
+@pytest.mark.parametrize("template", WRITES_AND_ESCAPES)
+def test_sql_is_read_only_and_stays_inside_the_city(small_city, tmp_path, template):
+    other = tmp_path / "other.duckdb"
+    other_city = cim.create(other)
+    other_city.close()
+    before = small_city.sql("SELECT count(*) AS n FROM features").to_pylist()
+    sql = template.format(city_file=small_city.location, other=other, tmp=tmp_path)
+    with pytest.raises(cim.QueryError) as refused:
+        small_city.sql(sql)
+    assert "\n" not in str(refused.value)
+    assert small_city.sql("SELECT count(*) AS n FROM features").to_pylist() == before
+    assert not (tmp_path / "dump").exists()
+    with cim.open(other) as again:  # the other city is untouched and still opens
+        assert again.layers.empty
+
+
+def test_sql_still_reads_with_ctes_generators_and_the_engine_catalogue(small_city):
+    rows = small_city.sql("WITH b AS (SELECT * FROM features WHERE layer = 'buildings') "
+                          "SELECT count(*) AS n FROM b, range(2)").to_pylist()
+    assert rows == [{"n": 6}]
