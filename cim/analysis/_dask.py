@@ -22,10 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from cim.analysis._common import has_layer, require_layer, sql_text
+from cim.analysis._common import sql_text
 from cim.analysis._relations import buildings_sql, parcel_fields, parcels_sql
 from cim.errors import CIMError, LayerNotFound
-from cim.model.relations import features
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -79,14 +78,14 @@ def _layer_path(directory: str | Path, layer: str) -> Path:
                         f"`cim export geoparquet CITY {root} --layer {layer}`")
 
 
-def _source_frame(city: City, source: str | Path | None, layer: str, sql: str) -> gpd.GeoDataFrame:
-    """The rows of ``sql`` over the city, or over ``layer`` of a GeoParquet folder (its rows are current)."""
+def _source_frame(city: City, source: str | Path | None, layers: tuple[str, ...], sql: str) -> gpd.GeoDataFrame:
+    """The rows of ``sql`` over the city, or over ``layers`` of a GeoParquet folder (its rows are current)."""
     if source is None:
         return _frame(city, sql, city.crs)
     from cim.store.duckdb import connect
 
-    path = _layer_path(source, layer)
-    files = sql_text(str(path / "*" / "*.parquet") if path.is_dir() else str(path))
+    paths = [_layer_path(source, layer) for layer in layers]
+    files = "[" + ", ".join(sql_text(str(p / "*" / "*.parquet") if p.is_dir() else str(p)) for p in paths) + "]"
     con = connect()
     try:
         con.execute("CREATE TEMP VIEW features AS SELECT * EXCLUDE (geometry, valid_to), geometry AS geom, "
@@ -166,26 +165,29 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
                      partitions: int = 8, source: str | Path | None = None) -> pa.Table:
     """The ``ind`` relation of ``cim.analysis.indicators`` computed with dask, then grouped like it;
     ``source``: a GeoParquet folder to read the layers from instead of the city."""
-    from cim.analysis.indicators import LIMIT_KEYS, indicators_arrow
+    from cim.analysis.indicators import LIMIT_KEYS, indicators_arrow, parcel_layer_fields
 
     dask_geopandas, _ = _imports()
-    meta_layer = require_layer(city, rules.layer("parcels"), purpose="planning indicators")
-    cols = parcel_fields(meta_layer.get("fields") or [], rules, LIMIT_KEYS)
+    parcel_input = rules.input("parcels").require("planning indicators")
+    building_input = rules.input("buildings").require("planning indicators")
+    cols = parcel_fields(parcel_layer_fields(city, rules), rules, LIMIT_KEYS)
     if field and field not in cols:
         from cim.model.relations import prop
 
         cols[field] = prop(field, "VARCHAR")
-    parcels = _source_frame(city, source, rules.layer("parcels"), parcels_sql(rules, cols))
+    parcels = _source_frame(city, source, parcel_input.layers, parcels_sql(rules, cols))
     if source is None:
         buildings = _frame(city, buildings_sql(rules), city.crs)
+    elif len(building_input.layers) == 1 and building_input.classes is None:  # the workers read the files
+        buildings = read_geoparquet(source, building_input.layers[0])
     else:
-        buildings = read_geoparquet(source, rules.layer("buildings"))
-    green_layer = rules.layer("green_space")
+        buildings = _source_frame(city, source, building_input.layers, buildings_sql(rules))
+    green_input = rules.input("green_space")
     with dask_client(client) as dc:
         sums = _sums(dask_geopandas, dc, buildings, parcels, partitions, rules.floor_height)
         green = None
-        if has_layer(city, green_layer):
-            green_frame = _source_frame(city, source, green_layer, features(layers=[green_layer], columns="geom"))
+        if green_input.present:
+            green_frame = _source_frame(city, source, green_input.layers, green_input.relation("geom"))
             dparcels = dask_geopandas.from_geopandas(parcels, npartitions=max(1, min(partitions, len(parcels))))
             green = dc.compute(dparcels.map_partitions(_green, green_frame, meta={"green_area": "f8"})).result()
     rows = _assemble(parcels, sums, green, list(cols))

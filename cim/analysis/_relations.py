@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cim.model.relations import features, prop
+from cim.model.relations import prop
 
 if TYPE_CHECKING:
     from cim.analysis.rules import RuleSet
@@ -26,9 +26,9 @@ def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
     """
     height = f"COALESCE(height, {prop('height')})"
     floors = f"COALESCE({prop('floors')}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
-    sql = features(layers=[rules.layer("buildings")], with_geometry=True,
-                   columns=f"id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
-                           "ST_Area(geom) AS footprint, name")
+    sql = rules.input("buildings").relation(
+        f"id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
+        "ST_Area(geom) AS footprint, name")
     if extra:
         sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
                 f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
@@ -41,7 +41,7 @@ def building_shapes(rules: RuleSet, extra: str | None = None) -> list[str]:
     A spatial join against each one on its own keeps the city's on the spatial index in PostGIS,
     which probes no index inside a CTE, nor through a UNION ALL with a temporary table.
     """
-    shapes = [features(layers=[rules.layer("buildings")], columns="id, geom", with_geometry=True)]
+    shapes = [rules.input("buildings").relation("id, geom")]
     if extra:
         shapes.append(f"SELECT id, ST_GeomFromWKB(wkb) AS geom FROM {extra}")
     return shapes
@@ -68,8 +68,7 @@ def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[
 def parcels_sql(rules: RuleSet, cols: dict[str, str]) -> str:
     """Current parcels: id, name, geom, area (m²) and ``cols``."""
     extra = "".join(f", {sql} AS {name}" for name, sql in cols.items())
-    return features(layers=[rules.layer("parcels")], columns=f"id, name, geom, ST_Area(geom) AS area{extra}",
-                    with_geometry=True)
+    return rules.input("parcels").relation(f"id, name, geom, ST_Area(geom) AS area{extra}")
 
 
 def placed_sql(rules: RuleSet) -> str:
@@ -81,7 +80,7 @@ def placed_sql(rules: RuleSet) -> str:
     ``features`` itself, not from CTE ``p``: PostGIS then probes its spatial index once per
     building (a CTE has no index), while DuckDB plans the same SPATIAL_JOIN either way.
     """
-    parcels = features(layers=[rules.layer("parcels")], columns="id, geom", alias="p")
+    parcels = rules.input("parcels").relation("id, geom", alias="p")
     inner = (f"SELECT b.id, min(p.id) AS parcel FROM b JOIN {parcels} ON ST_Contains(p.geom, ST_Centroid(b.geom)) "
              "GROUP BY b.id")
     return f"SELECT b.*, m.parcel FROM b LEFT JOIN ({inner}) m ON m.id = b.id"
@@ -97,5 +96,5 @@ def per_parcel_sql() -> str:
 def green_sql(rules: RuleSet) -> str:
     """Green space area inside each parcel: needs CTE ``p``."""
     return (f"SELECT p.id AS parcel, sum(ST_Area(ST_Intersection(p.geom, g.geom))) AS green_area "
-            f"FROM p JOIN {features(layers=[rules.layer('green_space')], columns='geom', alias='g')} "
+            f"FROM p JOIN {rules.input('green_space').relation('geom', alias='g')} "
             "ON ST_Intersects(p.geom, g.geom) GROUP BY p.id")

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from cim.analysis._common import has_layer, require_layer, sql_text
-from cim.analysis._relations import buildings_sql
-from cim.analysis.indicators import parcel_ctes
+from cim.analysis._common import sql_text
+from cim.analysis.indicators import building_ctes
 
 if TYPE_CHECKING:
     from cim.analysis.rules import RuleSet
@@ -34,12 +33,9 @@ def load_buildings(city: City, rules: RuleSet, settings: dict[str, Any], *, parc
                    ids: Sequence[str] | None, extra: str | None, sun: SunPath,
                    z: float) -> SunlightBuildings:
     """Targets (residential, on ``parcels`` / among ``ids`` when given) and the buildings near enough to shade them."""
-    require_layer(city, rules.layer("buildings"), purpose="sunlight analysis")
+    rules.input("buildings").require("sunlight analysis")
     uses = ", ".join(sql_text(u) for u in settings.get("applies_to_use", ["住宅"]))
-    if has_layer(city, rules.layer("parcels")):
-        ctes = parcel_ctes(city, rules, extra=extra)
-    else:  # sunlight needs no parcels: buildings alone will do
-        ctes = [f"b AS ({buildings_sql(rules, extra)})", "bp AS (SELECT b.*, CAST(NULL AS VARCHAR) AS parcel FROM b)"]
+    ctes = building_ctes(city, rules, extra=extra)  # sunlight needs no parcels: buildings alone will do
     sql = (f"WITH {', '.join(ctes)} SELECT id, parcel, height, "
            f"COALESCE(use IN ({uses}), false) AS residential, ST_AsWKB(geom) AS wkb FROM bp ORDER BY id")
     table = city.store.arrow(sql)

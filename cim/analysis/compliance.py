@@ -24,18 +24,20 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cim.analysis import _rule_sql as R
-from cim.analysis._common import deliver, has_layer, sql_text
+from cim.analysis._common import deliver, sql_text
 from cim.analysis._relations import building_shapes
-from cim.analysis.indicators import parcel_ctes
+from cim.analysis.indicators import building_ctes, parcel_ctes
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import ValidationError
-from cim.model.relations import features, prop
+from cim.model.relations import prop
 
 if TYPE_CHECKING:
     from cim.city import City
 
 COLUMNS = ["subject", "subject_class", "parcel", "rule", "rule_name", "rule_name_en", "unit", "value", "limit",
            "status", "reason_zh", "reason_en", "geom"]
+SCHEMA = pa.schema([(c, pa.float64() if c in ("value", "limit") else pa.binary() if c == "geom" else pa.string())
+                    for c in COLUMNS])
 
 
 def check_compliance(city: City, *, rules: Any = None, only: Sequence[str] | None = None,
@@ -47,7 +49,7 @@ def check_compliance(city: City, *, rules: Any = None, only: Sequence[str] | Non
     sunlight); ``parcels`` restricts the results to those parcels and the buildings on them;
     ``engine="dask"`` computes the parcel indicators on a dask.distributed cluster.
     """
-    rules = load_rules(rules)
+    rules = load_rules(rules).bind(city)
     keys = rules.enabled(only)
     table = compliance_arrow(city, rules, keys, parcels=parcels, engine=engine, client=client)
     if only_failures:
@@ -60,9 +62,12 @@ def check_compliance(city: City, *, rules: Any = None, only: Sequence[str] | Non
 def compliance_arrow(city: City, rules: RuleSet, keys: list[str], *, parcels: Sequence[str] | None = None,
                      extra: str | None = None, engine: str = "duckdb", client: Any = None) -> pa.Table:
     """The results as one Arrow table (``extra``: a table of candidate buildings the store can see,
-    e.g. one made with ``city.store.temporary``)."""
+    e.g. one made with ``city.store.temporary``). A rule whose inputs the city lacks gives one
+    ``no_data`` row that says what is missing, and the others still run."""
+    rules = rules if rules.inputs is not None else rules.bind(city)
+    parts: list[pa.Table] = [_no_data(key, rules) for key in keys if rules.missing(key)]
+    keys = [k for k in keys if not rules.missing(k)]
     sql_keys = [k for k in keys if k != "sunlight"]
-    parts: list[pa.Table] = []
     if sql_keys:
         if engine == "dask":
             parts += _with_dask_rows(city, rules, sql_keys, parcels, client)
@@ -75,10 +80,26 @@ def compliance_arrow(city: City, rules: RuleSet, keys: list[str], *, parcels: Se
         from cim.analysis.sunlight import sunlight_compliance
 
         parts.append(sunlight_compliance(city, rules, parcels=parcels, extra=extra))
-    parts = [p.select(COLUMNS) for p in parts]
     if not parts:
-        return pa.table({c: [] for c in COLUMNS})
-    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+        return SCHEMA.empty_table()
+    return pa.concat_tables([_conform(p) for p in parts]).combine_chunks()
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    """One rule's results in the common schema (rules compute value/limit as DOUBLE, DECIMAL or INTEGER)."""
+    return pa.table([table.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+def _no_data(key: str, rules: RuleSet) -> pa.Table:
+    """The one row of a rule that cannot run: what it needs and how to give it."""
+    s = rules.rule(key)
+    missing = rules.missing(key)
+    zh = "缺少输入：" + "、".join(f"{i.role.label_zh}（{'/'.join(i.role.classes)} 类要素）" for i in missing)
+    en = "; ".join(i.missing_reason() for i in missing)
+    row = {c: [None] for c in COLUMNS}
+    row.update(rule=[key], rule_name=[s.get("name", key)], rule_name_en=[s.get("name_en", key)], status=["no_data"],
+               reason_zh=[zh], reason_en=[en])
+    return pa.table(row, schema=SCHEMA)
 
 
 def compliance_sql(city: City, rules: RuleSet, key: str, *, parcels: Sequence[str] | None = None,
@@ -88,7 +109,9 @@ def compliance_sql(city: City, rules: RuleSet, key: str, *, parcels: Sequence[st
     One query per rule: DuckDB plans each small query well, while a UNION ALL of all rules over
     the shared CTEs ran ~40× slower than the rules one by one.
     """
-    ctes = parcel_ctes(city, rules, extra=extra, rows_from=rows_from) + _roads_cte(city, rules, [key])
+    building_only = key in ("spacing", "road_red_line") and not rows_from
+    ctes = (building_ctes(city, rules, extra=extra) if building_only
+            else parcel_ctes(city, rules, extra=extra, rows_from=rows_from)) + _roads_cte(city, rules, [key])
     where = f" WHERE parcel IN ({', '.join(sql_text(p) for p in parcels)})" if parcels else ""
     select = _rule_select(city, rules, key, extra)
     return f"WITH {', '.join(ctes)} SELECT * FROM ({select}) AS results{where} ORDER BY subject"
@@ -131,24 +154,20 @@ def _roads_cte(city: City, rules: RuleSet, keys: list[str]) -> list[str]:
     if "road_red_line" not in keys:
         return []
     s = rules.rule("road_red_line")
-    layer = rules.layer("roads")
     cases = " ".join(f"WHEN {sql_text(k)} THEN {float(v)}" for k, v in (s.get("by_class") or {}).items())
     klass = prop(s.get("class_field", "road_class"), "VARCHAR")
     need = f"(CASE {klass} {cases} ELSE {float(s['default'])} END)" if cases else str(float(s["default"]))
     width = f"COALESCE({prop(s.get('width_field', 'width'))}, {float(s.get('default_width', 20.0))})"
-    roads = features(layers=[layer], columns=f"id, name, geom, {width} AS width, {need} AS need", with_geometry=True)
+    roads = rules.input("roads").relation(f"id, name, geom, {width} AS width, {need} AS need")
     return [f"rr AS ({roads})"]
 
 
 def _road_reach(city: City, rules: RuleSet) -> float:
     """How far from a building a road can be and still matter: max width/2 + max requirement."""
     s = rules.rule("road_red_line")
-    layer = rules.layer("roads")
-    if not has_layer(city, layer):
-        raise ValidationError(f"rule road_red_line needs a roads layer {layer!r}: ingest road centre lines, "
-                              "or switch the rule off with only=[...]")
+    roads = rules.input("roads").require("rule road_red_line")
     width = f"COALESCE({prop(s.get('width_field', 'width'))}, {float(s.get('default_width', 20.0))})"
-    widest = city.store.scalar(features(layers=[layer], columns=f"max({width})"))
+    widest = city.store.scalar(roads.relation(f"max({width})"))
     needs = [float(v) for v in (s.get("by_class") or {}).values()] + [float(s["default"])]
     return float(widest or 0.0) / 2 + max(needs) + 1.0
 

@@ -21,12 +21,13 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from cim.analysis._common import deliver, has_layer, require_layer
+from cim.analysis._common import deliver
 from cim.analysis._relations import (
     buildings_sql,
     green_sql,
@@ -37,6 +38,7 @@ from cim.analysis._relations import (
 )
 from cim.analysis.rules import RuleSet, load_rules
 from cim.errors import QueryError, ValidationError
+from cim.model.catalog import all_layers
 from cim.model.relations import prop
 
 if TYPE_CHECKING:
@@ -49,8 +51,8 @@ Engine = Literal["duckdb", "dask"]
 
 
 def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str | None = None,
-               engine: Engine = "duckdb", client: Any = None, source: str | Path | None = None,
-               output: str = "geopandas") -> Any:
+               zones: str | list[str] | None = None, engine: Engine = "duckdb", client: Any = None,
+               source: str | Path | None = None, output: str = "geopandas") -> Any:
     """Indicators per parcel (``by="parcel"``), per block, per district, or per any parcel field.
 
     Columns: the group key, ``area`` (m²), ``buildings``, ``footprint_area``, ``floor_area``,
@@ -58,9 +60,10 @@ def indicators(city: City, *, by: str = "parcel", rules: Any = None, where: str 
     limits (``far_limit``, ``height_limit`` …) and labels (block, district, land use); ``geom``
     is the parcel (or the union of a group's parcels). ``where`` filters rows by those columns.
     ``source`` (``engine="dask"`` only): a ``cim export geoparquet`` folder the workers read the
-    layers from, instead of the city.
+    layers from, instead of the city. The parcels are the features of class Parcel (or the layers
+    the rules name); ``zones`` names polygon layers to use instead (districts, blocks, a grid).
     """
-    rules = load_rules(rules)
+    rules = bind_rules(city, rules, zones=zones)
     field = _group_field(city, rules, by)
     if engine == "dask":
         from cim.analysis._dask import indicators_table
@@ -94,6 +97,25 @@ def indicators_arrow(city: City, rules: RuleSet, *, field: str | None = None, by
     return city.store.arrow(sql)
 
 
+def bind_rules(city: City, rules: Any = None, *, zones: str | list[str] | None = None) -> RuleSet:
+    """The rules bound to the city's inputs; ``zones`` (layer names) stand in for the parcels."""
+    rules = load_rules(rules)
+    if zones:
+        layers = {**(rules.raw.get("layers") or {}), "parcels": [zones] if isinstance(zones, str) else list(zones)}
+        rules = replace(rules, raw={**rules.raw, "layers": layers})
+    return rules.bind(city)
+
+
+def parcel_layer_fields(city: City, rules: RuleSet) -> list[dict[str, str]]:
+    """The fields of the layers that hold the parcels (their union, first type wins)."""
+    layers = all_layers(city)
+    seen: dict[str, dict[str, str]] = {}
+    for name in rules.input("parcels").layers:
+        for f in layers[name].fields:
+            seen.setdefault(f["name"], f)
+    return list(seen.values())
+
+
 def parcel_rows_sql(city: City, rules: RuleSet, *, extra: str | None = None, label: str | None = None) -> str:
     """One row per parcel with its indicators and limits."""
     return "WITH " + ", ".join(parcel_ctes(city, rules, extra=extra, label=label)) + " SELECT * FROM ind"
@@ -104,9 +126,9 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     """The CTE chain ``p`` (parcels + limits), ``b`` (buildings), ``bp`` (building → parcel) and
     ``ind`` (parcel indicators), shared with compliance; ``rows_from`` names a registered table
     that already holds the indicators (computed elsewhere, e.g. by dask)."""
-    parcels = require_layer(city, rules.layer("parcels"), purpose="planning indicators")
-    require_layer(city, rules.layer("buildings"), purpose="planning indicators")
-    cols = parcel_fields(parcels.get("fields") or [], rules, LIMIT_KEYS)
+    rules.input("parcels").require("planning indicators")
+    rules.input("buildings").require("planning indicators")
+    cols = parcel_fields(parcel_layer_fields(city, rules), rules, LIMIT_KEYS)
     if label and label not in cols:
         cols[label] = prop(label, "VARCHAR")
     ctes = [f"p AS ({parcels_sql(rules, cols)})", f"b AS ({buildings_sql(rules, extra)})",
@@ -114,7 +136,7 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     if rows_from:
         return [*ctes, f"ind AS (SELECT * FROM {rows_from})"]
     ctes.append(f"agg AS ({per_parcel_sql()})")
-    green = has_layer(city, rules.layer("green_space"))
+    green = rules.input("green_space").present
     if green:
         ctes.append(f"g AS ({green_sql(rules)})")
     green_area = "COALESCE(g.green_area, 0.0)" if green else "CAST(NULL AS DOUBLE)"
@@ -127,6 +149,15 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
         f"{green_area} / p.area AS green_ratio, p.geom "
         "FROM p LEFT JOIN agg ON agg.parcel = p.id" + (" LEFT JOIN g ON g.parcel = p.id" if green else "") + ")")
     return ctes
+
+
+def building_ctes(city: City, rules: RuleSet, *, extra: str | None = None) -> list[str]:
+    """``b`` (buildings) and ``bp`` (with their parcel) for rules that need buildings only: with the
+    whole parcel chain when the city has parcels, else every building on no parcel."""
+    if rules.input("parcels").present:
+        return parcel_ctes(city, rules, extra=extra)
+    rules.input("buildings").require("this analysis")
+    return [f"b AS ({buildings_sql(rules, extra)})", "bp AS (SELECT b.*, CAST(NULL AS VARCHAR) AS parcel FROM b)"]
 
 
 def _grouped(parcel_sql: str, field: str, by: str) -> str:
@@ -145,8 +176,8 @@ def _group_field(city: City, rules: RuleSet, by: str) -> str | None:
     if by == "parcel":
         return None
     field = GROUPS.get(by, by)
-    fields = {f["name"] for f in (require_layer(city, rules.layer("parcels"), purpose="indicators")
-                                  .get("fields") or [])}
+    rules.input("parcels").require("indicators")
+    fields = {f["name"] for f in parcel_layer_fields(city, rules)}
     if field not in fields:
         raise ValidationError(
             f"cannot group by {by!r}: the parcels layer has no field {field!r}; use parcel, or one of "
@@ -167,4 +198,5 @@ def _filter(table: pa.Table, where: str) -> pa.Table:
         con.close()
 
 
-__all__ = ["indicators", "indicators_arrow", "parcel_rows_sql", "parcel_ctes", "GROUPS"]
+__all__ = ["indicators", "indicators_arrow", "parcel_rows_sql", "parcel_ctes", "building_ctes", "bind_rules",
+           "GROUPS"]

@@ -90,8 +90,9 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     """
     from bim import Anchor, read_model
 
-    rules = load_rules(rules)
-    parcel_id, parcel_row = _parcel(city, rules.layer("parcels"), parcel)
+    rules = load_rules(rules).bind(city)
+    layers = rules.input("parcels").require("a review of a model against its parcel").layers
+    parcel_id, parcel_row = _parcel(city, layers, parcel)
     if isinstance(anchor, str):
         anchor = Anchor.parse(anchor, crs=city.crs)
     model = read_model(path, anchor=anchor).run_geometry()
@@ -108,16 +109,19 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
                         footprint_wkt=footprint.wkt, parcel_wkt=parcel_row.pop("wkt"))
 
 
-def _parcel(city: City, layer: str, parcel: str) -> tuple[str, dict[str, Any]]:
-    pid = parcel if parcel.startswith(f"{layer}.") else f"{layer}.{parcel}"
-    try:
-        feature = city.feature(pid)
-    except FeatureNotFound as exc:
-        raise FeatureNotFound(f"no parcel {parcel!r} in {city.location}: give a parcel id from layer {layer!r}, "
-                              f"e.g. `cim query {city.location} {layer} --limit 5`") from exc
-    row = {"id": pid, **{k: v for k, v in feature["properties"].items() if not isinstance(v, dict | list)},
-           "wkt": shapely.from_wkt(feature["wkt"]).wkt}  # one spelling, whichever store wrote the text
-    return pid, row
+def _parcel(city: City, layers: tuple[str, ...], parcel: str) -> tuple[str, dict[str, Any]]:
+    """The parcel by its id, or by its id without the layer prefix in any parcel layer."""
+    tried = [parcel] + [f"{layer}.{parcel}" for layer in layers if not parcel.startswith(f"{layer}.")]
+    for pid in tried:
+        try:
+            feature = city.feature(pid)
+        except FeatureNotFound:
+            continue
+        row = {"id": pid, **{k: v for k, v in feature["properties"].items() if not isinstance(v, dict | list)},
+               "wkt": shapely.from_wkt(feature["wkt"]).wkt}  # one spelling, whichever store wrote the text
+        return pid, row
+    raise FeatureNotFound(f"no parcel {parcel!r} in {city.location}: give a parcel id from layer "
+                          f"{' or '.join(layers)}, e.g. `cim query {city.location} --layer {layers[0]} --limit 5`")
 
 
 def _candidates(model: Any, city_crs: str, floor_height: float) -> pa.Table:

@@ -14,18 +14,30 @@ Example:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from cim.analysis.inputs import Input, find_inputs
 from cim.errors import ValidationError
+
+if TYPE_CHECKING:
+    from cim.city import City
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "datasets" / "planning_rules.yaml"
 
 #: every rule the checker knows, in the order results are listed
 RULE_KEYS = ("height", "far", "density", "green", "setback", "road_red_line", "spacing", "sunlight")
+
+#: the inputs each rule needs; a rule whose inputs the city lacks reports no_data with the reason
+NEEDS: dict[str, tuple[str, ...]] = {
+    "height": ("parcels", "buildings"), "far": ("parcels", "buildings"), "density": ("parcels", "buildings"),
+    "green": ("parcels", "buildings"), "setback": ("parcels", "buildings"), "road_red_line": ("roads", "buildings"),
+    "spacing": ("buildings",), "sunlight": ("buildings",),
+}
 
 _REQUIRED = {
     "height": ("field",), "far": ("field",), "density": ("field",), "green": ("field",),
@@ -37,10 +49,26 @@ _REQUIRED = {
 
 @dataclass(frozen=True)
 class RuleSet:
-    """Rules as read from one YAML file (``source`` names it in messages)."""
+    """Rules as read from one YAML file (``source`` names it in messages), bound to a city's inputs
+    by ``bind`` (which layers are its parcels, buildings, roads and green space)."""
 
     raw: dict[str, Any]
     source: str
+    inputs: Mapping[str, Input] | None = None
+
+    def bind(self, city: City) -> RuleSet:
+        """The same rules with the city's inputs found (by class, or as the file's ``layers:`` names)."""
+        return replace(self, inputs=find_inputs(city, self.raw.get("layers") or {}))
+
+    def input(self, role: str) -> Input:
+        """What fills ``role`` (parcels, buildings, roads, green_space) in the bound city."""
+        if self.inputs is None:
+            raise RuntimeError("rules are not bound to a city: call rules.bind(city) first")
+        return self.inputs[role]
+
+    def missing(self, key: str) -> list[Input]:
+        """The inputs rule ``key`` needs that the bound city lacks (empty: the rule can run)."""
+        return [self.input(role) for role in NEEDS[key] if not self.input(role).present]
 
     def rule(self, key: str) -> dict[str, Any]:
         """One rule's settings; ValidationError when the file does not define it."""
@@ -62,10 +90,6 @@ class RuleSet:
                 raise ValidationError(f"{self.source} defines no rule {', '.join(missing)}")
             return [k for k in RULE_KEYS if k in only]
         return [k for k in RULE_KEYS if k in defined]
-
-    def layer(self, role: str) -> str:
-        """Name of the layer that plays ``role`` (parcels, buildings, roads, green_space)."""
-        return (self.raw.get("layers") or {}).get(role, role)
 
     @property
     def floor_height(self) -> float:
@@ -130,4 +154,4 @@ def _checked(rules: RuleSet) -> RuleSet:
     return rules
 
 
-__all__ = ["RuleSet", "load_rules", "DEFAULT_RULES", "RULE_KEYS"]
+__all__ = ["RuleSet", "load_rules", "DEFAULT_RULES", "RULE_KEYS", "NEEDS"]

@@ -156,7 +156,7 @@ def sunlight(city: City, *, rules: Any = None, parcels: Sequence[str] | None = N
     if overrides:
         rules = load_rules({**rules.raw, "rules": {**rules.raw["rules"],
                                                    "sunlight": {**rules.rule("sunlight"), **overrides}}})
-    table, _sun = _compute(city, rules, parcels=parcels, ids=buildings)
+    table, _sun = _compute(city, rules.bind(city), parcels=parcels, ids=buildings)
     return deliver(table, city, output)
 
 

@@ -100,7 +100,7 @@ def test_indicators_report_a_bad_where_clause_as_a_query_error(demo):
 
 
 def test_indicators_on_a_city_without_parcels_say_which_layer_is_missing(city):
-    with pytest.raises(LayerNotFound, match="planning indicators needs a layer 'parcels'"):
+    with pytest.raises(LayerNotFound, match=r"planning indicators needs parcels .*class Parcel.*--class Parcel"):
         indicators(city)
 
 

@@ -1,0 +1,131 @@
+"""What each analysis reads, found by what the city's layers hold — never by a layer's name.
+
+Why: a bureau's footprints may be called ``pand``, ``建筑物`` or ``3dbag_b2``; its parcels may not
+exist at all. An analysis asks for a *role* — parcels, buildings, roads, green space — and gets the
+features of every layer that holds features of the role's class (a CityJSON layer can hold
+buildings, roads and plant cover at once), or the layers a rules file names for it. A role nothing
+fills is reported as missing, with what to ingest, so an analysis can refuse or say ``no_data``
+instead of answering silently wrong.
+
+Example:
+    >>> inputs = find_inputs(city)                              # doctest: +SKIP
+    >>> inputs["buildings"].layers                              # doctest: +SKIP
+    ('buildings', 'delft')
+    >>> inputs["parcels"].missing_reason()                      # doctest: +SKIP
+    'needs parcels (地块): no layer holds features of class Parcel; ...'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cim.errors import LayerNotFound, ValidationError
+from cim.model.catalog import all_layers, class_census
+from cim.model.relations import features
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+
+@dataclass(frozen=True)
+class Role:
+    """A kind of input: the feature classes that fill it and the geometry it needs."""
+
+    name: str
+    label_zh: str
+    classes: tuple[str, ...]
+    dimension: int  # 0 points, 1 lines, 2 polygons
+
+    def hint(self) -> str:
+        """How a user gives the city this input."""
+        return (f"ingest one with `cim ingest CITY FILE --class {self.classes[0]}`, set the class of a layer "
+                f"with `cim layers set CITY LAYER --class {self.classes[0]}`, or name its layers under "
+                f"`layers: {{{self.name}: [...]}}` in the rules file")
+
+
+ROLES: dict[str, Role] = {r.name: r for r in (
+    Role("parcels", "地块", ("Parcel",), 2),
+    Role("buildings", "建筑", ("Building",), 2),
+    Role("roads", "道路中心线", ("Road",), 1),
+    Role("green_space", "绿地", ("GreenSpace", "PlantCover", "Park"), 2),
+)}
+
+#: layer kinds whose features can fill a role (BIM models are candidates under review, not the city)
+_KINDS = ("vector", "cityjson")
+
+
+@dataclass(frozen=True)
+class Input:
+    """The features that fill one role: which layers, and which classes of their rows (None: every row)."""
+
+    role: Role
+    layers: tuple[str, ...]
+    classes: tuple[str, ...] | None
+    #: False when every chosen row already has the role's geometry dimension (no per-row test needed)
+    check_dimension: bool = True
+
+    @property
+    def present(self) -> bool:
+        """True when some layer fills the role."""
+        return bool(self.layers)
+
+    def relation(self, columns: str, *, alias: str | None = None, with_geometry: bool = True,
+                 where: str | None = None) -> str:
+        """The role's current features as SQL (see ``cim.model.relations.features``)."""
+        parts = [f"ST_Dimension(geom) = {self.role.dimension}"] if self.check_dimension else []
+        parts += [f"({where})"] if where else []
+        return features(layers=self.layers, classes=self.classes, columns=columns, alias=alias,
+                        with_geometry=with_geometry, where=" AND ".join(parts) or None)
+
+    def missing_reason(self) -> str:
+        """Why the role is empty, and what to do about it."""
+        r = self.role
+        return (f"needs {r.name} ({r.label_zh}): no layer holds features of class {' or '.join(r.classes)}; "
+                + r.hint())
+
+    def require(self, purpose: str) -> Input:
+        """Itself, or LayerNotFound saying which analysis needed what."""
+        if not self.present:
+            raise LayerNotFound(f"{purpose} {self.missing_reason()}")
+        return self
+
+
+def find_inputs(city: City, overrides: Mapping[str, Any] | None = None) -> dict[str, Input]:
+    """Every role's input: named layers from ``overrides`` (a rules file's ``layers:``), else found by class."""
+    census = class_census(city)
+    kinds = {name: info.kind for name, info in all_layers(city).items()}
+    out = {}
+    for name, role in ROLES.items():
+        named = (overrides or {}).get(name)
+        if named:
+            out[name] = Input(role, _named_layers(named, kinds, name), None)
+            continue
+        out[name] = _by_class(role, census, kinds)
+    return out
+
+
+def _by_class(role: Role, census: dict[str, dict[tuple[str, int], int]], kinds: dict[str, str]) -> Input:
+    layers = tuple(sorted(layer for layer, counts in census.items()
+                          if kinds.get(layer) in _KINDS
+                          and any(cls in role.classes and dim == role.dimension for cls, dim in counts)))
+    rows = [(cls, dim) for layer in layers for cls, dim in census[layer]]
+    pure = all(cls in role.classes for cls, _ in rows)  # every row of those layers is of the role's class
+    exact = all(dim == role.dimension for cls, dim in rows if cls in role.classes)
+    return Input(role, layers, None if pure else role.classes, check_dimension=not exact)
+
+
+def _named_layers(named: Any, kinds: dict[str, str], role: str) -> tuple[str, ...]:
+    names = (named,) if isinstance(named, str) else tuple(named)
+    for layer in names:
+        if layer not in kinds:
+            have = ", ".join(sorted(kinds)) or "none"
+            raise LayerNotFound(f"the rules name layer {layer!r} for {role}, but the city has no such layer "
+                                f"(layers: {have})")
+        if kinds[layer] == "raster":
+            raise ValidationError(f"the rules name raster layer {layer!r} for {role}: {role} are features")
+    return names
+
+
+__all__ = ["Role", "ROLES", "Input", "find_inputs"]
