@@ -6,8 +6,8 @@ ArcGIS, OpenLayers, Chinese GIS clients) reads it; each layer lists both tile ma
 RESTful ``ResourceURL`` per format.
 
 Example:
-    >>> xml = capabilities_xml("http://127.0.0.1:8000", "demo", [MapLayer("dem", "DEM", (120.1, 35.9, 120.2, 36.0),
-    ...                        ("image/png",), 14)])
+    >>> dem = MapLayer("dem", "DEM", (120.1, 35.9, 120.2, 36.0), ("image/png",))
+    >>> xml = capabilities_xml("http://127.0.0.1:8000", "demo", [dem])
     >>> b"<ows:Identifier>dem</ows:Identifier>" in xml
     True
 """
@@ -38,7 +38,6 @@ class MapLayer:
     abstract: str
     bbox_4326: tuple[float, float, float, float]
     formats: tuple[str, ...]
-    max_zoom: int
 
 
 def _ows(tag: str) -> str:
@@ -108,16 +107,11 @@ def _layer(contents: ET.Element, base: str, layer: MapLayer) -> None:
         _sub(el, f"{{{WMTS}}}ResourceURL", format=fmt, resourceType="tile", template=template)
 
 
-def layer_levels(tms: TileMatrixSet, max_zoom: int) -> range:
-    """The levels of ``tms`` a layer with detail down to Web Mercator ``max_zoom`` offers."""
-    return range(tms.first, min(tms.last, max(max_zoom, tms.first)) + 1)
-
-
 def _limits(link: ET.Element, tms: TileMatrixSet, layer: MapLayer) -> None:
     _sub(link, f"{{{WMTS}}}TileMatrixSet", tms.identifier)
     limits = _sub(link, f"{{{WMTS}}}TileMatrixSetLimits")
     bbox = _in_set_crs(tms, layer.bbox_4326)
-    for level in layer_levels(tms, layer.max_zoom):
+    for level in tms.levels():  # every level is served (past a raster's own detail, its pixels grow)
         c0, r0, c1, r1 = tms.covering(level, bbox)
         item = _sub(limits, f"{{{WMTS}}}TileMatrixLimits")
         _sub(item, f"{{{WMTS}}}TileMatrix", str(level))

@@ -31,14 +31,13 @@ _TILE_RESPONSES = {200: {"content": {PNG: {}, MVT: {}}}, 204: {"description": "E
 
 
 def _capabilities(request: Request, city: CityDep, role: str) -> Response:
-    images = map_images(request)
     layers = []
     for info in visible_layers(city, role):
         if info.bbox_4326 is None:
             continue
         formats = (PNG, MVT) if info.is_vector else (PNG,)
         abstract = f"{info.feature_class or info.kind} layer ({info.phase}, {info.classification})"
-        layers.append(MapLayer(info.name, abstract, info.bbox_4326, formats, images.max_zoom(info)))
+        layers.append(MapLayer(info.name, abstract, info.bbox_4326, formats))
     base = str(request.base_url).rstrip("/")
     return Response(capabilities_xml(base, city.meta("name") or "cim", layers), media_type=XML,
                     headers={"Cache-Control": "no-cache", "Vary": "X-API-Key"})
