@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from cim.errors import CIMError
 from serving.maps import MapImages
 from serving.raster import RasterTiles
-from tiles.errors import status_of
+from serving.wmts.errors import code_of
+from tiles.errors import ows_status
 
 log = logging.getLogger("tiles")
 _LOCK = threading.Lock()
@@ -38,14 +39,15 @@ def map_images(request: Request) -> MapImages:
     return images
 
 
-def ows_error(request: Request, exc: CIMError, report: Callable[..., bytes]) -> Response:
-    """The OWS exception report of a domain error, with the status the server's error table gives it."""
-    status = status_of(exc)
+def ows_error(request: Request, exc: CIMError, report: Callable[..., bytes], service: str) -> Response:
+    """The OWS exception report of a domain error, with the status ``tiles.errors.ows_status`` gives it."""
+    status = ows_status(service, code_of(exc)[0], exc)
+    media = "text/xml" if service == "WMS" else XML  # WMS 1.3's exception format "XML" is text/xml
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
         return Response(report(exc, message="the server could not answer this request"), status_code=status,
-                        media_type=XML)
-    return Response(report(exc), status_code=status, media_type=XML)
+                        media_type=media)
+    return Response(report(exc), status_code=status, media_type=media)
 
 
 def not_modified(etag: str, if_none_match: str | None) -> bool:

@@ -58,4 +58,4 @@ async def wms(request: Request, city: CityDep, role: Role,
             return _capabilities(request, city, role)
         return await _map(request, city, role, if_none_match)
     except CIMError as exc:
-        return ows_error(request, exc, exception_report)
+        return ows_error(request, exc, exception_report, "WMS")

@@ -75,7 +75,7 @@ async def wmts(request: Request, city: CityDep, role: Role, if_none_match: IfNon
             return _capabilities(request, city, role)
         return await _tile(request, city, role, kvp(params), if_none_match)
     except CIMError as exc:
-        return ows_error(request, exc, exception_report)
+        return ows_error(request, exc, exception_report, "WMTS")
 
 
 @router.get("/wmts/1.0.0/WMTSCapabilities.xml", summary="WMTS 1.0.0 capabilities (RESTful)",
@@ -85,7 +85,7 @@ def capabilities(request: Request, city: CityDep, role: Role) -> Response:
     try:
         return _capabilities(request, city, role)
     except CIMError as exc:
-        return ows_error(request, exc, exception_report)
+        return ows_error(request, exc, exception_report, "WMTS")
 
 
 @router.get("/wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}.{ext}",
@@ -106,4 +106,4 @@ async def rest_tile(
         req = tile_request(layer, tms, level, row, col, format_of_extension(ext, style))
         return await _tile(request, city, role, req, if_none_match)
     except CIMError as exc:
-        return ows_error(request, exc, exception_report)
+        return ows_error(request, exc, exception_report, "WMTS")
