@@ -38,6 +38,13 @@ OPERATOR_KEY = "operator-key-0001"
 ADMIN_KEY = "admin-key-000001"
 
 
+def artifact(name: str) -> str:
+    """Path under test-artifacts/ (gitignored) for a screenshot worth looking at."""
+    folder = ROOT / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return str(folder / name)
+
+
 def need(condition: bool, message: str) -> None:
     """Skip when a prerequisite is missing; under CI that is a failure."""
     if not condition:
