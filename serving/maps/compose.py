@@ -76,8 +76,9 @@ def _span(a: float, b: float, z: int) -> tuple[int, int]:
 
 
 def _zoom(mx: np.ndarray, my: np.ndarray, width: int, height: int, max_zoom: int) -> int:
-    """The zoom whose pixels are at least as fine as the output's (in Web Mercator metres)."""
-    res = max((mx.max() - mx.min()) / width, (my.max() - my.min()) / height, 1e-9)
+    """The zoom whose pixels are at least as fine as the output's (in Web Mercator metres; the spread of
+    the pixel centres over one pixel less than the size)."""
+    res = max((mx.max() - mx.min()) / max(width - 1, 1), (my.max() - my.min()) / max(height - 1, 1), 1e-9)
     z = math.ceil(math.log2(2 * HALF_WORLD / (TILE * res)) - 1e-9)
     return int(min(max(z, 0), max_zoom))
 
