@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cim.errors import CIMError
 from cim.model.catalog import LayerInfo, etag_for, layer_info, model_version, visible_layers
+from serving.maps import MapImages
 from serving.vector import served
 from serving.wmts import MVT, PNG, MapLayer, OWSError, TileRequest, capabilities_xml, exception_report
 from serving.wmts.requests import format_of_extension, kvp, operation, tile_request
@@ -60,7 +61,7 @@ async def _tile(request: Request, city: CityDep, role: str, req: TileRequest, if
     return Response(png, media_type=PNG, headers=headers)
 
 
-def _png(images, info: LayerInfo, req: TileRequest) -> bytes:  # noqa: ANN001 - MapImages
+def _png(images: MapImages, info: LayerInfo, req: TileRequest) -> bytes:
     return images.tile_png(info, req.tms, req.level, req.col, req.row)
 
 
