@@ -7,12 +7,14 @@ CITY ?= demo/city.duckdb
 
 .PHONY: install system demo test lint bench clean viewer
 
-$(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/package-lock.json
+$(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/package-lock.json \
+		tests/clients/web/package-lock.json
 	bash scripts/install-system.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'
 	npm ci --prefix tests/threed/validator --no-audit --no-fund --silent
+	npm ci --prefix tests/clients/web --no-audit --no-fund --silent
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project and its tests need, when missing. Idempotent.
 set -euo pipefail
-packages=(python3-venv nodejs chromium fonts-noto-cjk mosquitto postgresql-15-postgis-3)
+# gdal-bin, qgis and python3-qgis: the third-party clients tests/clients opens the city in
+packages=(python3-venv nodejs chromium fonts-noto-cjk mosquitto postgresql-15-postgis-3 gdal-bin qgis python3-qgis)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

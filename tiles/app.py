@@ -46,7 +46,7 @@ CORE_ROUTERS = ["tiles.routers.landing", "tiles.routers.features", "tiles.router
 
 #: subsystems that mount themselves when their module exists
 OPTIONAL_ROUTERS = ["tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
-                    "tiles.routers.iot"]
+                    "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms"]
 
 VIEWER_ROUTER = "tiles.routers.viewer"
 

@@ -22,6 +22,8 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
     mqtt: str = typer.Option(None, help="MQTT broker host:port: store sensor messages from it while serving "
                                         "(the listener runs inside the server; a city file has one writer)."),
+    cors_origin: list[str] = typer.Option(None, help="A web page's origin allowed to call the APIs from the "
+                                                     "browser, e.g. http://127.0.0.1:8080 (repeatable)."),
 ) -> None:
     """Serve the city: OGC API Features/Tiles, 3D Tiles, SensorThings and the viewer at http://HOST:PORT/."""
     try:
@@ -33,7 +35,8 @@ def serve(
     location = _check_city(city)
     try:
         settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}),
-                            **({"mqtt": mqtt} if mqtt else {}))
+                            **({"mqtt": mqtt} if mqtt else {}),
+                            **({"cors_origins": cors_origin} if cors_origin else {}))
     except ValueError as exc:
         fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
     app = create_app(settings)

@@ -69,6 +69,23 @@ def status_of(exc: Exception) -> int:
     return 500
 
 
+#: WMTS 1.0.0 (OGC 07-057r7, table 28): the HTTP status of each exception code
+WMTS_STATUS = {"OperationNotSupported": 501, "MissingParameterValue": 400, "InvalidParameterValue": 400,
+               "TileOutOfRange": 400}
+
+
+def ows_status(service: str, code: str, exc: Exception) -> int:
+    """HTTP status of an OGC web service exception report. WMS 1.3 clients (owslib, QGIS, GDAL) read
+    the report only from a 200 answer, as WMS servers send it; WMTS names a status per code; an
+    internal error stays a 5xx, and a missing or unknown key keeps its 401/403."""
+    status = status_of(exc)
+    if status >= 500 or status in (401, 403):
+        return status
+    if service == "WMS":
+        return 200
+    return WMTS_STATUS.get(code, status)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 

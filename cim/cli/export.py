@@ -1,7 +1,8 @@
 """``cim export <format> CITY DIR``: write the city (or a layer) in a format other tools read.
 
 One command per format under the ``export`` sub-app; ``3dtiles`` writes a 3D Tiles 1.1 folder,
-``geoparquet`` a folder of GeoParquet 1.1 files.
+``geoparquet`` a folder of GeoParquet 1.1 files, ``pmtiles`` / ``mbtiles`` one file of the
+vector tiles the server sends (for any static host or CDN).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import typer
 from cim.cli.common import CITY_HELP, console
 
 export_app = typer.Typer(name="export", no_args_is_help=True,
-                         help="Write the city in formats other tools read (3D Tiles, CityJSON, GeoParquet).")
+                         help="Write the city in formats other tools read (3D Tiles, CityJSON, GeoParquet, "
+                              "PMTiles, MBTiles).")
 
 
 def register(app: typer.Typer) -> None:
@@ -85,3 +87,62 @@ def export_geoparquet(
     n = len(report.layers)
     console.print(f"wrote {report.directory}: {report.rows} features in {n} layer{'s' if n != 1 else ''}, "
                   f"{report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s", highlight=False)
+
+
+def _export_tiles(fmt: str, city: str, out: Path, layer: list[str] | None, per_layer: bool, role: str,
+                  min_zoom: int, max_zoom: int, overwrite: bool) -> None:
+    import cim
+    from serving.vector.archive import export_archive
+
+    c = cim.open(city, read_only=True)
+    try:
+        if per_layer:
+            from cim.model.catalog import visible_layers
+
+            out.mkdir(parents=True, exist_ok=True)
+            names = layer or [i.name for i in visible_layers(c, role) if i.is_vector and i.bbox_4326]
+            jobs = [(out / f"{name}.{fmt}", [name]) for name in names]
+        else:
+            jobs = [(out, layer or None)]
+        for target, names in jobs:
+            r = export_archive(c, target, layers=names, role=role, minzoom=min_zoom, maxzoom=max_zoom, fmt=fmt,
+                               overwrite=overwrite)
+            console.print(f"wrote {r.path}: {', '.join(r.layers)} in {r.tiles} tiles (z{r.minzoom}–{r.maxzoom}), "
+                          f"{r.bytes / 1e6:.1f} MB, {r.seconds:.1f} s", highlight=False)
+    finally:
+        c.close()
+
+
+_LAYER_HELP = "Vector layers to put in the archive (repeatable; default: every vector layer the role may see)."
+_PER_LAYER_HELP = "Write one archive per layer, OUT being a folder (<layer>.pmtiles)."
+_ROLE_HELP = "Export what this role may see (default anonymous: the public view, what a CDN may carry)."
+
+
+@export_app.command("pmtiles")
+def export_pmtiles(
+    city: str = typer.Argument(..., help=CITY_HELP),
+    out: Path = typer.Argument(..., help="File to write, e.g. city.pmtiles (a folder with --per-layer)."),
+    layer: list[str] = typer.Option(None, help=_LAYER_HELP),
+    per_layer: bool = typer.Option(False, "--per-layer", help=_PER_LAYER_HELP),
+    role: str = typer.Option("anonymous", help=_ROLE_HELP),
+    min_zoom: int = typer.Option(0, min=0, max=18, help="First zoom level in the archive."),
+    max_zoom: int = typer.Option(16, min=0, max=18, help="Last zoom level (clients zoom in past it)."),
+    overwrite: bool = typer.Option(False, help="Replace the file if it exists."),
+) -> None:
+    """Write the server's vector tiles as one PMTiles v3 archive, for any static host or CDN."""
+    _export_tiles("pmtiles", city, out, layer, per_layer, role, min_zoom, max_zoom, overwrite)
+
+
+@export_app.command("mbtiles")
+def export_mbtiles(
+    city: str = typer.Argument(..., help=CITY_HELP),
+    out: Path = typer.Argument(..., help="File to write, e.g. city.mbtiles (a folder with --per-layer)."),
+    layer: list[str] = typer.Option(None, help=_LAYER_HELP),
+    per_layer: bool = typer.Option(False, "--per-layer", help=_PER_LAYER_HELP.replace("pmtiles", "mbtiles")),
+    role: str = typer.Option("anonymous", help=_ROLE_HELP),
+    min_zoom: int = typer.Option(0, min=0, max=18, help="First zoom level in the archive."),
+    max_zoom: int = typer.Option(16, min=0, max=18, help="Last zoom level (clients zoom in past it)."),
+    overwrite: bool = typer.Option(False, help="Replace the file if it exists."),
+) -> None:
+    """Write the server's vector tiles as one MBTiles file (SQLite), for desktop and mobile GIS."""
+    _export_tiles("mbtiles", city, out, layer, per_layer, role, min_zoom, max_zoom, overwrite)

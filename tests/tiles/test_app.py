@@ -92,8 +92,11 @@ def test_static_paths_cannot_escape_the_viewer_build(client, path):
     assert "root:" not in resp.text
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
 def test_root_says_how_to_build_the_viewer_when_it_is_missing(client):
-    resp = client.get("/")
+    resp = client.get("/", headers={"Accept": BROWSER_ACCEPT})
     assert resp.status_code == 200
     assert "make viewer" in resp.text
 
@@ -111,7 +114,7 @@ def test_root_and_static_serve_a_built_viewer(demo_path, tmp_path):
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(Path(demo_path).read_bytes())
     with TestClient(create_app(settings.model_copy(update={"city": copy}))) as c:
-        assert "<title>viewer</title>" in c.get("/").text
+        assert "<title>viewer</title>" in c.get("/", headers={"Accept": BROWSER_ACCEPT}).text
         js = c.get("/static/assets/app.js")
         assert js.status_code == 200 and "javascript" in js.headers["content-type"]
         assert c.get("/static/../secret.txt").status_code == 404
@@ -178,7 +181,7 @@ def test_optional_routers_plug_in_by_module_name(client):
     from tiles.app import OPTIONAL_ROUTERS
 
     assert {"tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
-            "tiles.routers.iot"} == set(OPTIONAL_ROUTERS)
+            "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms"} == set(OPTIONAL_ROUTERS)
 
 
 def test_roles_with_keys_are_accepted(client):
@@ -190,3 +193,33 @@ def test_root_answers_ogc_clients_that_ask_for_json_with_the_landing_page(client
     resp = client.get("/", headers={"Accept": "application/json"})
     assert resp.status_code == 200 and any(link["rel"] == "conformance" for link in resp.json()["links"])
     assert "conformance" in client.get("/?f=json").text
+
+
+@pytest.mark.parametrize("accept", ["*/*", None, "application/json", "application/json, text/html;q=0.5",
+                                    "application/geo+json,*/*;q=0.1"])
+def test_root_is_the_json_landing_page_unless_html_is_named(client, accept):
+    resp = client.get("/", headers={"Accept": accept} if accept else {"Accept": ""})
+    assert resp.headers["content-type"].startswith("application/json")
+    assert {link["rel"] for link in resp.json()["links"]} >= {"conformance", "data", "service-desc"}
+    assert "Accept" in resp.headers["vary"]
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "text/html", "application/json;q=0.5, text/html"])
+def test_root_is_the_viewer_for_clients_that_name_html(client, accept):
+    resp = client.get("/", headers={"Accept": accept})
+    assert resp.headers["content-type"].startswith("text/html")
+
+
+def test_the_f_parameter_wins_over_the_accept_header(client):
+    assert client.get("/?f=json", headers={"Accept": BROWSER_ACCEPT}).headers["content-type"].startswith(
+        "application/json")
+    assert client.get("/?f=html", headers={"Accept": "application/json"}).headers["content-type"].startswith(
+        "text/html")
+    wrong = client.get("/?f=xml")
+    assert wrong.status_code == 400 and "f" in wrong.json()["detail"]
+
+
+def test_landing_is_json_for_every_client_and_sends_browsers_asking_for_html_to_the_viewer(client):
+    assert client.get("/landing", headers={"Accept": "*/*"}).json()["links"]
+    moved = client.get("/landing?f=html", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/?f=html"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path as FsPath
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from tiles.errors import NotFound
+from tiles.routers.landing import Format, landing_doc, vary_accept, wants_html
 
 router = APIRouter(tags=["viewer"])
 
@@ -29,19 +30,17 @@ def _dist(request: Request) -> FsPath:
     return FsPath(request.app.state.settings.viewer_dist).resolve()
 
 
-@router.get("/", summary="The viewer (HTML) or the OGC landing page (JSON)", response_class=HTMLResponse)
-def index(request: Request, f: str | None = Query(None, max_length=10, description="json: the landing page")
-          ) -> Response:
-    """The one-screen viewer (or how to build it); OGC clients asking for JSON get the landing page."""
-    accept = request.headers.get("accept", "")
-    if f == "json" or ("json" in accept and "html" not in accept):
-        from tiles.routers.landing import landing
-
-        return JSONResponse(landing(request, request.app.state.city))
+@router.get("/", summary="The OGC landing page (JSON) or, for browsers, the viewer (HTML)",
+            response_model=dict, responses={200: {"content": {"text/html": {}}}})
+def index(request: Request, f: Format = None) -> Response:
+    """The landing page (JSON) unless the client asks for HTML (``Accept: text/html`` as browsers
+    send, or ``?f=html``): then the one-screen viewer, or how to build it."""
+    if not wants_html(request.headers.get("accept"), f):
+        return vary_accept(JSONResponse(landing_doc(request, request.app.state.city)))
     page = _dist(request) / "index.html"
     if not page.is_file():
-        return HTMLResponse(_NO_BUILD, status_code=200)
-    return FileResponse(page, media_type="text/html")
+        return vary_accept(HTMLResponse(_NO_BUILD, status_code=200))
+    return vary_accept(FileResponse(page, media_type="text/html"))
 
 
 @router.get("/static/{path:path}", summary="Viewer assets", response_class=Response,
