@@ -25,20 +25,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cim.errors import CIMError, ValidationError
+from cim.model.catalog import all_layers
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from cim.city import City
 
-#: fill colours (RGBA) by layer name, then by geometry kind
+#: fill colours (RGBA) by the class of a layer's features
 PALETTE = {
-    "parcels": [120, 170, 120, 70], "blocks": [200, 200, 200, 40], "buildings": [150, 160, 190, 220],
-    "roads": [90, 90, 90, 255], "pipes": [30, 120, 220, 255], "green_space": [60, 170, 80, 140],
-    "parking_lots": [200, 180, 90, 140], "utility_tunnel": [160, 90, 200, 120],
+    "Parcel": [120, 170, 120, 70], "Block": [200, 200, 200, 40], "Building": [150, 160, 190, 220],
+    "Road": [90, 90, 90, 255], "Pipe": [30, 120, 220, 255], "GreenSpace": [60, 170, 80, 140],
+    "ParkingLot": [200, 180, 90, 140], "UtilityTunnel": [160, 90, 200, 120], "District": [230, 200, 120, 50],
 }
+OTHER = [120, 120, 120, 160]
 HIGHLIGHT = [220, 40, 40, 230]
-DEFAULT_LAYERS = ("parcels", "roads", "buildings")
+#: what a map shows by default: the layers holding these classes, drawn in this order
+DEFAULT_CLASSES = ("District", "Parcel", "GreenSpace", "Road", "Building")
 
 
 class CityMap:
@@ -62,7 +65,8 @@ class CityMap:
 
 def city_map(city: City, layers: Any = None, *, where: dict[str, str] | None = None, bbox: Any = None,
              highlight: Any = None, extrude: bool = True, limit: int = 100_000, pitch: float = 45.0) -> CityMap:
-    """A map of ``layers`` (names, or GeoDataFrames to draw; default parcels, roads, buildings).
+    """A map of ``layers`` (names, or GeoDataFrames to draw; default: the layers of districts, parcels,
+    green space, roads and buildings — found by class — or every vector layer when none of those).
 
     ``where`` filters a named layer by SQL (``{"buildings": "height > 50"}``); ``bbox`` (city
     CRS) crops every layer; ``highlight`` is drawn last in red (e.g. compliance failures);
@@ -70,10 +74,11 @@ def city_map(city: City, layers: Any = None, *, where: dict[str, str] | None = N
     """
     pdk = _pydeck()
     frames = []
-    for item in (list(layers) if layers is not None else list(DEFAULT_LAYERS)):
+    catalogue = all_layers(city)
+    for item in (list(layers) if layers is not None else default_layers(city)):
         if isinstance(item, str):
             frame = city.features(item, bbox=bbox, where=(where or {}).get(item), limit=limit)
-            frames.append((item, frame, PALETTE.get(item, [120, 120, 120, 160])))
+            frames.append((item, frame, PALETTE.get(catalogue[item].feature_class or "", OTHER)))
         else:
             frames.append(("overlay", item, [240, 160, 30, 200]))
     if highlight is not None:
@@ -85,6 +90,18 @@ def city_map(city: City, layers: Any = None, *, where: dict[str, str] | None = N
     deck = pdk.Deck(layers=deck_layers, initial_view_state=view, map_style=None, map_provider=None,
                     tooltip=True)
     return CityMap(deck)
+
+
+def default_layers(city: City) -> list[str]:
+    """The layers a map shows when none are named (see ``DEFAULT_CLASSES``)."""
+    vector = [i for i in all_layers(city).values() if i.is_vector and i.kind != "bim" and i.count]
+    chosen = sorted((i for i in vector if i.feature_class in DEFAULT_CLASSES),
+                    key=lambda i: (DEFAULT_CLASSES.index(i.feature_class), i.name))
+    if not chosen:
+        chosen = sorted(vector, key=lambda i: i.name)[:8]
+    if not chosen:
+        raise ValidationError(f"{city.location} has no vector layers to draw: ingest some first")
+    return [i.name for i in chosen]
 
 
 def _pydeck() -> Any:
@@ -159,4 +176,4 @@ def _bundle() -> str:
     return path.read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-__all__ = ["city_map", "CityMap", "PALETTE"]
+__all__ = ["city_map", "CityMap", "PALETTE", "default_layers"]

@@ -11,6 +11,7 @@ import pyarrow as pa
 from cim.errors import LayerNotFound, QueryError, ValidationError
 
 if TYPE_CHECKING:
+    from cim.analysis.inputs import Input
     from cim.city import City
 
 OUTPUTS = ("geopandas", "arrow", "pandas")
@@ -32,6 +33,16 @@ def require_layer(city: City, name: str, *, purpose: str) -> dict[str, Any]:
 def has_layer(city: City, name: str) -> bool:
     """True when the city has a layer of that name."""
     return bool(city.store.scalar("SELECT count(*) FROM layers WHERE name = ?", [name]))
+
+
+def source_frame(city: City, source: Input, bbox: tuple[float, float, float, float] | None = None,
+                 columns: str = "id, layer, class, name, height, z_min, z_max") -> Any:
+    """An input's current features (within ``bbox``, city CRS) as a GeoDataFrame."""
+    where = None
+    if bbox is not None:
+        where = "ST_Intersects(geom, ST_MakeEnvelope({}, {}, {}, {}))".format(*(float(v) for v in bbox))
+    table = city.store.arrow(source.relation(f"{columns}, geom", where=where) + " ORDER BY id")
+    return deliver(table, city, "geopandas")
 
 
 def check_output(output: str) -> str:

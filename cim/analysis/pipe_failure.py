@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from cim.analysis._common import require_layer
+from cim.analysis._common import require_layer, source_frame
+from cim.analysis.inputs import find_inputs
 from cim.errors import FeatureNotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -48,10 +49,18 @@ class PipeFailure:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def pipe_failure(city: City, pipe: str, *, layer: str = "pipes", sources: Sequence[str] | None = None,
-                 valves: Sequence[str] | None = None, buildings: str = "buildings",
+def pipe_failure(city: City, pipe: str, *, layer: str | None = None, sources: Sequence[str] | None = None,
+                 valves: Sequence[str] | None = None, buildings: str | Sequence[str] | None = None,
                  service_distance: float = 60.0) -> PipeFailure:
-    """The consequences of ``pipe`` (feature id) failing; see the module docstring for the model."""
+    """The consequences of ``pipe`` (feature id) failing; see the module docstring for the model.
+
+    ``layer`` is the pipe's own layer unless given; ``buildings`` the layers of buildings served
+    (default: every layer holding features of class Building)."""
+    if layer is None:
+        try:
+            layer = city.feature(pipe)["layer"]
+        except FeatureNotFound as exc:
+            raise FeatureNotFound(f"no pipe {pipe!r} in {city.location}: give the feature id of a pipe") from exc
     require_layer(city, layer, purpose="pipe failure analysis")
     frame = city.features(layer)
     if pipe not in set(frame["id"]):
@@ -147,12 +156,13 @@ def _supplied(u: np.ndarray, v: np.ndarray, n: int, shut: np.ndarray, sources: l
     return keep & fed[u] & fed[v]
 
 
-def _buildings_served(city: City, layer: str, pipes: np.ndarray, distance: float) -> Any:
+def _buildings_served(city: City, layers: str | Sequence[str] | None, pipes: np.ndarray, distance: float) -> Any:
     import pandas as pd
 
-    if not city.store.scalar("SELECT count(*) FROM layers WHERE name = ?", [layer]):
+    source = find_inputs(city, {"buildings": layers} if layers else None)["buildings"]
+    if not source.present:
         return pd.DataFrame({"id": [], "pipe": []})
-    b = city.features(layer)
+    b = source_frame(city, source)
     idx_b, idx_p = shapely.STRtree(pipes).query_nearest(b.geometry.values, max_distance=distance, all_matches=False)
     return pd.DataFrame({"id": b["id"].to_numpy()[idx_b], "pipe": idx_p})
 

@@ -14,13 +14,16 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
-from cim.analysis._common import dem_path, has_layer, positive
+from cim.analysis._common import dem_path, positive, source_frame
+from cim.analysis.inputs import Input, find_inputs
+from cim.errors import ValidationError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -38,7 +41,8 @@ class Viewshed:
     north: float
     cell: float
     observer: tuple[float, float, float]
-    buildings: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def visible_fraction(self) -> float:
@@ -47,27 +51,42 @@ class Viewshed:
         return float(self.visible[inside].mean()) if inside.any() else 0.0
 
 
-def _surface(city: City, xs: np.ndarray, ys: np.ndarray, buildings: str) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Ground + building height at points, the index of the building on each point (-1 none), buildings."""
+def _surface(city: City, xs: np.ndarray, ys: np.ndarray,
+             buildings: str | Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, Any, list[str]]:
+    """Ground + building height at points, the index of the building on each point (-1 none),
+    the buildings, and notes on what the surface lacks."""
     from gis.dem import sample
 
     ground = sample(dem_path(city), xs, ys, crs=city.crs, bilinear=True)
     on = np.full(len(xs), -1)
     tops = np.zeros(len(xs))
+    source = _buildings(city, buildings)
+    notes = [] if source.present else ["the city has no buildings (features of class Building): the view is "
+                                       "over bare ground"]
     frame = None
-    if has_layer(city, buildings):
-        minx, miny, maxx, maxy = xs.min(), ys.min(), xs.max(), ys.max()
-        frame = city.features(buildings, bbox=(minx, miny, maxx, maxy))
+    if source.present:
+        frame = source_frame(city, source, (xs.min(), ys.min(), xs.max(), ys.max()))
         if len(frame):
             pts, idx = shapely.STRtree(frame.geometry.values).query(shapely.points(xs, ys), predicate="within")
             on[pts] = idx
             tops[pts] = np.nan_to_num(frame["height"].to_numpy(dtype=float)[idx])
-    return ground + tops, on, frame
+            if frame["height"].isna().any():
+                notes.append(f"{int(frame['height'].isna().sum())} buildings have no height and stand 0 m tall")
+    return ground + tops, on, frame, notes
+
+
+def _buildings(city: City, buildings: str | Sequence[str] | None) -> Input:
+    """Every layer of buildings (by class), or the layers named."""
+    overrides = {"buildings": buildings} if buildings else None
+    return find_inputs(city, overrides)["buildings"]
 
 
 def viewshed(city: City, point: tuple[float, float], *, radius: float = 500.0, cell: float = 5.0,
-             observer_height: float = 1.6, buildings: str = "buildings") -> Viewshed:
-    """What can be seen from ``point`` (city CRS) at ``observer_height`` m above the surface there."""
+             observer_height: float = 1.6, buildings: str | Sequence[str] | None = None) -> Viewshed:
+    """What can be seen from ``point`` (city CRS) at ``observer_height`` m above the surface there.
+
+    ``buildings``: the layers whose footprints and heights stand on the ground (default: every layer
+    holding features of class Building). The result's ``notes`` say what the surface lacked."""
     radius = positive(radius, "radius", "give metres, e.g. 500")
     cell = positive(cell, "cell", "give metres, e.g. 5")
     x0, y0 = float(point[0]), float(point[1])
@@ -75,8 +94,14 @@ def viewshed(city: City, point: tuple[float, float], *, radius: float = 500.0, c
     xs = x0 + (np.arange(-n, n + 1)) * cell
     ys = y0 - (np.arange(-n, n + 1)) * cell
     gx, gy = np.meshgrid(xs, ys)
-    surface, on, frame = _surface(city, gx.ravel(), gy.ravel(), buildings)
+    surface, on, frame, notes = _surface(city, gx.ravel(), gy.ravel(), buildings)
     surface = surface.reshape(gx.shape)
+    if not np.isfinite(surface[n, n]):
+        raise ValidationError(f"the DEM has no ground height at the observer {point}: "
+                              "give a point the city's DEM covers")
+    uncovered = float(np.isnan(surface[np.hypot(gx - x0, gy - y0) <= radius]).mean())
+    if uncovered > 0:
+        notes.append(f"{uncovered:.0%} of the circle lies outside the DEM and counts as unseen ground")
     surface[np.hypot(gx - x0, gy - y0) > radius] = np.nan
     z0 = surface[n, n] + observer_height
     visible = _sweep(surface, n, z0, cell)
@@ -84,7 +109,7 @@ def viewshed(city: City, point: tuple[float, float], *, radius: float = 500.0, c
     seen = np.unique(on[visible & (on >= 0)])
     hits = frame.iloc[seen] if frame is not None else None
     return Viewshed(visible, surface, float(xs[0] - cell / 2), float(ys[0] + cell / 2), cell, (x0, y0, float(z0)),
-                    hits)
+                    hits, notes)
 
 
 def _sweep(surface: np.ndarray, n: int, z0: float, cell: float) -> np.ndarray:
@@ -107,19 +132,23 @@ def _sweep(surface: np.ndarray, n: int, z0: float, cell: float) -> np.ndarray:
 
 
 def line_of_sight(city: City, a: tuple[float, float], b: tuple[float, float], *, observer_height: float = 1.6,
-                  target_height: float = 0.0, step: float = 1.0, buildings: str = "buildings") -> dict[str, Any]:
+                  target_height: float = 0.0, step: float = 1.0,
+                  buildings: str | Sequence[str] | None = None) -> dict[str, Any]:
     """Whether ``b`` can be seen from ``a`` (heights above the surface); where the view is blocked."""
     (xa, ya), (xb, yb) = a, b
     length = float(np.hypot(xb - xa, yb - ya))
     t = np.linspace(0.0, 1.0, max(2, int(np.ceil(length / step)) + 1))
     xs, ys = xa + (xb - xa) * t, ya + (yb - ya) * t
-    surface, _, _ = _surface(city, xs, ys, buildings)
+    surface, _, _, notes = _surface(city, xs, ys, buildings)
+    if not np.isfinite(surface[[0, -1]]).all():
+        raise ValidationError("the DEM has no ground height at one end of the line: give points the city's DEM covers")
     za, zb = surface[0] + observer_height, surface[-1] + target_height
     sight = za + (zb - za) * t
     blocked = np.flatnonzero(surface[1:-1] > sight[1:-1] + 1e-9) + 1
     first = int(blocked[0]) if blocked.size else None
     return {"visible": first is None, "distance": length, "from_z": float(za), "to_z": float(zb),
-            "blocked_at": None if first is None else (float(xs[first]), float(ys[first]), float(surface[first]))}
+            "blocked_at": None if first is None else (float(xs[first]), float(ys[first]), float(surface[first])),
+            "notes": notes}
 
 
 __all__ = ["viewshed", "line_of_sight", "Viewshed"]

@@ -56,9 +56,25 @@ def test_flood_lists_what_lies_below_the_level_with_its_depth(terrain_city):
     result = flood(terrain_city, level=5.0)
     assert result.features["id"].tolist() == ["buildings.low"]  # ground 2–6 m there, the others are higher
     assert result.features["depth"].iloc[0] == pytest.approx(5.0 - result.features["ground"].iloc[0])
-    assert result.area_m2 == pytest.approx(100 * 10 * 10 * 3)  # three rows of cells: 2, 3, 4 m
+    assert result.area_m2 == pytest.approx(_water_area_in_city(terrain_city, 5.0))
     cut_off = flood(terrain_city, level=5.0, connected_to=(X0 + 500, Y0 + 600))
     assert cut_off.features.empty and cut_off.area_m2 == 0
+
+
+def _water_area_in_city(city, level: float) -> float:
+    """Independently: DEM cells below ``level`` as polygons (rasterio), clipped to the city's vector extent."""
+    import numpy as np
+    import rasterio
+
+    from cim.terrain import dem_path
+
+    layers = city.layers[city.layers.kind != "raster"]
+    extent = shapely.box(layers.minx.min(), layers.miny.min(), layers.maxx.max(), layers.maxy.max())
+    with rasterio.open(dem_path(city)) as ds:
+        ground = ds.read(1, masked=True).filled(np.inf)
+        cells = [shapely.box(*rasterio.windows.bounds(rasterio.windows.Window(c, r, 1, 1), ds.transform))
+                 for r, c in zip(*np.nonzero(ground < level), strict=True)]
+    return sum(cell.intersection(extent).area for cell in cells)
 
 
 @pytest.fixture
