@@ -5,6 +5,7 @@ with the docs' page and an API key; a click on a building shows its metadata; no
 from __future__ import annotations
 
 import httpx
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.clients.browser import Record, browser, open_page, site  # noqa: F401 - fixtures
 from tests.clients.conftest import ADMIN_KEY, artifact, recipe
@@ -31,6 +32,16 @@ FIND = """([which, step]) => {
 }"""
 
 
+def _find(page, which: int) -> dict | None:
+    """A pickable feature of tileset ``which``; polled, since on a busy machine the tiles can be loaded a
+    frame or two before they are drawn (and so before anything can be picked)."""
+    try:
+        handle = page.wait_for_function(f"() => ({FIND})([{which}, 10])", timeout=60_000, polling=1000)
+    except PlaywrightTimeout:
+        return None
+    return handle.json_value()
+
+
 def _info_after_click(page, spot: dict) -> dict[str, str]:
     box = page.locator("#globe canvas").first.bounding_box()
     page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"])
@@ -52,7 +63,7 @@ def test_cesium_loads_the_city_and_the_bim_worksite_and_shows_a_picked_features_
     page.wait_for_function(LOADED, timeout=60_000)
     page.screenshot(path=artifact("cesium.png"))
 
-    city_spot = page.evaluate(FIND, [0, 10])
+    city_spot = _find(page, 0)
     assert city_spot is not None, "no LOD1 building could be picked in the view"
     building = _info_after_click(page, city_spot)
     assert building["id"] == city_spot["id"] and building["id"].startswith("buildings.")
@@ -62,7 +73,7 @@ def test_cesium_loads_the_city_and_the_bim_worksite_and_shows_a_picked_features_
 
     page.evaluate("() => viewer.zoomTo(tilesets[1])")  # a person zooms in on the worksite
     page.wait_for_function(LOADED, timeout=60_000)
-    bim_spot = page.evaluate(FIND, [1, 10])
+    bim_spot = _find(page, 1)
     assert bim_spot is not None, "no BIM element could be picked on the worksite"
     element = _info_after_click(page, bim_spot)
     assert element["id"] == bim_spot["id"] and not element["id"].startswith("buildings.")
