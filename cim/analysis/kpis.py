@@ -18,9 +18,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cim.access import view_of
+from cim.analysis.compliance import check_compliance
+from cim.analysis.rules import NEEDS, load_rules
 from cim.errors import ValidationError
 from cim.model.catalog import LayerInfo, all_layers, model_version
-from cim.model.relations import features, prop, prop_text
+from cim.model.relations import features, prop
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -88,33 +90,45 @@ def _flag(info_list: list[LayerInfo], field: str) -> bool:
     return any(field in i.field_names for i in info_list)
 
 
+#: rule → the KPI card of its failures on the 规划 screen
+RULE_CARDS = {"height": ("height_violations", "超高建筑", "Height violations", "alarm"),
+              "setback": ("setback_violations", "退线不足", "Setback violations", "alarm"),
+              "far": ("far_violations", "容积率超标地块", "Parcels over FAR", "warn")}
+_engine: dict[tuple[int, str], dict[str, tuple[int, frozenset[str]]]] = {}
+
+
 def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     parcels, buildings = _of_class(layers, "Parcel"), _of_class(layers, "Building")
     out = [kpi("parcels", "地块", "Parcels", _count(city, parcels)),
            kpi("buildings", "建筑", "Buildings", _count(city, buildings))]
-    for field, zh, en in (("violates_height", "超高建筑", "Height violations"),
-                          ("violates_setback", "退线不足", "Setback violations")):
-        if _flag(buildings, field):
-            n = _count(city, buildings, prop(field, "BOOLEAN"))
-            out.append(kpi(field.replace("violates_", "") + "_violations", zh, en, n, None, "alarm" if n else "ok"))
-    far = _far_violations(city, parcels, buildings)
-    if far is not None:
-        out.append(kpi("far_violations", "容积率超标地块", "Parcels over FAR", far, None, "warn" if far else "ok"))
+    for rule, (failed, inputs) in rule_failures(city).items():
+        if inputs <= set(layers):  # every layer the rule read is one the role may see
+            key, zh, en, level = RULE_CARDS[rule]
+            out.append(kpi(key, zh, en, failed, None, level if failed else "ok"))
     return out
 
 
-def _far_violations(city: City, parcels: list[LayerInfo], buildings: list[LayerInfo]) -> int | None:
-    """Parcels whose built floor area / parcel area exceeds far_limit (buildings matched by parcel_id)."""
-    if not (parcels and buildings and _flag(parcels, "far_limit") and _flag(buildings, "parcel_id")
-            and _flag(buildings, "floors")):
-        return None
-    p = features(layers=_names(parcels), alias="p",
-                 columns=f"{prop_text('parcel_id')} AS pid, {prop('far_limit')} AS far_limit, ST_Area(geom) AS area")
-    b = features(layers=_names(buildings), columns=f"{prop_text('parcel_id')} AS pid, "
-                 f"ST_Area(geom) * coalesce({prop('floors')}, 1) AS floor_area")
-    sql = (f"SELECT count(*) FROM {p} JOIN (SELECT pid, sum(floor_area) AS floor_area FROM ({b}) AS fb GROUP BY pid) "
-           "AS b USING (pid) WHERE p.far_limit > 0 AND p.area > 0 AND b.floor_area / p.area > p.far_limit")
-    return int(city.store.scalar(sql) or 0)
+def rule_failures(city: City) -> dict[str, tuple[int, frozenset[str]]]:
+    """Per rule of ``RULE_CARDS`` the city has the inputs for: how many subjects fail it and which layers
+    it read — from the compliance engine, once per model version (not from attributes in the data)."""
+    key = (id(city.store), model_version(city))
+    with _lock:
+        if key in _engine:
+            return _engine[key]
+    rules = load_rules().bind(city)
+    runnable = [r for r in RULE_CARDS if not rules.missing(r)]
+    out: dict[str, tuple[int, frozenset[str]]] = {}
+    if runnable:
+        table = check_compliance(city, rules=rules, only=runnable, output="pandas")
+        for rule in runnable:
+            failed = int(((table["rule"] == rule) & (table["status"] == "fail")).sum())
+            read = frozenset(name for role in NEEDS[rule] for name in rules.input(role).layers)
+            out[rule] = (failed, read)
+    with _lock:
+        if len(_engine) > 16:
+            _engine.clear()
+        _engine[key] = out
+    return out
 
 
 def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ def buildings_frame(parcels: gpd.GeoDataFrame, recipe: Recipe, rng: np.random.Ge
     """Buildings laid out on a grid inside each parcel's setback; ``skip`` parcels stay empty.
 
     A share of buildings (``violations`` in the recipe) is made too tall for its parcel or pushed
-    into the setback, so compliance checks have something to find. Flags ``violates_height`` and
-    ``violates_setback`` record which — the ground truth tests compare against.
+    into the setback, so compliance checks have something to find. Nothing marks which: the city
+    carries data, and what breaks a rule is for the compliance engine to find.
     """
     frames = []
     for kind, spec in recipe["buildings_by_kind"].items():
@@ -89,13 +89,11 @@ def _break_rules(buildings: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, recipe:
     heights[tall] = np.maximum(heights[tall], limits["height_limit"].values[tall] + rng.uniform(5, 30, tall.sum()))
     buildings["height"] = np.round(heights, 1)
     buildings["floors"] = np.maximum(buildings["floors"].values, np.ceil(heights / 3.0).astype(int) * tall)
-    buildings["violates_height"] = tall
     near = (rng.random(n) < shares.get("setback", 0.0)) & (limits["setback"].values > 1.0)
     geoms = buildings.geometry.values.copy()
     pb = shapely.bounds(parcels.set_index("parcel_id").loc[buildings["parcel_id"]].geometry.values)
     bb = shapely.bounds(geoms)
     shift = np.where(near, pb[:, 0] + 3.5 - bb[:, 0], 0.0)  # 3.5 m from the west side: inside, within setback
-    buildings["violates_setback"] = near & (shift < 0)
     buildings.geometry = _shift_x(geoms, shift)
 
 

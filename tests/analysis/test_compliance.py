@@ -1,4 +1,4 @@
-"""Compliance with planning rules: planted violations found, reasons carry the numbers."""
+"""Compliance with planning rules: the engine agrees with an independent geopandas reading; reasons carry the numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shapely
 
 from cim.analysis import check_compliance, load_rules
 from cim.errors import ValidationError
+from tests.analysis import reference
 
 GEOMETRY_RULES = ["height", "far", "density", "green", "setback", "road_red_line", "spacing"]
 
@@ -16,43 +17,42 @@ def results(demo_path):
     import cim
 
     with cim.open(demo_path, read_only=True) as c:
-        return check_compliance(c, only=GEOMETRY_RULES, output="pandas"), c.features("buildings", output="pandas")
+        return (check_compliance(c, only=GEOMETRY_RULES, output="pandas"), c.features("buildings"),
+                c.features("parcels"))
 
 
-def test_every_planted_height_violation_is_found_and_nothing_else(results):
-    r, buildings = results
-    planted = set(buildings.loc[buildings["violates_height"], "id"])
+def test_the_height_rule_fails_exactly_the_buildings_a_geopandas_reading_finds_too_tall(results):
+    r, buildings, parcels = results
+    expected = reference.height_breakers(buildings, parcels)
     found = set(r.loc[(r.rule == "height") & (r.status == "fail"), "subject"])
-    assert planted and found == planted
+    assert expected and found == expected
 
 
-def test_every_planted_setback_violation_is_found_and_every_other_failure_is_real(demo, results):
-    r, buildings = results
-    planted = set(buildings.loc[buildings["violates_setback"], "id"])
+def test_the_setback_rule_fails_exactly_the_buildings_shapely_measures_too_close(results):
+    r, buildings, parcels = results
+    gaps = reference.setback_gaps(buildings, parcels)
+    expected = {bid for bid, (gap, need) in gaps.items() if gap < need - 1e-6}
     failed = r[(r.rule == "setback") & (r.status == "fail")].set_index("subject")
-    assert planted and planted <= set(failed.index)
-    # the generator flags the buildings it pushed into the setback; on its irregular parcels a few
-    # others also come closer than the setback: each extra failure must be one, measured by shapely
-    extra = sorted(set(failed.index) - planted)
-    parcels = demo.features("parcels").set_index("id")
-    geoms = buildings.set_index("id").loc[extra, "geom"]
-    for building, parcel in zip(extra, failed.loc[extra, "parcel"], strict=True):
-        footprint = shapely.from_wkb(geoms.loc[building])
-        gap = parcels.loc[parcel, "geometry"].exterior.distance(footprint)
-        assert gap < parcels.loc[parcel, "setback"] - 1e-6, building
-        assert failed.loc[building, "value"] == pytest.approx(gap, abs=1e-6)
-    assert len(extra) <= len(planted)
+    assert expected and set(failed.index) == expected
+    for building in expected:
+        assert failed.loc[building, "value"] == pytest.approx(gaps[building][0], abs=1e-6)
+
+
+def test_the_far_rule_fails_exactly_the_parcels_geopandas_finds_over_their_limit(results):
+    r, buildings, parcels = results
+    found = set(r.loc[(r.rule == "far") & (r.status == "fail"), "subject"])
+    assert found == reference.far_breakers(buildings, parcels)
 
 
 def test_each_building_gets_one_result_per_building_rule(results):
-    r, buildings = results
+    r, buildings, _ = results
     for rule in ("height", "setback", "road_red_line", "spacing"):
         rows = r[r.rule == rule]
         assert sorted(rows["subject"]) == sorted(buildings["id"]), rule
 
 
 def test_failures_carry_value_limit_and_reasons_in_both_languages(results):
-    r, _ = results
+    r, _, _ = results
     fail = r[(r.rule == "height") & (r.status == "fail")].iloc[0]
     assert fail["value"] > fail["limit"]
     assert f"{fail['value']:.1f}" in fail["reason_zh"] and "超过限高" in fail["reason_zh"]
@@ -63,7 +63,7 @@ def test_failures_carry_value_limit_and_reasons_in_both_languages(results):
 def test_parcel_rules_compare_the_parcel_indicators_with_its_own_limits(demo, results):
     from cim.analysis import indicators
 
-    r, _ = results
+    r, _, _ = results
     ind = indicators(demo, output="pandas").set_index("parcel")
     far = r[r.rule == "far"].set_index("subject")
     over = ind.index[ind["far"] > ind["far_limit"] + 1e-6]
@@ -72,11 +72,11 @@ def test_parcel_rules_compare_the_parcel_indicators_with_its_own_limits(demo, re
 
 
 def test_spacing_flags_pairs_closer_than_the_fire_spacing(results):
-    r, buildings = results
+    r, buildings, _ = results
     import numpy as np
 
-    geoms = shapely.from_wkb(buildings["geom"].to_numpy())
-    h = buildings["height"].to_numpy()
+    geoms = buildings.geometry.values
+    h = buildings["height"].to_numpy(dtype=float)
     i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=13.0)
     keep = i != j
     i, j = i[keep], j[keep]
@@ -87,7 +87,7 @@ def test_spacing_flags_pairs_closer_than_the_fire_spacing(results):
 
 
 def test_only_failures_and_parcel_filter_narrow_the_results(demo, results):
-    r, _ = results
+    r, _, _ = results
     parcel = r.loc[(r.rule == "height") & (r.status == "fail"), "parcel"].iloc[0]
     rows = check_compliance(demo, only=["height", "far"], parcels=[parcel], only_failures=True, output="pandas")
     assert set(rows["parcel"]) == {parcel} and (rows["status"] == "fail").all()
