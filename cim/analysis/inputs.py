@@ -93,14 +93,17 @@ class Input:
 
 
 def find_inputs(city: City, overrides: Mapping[str, Any] | None = None) -> dict[str, Input]:
-    """Every role's input: named layers from ``overrides`` (a rules file's ``layers:``), else found by class."""
+    """Every role's input: named layers from ``overrides`` (a rules file's ``layers:``; their rows of the
+    role's class when they hold any, else all their rows), else found by class."""
     census = class_census(city)
     kinds = {name: info.kind for name, info in all_layers(city).items()}
     out = {}
     for name, role in ROLES.items():
         named = (overrides or {}).get(name)
         if named:
-            out[name] = Input(role, _named_layers(named, kinds, name), None)
+            layers = _named_layers(named, kinds, name)
+            has_class = any(cls in role.classes for layer in layers for cls, _ in census.get(layer, {}))
+            out[name] = Input(role, layers, role.classes if has_class else None)  # else: every row is one
             continue
         out[name] = _by_class(role, census, kinds)
     return out
