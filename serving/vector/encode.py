@@ -90,10 +90,9 @@ def quantise(geoms: np.ndarray, bounds: tuple[float, float, float, float], exten
 def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates, ring offsets, ring → part, part → feature of (multi)polygons."""
     kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
-    if kind == shapely.GeometryType.POLYGON:
-        ring_off, geom_off = offsets
-        part_off = np.arange(len(geom_off), dtype=np.int64)
-        geom_off = np.asarray(geom_off)
+    if kind == shapely.GeometryType.POLYGON:  # every geometry is one part: rings per part, one part each
+        ring_off, part_off = offsets
+        geom_off = np.arange(len(part_off), dtype=np.int64)
     else:
         ring_off, part_off, geom_off = offsets
     ring_off, part_off, geom_off = (np.asarray(a, dtype=np.int64) for a in (ring_off, part_off, geom_off))
