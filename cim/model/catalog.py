@@ -173,7 +173,8 @@ def _load(city: City) -> dict[str, LayerInfo]:
         out[r["name"]] = LayerInfo(
             name=r["name"], kind=r["kind"], phase=r["phase"], classification=r["classification"],
             feature_class=r["feature_class"], count=int(r["feature_count"]), version=int(r["version"]),
-            bbox=bbox, bbox_4326=_to_4326(city.crs, bbox), fields=fields,
+            bbox=bbox, bbox_4326=_raster_4326(_json(r["properties"], {})) if r["kind"] == "raster"
+            else _to_4326(city.crs, bbox), fields=fields,
             properties=_json(r["properties"], {}),
             geometry_type=_GEOMETRY_KINDS.get(str(types.get(r["name"]) or "").upper()),
             updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields))
@@ -230,6 +231,17 @@ def _to_4326(crs: str, bbox: tuple[float, ...] | None) -> tuple[float, float, fl
     from gis.crs import transformer
 
     w, s, e, n = transformer(crs, "EPSG:4326").transform_bounds(*bbox)
+    return (round(w, 7), round(s, 7), round(e, 7), round(n, 7))
+
+
+def _raster_4326(props: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """A raster's true lon/lat extent, from its own bounds and CRS (a national DEM moved into a city's
+    Gauss–Krüger zone and back would come out thousands of kilometres wide)."""
+    if props.get("bounds") is None or not props.get("crs"):
+        return None
+    from gis.crs import transformer
+
+    w, s, e, n = transformer(props["crs"], "EPSG:4326").transform_bounds(*props["bounds"])
     return (round(w, 7), round(s, 7), round(e, 7), round(n, 7))
 
 

@@ -38,7 +38,9 @@ def layer_entry(request: Request, info: LayerInfo) -> dict[str, Any]:
 def city_doc(request: Request, city: CityDep, role: Role) -> dict[str, Any]:
     """Name, CRS, extent (lon/lat) and the caller's visible layers with their tile URLs."""
     layers = visible_layers(city, role)
-    boxes = [i.bbox_4326 for i in layers if i.bbox_4326]
+    # the city is where its features are: a raster (a national DEM) may cover far more than the city
+    boxes = [i.bbox_4326 for i in layers if i.bbox_4326 and i.is_vector and i.count] or \
+        [i.bbox_4326 for i in layers if i.bbox_4326]
     bbox = ([min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
             if boxes else None)
     return {
