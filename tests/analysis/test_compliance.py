@@ -1,4 +1,4 @@
-"""Compliance with planning rules: the engine agrees with an independent geopandas reading; reasons carry the numbers."""
+"""Compliance with planning rules: the engine agrees with an independent geopandas reading; reasons have numbers."""
 
 from __future__ import annotations
 
