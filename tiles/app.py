@@ -45,7 +45,7 @@ CORE_ROUTERS = ["tiles.routers.landing", "tiles.routers.features", "tiles.router
                 "tiles.routers.city"]
 
 #: subsystems that mount themselves when their module exists
-OPTIONAL_ROUTERS = ["tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
+OPTIONAL_ROUTERS = ["tiles.routers.processes", "tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
                     "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms"]
 
 VIEWER_ROUTER = "tiles.routers.viewer"

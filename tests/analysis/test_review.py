@@ -106,3 +106,34 @@ def test_cim_check_without_a_model_checks_the_whole_city(demo_path, tmp_path):
     rows = json.loads(out.read_text(encoding="utf-8"))
     assert {r["rule"] for r in rows} == {"height", "setback"}
     assert "failures in" in result.output
+
+
+def test_the_check_ifc_process_reviews_an_uploaded_model_like_review_ifc(demo_path, site, tmp_path):
+    """The same review over OGC API – Processes: the model arrives base64-encoded, as a job."""
+    import base64
+    import time
+
+    import cim
+    from cim.analysis import review_ifc
+    from serving.processes import PROCESSES, JobService
+
+    ifc = _building(tmp_path, site, "tall.ifc", 30.0)
+    inputs = {"ifc": {"value": base64.b64encode(ifc.read_bytes()).decode(), "encoding": "base64"},
+              "parcel": site["short"]}
+    with cim.open(demo_path, read_only=True) as c:
+        expected = review_ifc(c, ifc, parcel=site["short"]).to_dict()
+        jobs = JobService(c).open()
+        try:
+            job = jobs.submit(PROCESSES["check-ifc"], inputs)
+            for _ in range(600):
+                if jobs.get(job.id).status in ("successful", "failed"):
+                    break
+                time.sleep(0.1)
+        finally:
+            jobs.close()
+    assert job.status == "successful", job.message
+    report = job.results["report"]
+    assert report["passed"] is False and report["passed"] == expected["passed"]
+    assert [(c["rule"], c["status"]) for c in report["checks"]] == [(c["rule"], c["status"]) for c in expected["checks"]]
+    with pytest.raises(ValidationError, match="base64"):
+        PROCESSES["check-ifc"].run(None, {"ifc": {"value": "not base64!"}, "parcel": site["short"]})

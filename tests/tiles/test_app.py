@@ -181,7 +181,7 @@ def test_optional_routers_plug_in_by_module_name(client):
     from tiles.app import OPTIONAL_ROUTERS
 
     assert {"tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
-            "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms"} == set(OPTIONAL_ROUTERS)
+            "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms", "tiles.routers.processes"} == set(OPTIONAL_ROUTERS)
 
 
 def test_roles_with_keys_are_accepted(client):

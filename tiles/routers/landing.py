@@ -37,6 +37,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
 ]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -94,6 +98,8 @@ def landing_doc(request: Request, city: CityDep) -> dict[str, Any]:
             {"rel": "service-doc", "type": "text/html", "href": f"{base}/api.html"},
             {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
             {"rel": "data", "type": "application/json", "href": f"{base}/collections"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/processes", "type": "application/json",
+             "title": "analyses (OGC API – Processes)", "href": f"{base}/processes"},
             {"rel": "service", "type": "application/xml", "title": "WMTS 1.0.0 capabilities",
              "href": f"{base}/wmts/1.0.0/WMTSCapabilities.xml"},
             {"rel": "service", "type": "application/xml", "title": "WMS 1.3.0 capabilities",
