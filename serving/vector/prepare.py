@@ -125,14 +125,18 @@ def own_fields(info: LayerInfo) -> list[tuple[str, str]]:
 
 
 def read_layer(city: City, info: LayerInfo, own: list[tuple[str, str]]) -> pa.Table:
-    """The layer's current features in EPSG:3857 with their bbox, size and centre (the view's rules applied)."""
+    """The features of the layer version ``info`` names, in EPSG:3857 with their bbox, size and centre
+    (the view's rules applied). Pinned to the version, not to "current": a request that read the
+    catalogue just before a new version landed prepares its own version, never the new rows under
+    the old key."""
     coarse = info.view == "coarse"
     geom = coarse_geometry_sql("geom") if coarse else "geom"
     z = "round({0})" if coarse else "{0}"
     cols = "".join(f", {prop(name, t)} AS p{i}" for i, (name, t) in enumerate(own))
     columns = (f"id, class, name, {z.format('height')} AS height, {z.format('z_min')} AS z_min, "
                f"{z.format('z_max')} AS z_max{cols}, ST_AsWKB({geom}) AS wkb")
-    table = city.store.arrow(features(layers=[info.name], columns=columns, with_geometry=True))
+    table = city.store.arrow(features(layers=[info.name], version=info.version, columns=columns,
+                                      with_geometry=True))
     return to_mercator(table, city.crs)
 
 
