@@ -313,14 +313,18 @@ class _DuckDBDerived(DerivedTables):
     def keep_tiles(self, rows: pa.Table) -> int:
         import duckdb
 
+        values = list(zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True))
         cur = self._cursor()
-        cur.register(_INCOMING, rows)
-        try:
-            cur.execute(f"INSERT INTO {TILES} SELECT * FROM {_INCOMING} ON CONFLICT DO NOTHING")
+        cur.execute("BEGIN TRANSACTION")  # one commit for the batch
+        try:  # bound parameters: registering an Arrow table costs more than a tile's row
+            cur.executemany(f"INSERT INTO {TILES} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", values)
+            cur.execute("COMMIT")
         except duckdb.Error:  # a concurrent writer of the same tiles won; the bytes are the same
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.Error:  # the failed commit ended the transaction already
+                pass
             return 0
-        finally:
-            cur.unregister(_INCOMING)
         return rows.num_rows
 
     def size_bytes(self) -> int:

@@ -5,9 +5,11 @@ gzipped (decompressed for the rare client that does not accept gzip) in the city
 tables (``cim.model.derived``: ``derived_tiles``); a later request — from this process, another
 one serving the same PostGIS city, or after a restart — is one indexed lookup. Empty tiles and
 deeper zooms are rendered on demand and never kept, so what clients ask for cannot grow the store
-beyond the data. ``seed`` renders every tile of a layer up to a zoom ahead of time (the server
-does it in the background at start), so even a first request rarely renders. The rows go when
-the layer's version is superseded (with the prepared tables).
+beyond the data. With ``behind=True`` (the server) a tile rendered on request is kept by a
+background thread, many tiles a commit, so the request never waits for a disk sync; ``close``
+keeps what is pending. ``seed`` renders every tile of a layer up to a zoom ahead of time (the
+server does it in the background at start), so even a first request rarely renders. The rows go
+when the layer's version is superseded (with the prepared tables).
 
 Example:
     >>> store = RenderedTiles(VectorTiles(city))                          # doctest: +SKIP
@@ -18,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -29,9 +32,12 @@ from serving.vector.tiles import VectorTiles
 
 if TYPE_CHECKING:
     from cim.model.catalog import LayerInfo
+    from cim.model.derived import DerivedTables
 
 SEED_MAX_ZOOM = 16
 _BATCH = 256
+
+log = logging.getLogger("serving.vector")
 
 
 def compress(data: bytes) -> bytes:
@@ -40,23 +46,36 @@ def compress(data: bytes) -> bytes:
 
 
 class RenderedTiles:
-    """Get-or-render over the kept tiles of the city's derived tables."""
+    """Get-or-render over the kept tiles of the city's derived tables (kept in the background: ``behind``)."""
 
-    def __init__(self, tiles: VectorTiles) -> None:
+    def __init__(self, tiles: VectorTiles, *, behind: bool = False) -> None:
         self.tiles = tiles
         self.derived = tiles.derived
+        self._keeper = _Keeper(self.derived) if behind else None
+
+    def close(self) -> None:
+        """Keep what is pending and stop the background keeper."""
+        if self._keeper is not None:
+            self._keeper.close()
 
     def get(self, info: LayerInfo, z: int, x: int, y: int) -> tuple[bytes, bytes]:
         """(raw, gzipped) bytes of a tile; rendered and kept when it is not there yet."""
         check_tile(z, x, y)
         p = self.tiles.prepare(info)
-        gz = self.derived.tile(p.key, z, x, y)
+        tid = tile_id(p.key, z, x, y)
+        gz = self._keeper.pending(tid) if self._keeper is not None else None
+        if gz is None:
+            gz = self.derived.tile(p.key, z, x, y)
         if gz is not None:
             return gzip.decompress(gz), gz
         data = self.tiles.tile(info, z, x, y)
         gz = compress(data)
         if data and z <= SEED_MAX_ZOOM:  # bounded by the data and the zoom, whatever clients ask for
-            self.derived.keep_tiles(_rows([(tile_id(p.key, z, x, y), p.key, z, x, y, gz)]))
+            row = (tid, p.key, z, x, y, gz)
+            if self._keeper is not None:
+                self._keeper.add(row)
+            else:
+                self.derived.keep_tiles(_rows([row]))
         return data, gz
 
     def seed(self, info: LayerInfo, *, max_zoom: int = SEED_MAX_ZOOM, stop: threading.Event | None = None) -> int:
@@ -82,6 +101,59 @@ class RenderedTiles:
             if batch:
                 done += self.derived.keep_tiles(_rows(batch))
         return done
+
+
+class _Keeper:
+    """Keeps rendered tiles from one background thread: whatever is pending goes in one commit."""
+
+    def __init__(self, derived: DerivedTables) -> None:
+        self.derived = derived
+        self._pending: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="keep-tiles", daemon=True)
+        self._thread.start()
+
+    def add(self, row: tuple) -> None:
+        """Keep ``row`` (tile, key, z, x, y, gz) soon."""
+        with self._lock:
+            self._pending[row[0]] = row
+        self._wake.set()
+
+    def pending(self, tid: str) -> bytes | None:
+        """The gzipped bytes of a tile waiting to be kept, or None."""
+        with self._lock:
+            row = self._pending.get(tid)
+        return row[5] if row is not None else None
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self._flush()
+            if self._closing:
+                self._flush()
+                return
+
+    def _flush(self) -> None:
+        with self._lock:
+            rows = list(self._pending.values())
+        if not rows:
+            return
+        try:
+            self.derived.keep_tiles(_rows(rows))
+        except Exception:  # noqa: BLE001 - not kept only means rendered again on a later request
+            log.warning("could not keep %d rendered tiles", len(rows), exc_info=True)
+        with self._lock:
+            for row in rows:
+                if self._pending.get(row[0]) is row:
+                    del self._pending[row[0]]
 
 
 def _rows(batch: list[tuple]) -> pa.Table:

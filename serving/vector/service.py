@@ -58,18 +58,21 @@ class VectorTileService:
         """Open the city's derived tables; start the warm-up when asked to."""
         self.derived = open_derived(self.city.store)
         self.tiles = VectorTiles(self.city, self.derived)
-        self.rendered = RenderedTiles(self.tiles)
+        self.rendered = RenderedTiles(self.tiles, behind=True)
         if self.prepare:
             self._warm = threading.Thread(target=self._warm_up, name="prepare-tiles", daemon=True)
             self._warm.start()
         return self
 
     def close(self) -> None:
-        """Stop the warm-up (the layer being prepared finishes first) and close the derived tables."""
+        """Stop the warm-up (the layer being prepared finishes first), keep the rendered tiles still
+        pending, close the derived tables."""
         self._stop.set()
         if self._warm is not None:
             self._warm.join()
             self._warm = None
+        if self.rendered is not None:
+            self.rendered.close()
         if self.derived is not None:
             self.derived.close()
             self.derived = self.tiles = self.rendered = None
