@@ -3,8 +3,7 @@
 ``VectorTileService`` is what a server opens; ``VectorTiles`` renders, ``RenderedTiles`` keeps.
 """
 
-from serving.vector.rendered import RenderedTiles
-from serving.vector.service import VectorTileService
+from serving.vector.service import SEED_MAX_ZOOM, RenderedTiles, VectorTileService
 from serving.vector.tiles import VectorTiles
 
-__all__ = ["RenderedTiles", "VectorTileService", "VectorTiles"]
+__all__ = ["RenderedTiles", "SEED_MAX_ZOOM", "VectorTileService", "VectorTiles"]

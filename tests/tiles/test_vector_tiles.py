@@ -194,7 +194,7 @@ def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(serv
 
 def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city):
     from cim.model.catalog import layer_info
-    from serving.vector.rendered import RenderedTiles
+    from serving.vector import RenderedTiles
     from serving.vector.tiles import VectorTiles
 
     tiles = VectorTiles(served_city, max_features=500)  # a dataset of its own, beside the server's
