@@ -56,9 +56,9 @@ def bench_export(city: cim.City, out: Path) -> dict:
 
 
 def bench_serving(city: cim.City, requests: int) -> list[dict]:
-    from serving.threed import TilesetCache
+    from serving.threed import Tiles3DService
 
-    cache = TilesetCache(disk=True)
+    cache = Tiles3DService(disk=True)
     start = time.perf_counter()
     doc = cache.tileset_json(city, "buildings")
     plan_s = time.perf_counter() - start

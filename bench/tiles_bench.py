@@ -9,13 +9,14 @@ The same fixed list of z10–z16 tile URLs (the tiles nearest the city centre at
 requested from each server by an asyncio httpx load generator on loopback, each URL once per
 pass, at concurrency 1, 8 and 64. Each concurrency starts a fresh server process, which answers
 one z9 tile outside the list; then the first pass is **cold** (none of the tiles in the
-process's memory), the second **warm**. cim runs twice: with its tile
-store seeded ahead (what `cim serve` does in the background after start; prepare and seed are
-timed and printed) and with the layer only prepared, so every cold tile is rendered on request
-(a fresh copy of the store per concurrency). With ``--backends duckdb,postgis`` (the default)
-cim does all of it twice: serving the DuckDB file, and serving a copy of the city (``cim.copy``)
-in the same PostgreSQL database TiPg reads, in its own schema ``city`` — the layer is then
-prepared from PostGIS (timed) and the catalogue read from it on every request. PostGIS holds
+process's memory), the second **warm**. cim runs twice: with its tiles seeded ahead in the city's
+derived tables (what `cim serve` does in the background after start; prepare and seed are timed
+and printed) and with the layer only prepared, so every cold tile is rendered on request (a
+fresh copy of the city file, or the kept tiles deleted, per concurrency). With ``--backends
+duckdb,postgis`` (the default) cim does all of it twice: serving the DuckDB file, and serving
+copies of the city (``cim.copy``) in the same PostgreSQL database TiPg reads, in schemas
+``city_seeded`` and ``city_prepared`` — the layer is then prepared in PostGIS (timed), its
+derived tables and kept tiles live there. PostGIS holds
 TiPg's layer in EPSG:3857 with a GIST index, TiPg's fastest set-up (no reprojection per request).
 Floors: DuckDB and PostGIS ``ST_AsMVT`` in process over the same 3857 geometries without any
 generalisation, and cim's own tile path in process (no HTTP).
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -55,30 +56,29 @@ def _city(args: argparse.Namespace, work: Path) -> Path:
     return path
 
 
-def _city_on_postgis(pg: TempPostGIS, city_path: Path) -> str:
-    """The city copied (``cim.copy``) into schema ``city`` of the database TiPg serves; its URL."""
+def _city_on_postgis(pg: TempPostGIS, city_path: Path, schema: str) -> str:
+    """The city copied (``cim.copy``) into ``schema`` of the database TiPg serves; its URL."""
     from cim.copy import copy_city
 
     with pg.connect() as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS city")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         con.commit()
-    url = pg.dsn + "?options=-csearch_path%3Dcity,public"
+    url = pg.dsn + f"?options=-csearch_path%3D{schema},public"
     start = time.perf_counter()
     copy_city(city_path, url)
-    print(f"copied the city into PostGIS (schema city) in {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"copied the city into PostGIS (schema {schema}) in {time.perf_counter() - start:.1f} s", flush=True)
     return url
 
 
-def _prepare(city_path: Path | str, layer: str, store: Path, seed_zoom: int) -> dict[str, object]:
-    """Prepare (and seed up to ``seed_zoom``) cim's tile store in ``store`` for the public view."""
+def _prepare(location: Path | str, layer: str, seed_zoom: int) -> dict[str, object]:
+    """Prepare (and seed up to ``seed_zoom``) the public view of ``layer`` in the city's derived tables."""
     import cim
     from cim.model.catalog import layer_info
-    from serving.vector.rendered import RenderedTiles
-    from serving.vector.tiles import VectorTiles
+    from serving.vector import RenderedTiles, VectorTiles
 
-    city = cim.open(city_path, read_only=True)
+    city = cim.open(location)
     try:
-        tiles = VectorTiles(city, store)
+        tiles = VectorTiles(city)
         info = layer_info(city, layer, "anonymous")
         start = time.perf_counter()
         prepared = tiles.prepare(info)
@@ -207,7 +207,8 @@ def _floor(engine: str, render, tiles: list[tuple[int, int, int]]) -> dict[str, 
 
 
 def duckdb_floor(store: Path, table: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
-    """DuckDB ST_AsMVTGeom + ST_AsMVT over the same 3857 geometries with an RTREE, no generalisation."""
+    """``store``: a city file holding the prepared layer ``table`` (a derived table)."""
+    # DuckDB ST_AsMVTGeom + ST_AsMVT over the same 3857 geometries with an RTREE, no generalisation
     from cim.store.duckdb import connect
     from serving.tilegrid import tile_bounds
 
@@ -230,14 +231,14 @@ def duckdb_floor(store: Path, table: str, tiles: list[tuple[int, int, int]]) -> 
         con.close()
 
 
-def cim_in_process(city_path: Path, store: Path, layer: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
+def cim_in_process(city_path: Path, layer: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
     """cim rendering each tile from scratch, without HTTP (prepared layer, generalised, own encoder)."""
     import cim
     from cim.model.catalog import layer_info
-    from serving.vector.tiles import VectorTiles
+    from serving.vector import VectorTiles
 
-    city = cim.open(city_path, read_only=True)
-    vt = VectorTiles(city, store)
+    city = cim.open(city_path)
+    vt = VectorTiles(city)
     info = layer_info(city, layer, "anonymous")
     try:
         return _floor("cim render, no store (in process)", lambda z, x, y: vt.tile(info, z, x, y), tiles)
@@ -264,7 +265,8 @@ def postgis_floor(pg: TempPostGIS, tiles: list[tuple[int, int, int]]) -> dict[st
 
 
 def load_postgis(pg: TempPostGIS, store: Path, table: str) -> float:
-    """The prepared 3857 rows (same attributes as cim's tiles) into PostGIS as table ``buildings``."""
+    """The prepared 3857 rows (same attributes as cim's tiles, from the city file ``store``) into PostGIS
+    as table ``buildings``."""
     from cim.store.duckdb import connect
 
     con = connect(store, read_only=True)
@@ -312,17 +314,16 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     city_path = _city(args, work)
     os.environ["CIM_DATA_DIR"] = str(work / "cim-data")  # side files of the PostGIS copy (and its servers')
     with TempPostGIS() if "postgis" in backends or not args.skip_tipg else nullcontext() as pg:
-        rows, stores = [], {}
+        rows, cities = [], {}
         for backend in backends:
-            location = str(city_path) if backend == "duckdb" else _city_on_postgis(pg, city_path)
-            stores[backend] = _prepare_both(location, backend, work)
-            tiles = tile_list(stores[backend][0]["bounds"], args.per_zoom)
+            cities[backend] = _prepare_both(city_path, backend, work, pg)
+            tiles = tile_list(cities[backend][0]["bounds"], args.per_zoom)
             print(f"[{backend}] {len(tiles)} tiles z10–z16", flush=True)
-            rows += _serve_cim(location, backend, stores[backend], tiles, levels, work)
-        info, _, bare = stores.get("duckdb") or stores[backends[0]]  # the same rows either way
-        floors = [cim_in_process(city_path, bare, "buildings", tiles), duckdb_floor(bare, info["table"], tiles)]
+            rows += _serve_cim(backend, cities[backend], tiles, levels, work)
+        info, _, bare = cities["duckdb"] if "duckdb" in cities else _prepare_both(city_path, "duckdb", work, pg)
+        floors = [cim_in_process(Path(bare), "buildings", tiles), duckdb_floor(Path(bare), info["table"], tiles)]
         if not args.skip_tipg:
-            print(f"loaded PostGIS in {load_postgis(pg, bare, info['table']):.1f} s", flush=True)
+            print(f"loaded PostGIS in {load_postgis(pg, Path(bare), info['table']):.1f} s", flush=True)
             port = free_port()
             rows += run_server("TiPg", [sys.executable, "-m", "uvicorn", "tipg.main:app", "--port", str(port),
                                         "--log-level", "warning"],
@@ -336,30 +337,57 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     _ratios(rows)
 
 
-def _prepare_both(location: str, backend: str, work: Path) -> tuple[dict[str, object], Path, Path]:
-    """(prepare info, seeded store, prepared-only store) of the buildings layer, read from ``location``."""
-    seeded, bare = work / f"{backend}-seeded.duckdb", work / f"{backend}-prepared.duckdb"
-    info = _prepare(location, "buildings", seeded, 16)
+def _prepare_both(city_path: Path, backend: str, work: Path, pg: TempPostGIS | None,
+                  ) -> tuple[dict[str, object], str, str]:
+    """(prepare info, seeded city, prepared-only city) of the buildings layer on ``backend``: two copies
+    of the city (files, or PostGIS schemas), the layer prepared in each and seeded in the first."""
+    if backend == "duckdb":
+        seeded, bare = work / "duckdb-seeded.duckdb", work / "duckdb-prepared.duckdb"
+        for copy in (seeded, bare):
+            shutil.copy(city_path, copy)
+        seeded, bare = str(seeded), str(bare)
+    else:
+        seeded, bare = (_city_on_postgis(pg, city_path, schema) for schema in ("city_seeded", "city_prepared"))
+    info = _prepare(seeded, "buildings", 16)
     print(f"[{backend}] prepared the buildings layer in {info['prepare_s']:.1f} s, seeded {info['seeded']} tiles "
           f"(z0–16) in {info['seed_s']:.1f} s", flush=True)
-    _prepare(location, "buildings", bare, -1)
+    _prepare(bare, "buildings", -1)
     return info, seeded, bare
 
 
-def _serve_cim(location: str, backend: str, stores: tuple[dict[str, object], Path, Path],
-               tiles: list[tuple[int, int, int]], levels: list[int], work: Path) -> list[dict[str, object]]:
-    """`cim serve` over ``location``, with the seeded store and with the prepared-only one."""
+def _fresh(backend: str, location: str, work: Path) -> tuple[str, Callable[[], None]]:
+    """Where a run serves the city from, and how to put it back as prepared before each concurrency:
+    a copy of the city file, or (PostGIS) the kept tiles deleted."""
+    if backend == "duckdb":
+        run = work / f"run-{Path(location).name}"
+        return str(run), lambda: shutil.copy(location, run)
+
+    def forget_kept_tiles() -> None:
+        import cim
+        from cim.model.derived import TILES
+
+        with cim.open(location) as city:
+            city.store.execute(f"DELETE FROM {TILES}")
+
+    return location, forget_kept_tiles
+
+
+def _serve_cim(backend: str, cities: tuple[dict[str, object], str, str], tiles: list[tuple[int, int, int]],
+               levels: list[int], work: Path) -> list[dict[str, object]]:
+    """`cim serve` over the seeded copy of the city and over the prepared-only one."""
     ours = "/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
     rows = []
-    _, seeded, bare = stores
-    for label, store in ((f"cim/{backend} (seeded store)", seeded), (f"cim/{backend} (render on request)", bare)):
+    _, seeded, bare = cities
+    for label, location in ((f"cim/{backend} (seeded store)", seeded), (f"cim/{backend} (render on request)", bare)):
         port = free_port()
-        run_store = work / f"run-{store.name}"
-        rows += run_server(label, [sys.executable, "-m", "cim", "serve", location, "--port", str(port),
+        served, fresh = _fresh(backend, location, work)
+        if backend == "postgis" and location == seeded:
+            fresh = None  # seeded: nothing a run adds is read by the next one
+        rows += run_server(label, [sys.executable, "-m", "cim", "serve", served, "--port", str(port),
                                    "--log-level", "warning"],
-                           {"CIM_PREPARE_TILES": "false", "CIM_TILE_STORE": str(run_store)},
+                           {"CIM_PREPARE_TILES": "false"},
                            lambda p, z, x, y: f"http://127.0.0.1:{p}" + ours.format(z=z, x=x, y=y), port, tiles,
-                           levels, fresh=lambda s=store, r=run_store: shutil.copy(s, r))
+                           levels, fresh=fresh)
     return rows
 
 

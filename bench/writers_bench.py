@@ -258,9 +258,9 @@ def run(url: str, *, seconds: float = 60.0, writers: int = 8, readers: int = 8, 
             result.errors += server_lists(f"http://127.0.0.1:{port}", layers)
             # a traceback from answering a request fails the run; the background warm-up of tiles is
             # allowed to give up on a layer version another writer has already replaced
-            # (logged as "preparing vector tiles in the background failed", its traceback through tiles.seed)
+            # (logged as "preparing vector tiles in the background failed", its traceback through _warm_up)
             for block in Path(server.log_path).read_text(errors="replace").split("Traceback")[1:]:
-                if "tiles.seed(" not in block[:400]:
+                if "in _warm_up" not in block[:400]:
                     result.errors.append("cim serve logged: Traceback" + block[:3000])
         if mqtt_streams:
             _drain(url, reports, mqtt_streams, result)

@@ -3,7 +3,9 @@
 A city outgrows its file (many writers, a shared server) or has to travel (a PostGIS city handed
 over as one file). ``copy_city`` moves everything: every table of the schema with every row —
 old feature versions, history, rejects, meshes, sensors and observations — and the side files
-(COGs) of its data folder. Caches (``tiles/``, ``3dtiles/``) are left behind; they rebuild.
+(COGs) of its data folder. Derived tables (prepared vector tiles and rendered tiles, kept in the
+city's store by ``cim.model.derived``) and caches of the data folder (``tiles/``, ``3dtiles/``) are
+left behind; they rebuild on demand.
 
 It proves the copy: each table is read back from the destination and compared with the source
 by row count and by a content checksum computed the same way on both sides, independent of the
@@ -39,6 +41,7 @@ import pyarrow.compute as pc
 
 from cim import migrations
 from cim.errors import CIMError, CityExists, CityNotFound
+from cim.model.derived import DERIVED_TABLES, drop_all
 from cim.store import DuckDBStore, Store, is_url, open_store
 from cim.store.postgis import redact
 
@@ -132,10 +135,11 @@ def copy_city(src: str | Path, dst: str | Path, *, replace: bool = False,
 
 # -- the tables ---------------------------------------------------------------------------------
 def city_tables() -> list[str]:
-    """The tables of the city schema, in the order the migrations create them."""
+    """The tables of the city schema, in the order the migrations create them (derived tables left out)."""
     names: list[str] = []
     for _version, _name, sql in migrations.available():
-        names += [n for n in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql) if n not in names]
+        names += [n for n in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql)
+                  if n not in names and n not in DERIVED_TABLES]
     return names
 
 
@@ -378,6 +382,8 @@ class _DatabaseTarget(_Target):
     def prepare(self) -> None:
         for table in self.drop:
             self.store.execute(f"DROP TABLE {table}")
+        if self.drop:
+            drop_all(self.store)  # the replaced city's derived tables describe rows that are gone
         super().prepare()
 
 

@@ -3,7 +3,7 @@
 ``create_app(settings_or_city)`` builds the FastAPI app; ``cim serve CITY`` runs it with uvicorn.
 """
 
-from tiles.app import OPTIONAL_ROUTERS, create_app
+from tiles.app import create_app
 from tiles.settings import Settings
 
-__all__ = ["create_app", "Settings", "OPTIONAL_ROUTERS"]
+__all__ = ["create_app", "Settings"]

@@ -1,10 +1,11 @@
 """The app factory: ``create_app(settings | city)``.
 
-Core routers are always there; subsystem routers plug in by adding their module to
-``OPTIONAL_ROUTERS``. Such a module exposes ``router`` (an ``APIRouter``) and may expose
-``lifespan(app)`` (an async context manager run while the app lives) and
-``layer_links(info) -> dict`` (extra keys for a layer in ``/api/city``, e.g. ``tileset3d``).
-A module that is not installed yet is skipped.
+Every router is mounted here, in order (the viewer's catch-all last). Resources live for the
+app's lifespan and are kept on ``app.state``: the city behind the store its backend picks for a
+server (``Store.for_server``), one byte-bounded tile cache, and one service per interface with
+state — vector tiles (derived tables in the city's store, the background warm-up), raster tiles,
+3D Tiles, live sensor events. Tests drive the app with ``with TestClient(app) as client:`` so the
+lifespan runs.
 
 Example:
     >>> app = create_app(Settings(city="demo/city.duckdb"))   # doctest: +SKIP
@@ -13,12 +14,8 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import logging
-import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from types import ModuleType
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,28 +24,31 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import cim
 from cim.city import City
-from cim.store.base import Store
-from cim.store.duckdb import DuckDBStore
-from cim.store.threaded import ThreadedStore
-from cim.store.watched import WatchedStore
-from serving.vector.rendered import RenderedTiles
-from serving.vector.tiles import VectorTiles
+from serving.cache import TileCache
+from serving.processes import JobService
+from serving.raster import RasterTileService
+from serving.sensorthings.live import SensorEventService
+from serving.threed import Tiles3DService
+from serving.vector import VectorTileService
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware
+from tiles.routers import (
+    city,
+    features,
+    iot,
+    landing,
+    processes,
+    raster,
+    sensorthings,
+    tiles3d,
+    vector_tiles,
+    viewer,
+    wms,
+    wmts,
+)
 from tiles.settings import Settings
-from tiles.tilecache import TileCache
 
-log = logging.getLogger("tiles")
-
-#: always mounted, in this order (the viewer's catch-all last)
-CORE_ROUTERS = ["tiles.routers.landing", "tiles.routers.features", "tiles.routers.vector_tiles",
-                "tiles.routers.city"]
-
-#: subsystems that mount themselves when their module exists
-OPTIONAL_ROUTERS = ["tiles.routers.processes", "tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
-                    "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms"]
-
-VIEWER_ROUTER = "tiles.routers.viewer"
+_MB = 1024 * 1024
 
 
 def create_app(source: Settings | City | str | None = None, **overrides: Any) -> FastAPI:
@@ -79,18 +79,11 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     )
     app.state.settings = settings
     app.state.api_keys = settings.keys()
-    app.state.layer_link_hooks = []
     errors.install(app)
     _middleware(app, settings)
-    for module in CORE_ROUTERS:
-        app.include_router(importlib.import_module(module).router)
-    plugins = [m for name in OPTIONAL_ROUTERS if (m := _optional(name)) is not None]
-    for mod in plugins:
-        app.include_router(mod.router)
-        if hasattr(mod, "layer_links"):
-            app.state.layer_link_hooks.append(mod.layer_links)
-    app.state.plugins = plugins
-    app.include_router(importlib.import_module(VIEWER_ROUTER).router)
+    for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
+                   viewer):
+        app.include_router(module.router)
     return app
 
 
@@ -105,79 +98,30 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
 def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = given is None
         base = given or cim.open(settings.city)
-        store = _server_store(base, settings)
-        app.state.city = City(store)
-        app.state.vector_tiles = VectorTiles(app.state.city, settings.tile_store)
-        app.state.rendered_tiles = RenderedTiles(app.state.vector_tiles)
-        app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-        warm = (_prepare_in_background(app.state.rendered_tiles, app.state.city, settings.seed_max_zoom)
-                if settings.prepare_tiles else None)
+        store = base.store.for_server(settings.catalog_refresh_s)
+        served = app.state.city = City(store)
+        cache = app.state.tile_cache = TileCache(settings.tile_cache_mb * _MB)
+        services = {
+            "vector_tiles": VectorTileService(served, cache, prepare=settings.prepare_tiles,
+                                              seed_max_zoom=settings.seed_max_zoom),
+            "raster_tiles": RasterTileService(cache),
+            "tiles3d": Tiles3DService(cache),
+            "sensor_events": SensorEventService(served, mqtt=settings.mqtt),
+            "jobs": JobService(served),
+        }
+        opened = []
         try:
-            async with AsyncExitStack() as stack:
-                for mod in app.state.plugins:
-                    if hasattr(mod, "lifespan"):
-                        await stack.enter_async_context(mod.lifespan(app))
-                yield
+            for name, service in services.items():
+                setattr(app.state, name, service.open())
+                opened.append(service)
+            yield
         finally:
-            if warm is not None:
-                warm[0].set()
-                warm[1].join()
-            app.state.vector_tiles.close()
+            for service in reversed(opened):
+                service.close()
             if store is not base.store:
                 store.close()
-            if owned:
+            if given is None:
                 base.close()
 
     return lifespan
-
-
-def _prepare_in_background(tiles: RenderedTiles, city: City, max_zoom: int) -> tuple[threading.Event, threading.Thread]:
-    """Prepare every vector layer's tile store in every view; seed public ones up to ``max_zoom``.
-
-    Returns the stop event and the thread; shutdown sets the one and joins the other (the layer
-    being prepared finishes first).
-    """
-    from cim.model.catalog import visible_layers
-
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            public = {i.name for i in visible_layers(city, "anonymous")}
-            for role in ("anonymous", "operator", "admin"):  # every view: full, coarse, restricted full
-                for info in visible_layers(city, role):
-                    if stop.is_set():
-                        return
-                    if info.is_vector and (role == "anonymous" or info.name not in public):
-                        tiles.seed(info, max_zoom=max_zoom if role == "anonymous" else -1, stop=stop)
-        except Exception:  # noqa: BLE001 - a failed warm-up only means the first tile prepares
-            log.exception("preparing vector tiles in the background failed")
-
-    thread = threading.Thread(target=run, name="prepare-tiles", daemon=True)
-    thread.start()
-    return stop, thread
-
-
-def _server_store(city: City, settings: Settings) -> Store:
-    """The store the server reads through; both kinds count writes, so caches re-read the catalogue
-    only after one. A DuckDB file (one writer: this process) gets per-thread read cursors; a
-    database other processes write too (PostGIS: a connection per thread already) is watched for
-    their changes every ``catalog_refresh_s`` seconds."""
-    if isinstance(city.store, (ThreadedStore, WatchedStore)):
-        return city.store
-    if isinstance(city.store, DuckDBStore):
-        return ThreadedStore(city.store)
-    if settings.catalog_refresh_s > 0:
-        return WatchedStore(city.store, interval=settings.catalog_refresh_s).start()
-    return city.store
-
-
-def _optional(module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise

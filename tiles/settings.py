@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     default_page_size: int = Field(100, ge=1, description="`limit` when the client gives none.")
     max_bbox_area_km2: float = Field(10_000.0, gt=0, description="Largest bbox a query may cover.")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
-    tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles (0 = off).")
-    tile_store: Path | None = Field(None, description="Derived vector-tile store (default: beside the city).")
+    tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles — vector, raster and "
+                                                      "3D plans share it (0 = off).")
     prepare_tiles: bool = Field(True, description="Prepare and seed vector tiles of public layers at start-up.")
     seed_max_zoom: int = Field(16, ge=-1, le=16, description="Seed tiles up to this zoom (-1: prepare only).")
     cors_origins: list[str] = Field(default_factory=list, description="CORS origins; empty = CORS off.")

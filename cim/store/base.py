@@ -75,6 +75,22 @@ class Store(ABC):
     def lock(self, key: str) -> None:  # noqa: B027 - one writer needs no locks: a no-op by default
         """Serialise writers that work on ``key`` until the current transaction ends."""
 
+    def for_server(self, refresh_s: float = 1.0) -> Store:
+        """The store a server reads this city through; the backend decides, the server never asks which.
+
+        A server answers many reads at once and keys its caches and ETags by the model version,
+        so the store it gets counts its writes (``generation``). The default is the store itself;
+        ``DuckDBStore`` answers a ``ThreadedStore`` (a read cursor per worker thread),
+        ``PostGISStore`` a ``WatchedStore`` (other processes' changes polled every ``refresh_s``).
+        """
+        return self
+
+    @property
+    def unwrapped(self) -> Store:
+        """The backend store under any server wrapper: what derived side tables are written through,
+        so writing them is never counted as a change of the model (no catalogue re-read, no new ETags)."""
+        return self
+
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
         result = self.rows(sql, params)

@@ -79,6 +79,14 @@ class CountingStore(Store):
     def read_only(self) -> bool:
         return self.base.read_only
 
+    def for_server(self, refresh_s: float = 1.0) -> Store:
+        """Already a server's store."""
+        return self
+
+    @property
+    def unwrapped(self) -> Store:
+        return self.base.unwrapped
+
     def close(self) -> None:
         """The wrapped store stays open (its owner closes it)."""
 

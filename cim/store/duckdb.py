@@ -94,6 +94,12 @@ class DuckDBStore(Store):
         cur.execute(f"LOAD '{spatial_extension_path()}'")
         return cur
 
+    def for_server(self, refresh_s: float = 1.0) -> Store:
+        """A ``ThreadedStore``: one writer (this process holds the file), a read cursor per worker thread."""
+        from cim.store.threaded import ThreadedStore
+
+        return ThreadedStore(self)
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         with self._lock:
             self._con.execute(sql, params or [])

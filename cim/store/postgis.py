@@ -142,6 +142,16 @@ class PostGISStore(Store):
     def read_only(self) -> bool:
         return self._read_only
 
+    def for_server(self, refresh_s: float = 1.0) -> Store:
+        """A ``WatchedStore`` polling the model version every ``refresh_s`` seconds (other processes
+        write too); with 0 the store itself, so the version is read on every request. Each thread
+        already has its own connection."""
+        if refresh_s <= 0:
+            return self
+        from cim.store.watched import WatchedStore
+
+        return WatchedStore(self, interval=refresh_s).start()
+
     # -- the store interface -----------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self._run(sql, params)

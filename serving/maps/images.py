@@ -7,7 +7,7 @@ sends, so what a WMTS or WMS client sees matches what MapLibre sees. Pictures in
 (``serving.maps.compose``). Encoded pictures are cached per layer version and view.
 
 Example:
-    >>> images = MapImages(city, served_tiles, RasterTiles())               # doctest: +SKIP
+    >>> images = MapImages(city, served_tiles, RasterTileService())         # doctest: +SKIP
     >>> png = images.tile_png(info, WEB_MERCATOR, 15, 27330, 12982)          # doctest: +SKIP
 """
 
@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from serving.cache import TileCache
 from serving.maps.compose import compose
 from serving.maps.mvt_draw import LayerStyle, draw_tile
-from serving.raster.cache import TileCache
 from serving.vector import served
 from serving.wmts.matrixsets import WEB_MERCATOR, TileMatrixSet
 
 if TYPE_CHECKING:
     from cim.city import City
     from cim.model.catalog import LayerInfo
-    from serving.raster import RasterTiles
+    from serving.raster import RasterTileService
 
 __all__ = ["MapImages", "VECTOR_MAX_ZOOM", "encode_png", "blank_png"]
 
@@ -64,12 +64,12 @@ def blank_png() -> bytes:
 class MapImages:
     """PNG tiles and maps of raster and vector layers (a ``LayerInfo`` carries the role's view)."""
 
-    def __init__(self, city: City, tiles: served.ServedTiles, raster: RasterTiles, *,
-                 cache_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, city: City, tiles: served.ServedTiles, raster: RasterTileService, *,
+                 cache: TileCache | None = None) -> None:
         self.city = city
         self.tiles = tiles
         self.raster = raster
-        self.cache = TileCache(cache_bytes)
+        self.cache = cache if cache is not None else TileCache(64 * 1024 * 1024)
 
     def max_zoom(self, info: LayerInfo) -> int:
         """Deepest Web Mercator zoom with detail of its own (a raster's finest overview)."""

@@ -1,12 +1,13 @@
-"""Raster tiles of a city's raster layers, as a role sees them, with a tile cache.
+"""Raster tiles of a city's raster layers, as a role sees them, through the shared tile cache.
 
 Why: the server asks one object for a map tile, a terrain tile or a TileJSON; it resolves the
-layer's COG once per version, caches encoded tiles (keyed by layer version, so a re-ingest is
-never served stale) and applies the desensitised view: a restricted raster seen "coarse" is
-read at no finer than ``cim.access.COARSE_GRID_M`` metres per pixel.
+layer's COG once per version, caches encoded tiles in the server's one byte-bounded
+``serving.cache.TileCache`` (keyed by layer version, so a re-ingest is never served stale) and
+applies the desensitised view: a restricted raster seen "coarse" is read at no finer than
+``cim.access.COARSE_GRID_M`` metres per pixel.
 
 Example:
-    >>> tiles = RasterTiles()
+    >>> tiles = RasterTileService(TileCache()).open()
     >>> png = tiles.map_tile(city, city.layer("dem"), 12, 3421, 1564)  # doctest: +SKIP
 """
 
@@ -15,21 +16,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cim.access import COARSE_GRID_M
-from serving.raster.cache import TileCache
+from serving.cache import TileCache
 from serving.raster.render import TILE_SIZE, check_tile, coarse_tilesize, map_tile, terrain_tile
 from serving.raster.source import RasterSource, raster_source
 
 if TYPE_CHECKING:
     from cim.city import City
 
-__all__ = ["RasterTiles"]
+__all__ = ["RasterTileService"]
 
 
-class RasterTiles:
+class RasterTileService:
     """Map and terrain tiles for raster layers; ``None`` means "no tile here" (outside the raster)."""
 
-    def __init__(self, *, cache_bytes: int = 128 * 1024 * 1024) -> None:
-        self.cache = TileCache(cache_bytes)
+    def __init__(self, cache: TileCache | None = None) -> None:
+        self.cache = cache if cache is not None else TileCache()
+
+    def open(self) -> RasterTileService:
+        """Nothing to open: COGs are read per tile."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to close."""
 
     def source(self, city: City, layer: dict[str, Any]) -> RasterSource:
         """The layer's COG facts (``ValidationError`` for a vector layer)."""
@@ -42,7 +50,7 @@ class RasterTiles:
         check_tile(z, x, y)
         src = self.source(city, layer)
         size = self._size(z, y, view)
-        key = (city.location, src.layer, src.version, "map", z, x, y, fmt, colormap, rescale, size)
+        key = ("raster", city.location, src.layer, src.version, "map", z, x, y, fmt, colormap, rescale, size)
         return self._cached(key, lambda: map_tile(src, z, x, y, fmt=fmt, colormap=colormap, rescale=rescale,
                                                   tilesize=size))
 
@@ -52,7 +60,7 @@ class RasterTiles:
         check_tile(z, x, y)
         src = self.source(city, layer)
         size = self._size(z, y, view)
-        key = (city.location, src.layer, src.version, "terrain", z, x, y, size)
+        key = ("raster", city.location, src.layer, src.version, "terrain", z, x, y, size)
         return self._cached(key, lambda: terrain_tile(src, z, x, y, tilesize=size))
 
     def tilejson(self, city: City, layer: dict[str, Any], *, tiles_url: str, encoding: str | None = None,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from cim.model.relations import features
 from serving.threed.geodesy import to_ecef, to_local
 from serving.threed.lod1 import Mesh, _y_up
 
@@ -69,6 +70,6 @@ def mesh_content(meshes: Sequence[StoredMesh], *, crs: str, frame: np.ndarray) -
 
 def feature_rows(city: City, layer: str, version: int, ids: Sequence[str]) -> dict[str, Any]:
     """class and name of the given features, by id."""
-    rows = city.store.rows("SELECT id, class, name FROM features WHERE layer = ? AND version = ? "
-                           "AND id IN (SELECT unnest(?::VARCHAR[]))", [layer, version, list(ids)])
+    sql = features(layers=[layer], version=version, columns="id, class, name")
+    rows = city.store.rows(sql + " AND id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
     return {r[0]: (r[1], r[2]) for r in rows}

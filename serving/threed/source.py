@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from cim.errors import ValidationError
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -26,12 +27,10 @@ def plan_inputs(city: City, layer: str, version: int) -> pa.Table:
 
     Drawable = polygonal with a positive height (``height``, else ``z_max - z_min``).
     """
-    return city.store.arrow(
-        "SELECT id, ST_XMin(geom) AS minx, ST_YMin(geom) AS miny, ST_XMax(geom) AS maxx, "
-        "ST_YMax(geom) AS maxy, z_min, coalesce(height, z_max - z_min) AS height, ST_Area(geom) AS area "
-        f"FROM features WHERE layer = ? AND version = ? AND {_POLYGONAL} "
-        "AND coalesce(height, z_max - z_min) > 0 ORDER BY id",
-        [layer, version])
+    columns = ("id, ST_XMin(geom) AS minx, ST_YMin(geom) AS miny, ST_XMax(geom) AS maxx, ST_YMax(geom) AS maxy, "
+               "z_min, coalesce(height, z_max - z_min) AS height, ST_Area(geom) AS area")
+    where = f"{_POLYGONAL} AND coalesce(height, z_max - z_min) > 0"
+    return city.store.arrow(features(layers=[layer], version=version, columns=columns, where=where) + " ORDER BY id")
 
 
 def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None = None) -> pa.Table:
@@ -40,9 +39,9 @@ def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None =
     The id list joins as a hash semi-join (a few ms on a million rows); a bbox filter through the
     RTREE was measured slower here, since the ids already pin the rows.
     """
-    sql = ("SELECT id, class, name, ST_AsWKB(geom) AS wkb FROM features "
-           f"WHERE layer = ? AND version = ? AND {_POLYGONAL}")
-    params: list[Any] = [layer, version]
+    sql = features(layers=[layer], version=version, columns="id, class, name, ST_AsWKB(geom) AS wkb",
+                   where=_POLYGONAL)
+    params: list[Any] = []
     if ids is not None:
         sql += " AND id IN (SELECT unnest(?::VARCHAR[]))"
         params.append([str(i) for i in ids])

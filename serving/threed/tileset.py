@@ -72,6 +72,14 @@ class Tileset3D:
     def crs(self) -> str:
         return self.city.crs
 
+    @property
+    def nbytes(self) -> int:
+        """About the memory the plan holds (what a byte-bounded cache counts): its arrays, its ids'
+        text and its nodes."""
+        arrays = (self.bounds, self.base, self.top, self.importance, *self.frames)
+        ids = sum(len(str(i)) + 56 for i in self.ids) if self.ids.dtype == object else self.ids.nbytes
+        return int(sum(a.nbytes for a in arrays) + ids + sum(n.content.nbytes + 120 for n in self.nodes))
+
     def tileset_json(self) -> dict[str, Any]:
         """The tileset.json document (3D Tiles 1.1)."""
         error = float(max(self.top.max() - self.base.min(), 1.0)) if self.ids.size else 0.0

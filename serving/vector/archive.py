@@ -50,13 +50,14 @@ class ArchiveReport:
 
 
 def export_archive(city: City, out: str | Path, *, layers: list[str] | None = None, role: str = "anonymous",
-                   minzoom: int = 0, maxzoom: int = 16, fmt: Format = "pmtiles", overwrite: bool = False,
-                   store: str | Path | None = None) -> ArchiveReport:
+                   minzoom: int = 0, maxzoom: int = 16, fmt: Format = "pmtiles",
+                   overwrite: bool = False) -> ArchiveReport:
     """Write the vector tiles of ``layers`` (default: every vector layer ``role`` may see) from
     ``minzoom`` to ``maxzoom`` into one archive at ``out``; clients zoom in past ``maxzoom`` on its tiles.
 
     ``role`` applies the server's visibility rules (the default, anonymous, exports what the
-    public sees — what a CDN should carry); ``store`` is the derived tile store to render through.
+    public sees — what a CDN should carry). Tiles are prepared and kept in the city's derived tables,
+    as the server keeps them (in memory for a city opened read-only).
     """
     start = time.perf_counter()
     path = Path(out)
@@ -67,7 +68,7 @@ def export_archive(city: City, out: str | Path, *, layers: list[str] | None = No
     if not path.parent.is_dir():
         raise ValidationError(f"folder {path.parent} does not exist: create it first")
     infos = _layers(city, layers, role)
-    renderer = served.open_tiles(city, store)
+    renderer = served.open_tiles(city)
     writer = PMTilesWriter(path) if fmt == "pmtiles" else MBTilesWriter(path)
     try:
         extents = {i.name: served.extent(renderer, i) for i in infos}

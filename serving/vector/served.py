@@ -3,7 +3,7 @@
 Why one module: the WMTS/WMS pictures of a vector layer and the PMTiles/MBTiles archives must hold
 the same generalised tiles, in the same role's view, as ``/collections/{layer}/tiles``. They all
 reach those tiles through these few functions, so the one place that knows how the server renders
-and keeps tiles (``serving.vector.rendered.RenderedTiles`` over ``serving.vector.tiles.VectorTiles``)
+and keeps tiles (``serving.vector.service.RenderedTiles`` over ``serving.vector.tiles.VectorTiles``)
 is here.
 
 Example:
@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from serving.vector.rendered import RenderedTiles
+from serving.vector.service import RenderedTiles
 from serving.vector.tiles import VectorTiles
 
 if TYPE_CHECKING:
@@ -25,13 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ServedTiles", "open_tiles", "tile", "extent", "close"]
 
-#: what the server renders tiles with (``app.state.rendered_tiles``)
+#: what the server renders tiles with (``app.state.vector_tiles.rendered``)
 ServedTiles = RenderedTiles
 
 
-def open_tiles(city: City, store: str | Path | None = None) -> ServedTiles:
-    """The server's tile renderer over ``city`` (its derived tile store beside the city, or ``store``)."""
-    return RenderedTiles(VectorTiles(city, store))
+def open_tiles(city: City) -> ServedTiles:
+    """The server's tile renderer over ``city`` (tiles prepared and kept in the city's derived tables)."""
+    return RenderedTiles(VectorTiles(city))
 
 
 def tile(tiles: ServedTiles, info: LayerInfo, z: int, x: int, y: int) -> bytes:
@@ -46,4 +45,5 @@ def extent(tiles: ServedTiles, info: LayerInfo) -> tuple[float, float, float, fl
 
 def close(tiles: ServedTiles) -> None:
     """Close a renderer made by ``open_tiles``."""
+    tiles.close()
     tiles.tiles.close()

@@ -167,10 +167,10 @@ def test_cim_export_3dtiles_writes_the_folder_and_explains_errors(guarded_city, 
 def test_tile_ordered_footprints_serve_the_same_content_as_the_city(guarded_city):
     import time
 
-    from serving.threed import TilesetCache
+    from serving.threed import Tiles3DService
 
-    cache = TilesetCache(sidecar_from=0)
-    plan = cache.plan(guarded_city, "buildings")
+    service = Tiles3DService(sidecar_from=0)
+    plan = service.plan(guarded_city, "buildings")
     deadline = time.monotonic() + 60
     while plan.sidecar is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -178,4 +178,27 @@ def test_tile_ordered_footprints_serve_the_same_content_as_the_city(guarded_city
     fresh = plan_tileset(guarded_city, "buildings")
     assert fresh.sidecar is None
     for node in plan.nodes:
-        assert cache.content(guarded_city, "buildings", node.key) == fresh.content(node.key)
+        assert service.content(guarded_city, "buildings", node.key) == fresh.content(node.key)
+
+
+def test_plans_live_in_the_shared_tile_cache_and_are_made_once_per_version(guarded_city):
+    from serving.cache import TileCache
+    from serving.threed import Tiles3DService
+
+    cache = TileCache(64 * 1024 * 1024)
+    service = Tiles3DService(cache, disk=False).open()
+    plan = service.plan(guarded_city, "buildings")
+    assert service.plan(guarded_city, "buildings") is plan
+    assert cache.size_bytes >= plan.nbytes > 0  # counted against the one budget the tiles share
+    service.close()
+    assert Tiles3DService(cache, disk=False).plan(guarded_city, "buildings") is plan  # from the cache itself
+
+
+def test_a_plan_larger_than_the_whole_budget_is_still_made_only_once_in_a_row(guarded_city):
+    from serving.cache import TileCache
+    from serving.threed import Tiles3DService
+
+    service = Tiles3DService(TileCache(0), disk=False).open()
+    plan = service.plan(guarded_city, "buildings")
+    assert service.plan(guarded_city, "buildings") is plan  # held besides the cache, which keeps nothing
+    assert service.cache.size_bytes == 0

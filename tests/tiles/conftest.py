@@ -107,11 +107,10 @@ def served_location(demo_copy: Callable[[], str | Path]) -> str | Path:
 
 @pytest.fixture(scope="session")
 def app(served_location: str | Path, tmp_path_factory: pytest.TempPathFactory):
-    """The server app over the demo city (tiles prepared on demand, tile store in a temp folder)."""
+    """The server app over the demo city (tiles prepared on demand, into the city's own store)."""
     from tiles import Settings, create_app
 
-    store = tmp_path_factory.mktemp("tilestore") / "vector.duckdb"
-    settings = Settings(city=served_location, api_keys=json.dumps(KEYS), prepare_tiles=False, tile_store=store,
+    settings = Settings(city=served_location, api_keys=json.dumps(KEYS), prepare_tiles=False,
                         viewer_dist=tmp_path_factory.mktemp("no-viewer") / "dist", max_body_bytes=4096)
     return create_app(settings)
 

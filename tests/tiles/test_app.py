@@ -110,7 +110,7 @@ def test_root_and_static_serve_a_built_viewer(demo_path, tmp_path):
                                      encoding="utf-8")
     (dist / "assets" / "app.js").write_text("console.log('cim')", encoding="utf-8")
     (tmp_path / "secret.txt").write_text("do not serve", encoding="utf-8")
-    settings = Settings(city=demo_path, viewer_dist=dist, prepare_tiles=False, tile_store=tmp_path / "t.duckdb")
+    settings = Settings(city=demo_path, viewer_dist=dist, prepare_tiles=False)
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(Path(demo_path).read_bytes())
     with TestClient(create_app(settings.model_copy(update={"city": copy}))) as c:
@@ -177,11 +177,14 @@ def test_create_app_without_a_city_says_how_to_give_one(monkeypatch):
         create_app()
 
 
-def test_optional_routers_plug_in_by_module_name(client):
-    from tiles.app import OPTIONAL_ROUTERS
-
-    assert {"tiles.routers.tiles3d", "tiles.routers.raster", "tiles.routers.sensorthings",
-            "tiles.routers.iot", "tiles.routers.wmts", "tiles.routers.wms", "tiles.routers.processes"} == set(OPTIONAL_ROUTERS)
+def test_every_interface_is_mounted_and_its_service_opened_by_the_one_lifespan(client, app):
+    tags = {tag for ops in client.get("/api").json()["paths"].values() for op in ops.values()
+            for tag in op.get("tags", [])}
+    assert {"OGC API Features", "OGC API Tiles", "3D Tiles", "Raster tiles", "SensorThings API 1.1", "IoT",
+            "city", "viewer", "WMTS", "WMS", "OGC API Processes"} <= tags
+    for name in ("vector_tiles", "raster_tiles", "tiles3d", "sensor_events", "jobs"):
+        assert getattr(app.state, name) is not None, name
+    assert app.state.vector_tiles.cache is app.state.raster_tiles.cache is app.state.tiles3d.cache
 
 
 def test_roles_with_keys_are_accepted(client):

@@ -50,12 +50,12 @@ def _exercise(operation, failures: list[str]) -> int:
     return calls
 
 
-def test_generated_requests_never_get_a_server_error(app, demo_copy, tmp_path):
+def test_generated_requests_never_get_a_server_error(app, demo_copy):
     from tiles import create_app
 
     # schemathesis runs the app's lifespan itself and keeps it for the process: give it its own
     # app over its own copy of the city (on the session's backend) so the session app's city stays open
-    own = create_app(app.state.settings.model_copy(update={"city": demo_copy(), "tile_store": tmp_path / "t.duckdb"}))
+    own = create_app(app.state.settings.model_copy(update={"city": demo_copy()}))
     schema = schemathesis.openapi.from_asgi("/api", own)
     failures: list[str] = []
     calls = 0

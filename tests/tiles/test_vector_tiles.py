@@ -165,12 +165,12 @@ def test_restricted_layer_tiles_are_coarse_for_operators_and_exact_for_admins(cl
     assert operator[0]["geometry"] != by_id[fid]["geometry"]
 
 
-def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(served_city, tmp_path):
+def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(served_city):
     from cim.model.catalog import layer_info
     from serving.tilegrid import tiles_covering
     from serving.vector.tiles import VectorTiles
 
-    tiles = VectorTiles(served_city, tmp_path / "small-threshold.duckdb", max_features=100)
+    tiles = VectorTiles(served_city, max_features=100)
     info = layer_info(served_city, "buildings", "anonymous")
     prepared = tiles.prepare(info)
     assert 0 < prepared.raw_from <= 16 and prepared.agg_table
@@ -192,12 +192,12 @@ def test_low_zooms_carry_per_cell_aggregates_that_account_for_every_feature(serv
     tiles.close()
 
 
-def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city, tmp_path):
+def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city):
     from cim.model.catalog import layer_info
-    from serving.vector.rendered import RenderedTiles
+    from serving.vector import RenderedTiles
     from serving.vector.tiles import VectorTiles
 
-    tiles = VectorTiles(served_city, tmp_path / "seed.duckdb")
+    tiles = VectorTiles(served_city, max_features=500)  # a dataset of its own, beside the server's
     store = RenderedTiles(tiles)
     info = layer_info(served_city, "buildings", "anonymous")
     kept = store.seed(info, max_zoom=15)
@@ -208,12 +208,12 @@ def test_seeded_tiles_are_kept_once_and_match_a_fresh_render(served_city, tmp_pa
     import gzip
 
     assert data == tiles.tile(info, 15, x, y) and gzip.decompress(gz) == data
-    before = tiles.con.execute("SELECT count(*) FROM rendered").fetchone()[0]
-    assert before == kept
+    key = tiles.prepare(info).key
+    assert tiles.derived.count_tiles(key) == kept
     store.get(info, 16, 0, 0)                 # empty: rendered, not kept
     x18, y18 = busiest_tile(served_city, "buildings", 18)
     store.get(info, 18, x18, y18)             # deeper than the seed zoom: not kept
-    assert tiles.con.execute("SELECT count(*) FROM rendered").fetchone()[0] == before
+    assert tiles.derived.count_tiles(key) == kept
     tiles.close()
 
 
@@ -233,7 +233,7 @@ def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landi
     from serving.vector.tiles import VectorTiles
     from tests.cim.helpers import parcels_geojson
 
-    tiles = VectorTiles(city, tmp_path / "store.duckdb")
+    tiles = VectorTiles(city)
     infos = []
     for n in (3, 4, 5, 6):  # four versions of the layer, each rendered as it lands
         city.ingest(parcels_geojson(tmp_path / f"parcels{n}.geojson", n=n), layer="parcels")
@@ -245,6 +245,6 @@ def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landi
     # requests that read the catalogue just before the last versions landed still render their own
     assert len(decode(tiles.tile(infos[1], z, x, y))["parcels"]["features"]) == 4
     assert len(decode(tiles.tile(infos[2], z, x, y))["parcels"]["features"]) == 5
-    kept = sorted(json.loads(m)["version"] for (m,) in tiles.con.execute("SELECT meta FROM prepared").fetchall())
+    kept = [e.version for e in tiles.derived.entries(layer="parcels", view="full")]
     assert kept == [i.version for i in infos[1:]]  # the oldest is dropped
     tiles.close()

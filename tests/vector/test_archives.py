@@ -73,14 +73,13 @@ def test_tiles_out_of_order_are_refused(tmp_path):
 
 
 def test_the_archive_holds_exactly_the_tiles_the_server_sends(city, tmp_path):
-    report = export_archive(city, tmp_path / "b.pmtiles", layers=["buildings"], maxzoom=16,
-                            store=tmp_path / "vt.duckdb")
+    report = export_archive(city, tmp_path / "b.pmtiles", layers=["buildings"], maxzoom=16)
     header, metadata, tiles = read_pmtiles(tmp_path / "b.pmtiles")
     assert report.tiles == header["addressed_tiles_count"] == len(tiles) and report.layers == ("buildings",)
     assert header["min_zoom"] == 0 and header["max_zoom"] == 16 and header["tile_type"].value == 1
     assert [v["id"] for v in metadata["vector_layers"]] == ["buildings"]
     info = layer_info(city, "buildings", "anonymous")
-    renderer = served.open_tiles(city, tmp_path / "other.duckdb")
+    renderer = served.open_tiles(city)
     try:
         for (z, x, y), data in tiles.items():
             assert gzip.decompress(data) == served.tile(renderer, info, z, x, y), (z, x, y)
@@ -93,7 +92,7 @@ def test_the_archive_holds_exactly_the_tiles_the_server_sends(city, tmp_path):
 
 
 def test_a_city_archive_has_every_public_vector_layer_and_nothing_restricted(city, tmp_path):
-    report = export_archive(city, tmp_path / "city.pmtiles", maxzoom=14, store=tmp_path / "vt.duckdb")
+    report = export_archive(city, tmp_path / "city.pmtiles", maxzoom=14)
     assert {"buildings", "roads", "parcels"} <= set(report.layers)
     assert not set(report.layers) & {"pipes", "utility_tunnel", "inspections", "worksite_bim", "dem"}
     _, _, tiles = read_pmtiles(tmp_path / "city.pmtiles")
@@ -103,9 +102,8 @@ def test_a_city_archive_has_every_public_vector_layer_and_nothing_restricted(cit
 
 def test_an_operator_archive_carries_the_desensitised_restricted_layer(city, tmp_path):
     with pytest.raises(LayerNotFound, match="anonymous"):
-        export_archive(city, tmp_path / "p.pmtiles", layers=["pipes"], store=tmp_path / "vt.duckdb")
-    export_archive(city, tmp_path / "p.pmtiles", layers=["pipes"], role="operator", maxzoom=15,
-                   store=tmp_path / "vt.duckdb")
+        export_archive(city, tmp_path / "p.pmtiles", layers=["pipes"])
+    export_archive(city, tmp_path / "p.pmtiles", layers=["pipes"], role="operator", maxzoom=15)
     _, _, tiles = read_pmtiles(tmp_path / "p.pmtiles")
     fields = set()
     for data in tiles.values():
@@ -120,9 +118,8 @@ def test_an_operator_archive_carries_the_desensitised_restricted_layer(city, tmp
 
 
 def test_mbtiles_rows_are_flipped_as_the_format_wants_and_hold_the_same_tiles(city, tmp_path):
-    export_archive(city, tmp_path / "b.pmtiles", layers=["roads"], maxzoom=15, store=tmp_path / "vt.duckdb")
-    export_archive(city, tmp_path / "b.mbtiles", layers=["roads"], maxzoom=15, fmt="mbtiles",
-                   store=tmp_path / "vt.duckdb")
+    export_archive(city, tmp_path / "b.pmtiles", layers=["roads"], maxzoom=15)
+    export_archive(city, tmp_path / "b.mbtiles", layers=["roads"], maxzoom=15, fmt="mbtiles")
     _, _, tiles = read_pmtiles(tmp_path / "b.pmtiles")
     with sqlite3.connect(tmp_path / "b.mbtiles") as con:
         rows = {(z, x, (1 << z) - 1 - r): bytes(d) for z, x, r, d in
@@ -154,7 +151,7 @@ def test_refusals_say_what_to_change_and_leave_nothing_behind(city, tmp_path, mo
     for fmt in ("pmtiles", "mbtiles"):
         calls.clear()
         with pytest.raises(RuntimeError):
-            export_archive(city, tmp_path / f"half.{fmt}", layers=["roads"], fmt=fmt, store=tmp_path / "vt.duckdb")
+            export_archive(city, tmp_path / f"half.{fmt}", layers=["roads"], fmt=fmt)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("half")) == []
 
 

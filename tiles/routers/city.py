@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from cim.analysis.kpis import kpis as city_kpis
 from cim.model.catalog import LayerInfo, visible_layers
@@ -12,12 +12,14 @@ from serving.features.card import feature_card
 from serving.features.search import MAX_LIMIT
 from serving.features.search import search as city_search
 from tiles.dependencies import CityDep, Role
+from tiles.routers.raster import layer_links as raster_links
+from tiles.routers.tiles3d import layer_links as tiles3d_links
 
 router = APIRouter(prefix="/api", tags=["city"])
 
 
-def layer_entry(request: Request, info: LayerInfo) -> dict[str, Any]:
-    """One layer in /api/city, with the URLs its content is served at (plugins add theirs)."""
+def layer_entry(info: LayerInfo) -> dict[str, Any]:
+    """One layer in /api/city, with the URLs its content is served at (3D and raster tiles add theirs)."""
     entry: dict[str, Any] = {
         "name": info.name, "kind": info.kind, "phase": info.phase, "classification": info.classification,
         "feature_class": info.feature_class, "count": info.count,
@@ -29,13 +31,13 @@ def layer_entry(request: Request, info: LayerInfo) -> dict[str, Any]:
         "tileset3d": None,
         "raster_tiles": None,
     }
-    for hook in request.app.state.layer_link_hooks:
-        entry.update(hook(info) or {})
+    entry.update(tiles3d_links(info))
+    entry.update(raster_links(info))
     return entry
 
 
 @router.get("/city", summary="The city and the layers you may see", response_model=dict[str, Any])
-def city_doc(request: Request, city: CityDep, role: Role) -> dict[str, Any]:
+def city_doc(city: CityDep, role: Role) -> dict[str, Any]:
     """Name, CRS, extent (lon/lat) and the caller's visible layers with their tile URLs."""
     layers = visible_layers(city, role)
     # the city is where its features are: a raster (a national DEM) may cover far more than the city
@@ -47,7 +49,7 @@ def city_doc(request: Request, city: CityDep, role: Role) -> dict[str, Any]:
         "name": city.meta("name") or "city", "crs": city.crs, "bbox": bbox,
         "center": [round((bbox[0] + bbox[2]) / 2, 7), round((bbox[1] + bbox[3]) / 2, 7)] if bbox else None,
         "role": role,
-        "layers": [layer_entry(request, i) for i in layers],
+        "layers": [layer_entry(i) for i in layers],
     }
 
 

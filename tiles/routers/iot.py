@@ -1,30 +1,23 @@
 """The viewer's IoT endpoints: latest values, series, alerts (list, acknowledge, close) and the live
-Server-Sent Events stream; the lifespan runs the MQTT listener in-process when ``mqtt`` is set.
-
-A DuckDB city has one writing process, so while the server runs, the listener runs inside it.
+Server-Sent Events stream of the app's ``serving.sensorthings.live.SensorEventService``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cim.errors import QueryError
 from cim.iot import acknowledge_alert, close_alert, get_alert, latest, list_alerts, series
 from cim.iot.errors import EntityNotFound
-from cim.iot.events import EventBus, events_for, jsonable
+from cim.iot.events import EventBus, jsonable
 from tiles.dependencies import CityDep, Role, requires
-
-log = logging.getLogger("tiles.iot")
 
 router = APIRouter(tags=["IoT"])
 
@@ -33,63 +26,9 @@ SERIES_POINTS = 2_000
 _NICE_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The event bus, the in-process MQTT listener (``mqtt`` setting) or a stale-sensor sweep."""
-    from cim.iot.mqtt import MqttListener
-
-    bus = EventBus()
-    app.state.iot_bus = bus
-    broker = getattr(app.state.settings, "mqtt", None)
-    listener, sweeper = None, None
-    if broker:
-        listener = MqttListener(app.state.city, broker, on_event=bus.publish).start()
-        app.state.iot_listener = listener
-    else:
-        sweeper = _StaleSweep(app.state.city, bus).start()
-    try:
-        yield
-    finally:
-        if listener is not None:
-            listener.stop()
-        if sweeper is not None:
-            sweeper.stop()
-
-
-class _StaleSweep:
-    """Every 30 s, open alerts for silent sensors (the listener does this when it runs)."""
-
-    def __init__(self, city: Any, bus: EventBus, every: float = 30.0) -> None:
-        self.city, self.bus, self.every = city, bus, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="iot-stale-sweep", daemon=True)
-
-    def start(self) -> _StaleSweep:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        from cim.iot import check_stale
-
-        while not self._stop.wait(self.every):
-            try:
-                for alert in list_alerts(self.city, ids=check_stale(self.city)):
-                    self.bus.publish("alert", jsonable(alert))
-            except Exception:  # noqa: BLE001 - the sweep retries next time
-                log.exception("stale-sensor sweep failed")
-
-
 def publish_batch(request: Request, report: Any) -> None:
     """Send the events a written batch causes to the live stream (used by POST endpoints)."""
-    bus: EventBus | None = getattr(request.app.state, "iot_bus", None)
-    if bus is None:
-        return
-    for kind, data in events_for(request.app.state.city, report):
-        bus.publish(kind, data)
+    request.app.state.sensor_events.publish_report(report)
 
 
 def _bbox(text: str | None) -> tuple[float, ...] | None:
@@ -209,9 +148,7 @@ def close(request: Request, city: CityDep,
 
 
 def _publish_alert(request: Request, alert: dict[str, Any]) -> None:
-    bus: EventBus | None = getattr(request.app.state, "iot_bus", None)
-    if bus is not None:
-        bus.publish("alert", alert)
+    request.app.state.sensor_events.publish("alert", alert)
 
 
 @router.get("/api/events", summary="Live events (Server-Sent Events)",
@@ -220,7 +157,7 @@ def _publish_alert(request: Request, alert: dict[str, Any]) -> None:
                              "description": "`event: observation` and `event: alert` messages"}})
 async def events(request: Request, city: CityDep, role: Role) -> StreamingResponse:
     """``event: observation`` ``{datastream_id, value, time, status}`` and ``event: alert`` ``{…}``."""
-    bus: EventBus = request.app.state.iot_bus
+    bus: EventBus = request.app.state.sensor_events.bus
     queue = bus.subscribe(asyncio.get_running_loop())
     visible = await asyncio.to_thread(_visible_datastreams, city, role)
     return StreamingResponse(_stream(request, city, role, bus, queue, visible), media_type="text/event-stream",

@@ -15,7 +15,6 @@ from fastapi.responses import Response
 
 from cim.errors import CIMError
 from serving.maps import MapImages
-from serving.raster import RasterTiles
 from serving.wmts.errors import code_of
 from tiles.errors import ows_status
 
@@ -25,17 +24,15 @@ XML = "application/xml"
 
 
 def map_images(request: Request) -> MapImages:
-    """The app's ``MapImages`` (made once, over ``app.state.rendered_tiles`` and the raster service)."""
+    """The app's ``MapImages`` (made once, over the vector and raster tile services and the shared cache)."""
     state = request.app.state
     images = getattr(state, "map_images", None)
     if images is None:
         with _LOCK:
             images = getattr(state, "map_images", None)
             if images is None:
-                raster = getattr(state, "raster_tiles", None)
-                if raster is None:
-                    raster = state.raster_tiles = RasterTiles()
-                images = state.map_images = MapImages(state.city, state.rendered_tiles, raster)
+                images = state.map_images = MapImages(state.city, state.vector_tiles.rendered, state.raster_tiles,
+                                                      cache=state.tile_cache)
     return images
 
 

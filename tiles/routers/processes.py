@@ -8,11 +8,9 @@ analyses read layers of every classification. The logic is in ``serving.processe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -24,16 +22,6 @@ router = APIRouter(tags=["OGC API Processes"])
 Planner = Depends(requires(MIN_ROLE, "running an analysis"))
 ProcessId = Annotated[str, Path(max_length=64, description="Process id, as listed by /processes.")]
 JobId = Annotated[str, Path(max_length=64, description="Job id, as answered when it was submitted.")]
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One job service per app, over the app's city."""
-    app.state.jobs = JobService(app.state.city).open()
-    try:
-        yield
-    finally:
-        app.state.jobs.close()
 
 
 def _base(request: Request) -> str:

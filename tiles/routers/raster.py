@@ -9,32 +9,20 @@ hidden) layer is 404; a vector layer asked for raster tiles is 400.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from cim.errors import ValidationError
 from cim.model.catalog import LayerInfo, etag_for
-from serving.raster import MAX_ZOOM, RasterTiles
+from serving.raster import MAX_ZOOM, RasterTileService
 from tiles.dependencies import CityDep, Layer
 
 router = APIRouter(tags=["Raster tiles"])
 
 _MEDIA = {"png": "image/png", "webp": "image/webp"}
-_MB = 1024 * 1024
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One raster tile service (with its cache) per app."""
-    settings = getattr(app.state, "settings", None)
-    mb = getattr(settings, "tile_cache_mb", 128)
-    app.state.raster_tiles = RasterTiles(cache_bytes=mb * _MB)
-    yield
 
 
 def layer_links(info: LayerInfo) -> dict[str, Any]:
@@ -47,11 +35,8 @@ def layer_links(info: LayerInfo) -> dict[str, Any]:
     return links
 
 
-def _service(request: Request) -> RasterTiles:
-    service = getattr(request.app.state, "raster_tiles", None)
-    if service is None:  # an app driven without its lifespan
-        service = request.app.state.raster_tiles = RasterTiles()
-    return service
+def _service(request: Request) -> RasterTileService:
+    return request.app.state.raster_tiles
 
 
 def _row(info: LayerInfo) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """3D Tiles 1.1: ``/3dtiles/{layer}/tileset.json`` and its glb content, generated on request.
 
-Plans and content are cached per layer version and per view (``serving.threed.TilesetCache``): the
+Plans and content are cached per layer version and per view (``serving.threed.Tiles3DService``): the
 first request of a tile builds it, later ones read it from disk; a new ingest makes a new version
 and so new content. Responses carry an ETag (304 on a match). A layer the caller may not see is a
 404, exactly like a missing one; a restricted layer seen "coarse" gets the desensitised tileset.
@@ -8,16 +8,14 @@ and so new content. Responses carry an ETag (304 on a match). A layer the caller
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response
 
 from cim.model.catalog import LayerInfo, etag_for
-from serving.threed import TilesetCache
-from serving.threed.cache import dumps
+from serving.threed import Tiles3DService
+from serving.threed.service import dumps
 from tiles.dependencies import CityDep, Layer, Role
 
 router = APIRouter(tags=["3D Tiles"])
@@ -27,13 +25,6 @@ TILE_KEY = r"^[0-9]{1,2}_[0-9]{1,7}_[0-9]{1,7}$"
 _HEIGHT_FIELDS = {"height", "z_max", "building_height", "高度"}
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One tileset cache per app."""
-    app.state.tiles3d = TilesetCache()
-    yield
-
-
 def layer_links(info: LayerInfo) -> dict[str, Any]:
     """``tileset3d`` for layers with 3D content (polygons with heights, BIM, CityJSON)."""
     if info.kind in ("bim", "cityjson") or (info.geometry_type == "polygon" and info.field_names & _HEIGHT_FIELDS):
@@ -41,11 +32,8 @@ def layer_links(info: LayerInfo) -> dict[str, Any]:
     return {}
 
 
-def _cache(request: Request) -> TilesetCache:
-    cache = getattr(request.app.state, "tiles3d", None)
-    if cache is None:  # an app driven without its lifespan (some test clients)
-        cache = request.app.state.tiles3d = TilesetCache()
-    return cache
+def _cache(request: Request) -> Tiles3DService:
+    return request.app.state.tiles3d
 
 
 def _reply(body: bytes, media_type: str, etag: str, if_none_match: str | None) -> Response:

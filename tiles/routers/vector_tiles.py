@@ -1,8 +1,9 @@
 """OGC API Tiles (vector): tilesets and TileJSON 3.0 per layer, MVT tiles in WebMercatorQuad.
 
-A tile is looked up in the in-process cache first (key: layer, view, z/x/y, model version); a
-matching ``If-None-Match`` is answered 304 before anything is rendered; gzip is served from the
-cache when the client accepts it. Rendering is ``serving.vector.tiles.VectorTiles`` (no SQL here).
+A matching ``If-None-Match`` is answered 304 before anything is looked up; then the tile comes
+from the app's ``serving.vector.VectorTileService`` (in-process cache keyed by layer, view, z/x/y and
+model version; kept tiles; rendering — no SQL here); gzip is served from the cache when the client
+accepts it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from cim.model.catalog import LayerInfo, etag_for, model_version
+from cim.model.catalog import LayerInfo, model_version
 from serving.tilegrid import MAX_ZOOM, check_tile
+from serving.vector import VectorTileService
 from tiles.dependencies import CityDep, Layer, get_layer
 from tiles.errors import NotFound
 
@@ -48,25 +50,24 @@ def _tms(tms: str) -> None:
 
 async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int, y: int,
                      if_none_match: str | None, accept_encoding: str | None) -> Response:
-    """The shared path of both tile URLs: cache, ETag/304, then the kept or freshly rendered tile.
+    """The shared path of both tile URLs: ETag/304, the in-process cache, then the kept or freshly
+    rendered tile (``serving.vector.VectorTileService``).
 
-    Runs on the event loop; only a cache miss goes to a worker thread (a lookup in the tile
-    store, or a render), so cached tiles cost no thread hop.
+    Runs on the event loop; only a cache miss goes to a worker thread (a lookup in the kept tiles,
+    or a render), so cached tiles cost no thread hop.
     """
     check_tile(z, x, y)
     _vector(info)
+    service: VectorTileService = request.app.state.vector_tiles
     token = model_version(city)
-    key = (info.name, info.view, z, x, y, token)
-    etag = etag_for(*key)
+    etag = service.etag(info, z, x, y, token)
     headers = {"ETag": etag, "Cache-Control": "no-cache" if info.view != "full" or info.classification != "public"
                else "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding, X-API-Key"}
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    cache = request.app.state.tile_cache
-    item = cache.get(key)
+    item = service.cached(info, z, x, y, token)
     if item is None:
-        data, gzipped = await run_in_threadpool(request.app.state.rendered_tiles.get, info, z, x, y)
-        item = cache.put(key, data, etag, gzipped)
+        item = await run_in_threadpool(service.render, info, z, x, y, token)
     if not item.data:
         return Response(status_code=204, headers=headers)
     if accept_encoding and "gzip" in accept_encoding.lower():

@@ -1,15 +1,25 @@
-"""Tilesets generated on request and kept: plans in memory, glb files on disk, keyed by version.
+"""3D Tiles of a city for a server: tileset plans kept in the shared tile cache, glb content on disk.
 
 Why: planning a million-building tileset takes seconds and a tile's glb tens of milliseconds;
-neither should happen twice for the same layer version. A new ingest makes a new layer version,
-hence new keys: stale content is never served and needs no invalidation. Files are written
-atomically (temporary name, then rename), so concurrent requests for one tile never read half a
-file.
+neither should happen twice for the same layer version. Plans live in memory, in the server's
+one byte-bounded ``serving.cache.TileCache`` (counted by their arrays), and the most recent plan
+is held besides, so a burst of glb requests for one layer never plans twice even when the
+budget is small. A new ingest makes a new layer version, hence new keys: stale content is never
+served and needs no invalidation.
+
+Why glb content (and the tile-ordered footprints of a large layer, ``serving.threed.sidecar``)
+stay as files under the city's data folder rather than in the store: a tile's glb is an opaque,
+immutable blob of up to megabytes, written once per layer version and read whole; a file
+survives restarts, costs no database round trip or transaction, and is what a static 3D Tiles
+host serves too (``cim export 3dtiles`` writes the same layout). The folder is a cache: safe to
+delete, left behind by ``cim copy``. Files are written atomically (temporary name, then rename),
+so concurrent requests for one tile never read half a file; a read-only folder just means
+nothing is kept.
 
 Example:
-    >>> cache = TilesetCache()
-    >>> doc = cache.tileset_json(city, "buildings", role=None)  # doctest: +SKIP
-    >>> glb = cache.content(city, "buildings", "0_0_0", role=None)  # doctest: +SKIP
+    >>> service = Tiles3DService(TileCache()).open()
+    >>> doc = service.tileset_json(city, "buildings", role=None)  # doctest: +SKIP
+    >>> glb = service.content(city, "buildings", "0_0_0", role=None)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,10 +29,10 @@ import logging
 import os
 import threading
 import uuid
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serving.cache import TileCache
 from serving.threed.access import view_for
 from serving.threed.sidecar import write_sidecar
 from serving.threed.tileset import Tileset3D, plan_tileset
@@ -30,7 +40,7 @@ from serving.threed.tileset import Tileset3D, plan_tileset
 if TYPE_CHECKING:
     from cim.city import City
 
-__all__ = ["TilesetCache", "cache_dir"]
+__all__ = ["Tiles3DService", "cache_dir", "dumps"]
 
 log = logging.getLogger("serving.threed")
 
@@ -42,41 +52,55 @@ def cache_dir(city: City, layer: str, version: int, view: str) -> Path:
     return city.data_dir / "3dtiles" / f"{layer}.v{version}.{view}.{_GENERATOR}"
 
 
-class TilesetCache:
-    """Plans of recently used tilesets (LRU, ``max_plans``) and their content on disk."""
+class Tiles3DService:
+    """Plans and glb content of the city's 3D tilesets, as each role sees them."""
 
-    def __init__(self, *, max_plans: int = 8, disk: bool = True, sidecar_from: int = 20_000) -> None:
-        self.max_plans = max_plans
+    def __init__(self, cache: TileCache | None = None, *, disk: bool = True, sidecar_from: int = 20_000) -> None:
+        self.cache = cache if cache is not None else TileCache()
         self.disk = disk
         self.sidecar_from = sidecar_from  # layers with this many features get tile-ordered footprints
-        self._plans: OrderedDict[tuple, Tileset3D] = OrderedDict()
         self._lock = threading.Lock()
         self._planning: dict[tuple, threading.Lock] = {}
+        self._last: tuple[tuple, Tileset3D] | None = None
+
+    def open(self) -> Tiles3DService:
+        """Nothing to open: plans are made on request."""
+        return self
+
+    def close(self) -> None:
+        """Forget the plan held besides the cache."""
+        self._last = None
 
     def plan(self, city: City, layer: str, *, role: str | None = None) -> Tileset3D:
         """The current tileset plan of ``layer`` as ``role`` sees it (PermissionDenied otherwise)."""
         row = city.layer(layer)
         view = view_for(row, role)
-        key = (city.location, layer, int(row["version"]), view)
+        key = ("3dtiles-plan", city.location, layer, int(row["version"]), view)
+        found = self._known(key)
+        if found is not None:
+            return found
         with self._lock:
-            found = self._plans.get(key)
-            if found is not None:
-                self._plans.move_to_end(key)
-                return found
             gate = self._planning.setdefault(key, threading.Lock())
         with gate:  # one planner per key; the others wait and reuse its result
+            found = self._known(key)
+            if found is None:
+                found = plan_tileset(city, layer, view=view)
+                if self.disk and found.ids.size >= self.sidecar_from:
+                    _start_sidecar(found, cache_dir(city, layer, found.version, view) / "features.parquet")
+                self.cache.put(key, found)
+                self._last = (key, found)
             with self._lock:
-                if key in self._plans:
-                    return self._plans[key]
-            plan = plan_tileset(city, layer, view=view)
-            if self.disk and plan.ids.size >= self.sidecar_from:
-                _start_sidecar(plan, cache_dir(city, layer, plan.version, view) / "features.parquet")
-            with self._lock:
-                self._plans[key] = plan
                 self._planning.pop(key, None)
-                while len(self._plans) > self.max_plans:
-                    self._plans.popitem(last=False)
-        return plan
+        return found
+
+    def _known(self, key: tuple) -> Tileset3D | None:
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        found = self.cache.get(key)
+        if found is not None:
+            self._last = (key, found)
+        return found
 
     def tileset_json(self, city: City, layer: str, *, role: str | None = None) -> dict[str, Any]:
         """tileset.json of ``layer`` for ``role``."""
