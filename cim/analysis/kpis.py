@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cim.access import view_of
@@ -94,41 +95,55 @@ def _flag(info_list: list[LayerInfo], field: str) -> bool:
 RULE_CARDS = {"height": ("height_violations", "超高建筑", "Height violations", "alarm"),
               "setback": ("setback_violations", "退线不足", "Setback violations", "alarm"),
               "far": ("far_violations", "容积率超标地块", "Parcels over FAR", "warn")}
-_engine: dict[tuple[int, str], dict[str, tuple[int, frozenset[str]]]] = {}
+
+
+@dataclass(frozen=True)
+class ScreenRule:
+    """One rule as the 规划 screen shows it: its failures (GeoDataFrame) and the layers it read."""
+
+    failures: Any
+    inputs: frozenset[str]
+
+
+_engine: dict[tuple[int, str], dict[str, ScreenRule]] = {}
 
 
 def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     parcels, buildings = _of_class(layers, "Parcel"), _of_class(layers, "Building")
     out = [kpi("parcels", "地块", "Parcels", _count(city, parcels)),
            kpi("buildings", "建筑", "Buildings", _count(city, buildings))]
-    for rule, (failed, inputs) in rule_failures(city).items():
-        if inputs <= set(layers):  # every layer the rule read is one the role may see
-            key, zh, en, level = RULE_CARDS[rule]
-            out.append(kpi(key, zh, en, failed, None, level if failed else "ok"))
+    for rule, found in screen_rules(city, set(layers)).items():
+        key, zh, en, level = RULE_CARDS[rule]
+        n = len(found.failures)
+        out.append(kpi(key, zh, en, n, None, level if n else "ok"))
     return out
 
 
-def rule_failures(city: City) -> dict[str, tuple[int, frozenset[str]]]:
-    """Per rule of ``RULE_CARDS`` the city has the inputs for: how many subjects fail it and which layers
-    it read — from the compliance engine, once per model version (not from attributes in the data)."""
+def screen_rules(city: City, visible: set[str] | None = None) -> dict[str, ScreenRule]:
+    """The failures of each rule of ``RULE_CARDS`` the city has the inputs for — from the compliance
+    engine, once per model version (never from attributes in the data). With ``visible`` (layer
+    names a role may see), only the rules whose every input layer is among them."""
     key = (id(city.store), model_version(city))
     with _lock:
-        if key in _engine:
-            return _engine[key]
+        found = _engine.get(key)
+    if found is None:
+        found = _run_screen_rules(city)
+        with _lock:
+            if len(_engine) > 16:
+                _engine.clear()
+            _engine[key] = found
+    return {rule: r for rule, r in found.items() if visible is None or r.inputs <= visible}
+
+
+def _run_screen_rules(city: City) -> dict[str, ScreenRule]:
     rules = load_rules().bind(city)
     runnable = [r for r in RULE_CARDS if not rules.missing(r)]
-    out: dict[str, tuple[int, frozenset[str]]] = {}
-    if runnable:
-        table = check_compliance(city, rules=rules, only=runnable, output="pandas")
-        for rule in runnable:
-            failed = int(((table["rule"] == rule) & (table["status"] == "fail")).sum())
-            read = frozenset(name for role in NEEDS[rule] for name in rules.input(role).layers)
-            out[rule] = (failed, read)
-    with _lock:
-        if len(_engine) > 16:
-            _engine.clear()
-        _engine[key] = out
-    return out
+    if not runnable:
+        return {}
+    table = check_compliance(city, rules=rules, only=runnable, only_failures=True)
+    return {rule: ScreenRule(table[table["rule"] == rule].reset_index(drop=True),
+                             frozenset(name for role in NEEDS[rule] for name in rules.input(role).layers))
+            for rule in runnable}
 
 
 def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
@@ -184,4 +199,4 @@ def _operate(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
 _CORE: dict[str, Callable[[City, dict[str, LayerInfo]], list[dict[str, Any]]]] = {
     "plan": _plan, "build": _build, "manage": _manage, "operate": _operate}
 
-__all__ = ["kpis", "kpi", "MODES", "PROVIDER_MODULES"]
+__all__ = ["kpis", "kpi", "screen_rules", "ScreenRule", "RULE_CARDS", "MODES", "PROVIDER_MODULES"]

@@ -83,3 +83,16 @@ def test_kpis_per_mode_have_the_contract_shape(client, served_city):
     manage = {k["key"]: k for k in client.get("/api/kpis?mode=manage").json()}
     assert manage["parking_capacity"]["value"] > 0
     assert client.get("/api/kpis?mode=party").status_code == 400
+
+
+def test_the_compliance_layer_shows_the_engines_failures_to_roles_that_see_their_inputs(client, served_city):
+    from tests.analysis import reference
+
+    doc = client.get("/api/compliance?rule=height").json()
+    got = {f["properties"]["subject"] for f in doc["features"]}
+    assert got == reference.height_breakers(served_city.features("buildings"), served_city.features("parcels"))
+    assert all(f["properties"]["status"] == "fail" and f["properties"]["reason_zh"] for f in doc["features"])
+    lon, lat = doc["features"][0]["geometry"]["coordinates"][0][0]
+    assert 119 < lon < 121 and 35 < lat < 37
+    every = {f["properties"]["rule"] for f in client.get("/api/compliance").json()["features"]}
+    assert {"height", "setback"} <= every

@@ -1,4 +1,4 @@
-"""The viewer's city endpoints: /api/city, /api/features/{id}, /api/search, /api/kpis."""
+"""The viewer's city endpoints: /api/city, /api/features/{id}, /api/search, /api/kpis, /api/compliance."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 
 from cim.analysis.kpis import kpis as city_kpis
+from cim.analysis.kpis import screen_rules
 from cim.model.catalog import LayerInfo, visible_layers
 from serving.features.card import feature_card
 from serving.features.search import MAX_LIMIT
 from serving.features.search import search as city_search
+from serving.processes import feature_collection
 from tiles.dependencies import CityDep, Role
 from tiles.routers.raster import layer_links as raster_links
 from tiles.routers.tiles3d import layer_links as tiles3d_links
@@ -75,3 +77,18 @@ def kpis(city: CityDep, role: Role,
          ) -> list[dict[str, Any]]:
     """The figures the viewer shows for a mode (operate is filled by the IoT part when present)."""
     return city_kpis(city, mode, role=role)
+
+
+@router.get("/compliance", summary="Planning-rule failures (规划 screen)", response_model=dict[str, Any])
+def compliance(city: CityDep, role: Role,
+               rule: Annotated[str | None, Query(max_length=32, description="Only this rule (height, setback, "
+                                                                             "far).")] = None) -> dict[str, Any]:
+    """The subjects that fail the screen's rules, as GeoJSON in lon/lat with the rule and the reason —
+    found by the compliance engine (cached per model version). A rule is answered only when the caller
+    sees every layer it read in full (exact geometry)."""
+    full = {i.name for i in visible_layers(city, role) if i.view == "full"}
+    features: list[dict[str, Any]] = []
+    for name, found in screen_rules(city, full).items():
+        if rule is None or rule == name:
+            features += feature_collection(found.failures)["features"]
+    return {"type": "FeatureCollection", "features": features}
