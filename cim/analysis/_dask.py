@@ -142,7 +142,7 @@ def _per_parcel_of_features(part: pd.DataFrame, parcels: gpd.GeoDataFrame, floor
 
 
 def _json_number(text: str | None, key: str) -> float:
-    """``TRY_CAST(json_extract_string(properties, '$.key') AS DOUBLE)`` for one row."""
+    """A property as a number, as ``cim.model.relations.prop`` reads it in SQL, for one row."""
     try:
         value = json.loads(text or "{}").get(key)
         return float("nan") if value is None or isinstance(value, bool) else float(value)
