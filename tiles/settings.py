@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cim.access import ROLES
@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
     mqtt: str | None = Field(None, description="MQTT broker host:port; the IoT listener then runs in the server.")
+    mqtt_username: str | None = Field(None, description="MQTT username of the in-server listener.")
+    mqtt_password: SecretStr | None = Field(None, description="Its password (CIM_MQTT_PASSWORD; never logged).")
+    mqtt_password_file: Path | None = Field(None, description="A file whose first line is the MQTT password.")
+    mqtt_tls: bool = Field(False, description="Speak TLS to the broker (implied by a CA or client certificate).")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate that signed the broker's certificate.")
+    mqtt_cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one.")
+    mqtt_key_file: Path | None = Field(None, description="The client certificate's private key.")
+    mqtt_tls_insecure: bool = Field(False, description="Skip the broker host name check (test brokers only).")
     catalog_refresh_s: float = Field(
         1.0, ge=0, description="A city in a database other processes write too (PostGIS): how often to look for "
                                "their layer changes, in seconds (0 = on every request).")
