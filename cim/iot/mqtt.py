@@ -303,6 +303,10 @@ class MqttListener:
         deadline = time.monotonic() + 5.0
         while not self.connected.is_set() and time.monotonic() < deadline and not self._stop.is_set():
             if self._pump(0.1):  # not client.loop(): it adds a wake-up socket every acknowledgement writes to
+                if self.stats.last_error is None or "refused" not in self.stats.last_error:
+                    self.stats.last_error = (f"{self.host}:{self.port} closed the connection before accepting it "
+                                             "(does the broker expect TLS, or other credentials?)")
+                    log.warning("%s; retrying", self.stats.last_error)
                 return False
         return self.connected.is_set()
 

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -140,21 +141,23 @@ def parse_instant(value: Any, what: str = "time") -> datetime:
 
 
 def parse_duration(value: timedelta | str | float) -> timedelta:
-    """A duration from a timedelta, seconds, or text such as ``10m``, ``90s``, ``2h``, ``1d``."""
+    """A duration from a timedelta, seconds, or text such as ``0s``, ``90s``, ``10m``, ``2h``, ``1d``."""
     if isinstance(value, timedelta):
         out = value
     elif isinstance(value, int | float):
         out = timedelta(seconds=float(value))
     else:
-        from cim.iot.series import parse_bucket
-
-        try:
-            out = timedelta(microseconds=parse_bucket(str(value)))
-        except Exception as exc:  # noqa: BLE001 - parse_bucket's message speaks of buckets
-            raise ValidationError(f"bad duration {value!r}: use e.g. 90s, 10m, 2h or 1d") from exc
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValidationError(f"bad duration {value!r}: use e.g. 90s, 10m, 2h or 1d")
+        out = timedelta(seconds=float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()])
     if out < timedelta(0):
         raise ValidationError(f"a skew is a duration >= 0, got {value!r}")
     return out
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.I)
+_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def _micros(when: datetime) -> int:
