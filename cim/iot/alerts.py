@@ -94,7 +94,9 @@ def get_alert(city: City, alert_id: int, *, role: str | None = None) -> dict[str
 
 
 def acknowledge_alert(city: City, alert_id: int, *, by: str, note: str | None = None) -> dict[str, Any]:
-    """An operator has seen the alert: record who and when. Closes it if its condition has cleared.
+    """An operator has seen the alert: record who and when. It stays acknowledged while its condition
+    holds and closes by itself when it ends (an alert stored open after its condition ended, by an
+    older version, is closed by the acknowledgement).
 
     Example:
         >>> acknowledge_alert(city, 12, by="operator:wang")  # doctest: +SKIP

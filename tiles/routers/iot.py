@@ -64,10 +64,10 @@ def _mqtt_auth(settings: Any) -> Any:
 
     secret = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     password = secret if secret is not None else read_password(file=settings.mqtt_password_file)
-    as_text = (lambda p: str(p) if p else None)  # noqa: E731
+    files = {name: str(getattr(settings, f"mqtt_{name}")) if getattr(settings, f"mqtt_{name}") else None
+             for name in ("ca_file", "cert_file", "key_file")}
     return MqttAuth(username=settings.mqtt_username, password=password, tls=settings.mqtt_tls,
-                    ca_file=as_text(settings.mqtt_ca_file), cert_file=as_text(settings.mqtt_cert_file),
-                    key_file=as_text(settings.mqtt_key_file), tls_insecure=settings.mqtt_tls_insecure)
+                    tls_insecure=settings.mqtt_tls_insecure, **files)
 
 
 class _StaleSweep:
