@@ -181,3 +181,22 @@ def test_filter_values_of_the_wrong_type_get_a_400_with_the_reason(client, path,
         return
     assert answer.status_code == 400, answer.text
     assert words in answer.json()["detail"]
+
+
+def test_the_live_stream_carries_only_the_events_the_role_may_see(client, iot_city):
+    import threading
+    import time
+
+    gas, dust = datastream_id(iot_city, "tunnel.gas"), datastream_id(iot_city, "ws.dust")
+    when = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+
+    def post_later() -> None:
+        time.sleep(0.5)
+        for ds in (gas, dust):  # the restricted one first: an anonymous stream must skip it
+            client.post(f"/sta/v1.1/Datastreams({ds})/Observations", headers=HEADERS["operator"],
+                        json=[{"phenomenonTime": when, "result": 5}])
+
+    threading.Thread(target=post_later).start()
+    with client.stream("GET", "/api/events") as stream:
+        first = next(json.loads(line[len("data: "):]) for line in stream.iter_lines() if line.startswith("data:"))
+    assert first["datastream_id"] == dust
