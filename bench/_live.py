@@ -38,7 +38,8 @@ class MqttStream:
     def _publish(self) -> None:
         from cim.iot.publish import Publisher
 
-        t0 = 1_777_593_600_000 + self.seed * 10**10  # epoch ms, one time range per stream
+        # epoch ms, one time range per stream, all in the past (times after now + 10 min are refused)
+        t0 = 1_500_000_000_000 + self.seed * 10**10
         k, last = 0, None
         try:
             with Publisher(self.broker, client_id=f"pub-{self.seed}") as pub:

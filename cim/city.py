@@ -191,14 +191,17 @@ class City:
 
 
 def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = None,
-           exist_ok: bool = False) -> City:
-    """Create a new city in ``location`` with one projected storage CRS.
+           exist_ok: bool = False, timezone: str | None = None) -> City:
+    """Create a new city in ``location`` with one projected storage CRS and a time zone (default
+    Asia/Shanghai; its local midnight is where the city's days begin).
 
     Example:
         >>> city = cim.create("qingdao.duckdb", crs="EPSG:4549")  # doctest: +SKIP
     """
+    from cim.iot.settings import DEFAULT_TIMEZONE, check_timezone
     from gis.crs import crs_label, parse_crs
 
+    zone = check_timezone(timezone or DEFAULT_TIMEZONE)
     parsed = parse_crs(crs)
     if not parsed.is_projected:
         raise CIMError(
@@ -229,7 +232,9 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
         now = datetime.now(UTC).isoformat()
         with store.transaction():  # all of it or nothing, on either backend
             migrations.migrate(store)
-            for key, value in (("crs", crs_label(parsed)), ("name", name or default_name), ("created_at", now)):
+            settings = (("crs", crs_label(parsed)), ("name", name or default_name), ("created_at", now),
+                        ("timezone", zone))
+            for key, value in settings:
                 store.execute("INSERT INTO cim_meta VALUES (?, ?)", [key, value])
             city = City(store)
             city.record("create", details={"crs": city.crs})

@@ -107,7 +107,7 @@ def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any
                                               seed_max_zoom=settings.seed_max_zoom),
             "raster_tiles": RasterTileService(cache),
             "tiles3d": Tiles3DService(cache),
-            "sensor_events": SensorEventService(served, mqtt=settings.mqtt),
+            "sensor_events": SensorEventService(served, mqtt=settings.mqtt, auth=settings.mqtt_auth()),
             "jobs": JobService(served),
         }
         opened = []

@@ -11,10 +11,11 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cim.access import ROLES
+from cim.iot.mqtt_auth import MqttAuth, read_password
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     viewer_dist: Path = Field(ROOT / "viewer" / "dist", description="The viewer's built files.")
     gzip_min_bytes: int = Field(1024, ge=0, description="Compress responses larger than this.")
     mqtt: str | None = Field(None, description="MQTT broker host:port; the IoT listener then runs in the server.")
+    mqtt_username: str | None = Field(None, description="MQTT username of the in-server listener.")
+    mqtt_password: SecretStr | None = Field(None, description="Its password (CIM_MQTT_PASSWORD; never logged).")
+    mqtt_password_file: Path | None = Field(None, description="A file whose first line is the MQTT password.")
+    mqtt_tls: bool = Field(False, description="Speak TLS to the broker (implied by a CA or client certificate).")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate that signed the broker's certificate.")
+    mqtt_cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one.")
+    mqtt_key_file: Path | None = Field(None, description="The client certificate's private key.")
+    mqtt_tls_insecure: bool = Field(False, description="Skip the broker host name check (test brokers only).")
     catalog_refresh_s: float = Field(
         1.0, ge=0, description="A city in a database other processes write too (PostGIS): how often to look for "
                                "their layer changes, in seconds (0 = on every request).")
@@ -56,6 +65,15 @@ class Settings(BaseSettings):
         if value is not None:
             load_api_keys(value)
         return value
+
+    def mqtt_auth(self) -> MqttAuth:
+        """The in-server listener's credentials and TLS options (``CIM_MQTT_*``)."""
+        secret = self.mqtt_password.get_secret_value() if self.mqtt_password else None
+        password = secret if secret is not None else read_password(file=self.mqtt_password_file)
+        files = {name: str(getattr(self, f"mqtt_{name}")) if getattr(self, f"mqtt_{name}") else None
+                 for name in ("ca_file", "cert_file", "key_file")}
+        return MqttAuth(username=self.mqtt_username, password=password, tls=self.mqtt_tls,
+                        tls_insecure=self.mqtt_tls_insecure, **files)
 
     def keys(self) -> dict[str, str]:
         """API key → role."""

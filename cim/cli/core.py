@@ -32,12 +32,15 @@ def init(
     city: str = typer.Argument(..., help="Where to create the city: a file (qingdao.duckdb) or a postgresql:// URL."),
     crs: str = typer.Option("EPSG:4549", help="Projected storage CRS (metres), e.g. EPSG:4549."),
     name: str = typer.Option(None, help="A display name for the city."),
+    timezone: str = typer.Option("Asia/Shanghai", help="The city's time zone (IANA name): its days start at "
+                                                       "local midnight there; change it later with "
+                                                       "`cim iot settings CITY --timezone`."),
 ) -> None:
-    """Create an empty city with one projected storage CRS."""
+    """Create an empty city with one projected storage CRS and a time zone."""
     import cim
 
-    c = cim.create(city, crs=crs, name=name)
-    console.print(f"created {c.location} (CRS {c.crs})")
+    c = cim.create(city, crs=crs, name=name, timezone=timezone)
+    console.print(f"created {c.location} (CRS {c.crs}, time zone {timezone})")
     c.close()
 
 

@@ -67,6 +67,9 @@ def load_cmd(
     unit: str = typer.Option(None, help="Long files: the unit of every value (else a unit column, else "
                                         "the datastream's)."),
     show_rejects: int = typer.Option(10, help="How many rejected rows to list."),
+    time_floor: str = typer.Option(None, help="Refuse times before this (default: the city's, 1970-01-01); "
+                                              "lower it for historic archives, e.g. 1900-01-01."),
+    max_skew: str = typer.Option(None, help="Refuse times later than now plus this (default: the city's, 10m)."),
 ) -> None:
     """Bulk-load observations (one transaction); prints read / stored / duplicates / rejected."""
     from cim.iot.load import load_observations
@@ -76,7 +79,8 @@ def load_cmd(
     c = _open(city)
     try:
         report = load_observations(c, source, timezone=timezone, time=time, time_parts=parts, datastream=datastream,
-                                   value=value, unit=unit, columns=columns or None, units=units)
+                                   value=value, unit=unit, columns=columns or None, units=units,
+                                   time_floor=time_floor, max_skew=max_skew)
     finally:
         c.close()
     _say(f"{source}: read {report.read}, stored {report.stored}, duplicates {report.duplicates}, "
@@ -87,6 +91,10 @@ def load_cmd(
         _say(f"  rejected {where}: {why}")
     if report.rejected > show_rejects:
         _say(f"  … all {report.rejected} are in table iot_rejects (batch {report.batch_id})")
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _columns(specs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -112,17 +120,40 @@ def listen_cmd(
     flush_interval: float = typer.Option(0.25, help="… or after this many seconds."),
     exit_when_idle: float = typer.Option(None, help="Stop after this many seconds without messages "
                                                     "(drain the queue, then exit)."),
+    username: str = typer.Option(None, help="MQTT username."),
+    password_env: str = typer.Option(None, help="Environment variable holding the MQTT password "
+                                                "(e.g. CIM_MQTT_PASSWORD)."),
+    password_file: Path = typer.Option(None, help="File whose first line is the MQTT password."),
+    password: str = typer.Option(None, help="The MQTT password as text (visible to other users: prefer "
+                                            "--password-env or --password-file)."),
+    tls: bool = typer.Option(False, help="Speak TLS (implied by --ca-file or --cert-file)."),
+    ca_file: Path = typer.Option(None, help="CA certificate that signed the broker's certificate."),
+    cert_file: Path = typer.Option(None, help="Client certificate (brokers that require one)."),
+    key_file: Path = typer.Option(None, help="The client certificate's private key."),
+    tls_insecure: bool = typer.Option(False, help="Do not check the broker's host name (test brokers only)."),
+    time_floor: str = typer.Option(None, help="Refuse times before this (default: the city's)."),
+    max_skew: str = typer.Option(None, help="Refuse times later than now plus this (default: the city's)."),
 ) -> None:
     """Subscribe to <prefix>/obs/+ and <prefix>/batch (QoS 1) and store what arrives until stopped."""
     import logging
     import signal
 
     from cim.iot.mqtt import MqttListener
+    from cim.iot.mqtt_auth import MqttAuth, read_password
+    from cim.iot.settings import window_for
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    auth = MqttAuth(username=username, password=read_password(env=password_env, file=password_file, text=password),
+                    tls=tls, ca_file=_text(ca_file), cert_file=_text(cert_file), key_file=_text(key_file),
+                    tls_insecure=tls_insecure)
     c = _open(city)
-    listener = MqttListener(c, broker, prefix=prefix, client_id=client_id, batch_size=batch_size,
-                            flush_interval=flush_interval, exit_when_idle=exit_when_idle)
+    try:
+        listener = MqttListener(c, broker, prefix=prefix, client_id=client_id, batch_size=batch_size,
+                                flush_interval=flush_interval, exit_when_idle=exit_when_idle, auth=auth,
+                                window=window_for(c, time_floor=time_floor, max_skew=max_skew))
+    except BaseException:
+        c.close()
+        raise
     signal.signal(signal.SIGTERM, lambda *_: listener.request_stop())
     _say(f"listening on {broker} to {listener.prefix}/obs/+ and {listener.prefix}/batch "
                   f"(client id {listener.client_id}); Ctrl-C to stop")
@@ -141,15 +172,25 @@ def listen_cmd(
 @iot_app.command("rules")
 def rules_cmd(city: str = typer.Argument(..., help=CITY_HELP),
               rules: Path = typer.Argument(None, help="YAML of rules (see docs/iot.md); omit to list."),
-              replace: bool = typer.Option(False, help="Disable the rules not in this file.")) -> None:
-    """Add or update alert rules from a YAML file, or list them."""
-    from cim.iot import list_rules, load_rules
+              replace: bool = typer.Option(False, help="Disable the rules not in this file."),
+              backfill: bool = typer.Option(False, help="Evaluate the file's rules (every enabled rule when no "
+                                                        "file is given) over the stored history: their alerts "
+                                                        "are made again as if the rules had been there.")) -> None:
+    """Add or update alert rules from a YAML file, or list them; --backfill replays the history."""
+    from cim.iot import backfill_rules, list_rules, load_rules
 
-    c = _open(city, read_only=rules is None)
+    c = _open(city, read_only=rules is None and not backfill)
     try:
+        names = None
         if rules is not None:
             ids = load_rules(c, rules, replace=replace)
             _say(f"{len(ids)} rules from {rules}")
+            names = [r["name"] for r in list_rules(c) if r["id"] in ids]
+        if backfill:
+            done = backfill_rules(c, names)
+            _say(f"backfilled {len(done.rules)} rules over {done.observations} observations in "
+                 f"{done.seconds:.2f} s: {done.opened} alerts opened, {done.closed} closed, "
+                 f"{done.replaced} earlier alerts replaced")
         listed = list_rules(c)
     finally:
         c.close()
@@ -197,13 +238,14 @@ def series_cmd(city: str = typer.Argument(..., help=CITY_HELP),
 
 @iot_app.command("alerts")
 def alerts_cmd(city: str = typer.Argument(..., help=CITY_HELP),
-               state: str = typer.Option(None, help="open (not closed yet) | acknowledged | closed.")) -> None:
+               state: str = typer.Option(None, help="open (not closed yet) | acknowledged | closed."),
+               at: str = typer.Option(None, help="Only alerts current at this time (ISO 8601 with zone).")) -> None:
     """List alerts, newest first."""
     from cim.iot import list_alerts
 
     c = _open(city, read_only=True)
     try:
-        rows = list_alerts(c, state=state)
+        rows = list_alerts(c, state=state, at=at)
     finally:
         c.close()
     for a in rows:
@@ -240,6 +282,29 @@ def close_cmd(city: str = typer.Argument(..., help=CITY_HELP), alert: int = type
     finally:
         c.close()
     _say(f"alert {alert}: closed (by {by})")
+
+
+@iot_app.command("settings")
+def settings_cmd(city: str = typer.Argument(..., help=CITY_HELP),
+                 timezone: str = typer.Option(None, help="The city's time zone (IANA name, e.g. Asia/Shanghai, "
+                                                         "Europe/Amsterdam): days start at its local midnight."),
+                 time_floor: str = typer.Option(None, help="Refuse observation times before this "
+                                                           "(e.g. 1970-01-01, 1900-01-01)."),
+                 max_skew: str = typer.Option(None, help="Refuse observation times later than now plus this "
+                                                         "(e.g. 10m, 30s).")) -> None:
+    """Show the city's time settings, or change them (time zone, plausible time window)."""
+    from cim.iot.settings import configure, iot_settings
+
+    changing = any(v is not None for v in (timezone, time_floor, max_skew))
+    c = _open(city, read_only=not changing)
+    try:
+        now = (configure(c, timezone=timezone, time_floor=time_floor, max_skew=max_skew) if changing
+               else iot_settings(c))
+    finally:
+        c.close()
+    _say(f"timezone {now.timezone}")
+    _say(f"time_floor {now.time_floor.isoformat()}")
+    _say(f"max_skew {now.max_skew.total_seconds():g}s")
 
 
 @iot_app.command("stale")

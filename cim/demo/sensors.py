@@ -71,12 +71,13 @@ def demo_step(city: City, ctx: DemoContext) -> None:
 
 
 def _acknowledge_one(city: City) -> None:
-    """The crane overload was seen and dealt with by the duty operator (shows the lifecycle)."""
+    """The duty operator has seen the water main losing pressure and sent a crew (shows the lifecycle:
+    the alert stays acknowledged until the pressure comes back, then it closes)."""
     from cim.iot import acknowledge_alert, list_alerts
 
     for alert in list_alerts(city, state="open"):
-        if alert["rule"] == "crane-overload":
-            acknowledge_alert(city, alert["id"], by="值班员 demo", note="吊装暂停，复核吊重")
+        if alert["rule"] == "pipe-pressure-loss":
+            acknowledge_alert(city, alert["id"], by="值班员 demo", note="已派抢修班组")
             return
 
 

@@ -1,8 +1,12 @@
 """The alert lifecycle: list, acknowledge (who, when), close; and the stale-sensor sweep.
 
 States: ``open`` → ``acknowledged`` → ``closed``. ``active`` says whether the condition still holds.
-Acknowledging an alert whose condition already cleared closes it; an acknowledged alert closes by
-itself when its condition clears; ``close_alert`` closes any alert by hand.
+An alert closes by itself when its condition ends, at the observation time it ended
+(``cleared_at`` = ``closed_at``, ``closed_by`` "system: …"); ``close_alert`` closes one by hand.
+
+An alert is *current* at a time T when it was raised at or before T and had not ended by then
+(ended = cleared, or closed by hand, whichever came first); without a time, current means not ended.
+The operate screen, the KPIs and sensor statuses count current alerts, at the viewer's time.
 """
 
 from __future__ import annotations
@@ -24,24 +28,41 @@ STATES = ("open", "acknowledged", "closed")
 ALERT_SELECT = """
 SELECT a.id, r.name AS rule, a.level, a.state, a.active, a.datastream_id, t.feature_id, a.message,
   a.value, a.opened_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, a.closed_at, a.closed_by,
-  l.lon, l.lat, d.name AS datastream, t.name AS thing, ST_X(l.geom) AS x, ST_Y(l.geom) AS y, t.classification
+  l.lon, l.lat, d.name AS datastream, t.name AS thing, {xy}, t.classification
 FROM iot_alerts a JOIN iot_rules r ON r.id = a.rule_id JOIN iot_datastreams d ON d.id = a.datastream_id
 JOIN iot_things t ON t.id = d.thing_id LEFT JOIN iot_locations l ON l.thing_id = t.id
 """
 
 
+def current_sql(at: datetime | None, alias: str = "a") -> tuple[str, list[Any]]:
+    """SQL predicate (and params) keeping alerts current at ``at``: raised by then, not ended by then.
+    Without ``at``: not ended (still holding, not closed by hand)."""
+    ended = f"coalesce({alias}.cleared_at, {alias}.closed_at)"
+    if at is None:
+        return f"{ended} IS NULL", []
+    return f"({alias}.opened_at <= ? AND ({ended} IS NULL OR {ended} > ?))", [at, at]
+
+
 def list_alerts(city: City, *, state: str | None = None, level: str | None = None, active: bool | None = None,
-                ids: list[int] | None = None, limit: int = 1000, role: str | None = None) -> list[dict[str, Any]]:
+                ids: list[int] | None = None, limit: int = 1000, role: str | None = None,
+                at: Any = None, current: bool | None = None) -> list[dict[str, Any]]:
     """Alerts, newest first, filtered by state (``open`` = not closed yet), level, activity or ids;
-    with a ``role``, only alerts of sensors that role may see (positions desensitised as needed).
+    ``current=True`` keeps those current at ``at`` (default: now; giving ``at`` implies current).
+    With a ``role``, only alerts of sensors that role may see (positions desensitised as needed).
 
     Example:
-        >>> list_alerts(city, state="open")  # doctest: +SKIP
+        >>> list_alerts(city, at="2017-02-14T12:00+08:00", level="alarm")  # doctest: +SKIP
     """
-    from cim.iot.visibility import apply_view, visible_predicate
+    from cim.iot.visibility import apply_view, visible_predicate, xy_columns
+    from cim.model.reads import parse_time
 
     visible, allowed = visible_predicate(role)
     where, params = [visible], list(allowed)
+    at = parse_time(at) if at is not None else None
+    if current or (current is None and at is not None):
+        predicate, values = current_sql(at)
+        where.append(predicate)
+        params += values
     if state is not None:
         if state not in STATES:
             raise QueryError(f"unknown alert state {state!r}: use one of {', '.join(STATES)}")
@@ -59,7 +80,7 @@ def list_alerts(city: City, *, state: str | None = None, level: str | None = Non
             return []
         where.append(f"a.id IN ({', '.join('?' * len(ids))})")
         params += [int(i) for i in ids]
-    sql = ALERT_SELECT + " WHERE " + " AND ".join(where)
+    sql = ALERT_SELECT.format(xy=xy_columns(role, "l.geom")) + " WHERE " + " AND ".join(where)
     sql += f" ORDER BY a.opened_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 100_000))}"
     return apply_view(city.store.arrow(sql, params), role, city.crs).to_pylist()
 
@@ -73,7 +94,9 @@ def get_alert(city: City, alert_id: int, *, role: str | None = None) -> dict[str
 
 
 def acknowledge_alert(city: City, alert_id: int, *, by: str, note: str | None = None) -> dict[str, Any]:
-    """An operator has seen the alert: record who and when. Closes it if its condition has cleared.
+    """An operator has seen the alert: record who and when. It stays acknowledged while its condition
+    holds and closes by itself when it ends (an alert stored open after its condition ended, by an
+    older version, is closed by the acknowledgement).
 
     Example:
         >>> acknowledge_alert(city, 12, by="operator:wang")  # doctest: +SKIP
@@ -159,16 +182,30 @@ def check_stale(city: City, *, now: datetime | None = None) -> list[int]:
             "cleared_at": pa.nulls(n, pa.timestamp("us", tz="UTC")), "message": pa.array(messages, pa.string())}))
 
 
+#: who closed an alert whose condition ended (``closed_by``)
+CLEARED_BY = "system: condition cleared"
+
+
 def open_alerts(store: Store, alerts: pa.Table) -> list[int]:
-    """Add ``alerts`` (``iot_alerts`` columns but ``id`` and ``state``) as open alerts, numbered in
-    their order after the newest alert; returns their ids. Call inside the caller's transaction."""
+    """Add ``alerts`` (``iot_alerts`` columns but ``id``, ``state`` and the acknowledge/close ones),
+    numbered in their order after the newest alert; returns their ids. An alert whose condition
+    already ended (``active`` false) is added closed at its ``cleared_at``. Call inside the caller's
+    transaction."""
     if not alerts.num_rows:
         return []
     store.lock("iot:alerts")  # numbers are max(id) + n: one writer at a time hands them out
     first = int(store.scalar("SELECT coalesce(max(id), 0) FROM iot_alerts")) + 1
-    ids = list(range(first, first + alerts.num_rows))
-    table = alerts.add_column(0, "id", pa.array(ids, pa.int64()))
-    store.insert_arrow("iot_alerts", table.append_column("state", pa.array(["open"] * len(ids), pa.string())))
+    n = alerts.num_rows
+    ids = list(range(first, first + n))
+    ended = [not a for a in alerts.column("active").to_pylist()]
+    stamp = pa.timestamp("us", tz="UTC")
+    table = alerts.add_column(0, "id", pa.array(ids, pa.int64())).append_column(
+        "state", pa.array(["closed" if e else "open" for e in ended], pa.string()))
+    table = table.append_column("acknowledged_at", pa.nulls(n, stamp)).append_column(
+        "acknowledged_by", pa.nulls(n, pa.string()))
+    table = table.append_column("closed_at", alerts.column("cleared_at").cast(stamp)).append_column(
+        "closed_by", pa.array([CLEARED_BY if e else None for e in ended], pa.string()))
+    store.insert_arrow("iot_alerts", table)
     return ids
 
 

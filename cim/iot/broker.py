@@ -4,6 +4,10 @@ Settings that matter for losing nothing, and that a production broker needs too:
 ``persistence true`` (queued QoS 1 messages survive a broker restart) and
 ``max_queued_messages 0`` (no cap on what the broker queues for a listener that is down; the
 default of 1000 drops the rest).
+
+With ``users`` it refuses anonymous clients: a password file made with ``mosquitto_passwd -b`` and,
+with ``acl``, an ACL file saying which user may read or write which topics. With ``tls`` (CA,
+certificate and key files) it speaks TLS only.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from cim.errors import CIMError
 CONFIG = """\
 listener {port} 127.0.0.1
 user {user}
-allow_anonymous true
+{access}
 persistence true
 persistence_location {folder}/
 autosave_interval 1
@@ -57,9 +61,11 @@ class LocalBroker:
         ...     MqttListener(city, broker.address).start()
     """
 
-    def __init__(self, folder: str | Path, port: int | None = None) -> None:
+    def __init__(self, folder: str | Path, port: int | None = None, *, users: dict[str, str] | None = None,
+                 acl: str | None = None, tls: tuple[str, str, str] | None = None) -> None:
         self.folder = Path(folder)
         self.port = port or free_port()
+        self.users, self.acl, self.tls = users, acl, tls
         self.process: subprocess.Popen | None = None
 
     @property
@@ -74,7 +80,8 @@ class LocalBroker:
             raise CIMError("mosquitto is not installed: apt-get install mosquitto (scripts/install-system.sh does it)")
         self.folder.mkdir(parents=True, exist_ok=True)
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(CONFIG.format(port=self.port, folder=self.folder, user=_user()), encoding="utf-8")
+        conf.write_text(CONFIG.format(port=self.port, folder=self.folder, user=_user(), access=self._access()),
+                        encoding="utf-8")
         self.process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -89,6 +96,30 @@ class LocalBroker:
                 time.sleep(0.05)
         self.stop()
         raise CIMError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def _access(self) -> str:
+        """Config lines for who may connect and what they may do (anonymous when no users)."""
+        lines = []
+        if self.tls:
+            ca, cert, key = self.tls
+            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+        if not self.users:
+            return "\n".join([*lines, "allow_anonymous true"])
+        passwd = self.folder / "passwd"
+        passwd.unlink(missing_ok=True)
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        for name, password in self.users.items():
+            create = [] if passwd.exists() else ["-c"]
+            subprocess.run([tool, "-b", *create, str(passwd), name, password], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        passwd.chmod(0o600)
+        lines += ["allow_anonymous false", f"password_file {passwd}"]
+        if self.acl is not None:
+            acl = self.folder / "acl"
+            acl.write_text(self.acl, encoding="utf-8")
+            acl.chmod(0o600)
+            lines.append(f"acl_file {acl}")
+        return "\n".join(lines)
 
     def stop(self) -> None:
         """Stop mosquitto (it saves its persistent queue on the way out)."""

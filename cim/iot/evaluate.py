@@ -12,8 +12,8 @@ The SQL is the city's one dialect (DuckDB's, translated for PostGIS); intermedia
 temporary tables of the store's connection, replaced batch by batch.
 
 Lifecycle: a raised alert is ``open`` and ``active``; when the condition ends it becomes inactive
-(``cleared_at``) and, if an operator had acknowledged it, ``closed``. An alert that cleared before
-anyone acknowledged it stays open so it is seen; acknowledging it then closes it.
+and ``closed`` at the observation time it ended (``cleared_at`` = ``closed_at``), acknowledged or
+not: "current" is what holds at the time asked, and a condition that ended is not current.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from cim.iot.alerts import open_alerts
+from cim.iot.alerts import CLEARED_BY, open_alerts
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -71,17 +71,19 @@ FROM _iot_eval e JOIN hot h ON h.ds = e.datastream_id JOIN iot_rules r ON r.id =
 
 # rate rules: |change| per minute against the previous value (for the first row of the batch, the
 # stored latest one), windowed per (rule, datastream)
-_RATES = """
-INSERT INTO _iot_sig
-WITH seen AS (
+_RATE_ROWS = """
   SELECT g.rule_id, e.datastream_id AS ds, e.phenomenon_time AS t, e.result AS v, false AS prev
   FROM _iot_eval e JOIN _iot_targets g ON g.ds = e.datastream_id JOIN iot_rules r ON r.id = g.rule_id
-  WHERE r.kind = 'rate'
+  WHERE r.kind = 'rate'"""
+_RATE_PREVIOUS = """
   UNION ALL
   SELECT g.rule_id, l.datastream_id, l.phenomenon_time, l.result, true
   FROM iot_latest l JOIN _iot_targets g ON g.ds = l.datastream_id
   JOIN iot_rules r ON r.id = g.rule_id AND r.kind = 'rate'
-  WHERE l.datastream_id IN (SELECT datastream_id FROM _iot_eval)),
+  WHERE l.datastream_id IN (SELECT datastream_id FROM _iot_eval)"""
+_RATES = """
+INSERT INTO _iot_sig
+WITH seen AS ({rows}),
 m AS (
   SELECT seen.*, r.threshold, coalesce(r.clear, r.threshold) AS clear,
     abs(v - lag(v) OVER w) / nullif(epoch(t - lag(t) OVER w) / 60.0, 0) AS metric
@@ -123,11 +125,9 @@ LEFT JOIN _iot_tr c ON c.rule_id = o.rule_id AND c.ds = o.ds AND NOT c.opens AND
 WHERE o.opens ORDER BY o.t, o.rule_id, o.ds
 """
 
-_CLEAR_ACTIVE = """
-UPDATE iot_alerts a SET active = false, cleared_at = c.t,
-  state = CASE WHEN a.state = 'acknowledged' THEN 'closed' ELSE a.state END,
-  closed_at = CASE WHEN a.state = 'acknowledged' THEN c.t ELSE a.closed_at END,
-  closed_by = CASE WHEN a.state = 'acknowledged' THEN 'system: condition cleared' ELSE a.closed_by END
+_CLEAR_ACTIVE = f"""
+UPDATE iot_alerts a SET active = false, cleared_at = c.t, state = 'closed', closed_at = c.t,
+  closed_by = '{CLEARED_BY}'
 FROM _iot_tr c WHERE a.active AND a.rule_id = c.rule_id AND a.datastream_id = c.ds AND NOT c.opens AND c.seq = 0
 """
 
@@ -173,9 +173,19 @@ def evaluate_prepared(store: Store) -> tuple[list[int], list[int]]:
     cleared = _clear_stale(store)
     if not _targets(store):
         return [], cleared
+    return run_state_machine(store, previous=True, cleared=cleared)
+
+
+def run_state_machine(store: Store, *, previous: bool, cleared: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """Signals, transitions, cleared and opened alerts for ``_iot_eval`` and ``_iot_targets``.
+
+    ``previous``: rate rules compare a batch's first row with the stored latest value (on ingest);
+    a replay of the whole history (``cim.iot.backfill``) has no earlier value to compare with.
+    """
+    cleared = list(cleared or [])
     _temp_table(store, "_iot_sig", _SIGNALS)
-    if store.scalar("SELECT count(*) FROM iot_rules WHERE enabled AND kind = 'rate'"):
-        store.execute(_RATES)
+    if store.scalar("SELECT count(*) FROM _iot_targets g JOIN iot_rules r ON r.id = g.rule_id WHERE r.kind = 'rate'"):
+        store.execute(_RATES.format(rows=_RATE_ROWS + (_RATE_PREVIOUS if previous else "")))
     _temp_table(store, "_iot_tr", _TRANSITIONS)
     if not store.scalar("SELECT count(*) FROM _iot_tr"):
         return [], cleared
@@ -236,9 +246,6 @@ def _clear_stale(store: Store) -> list[int]:
     ids = [r[0] for r in store.rows("SELECT id FROM _iot_fresh ORDER BY id")]
     if ids:
         store.execute(
-            "UPDATE iot_alerts a SET active = false, cleared_at = f.t, "
-            "state = CASE WHEN a.state = 'acknowledged' THEN 'closed' ELSE a.state END, "
-            "closed_at = CASE WHEN a.state = 'acknowledged' THEN f.t ELSE a.closed_at END, "
-            "closed_by = CASE WHEN a.state = 'acknowledged' THEN 'system: data arrived' ELSE a.closed_by END "
-            "FROM _iot_fresh f WHERE a.id = f.id")
+            "UPDATE iot_alerts a SET active = false, cleared_at = f.t, state = 'closed', closed_at = f.t, "
+            "closed_by = 'system: data arrived' FROM _iot_fresh f WHERE a.id = f.id")
     return ids

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ import pyarrow as pa
 from cim.errors import SourceError, ValidationError
 from cim.iot.lookup import Datastreams, load_datastreams
 from cim.iot.report import ObservationReport
+from cim.iot.settings import window_for
 from cim.iot.units import conversion
 from cim.iot.write import write_observations
 
@@ -37,12 +38,14 @@ def load_observations(city: City, path: str | Path, *, timezone: str | None = No
                       time_parts: Sequence[str] | None = None, datastream: str | None = None,
                       value: str | None = None, unit: str | None = None,
                       columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
-                      actor: str | None = None) -> ObservationReport:
+                      actor: str | None = None, time_floor: Any = None, max_skew: Any = None) -> ObservationReport:
     """Load a CSV or Parquet file of observations in one transaction; returns the report.
 
     Long form: one row per observation with ``datastream`` (id or key), a time and a ``result``
     column (and optionally a per-row ``unit`` column). Wide form: pass ``columns`` mapping file
     columns to datastreams (``{"PM10": "dongsi.pm10"}``) and ``units`` for the file's units.
+    ``time_floor`` / ``max_skew`` replace the city's plausibility window for this file (a historic
+    archive older than the floor: ``time_floor="1900-01-01"``); rows outside it are rejected.
 
     Example:
         >>> load_observations(city, "PRSA_Data_Dongsi.csv", timezone="Asia/Shanghai",
@@ -50,6 +53,7 @@ def load_observations(city: City, path: str | Path, *, timezone: str | None = No
         ...     columns={"PM10": "dongsi.pm10", "CO": "dongsi.co"}, units={"CO": "ug/m3"})  # doctest: +SKIP
     """
     path = Path(path)
+    window = window_for(city, time_floor=time_floor, max_skew=max_skew)
     table = read_table(path)
     if table.num_rows == 0:
         raise SourceError(f"{path}: no rows to load")
@@ -60,7 +64,7 @@ def load_observations(city: City, path: str | Path, *, timezone: str | None = No
     else:
         batch, rejects, where = _long(city, table, times, time_rejects, streams, datastream, value, unit, path)
     report = write_observations(city, batch, source=str(path), kind="file", actor=actor, where=where,
-                                rejected=rejects)
+                                rejected=rejects, window=window)
     with city.store.transaction():
         city.record("iot-load", details=report.as_dict(), actor=actor)
     return report

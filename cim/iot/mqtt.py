@@ -10,6 +10,8 @@
   messages in flight.
 * Reconnects with back-off after the broker goes away; a bad payload is counted, logged and
   reported, never fatal.
+* Credentials and TLS (``MqttAuth``) for brokers that refuse anonymous clients; observation times
+  outside the city's plausibility window (or the listener's own ``window``) are refused per row.
 
 Embeddable: ``MqttListener(city, "127.0.0.1:1883").start()`` runs it in a thread (the server
 does this, since a DuckDB file has one writing process); ``run()`` blocks (``cim iot listen``).
@@ -27,10 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from cim.errors import CIMError, ValidationError
 from cim.iot.lookup import load_datastreams
+from cim.iot.mqtt_auth import MqttAuth
 from cim.iot.mqtt_payload import Message, parse_messages
 
 if TYPE_CHECKING:
     from cim.city import City
+    from cim.iot.settings import TimeWindow
 
 log = logging.getLogger("cim.iot.mqtt")
 
@@ -69,6 +73,16 @@ def parse_broker(broker: str) -> tuple[str, int]:
     return host, number
 
 
+def _readable(sock: Any, want_write: bool, timeout: float) -> bool:
+    """Wait for the socket; True when there is something to read. A TLS socket may hold decrypted
+    bytes that select() cannot see: those count as readable at once."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return True
+    readable, _, _ = select.select([sock], [sock] if want_write else [], [], timeout)
+    return bool(readable)
+
+
 def topic_prefix(city: City) -> str:
     """The default topic prefix of a city: ``cim/<city name>``."""
     name = city.meta("name") or "city"
@@ -86,9 +100,12 @@ class MqttListener:
     def __init__(self, city: City, broker: str = "127.0.0.1:1883", *, prefix: str | None = None,
                  client_id: str | None = None, batch_size: int = 20_000, flush_interval: float = 0.25,
                  on_event: EventSink | None = None, stale_every: float = 30.0,
-                 receive_maximum: int = 65_535, exit_when_idle: float | None = None) -> None:
+                 receive_maximum: int = 65_535, exit_when_idle: float | None = None,
+                 auth: MqttAuth | None = None, window: TimeWindow | None = None) -> None:
         self.city = city
         self.host, self.port = parse_broker(broker)
+        self.auth = (auth or MqttAuth()).check()
+        self.window = window
         self.prefix = (prefix or topic_prefix(city)).rstrip("/")
         self.client_id = client_id or ("cim-listener-" + self.prefix.replace("/", "-"))
         self.batch_size, self.flush_interval = batch_size, flush_interval
@@ -148,8 +165,7 @@ class MqttListener:
                 break
             wait = self.flush_interval if not self._buffer else max(
                 0.0, self._first_at + self.flush_interval - time.monotonic())
-            readable, _, _ = select.select([sock], [sock] if client.want_write() else [], [], wait)
-            rc = self._read_available() if readable else 0
+            rc = self._read_available() if _readable(sock, client.want_write(), wait) else 0
             rc = rc or client.loop_write() or client.loop_misc()
             if rc:
                 self._lost(f"connection lost ({rc})")
@@ -205,8 +221,9 @@ class MqttListener:
         from cim.iot.write import write_observations
 
         parsed = parse_messages(self.city, messages, self.prefix, self._refresh_streams(messages))
-        report = write_observations(self.city, parsed.batch, source=f"mqtt://{self.host}:{self.port}",
-                                    kind="mqtt", where=parsed.where, rejected=parsed.rejects)
+        scheme = "mqtts" if self.auth.uses_tls else "mqtt"
+        report = write_observations(self.city, parsed.batch, source=f"{scheme}://{self.host}:{self.port}",
+                                    kind="mqtt", where=parsed.where, rejected=parsed.rejects, window=self.window)
         s = self.stats
         s.batches += 1
         s.observations += report.read
@@ -263,6 +280,7 @@ class MqttListener:
             raise CIMError("MQTT needs paho-mqtt: pip install 'cim[iot]'") from exc
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=mqtt.MQTTv5, manual_ack=True)
+        self.auth.apply(client)
         client.on_message = self._on_message
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -278,13 +296,17 @@ class MqttListener:
         props.ReceiveMaximum = self.receive_maximum
         try:
             self._client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
-        except OSError as exc:
+        except OSError as exc:  # ssl.SSLError too: a bad certificate or a plain-text broker
             self.stats.last_error = f"cannot reach {self.host}:{self.port}: {exc}"
             log.warning("%s; retrying", self.stats.last_error)
             return False
         deadline = time.monotonic() + 5.0
         while not self.connected.is_set() and time.monotonic() < deadline and not self._stop.is_set():
             if self._pump(0.1):  # not client.loop(): it adds a wake-up socket every acknowledgement writes to
+                if self.stats.last_error is None or "refused" not in self.stats.last_error:
+                    self.stats.last_error = (f"{self.host}:{self.port} closed the connection before accepting it "
+                                             "(does the broker expect TLS, or other credentials?)")
+                    log.warning("%s; retrying", self.stats.last_error)
                 return False
         return self.connected.is_set()
 
@@ -294,7 +316,7 @@ class MqttListener:
         sock = client.socket()
         if sock is None:
             return 1
-        readable, _, _ = select.select([sock], [sock] if client.want_write() else [], [], timeout)
+        readable = _readable(sock, client.want_write(), timeout)
         return int((client.loop_read() if readable else 0) or client.loop_write() or client.loop_misc())
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from cim.errors import CIMError
 from cim.iot.mqtt import parse_broker
+from cim.iot.mqtt_auth import MqttAuth
 
 
 class Publisher:
@@ -23,7 +24,8 @@ class Publisher:
         ...     pub.observation("cim/demo", "ws.dust.1", "2026-05-01T08:00:00+08:00", 41.5)
     """
 
-    def __init__(self, broker: str, *, client_id: str = "", max_inflight: int = 1000, qos: int = 1) -> None:
+    def __init__(self, broker: str, *, client_id: str = "", max_inflight: int = 1000, qos: int = 1,
+                 auth: MqttAuth | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.host, self.port = parse_broker(broker)
@@ -31,6 +33,7 @@ class Publisher:
         self.sent = self.acked = 0
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=mqtt.MQTTv311)
+        (auth or MqttAuth()).apply(self._client)
         self._client.max_inflight_messages_set(max_inflight)
         self._client.on_publish = self._on_publish
         try:

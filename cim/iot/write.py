@@ -9,6 +9,10 @@ looked up, with one anti-join against the stored rows inside their own time wind
 inside a batch are found by hashing (datastream, time). The marks hold only while no other batch
 commits, so on a database many processes write to (PostGIS) a batch first takes a lock that makes
 batches queue one behind another; readers never wait for it.
+
+A time outside the plausibility window (``cim.iot.settings.TimeWindow``: not after now + the allowed
+skew, not before the floor) is refused per row with its reason, before anything else looks at it: a
+sender with a wrong clock must not move a datastream's latest value to 9999 and silence it for good.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pyarrow.compute as pc
 
 from cim.errors import ValidationError
 from cim.iot.report import ObservationReport
+from cim.iot.settings import TimeWindow, read_settings
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -48,11 +53,13 @@ def rows_named(prefix: str = "row", *, offset: int = 1) -> Where:
 
 def write_observations(city: City, data: pa.Table, *, source: str = "python", kind: str = "python",
                        actor: str | None = None, where: Where | None = None,
-                       rejected: Sequence[tuple[str, str]] = (), evaluate: bool = True) -> ObservationReport:
+                       rejected: Sequence[tuple[str, str]] = (), evaluate: bool = True,
+                       window: TimeWindow | None = None) -> ObservationReport:
     """Store observations (``datastream_id``, ``phenomenon_time`` aware, ``result``) as one batch.
 
     ``rejected`` are refusals the caller already made while parsing (malformed messages, times
     without a zone); they count as read and appear in the report and in ``iot_rejects``.
+    ``window`` bounds plausible times (default: the city's, see ``cim.iot.settings``).
 
     Example:
         >>> t = pa.table({"datastream_id": [1, 1], "result": [41.0, 43.5], "phenomenon_time":
@@ -72,6 +79,8 @@ def write_observations(city: City, data: pa.Table, *, source: str = "python", ki
         store.lock("iot:observations")
         known, mark = _marks(city)
         code = _validate(ds, t, v, known)
+        limits = (window or read_settings(store).window).limits_us()
+        code = _in_window(t, code, limits)
         fresh = (code == 0) & (t > mark[np.where(code == 0, ds, 0)])
         code, dup = _dedupe_batch(ds, t, v, code)
         late = np.flatnonzero((code == 0) & ~dup & ~fresh)
@@ -81,7 +90,7 @@ def write_observations(city: City, data: pa.Table, *, source: str = "python", ki
         code[conflict[0]] = 6
         keep = (code == 0) & ~dup
         report.duplicates = int(dup.sum())
-        _reject_codes(report, code, where, conflict)
+        _reject_codes(report, code, where, conflict, t, limits)
         report.stored = _insert(store, ds[keep], t[keep], v[keep])
         new = keep & fresh
         batch = pa.table({"datastream_id": pa.array(ds[new], pa.int32()),
@@ -133,6 +142,30 @@ def _validate(ds: np.ndarray, t: np.ndarray, v: np.ndarray, known: np.ndarray) -
     return code
 
 
+def _in_window(t: np.ndarray, code: np.ndarray, limits: tuple[int, int]) -> np.ndarray:
+    """Code 7 for times after the latest plausible one, 8 for times before the floor."""
+    floor, ceiling = limits
+    ok = code == 0
+    code[ok & (t > ceiling)] = 7
+    code[ok & (t < floor)] = 8
+    return code
+
+
+def _time_text(micros: int) -> str:
+    try:
+        return _as_datetime(micros).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return f"{micros} µs since 1970"
+
+
+def _window_reason(c: int, micros: int, limits: tuple[int, int]) -> str:
+    if c == 7:
+        return (f"time in the future: {_time_text(micros)} is after now + the allowed clock skew "
+                f"({_time_text(limits[1])}); check the sender's clock")
+    return (f"time before the floor: {_time_text(micros)} is before {_time_text(limits[0])}; "
+            "load historic data with a lower floor (--time-floor)")
+
+
 def _dedupe_batch(ds: np.ndarray, t: np.ndarray, v: np.ndarray,
                   code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Later rows repeating an earlier (datastream, time) of the same batch: duplicates when the
@@ -179,14 +212,16 @@ def _as_datetime(micros: int) -> datetime:
 
 
 def _reject_codes(report: ObservationReport, code: np.ndarray, where: Where,
-                  conflict: tuple[np.ndarray, np.ndarray]) -> None:
+                  conflict: tuple[np.ndarray, np.ndarray], t: np.ndarray, limits: tuple[int, int]) -> None:
     bad = np.flatnonzero(code)
     if not len(bad):
         return
     stored_value = dict(zip(conflict[0].tolist(), conflict[1].tolist(), strict=True))
     for label, i in zip(where(bad), bad.tolist(), strict=True):
         c = int(code[i])
-        if c == 5:
+        if c in (7, 8):
+            why = _window_reason(c, int(t[i]), limits)
+        elif c == 5:
             why = "duplicate time with a different value: an earlier row of the batch has this time"
         elif c == 6:
             why = (f"conflicts with the stored value {stored_value[i]:g}: the first value written for "

@@ -35,27 +35,27 @@ class EntitySet:
     """How one entity set is read: its SQL, fields usable in $filter/$orderby, default order."""
 
     name: str
-    select: str                     # SELECT … FROM … WHERE {visible}
+    select: str                     # SELECT … FROM … WHERE {visible} (and {xy} for positions)
     fields: dict[str, str]          # STA property → SQL column
     order: str                      # default ORDER BY
     time_fields: frozenset[str] = frozenset()
-    guarded: bool = True            # visibility applies
-
+    numbers: frozenset[str] = frozenset({"id"})  # fields compared with numbers; the rest with 'text'
+    guard: str = "thing"            # visibility: by the Thing (alias t), or "sensor"/"property" in use
 
 
 SETS: dict[str, EntitySet] = {s.name: s for s in [
     EntitySet("Things", "SELECT t.id, t.name, t.description, t.properties, t.key, t.feature_id, t.feature_class "
               "FROM iot_things t WHERE {visible}", {"id": "t.id", "name": "t.name", "description": "t.description"},
               "t.id"),
-    EntitySet("Locations", "SELECT l.id, l.name, l.description, l.lon, l.lat, l.z, ST_X(l.geom) AS x, "
-              "ST_Y(l.geom) AS y, t.classification FROM iot_locations l JOIN iot_things t ON t.id = l.thing_id "
-              "WHERE {visible}", {"id": "l.id", "name": "l.name"}, "l.id"),
+    EntitySet("Locations", "SELECT l.id, l.name, l.description, l.lon, l.lat, l.z, {xy}, t.classification "
+              "FROM iot_locations l JOIN iot_things t ON t.id = l.thing_id WHERE {visible}",
+              {"id": "l.id", "name": "l.name"}, "l.id"),
     EntitySet("Sensors", "SELECT s.id, s.name, s.description, s.encoding_type, s.metadata FROM iot_sensors s "
               "WHERE {visible}", {"id": "s.id", "name": "s.name", "description": "s.description"}, "s.id",
-              guarded=False),
+              guard="sensor"),
     EntitySet("ObservedProperties", "SELECT p.id, p.name, p.definition, p.description, p.key "
               "FROM iot_properties p WHERE {visible}",
-              {"id": "p.id", "name": "p.name", "definition": "p.definition"}, "p.id", guarded=False),
+              {"id": "p.id", "name": "p.name", "definition": "p.definition"}, "p.id", guard="property"),
     EntitySet("Datastreams", "SELECT d.id, d.name, d.description, d.unit, d.observation_type, d.key "
               "FROM iot_datastreams d JOIN iot_things t ON t.id = d.thing_id WHERE {visible}",
               {"id": "d.id", "name": "d.name", "description": "d.description"}, "d.id"),
@@ -63,7 +63,8 @@ SETS: dict[str, EntitySet] = {s.name: s for s in [
               "WHERE o.datastream_id IN (SELECT d.id FROM iot_datastreams d JOIN iot_things t ON t.id = d.thing_id "
               "WHERE {visible})",
               {"phenomenonTime": "o.phenomenon_time", "resultTime": "o.phenomenon_time", "result": "o.result"},
-              "o.datastream_id, o.phenomenon_time", frozenset({"phenomenonTime", "resultTime"})),
+              "o.datastream_id, o.phenomenon_time", frozenset({"phenomenonTime", "resultTime"}),
+              numbers=frozenset({"result"})),
 ]}
 
 #: (entity set, navigation property) → (target set, SQL predicate on the target taking the parent id, single?)
@@ -157,15 +158,29 @@ def _filter(spec: EntitySet, text: str) -> tuple[str, list[Any]]:
 
 
 def _literal(name: str, value: str, spec: EntitySet) -> Any:
-    if value.startswith("'"):
-        text = value[1:-1].replace("''", "'")
-        return _time(text) if name in spec.time_fields else text
+    """The value of one comparison, of the field's own type: a time, a number or a text."""
+    quoted = value.startswith("'")
+    text = value[1:-1].replace("''", "'") if quoted else value
     if name in spec.time_fields:
-        return _time(value)
+        return _time(text)
+    if name in spec.numbers:
+        if quoted:
+            raise QueryError(f"{name} is a number: compare it with one, e.g. {name} gt 3 (no quotes), "
+                             f"not {value}")
+        return _number(name, text)
+    if not quoted:
+        raise QueryError(f"{name} is a text: quote the value, e.g. {name} eq '{text}'")
+    return text
+
+
+def _number(name: str, text: str) -> float | int:
     try:
-        return float(value) if any(c in value for c in ".eE") else int(value)
+        number = float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError as exc:
-        raise QueryError(f"bad value {value!r} for {name}: give a number or a 'quoted' text") from exc
+        raise QueryError(f"bad value {text!r} for {name}: give a number such as 3 or 2.5") from exc
+    if isinstance(number, float) and number != number:
+        raise QueryError(f"bad value {text!r} for {name}: give a number such as 3 or 2.5")
+    return float(number) if isinstance(number, int) and abs(number) >= 2**53 else number
 
 
 def _time(text: str) -> datetime:
@@ -246,11 +261,15 @@ def _collection(city: City, entity_set: str, where: list[str], params: list[Any]
 
 
 def _sql(city: City, entity_set: str, where: list[str], role: str | None) -> tuple[str, list[Any]]:
-    from cim.iot.visibility import visible_predicate
+    from cim.iot.visibility import in_use_predicate, visible_predicate, xy_columns
 
     spec = SETS[entity_set]
-    visible, allowed = visible_predicate(role if spec.guarded else None)
-    sql = spec.select.format(visible=visible)
+    if spec.guard == "thing":
+        visible, allowed = visible_predicate(role)
+    else:  # a Sensor or ObservedProperty is seen where a datastream the role may see uses it
+        visible, allowed = in_use_predicate(role, "sensor_id" if spec.guard == "sensor" else "property_id",
+                                            "s.id" if spec.guard == "sensor" else "p.id")
+    sql = spec.select.format(visible=visible, xy=xy_columns(role, "l.geom"))
     if where:
         sql += " AND " + " AND ".join(f"({w})" for w in where)
     return sql, allowed

@@ -36,9 +36,11 @@ STALE_SWEEP_S = 30.0
 class SensorEventService:
     """The event bus of a city's sensors, with the in-process listener or the stale sweep."""
 
-    def __init__(self, city: City, *, mqtt: str | None = None, sweep_s: float = STALE_SWEEP_S) -> None:
+    def __init__(self, city: City, *, mqtt: str | None = None, auth: Any = None,
+                 sweep_s: float = STALE_SWEEP_S) -> None:
         self.city = city
         self.mqtt = mqtt
+        self.auth = auth  # cim.iot.mqtt_auth.MqttAuth: credentials and TLS for the broker
         self.sweep_s = sweep_s
         self.bus = EventBus()
         self.listener: MqttListener | None = None
@@ -50,7 +52,7 @@ class SensorEventService:
         if self.mqtt:
             from cim.iot.mqtt import MqttListener
 
-            self.listener = MqttListener(self.city, self.mqtt, on_event=self.bus.publish).start()
+            self.listener = MqttListener(self.city, self.mqtt, on_event=self.bus.publish, auth=self.auth).start()
         else:
             self._sweep = threading.Thread(target=self._run_sweep, name="iot-stale-sweep", daemon=True)
             self._sweep.start()

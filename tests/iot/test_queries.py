@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,6 +12,7 @@ from cim.iot import (
     Rule,
     add_rules,
     check_stale,
+    configure,
     datastream_id,
     latest,
     parse_bucket,
@@ -72,12 +74,18 @@ def test_series_downsamples_into_buckets_with_avg_min_max(iot_city):
         series(iot_city, dust, max_points=10)
 
 
-def test_buckets_count_from_the_same_origin_on_every_backend(iot_city):
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC", "Asia/Kolkata"])
+def test_buckets_count_from_local_midnight_of_2000_01_03_on_every_backend(iot_city, zone):
+    configure(iot_city, timezone=zone)
     dust = datastream_id(iot_city, "ws.dust")
     write_observations(iot_city, obs([(dust, at(m), float(m)) for m in range(15)]))
     table = series(iot_city, "ws.dust", start=at(0), end=at(15), bucket="7m")  # 7 min does not divide an hour
-    assert table["time"].to_pylist() == [at(-6), at(1), at(8)]  # 7-minute steps from 2000-01-03 00:00 UTC
-    assert table["count"].to_pylist() == [1, 7, 7]
+    origin = datetime(2000, 1, 3, tzinfo=ZoneInfo(zone))  # a Monday, on the city's wall clock
+    step = timedelta(minutes=7)
+    first = origin + ((at(0) - origin) // step) * step
+    expected = [first + i * step for i in range(3)]
+    assert table["time"].to_pylist() == expected
+    assert table["count"].to_pylist() == [sum(1 for m in range(15) if b <= at(m) < b + step) for b in expected]
 
 
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("PT15M", 900), ("P1D", 86400)])

@@ -32,8 +32,27 @@ def test_threshold_with_hysteresis_raises_once_and_clears_only_below_the_clear_l
     assert len(alerts) == 1 and report.alerts_opened == [alerts[0]["id"]]
     alert = alerts[0]
     assert alert["opened_at"] == at(1) and alert["cleared_at"] == at(5)
-    assert alert["active"] is False and alert["state"] == "open"
     assert alert["value"] == 160
+
+
+def test_an_alert_whose_condition_ended_is_closed_at_the_observation_time_it_ended(iot_city):
+    add_rules(iot_city, [Rule("dust", "above", "alarm", property="pm10", threshold=150, clear=120)])
+    feed(iot_city, "ws.dust", [100, 160, 140, 155, 130, 119, 125])
+    (alert,) = list_alerts(iot_city)
+    assert (alert["active"], alert["state"]) == (False, "closed")
+    assert alert["closed_at"] == alert["cleared_at"] == at(5)
+    assert alert["closed_by"].startswith("system")
+    assert list_alerts(iot_city, state="open") == [] and list_alerts(iot_city, current=True) == []
+
+
+def test_an_alert_is_current_only_between_its_opening_and_its_end(iot_city):
+    add_rules(iot_city, [Rule("dust", "above", "alarm", property="pm10", threshold=150, clear=120)])
+    feed(iot_city, "ws.dust", [100, 160, 140, 155, 130, 119, 125])
+    (alert,) = list_alerts(iot_city)
+    assert list_alerts(iot_city, at=at(0.5)) == []
+    assert [a["id"] for a in list_alerts(iot_city, at=at(1))] == [alert["id"]]
+    assert [a["id"] for a in list_alerts(iot_city, at=at(4.9))] == [alert["id"]]
+    assert list_alerts(iot_city, at=at(5)) == []
 
 
 def test_an_alert_stays_active_across_batches_until_the_value_clears(iot_city):

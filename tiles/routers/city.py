@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
 from cim.analysis.kpis import kpis as city_kpis
 from cim.analysis.kpis import screen_rules
+from cim.errors import QueryError
 from cim.model.catalog import LayerInfo, visible_layers
 from serving.features.card import feature_card
 from serving.features.search import MAX_LIMIT
@@ -74,8 +76,16 @@ def search(city: CityDep, role: Role,
 @router.get("/kpis", summary="Key figures of a mode", response_model=list[dict[str, Any]])
 def kpis(city: CityDep, role: Role,
          mode: Annotated[Literal["plan", "build", "manage", "operate"], Query(description="Viewer mode.")] = "plan",
-         ) -> list[dict[str, Any]]:
+         at: Annotated[datetime | None, Query(description="Operate mode: the figures at this time (ISO 8601 with "
+                                                          "zone), e.g. the viewer's time slider; default now.")]
+         = None) -> list[dict[str, Any]]:
     """The figures the viewer shows for a mode (operate is filled by the IoT part when present)."""
+    if mode == "operate" and at is not None:  # operate's figures are all the IoT part's; it takes a time
+        from cim.iot.kpis import kpis as operate_kpis
+
+        if at.tzinfo is None:
+            raise QueryError("at has no time zone: add one, e.g. Z or +08:00")
+        return operate_kpis(city, mode, role, at=at)
     return city_kpis(city, mode, role=role)
 
 

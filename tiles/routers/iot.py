@@ -14,9 +14,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cim.errors import QueryError
-from cim.iot import acknowledge_alert, close_alert, get_alert, latest, list_alerts, series
+from cim.iot import acknowledge_alert, close_alert, data_period, get_alert, latest, list_alerts, series
 from cim.iot.errors import EntityNotFound
 from cim.iot.events import EventBus, jsonable
+from cim.iot.series import last_time_before
 from tiles.dependencies import CityDep, Role, requires
 
 router = APIRouter(tags=["IoT"])
@@ -47,14 +48,33 @@ _LATEST_KEYS = ("datastream_id", "thing_id", "feature_id", "name", "property", "
                 "lon", "lat", "key", "thing", "feature_class")
 
 
+At = Annotated[datetime | None, Query(description="As of this time (ISO 8601 with zone): values, statuses and "
+                                                   "alerts current then; default now.")]
+
+
+def _aware(name: str, when: datetime | None) -> datetime | None:
+    if when is not None and when.tzinfo is None:
+        raise QueryError(f"{name} has no time zone: add one, e.g. Z or +08:00")
+    return when
+
+
 @router.get("/api/sensors/latest", summary="Newest value and status of every sensor you may see",
             response_model=list[dict[str, Any]])
 def sensors_latest(city: CityDep, role: Role,
-                   bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north (lon/lat)")]
-                   = None) -> list[dict[str, Any]]:
+                   bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north (lon/lat); "
+                                                     "tested against the position you may see")] = None,
+                   at: At = None) -> list[dict[str, Any]]:
     """One row per datastream: value, time, status (ok, warn, alarm, stale) and position (lon/lat)."""
-    table = latest(city, bbox=_bbox(bbox), bbox_crs="EPSG:4326" if bbox else None, role=role)
+    table = latest(city, bbox=_bbox(bbox), bbox_crs="EPSG:4326" if bbox else None, role=role,
+                   at=_aware("at", at))
     return [jsonable({k: r[k] for k in _LATEST_KEYS}) for r in table.to_pylist()]
+
+
+@router.get("/api/sensors/period", summary="The period your sensors' data covers, and the city's time zone",
+            response_model=dict[str, Any])
+def sensors_period(city: CityDep, role: Role) -> dict[str, Any]:
+    """``first`` and ``last`` observation, ``live`` (last within a day of now), ``timezone``, ``now``."""
+    return jsonable(data_period(city, role=role))
 
 
 @router.get("/api/sensors/{datastream_id}/series", summary="A sensor's values over time",
@@ -62,25 +82,28 @@ def sensors_latest(city: CityDep, role: Role,
 def sensor_series(
     city: CityDep, role: Role,
     datastream_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="Datastream id.")],
-    start: Annotated[datetime | None, Query(description="From (ISO 8601 with zone); default end − 24 h.")] = None,
-    end: Annotated[datetime | None, Query(description="Until (ISO 8601 with zone); default the newest value.")]
+    start: Annotated[datetime | None, Query(description="From (ISO 8601 with zone); default: the 24 h up to the "
+                                                        "last reading before end.")] = None,
+    end: Annotated[datetime | None, Query(description="Until (ISO 8601 with zone); default just after the "
+                                                      "newest value.")] = None,
+    bucket: Annotated[str | None, Query(max_length=20, description="Downsample: 30s, 5m, 1h, 1d, PT15M (days "
+                                                                   "start at local midnight in the city's time "
+                                                                   "zone); default chosen for about 2000 points.")]
     = None,
-    bucket: Annotated[str | None, Query(max_length=20, description="Downsample: 30s, 5m, 1h, PT15M; "
-                                                                   "default chosen for about 2000 points.")] = None,
 ) -> dict[str, Any]:
     """``{"times", "values"}`` (and ``min``, ``max``, ``count`` per bucket when downsampled)."""
     row = latest(city, datastreams=[datastream_id], role=role).to_pylist()
     if not row:
         raise EntityNotFound(f"no sensor datastream {datastream_id}")
-    for name, when in (("start", start), ("end", end)):
-        if when is not None and when.tzinfo is None:
-            raise QueryError(f"{name} has no time zone: add one, e.g. Z or +08:00")
+    start, end = _aware("start", start), _aware("end", end)
     end = end or (row[0]["time"] + timedelta(microseconds=1) if row[0]["time"] else datetime.now(UTC))
-    start = start or end - timedelta(hours=24)
+    if start is None:  # the last readings before end, even when the 24 h before end are empty
+        last = last_time_before(city, datastream_id, end)
+        start = (last + timedelta(microseconds=1) if last else end) - timedelta(hours=24)
     if start >= end:
         raise QueryError("start must be before end")
     bucket = bucket or _auto_bucket(start, end)
-    table = series(city, datastream_id, start=start, end=end, bucket=bucket)
+    table = series(city, datastream_id, start=start, end=end, bucket=bucket, role=role)
     out: dict[str, Any] = {"datastream_id": datastream_id, "unit": row[0]["unit"], "bucket": bucket,
                            "times": [t.isoformat() for t in table.column("time").to_pylist()],
                            "values": table.column("value").to_pylist()}
@@ -103,9 +126,14 @@ def alerts(city: CityDep, role: Role,
            state: Annotated[Literal["open", "acknowledged", "closed"] | None,
                             Query(description="open = not closed yet")] = None,
            level: Annotated[Literal["warn", "alarm"] | None, Query()] = None,
+           current: Annotated[bool | None, Query(description="Only alerts current at `at` (default now): raised "
+                                                             "by then and not ended by then.")] = None,
+           at: Annotated[datetime | None, Query(description="Alerts current at this time (ISO 8601 with zone).")]
+           = None,
            limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> list[dict[str, Any]]:
     """Each alert with rule, level, state, datastream, feature, message, times and position."""
-    return [jsonable(a) for a in list_alerts(city, state=state, level=level, limit=limit, role=role)]
+    return [jsonable(a) for a in list_alerts(city, state=state, level=level, limit=limit, role=role,
+                                             at=_aware("at", at), current=current)]
 
 
 def _who(role: str, body: dict[str, Any] | None) -> tuple[str, str | None]:
@@ -180,7 +208,7 @@ async def _stream(request: Request, city: Any, role: str, bus: EventBus, queue: 
                 visible = await asyncio.to_thread(_visible_datastreams, city, role)  # maybe a new sensor
                 if data.get("datastream_id") not in visible:
                     continue
-            if kind == "alert" and role != "admin":  # positions as this role may see them
+            if kind == "alert" and visible is not None:  # positions as this role may see them
                 rows = await asyncio.to_thread(list_alerts, city, ids=[data["id"]], role=role)
                 data = jsonable(rows[0]) if rows else data
             yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
@@ -190,6 +218,6 @@ async def _stream(request: Request, city: Any, role: str, bus: EventBus, queue: 
 
 def _visible_datastreams(city: Any, role: str) -> set[int] | None:
     """Datastream ids the role may see (None: all)."""
-    if role == "admin":
-        return None
-    return set(latest(city, role=role).column("datastream_id").to_pylist())
+    from cim.iot.visibility import visible_datastreams
+
+    return visible_datastreams(city, role)

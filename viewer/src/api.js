@@ -62,8 +62,9 @@ export const api = {
   items: (layer, params) => getJSON(`/collections/${encodeURIComponent(layer)}/items`, params),
   feature: (id) => getJSON(`/api/features/${encodeURIComponent(id)}`),
   search: (q, limit = 10) => getJSON('/api/search', { q, limit }),
-  kpis: (mode) => getOptional('/api/kpis', { mode }, []),
-  sensorsLatest: (bbox) => getOptional('/api/sensors/latest', bbox ? { bbox: bbox.join(',') } : null, []),
+  kpis: (mode, at) => getOptional('/api/kpis', { mode, at }, []),
+  sensorsLatest: (bbox, at) => getOptional('/api/sensors/latest', { bbox: bbox?.join(','), at }, []),
   series: (id, params) => getJSON(`/api/sensors/${encodeURIComponent(id)}/series`, params),
-  alerts: () => getOptional('/api/alerts', { state: 'open' }, []),
+  alerts: (at) => getOptional('/api/alerts', at ? { at } : { current: true }, []),
+  period: () => getOptional('/api/sensors/period', null, null),
 };

@@ -197,11 +197,9 @@ function afterRender() {
   }
 }
 
-/** Alerts open at the chosen time (all open ones when the slider is at now). */
+/** Alerts current at the slider's time (the server answers for that time; now when the slider is at now). */
 export function visibleAlerts() {
-  if (!state.asOf) return state.alerts;
-  const limit = Date.parse(state.asOf);
-  return state.alerts.filter((a) => !a.opened_at || Date.parse(a.opened_at) <= limit);
+  return state.alerts;
 }
 
 function getTooltip({ object, layer }) {
@@ -347,7 +345,7 @@ export async function refreshKpis() {
   const mine = ++kpiAsked;
   const mode = state.mode;
   try {
-    const kpis = await api.kpis(mode);
+    const kpis = await api.kpis(mode, state.asOf);
     if (mine === kpiAsked) renderKpis(kpis);
   } catch {
     if (mine === kpiAsked) renderKpis([]);
@@ -358,12 +356,13 @@ export async function refreshKpis() {
 // stream opens first so that nothing between the first fetch and the subscription is lost.
 let pending = [];
 
-/** Live observation → sensor colour and value, without reload. */
+/** Live observation → sensor colour and value, without reload (not while the slider shows a past time). */
 export function onObservation(obs) {
   if (pending) {
     pending.push(['observation', obs]);
     return;
   }
+  if (state.asOf) return;
   const changed = applyObservation(state.sensors, obs);
   if (!changed) return;
   state.sensorVersion++;
@@ -377,6 +376,7 @@ export function onAlert(alert) {
     pending.push(['alert', alert]);
     return;
   }
+  if (state.asOf) return;
   state.alerts = applyAlert(state.alerts, alert);
   state.alertVersion++;
   const sensor = applyAlertToSensor(state.sensors, alert);
@@ -407,7 +407,8 @@ function scheduleKpis() {
 
 /** Load sensors, alerts, tile zoom ranges and worksite boxes (all optional parts of the server). */
 export async function loadSideData() {
-  const [sensors, alerts] = await Promise.all([api.sensorsLatest(), api.alerts(), loadWorksites()]);
+  const [sensors, alerts] = await Promise.all([api.sensorsLatest(null, state.asOf), api.alerts(state.asOf),
+    loadWorksites()]);
   state.sensors = sensors || [];
   state.alerts = alerts || [];
   state.sensorVersion++;
@@ -463,10 +464,18 @@ export function switchLanguage(value) {
   if (state.selection || state.selectedSensor) select(state.selection?.id || null, { sensor: state.selectedSensor });
 }
 
-/** As-of time from the slider (ISO) or null for now. */
-export function setAsOf(iso) {
+let asOfAsked = 0;
+/** As-of time from the slider (ISO) or null for now: sensors, alerts and KPIs as they were then. */
+export async function setAsOf(iso) {
   state.asOf = iso;
-  renderAlerts(visibleAlerts(), pickAlert);
+  const mine = ++asOfAsked;
+  const [sensors, alerts] = await Promise.all([api.sensorsLatest(null, iso), api.alerts(iso)]);
+  if (mine !== asOfAsked) return;
+  state.sensors = sensors || [];
+  state.alerts = alerts || [];
+  state.sensorVersion++;
   state.alertVersion++;
+  renderAlerts(visibleAlerts(), pickAlert);
   redraw();
+  refreshKpis();
 }

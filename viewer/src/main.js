@@ -12,6 +12,7 @@ import { debounce } from './ui/dom.js';
 import { createMeasureTool } from './ui/measuretool.js';
 import { initSearch } from './ui/search.js';
 import { initTimeSlider } from './ui/timeslider.js';
+import { initialAsOf, loadTimeline } from './timeline.js';
 
 // What the page tests (and a curious user in the console) can read.
 window.cim = {
@@ -62,17 +63,6 @@ function initControls(measure) {
   document.getElementById('map').addEventListener('dblclick', () => measure.active && measure.finish());
 }
 
-async function timeStart() {
-  const collections = await api.collections().catch(() => null);
-  const starts = (collections?.collections || [])
-    .map((c) => c.extent?.temporal?.interval?.[0]?.[0])
-    .filter(Boolean)
-    .map((s) => new Date(s).getTime())
-    .filter(Number.isFinite);
-  const week = Date.now() - 7 * 24 * 3600 * 1000;
-  return new Date(Math.min(week, ...starts));
-}
-
 function showFatal(message) {
   const el = document.getElementById('fatal');
   el.hidden = false;
@@ -93,6 +83,7 @@ async function start() {
     return;
   }
   state.city = city;
+  const timeline = loadTimeline(); // the data's own period and the city's clock, beside the first tiles
   document.getElementById('city-name').textContent = city.name || '';
   const fromHash = window.location.hash.slice(1);
   state.mode = MODES.includes(fromHash) ? fromHash : 'plan';
@@ -102,6 +93,8 @@ async function start() {
     createDeck(city, measure, resolve);
     setTimeout(resolve, 3000);
   });
+  const range = await timeline;
+  state.asOf = initialAsOf(range); // history opens on its last reading, live data on now
   await setMode(state.mode);
   initSearch(async (r) => {
     window.cim.moving = true; // the flight starts once the feature's height is known
@@ -124,7 +117,7 @@ async function start() {
   await Promise.all([loadSideData(), zooms]);
   window.cim.dataLoaded = true;
   refreshSidebar();
-  initTimeSlider(await timeStart(), debounce(setAsOf, 150));
+  initTimeSlider(range, debounce(setAsOf, 150));
 }
 
 start();

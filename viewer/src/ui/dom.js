@@ -39,10 +39,31 @@ export function show(value) {
   return String(value);
 }
 
-/** Local date-time 'YYYY-MM-DD HH:mm' of an ISO string or Date. */
+let clock = null;
+
+/**
+ * Show times on the city's clock from now on: `zone` is an IANA name (the city's time zone, e.g.
+ * 'Asia/Shanghai'); null or an unknown name falls back to the browser's own zone.
+ */
+export function setTimeZone(zone) {
+  try {
+    clock = zone ? new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+      hourCycle: 'h23',
+    }) : null;
+  } catch {
+    clock = null;
+  }
+}
+
+/** Date-time 'YYYY-MM-DD HH:mm' of an ISO string or Date on the city's clock (see setTimeZone). */
 export function when(value) {
   const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value ?? '—');
+  if (clock) {
+    const part = Object.fromEntries(clock.formatToParts(d).map((x) => [x.type, x.value]));
+    return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}`;
+  }
   const p = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }

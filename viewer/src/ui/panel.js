@@ -106,12 +106,12 @@ function sensorBlock(s) {
     s.feature_id ? h('div', { class: 'muted' }, `${t('panel.parents')}: ${s.feature_id}`) : null);
 }
 
+// The sensor's last readings: the server picks the 24 h up to its last reading before the slider's
+// time (or its newest), so a sensor silent for a while still shows what it last said.
 async function drawSeries(sensor, asOf, mine) {
-  const end = asOf ? new Date(asOf) : new Date();
-  const start = new Date(end.getTime() - 24 * 3600 * 1000);
   let series = { times: [], values: [] };
   try {
-    series = await api.series(sensor.datastream_id, { start: start.toISOString(), end: end.toISOString() });
+    series = await api.series(sensor.datastream_id, asOf ? { end: new Date(asOf).toISOString() } : {});
   } catch {
     /* no series: an empty sparkline says so */
   }
