@@ -22,7 +22,7 @@ from cim.access import view_of
 from cim.analysis.compliance import check_compliance
 from cim.analysis.rules import NEEDS, load_rules
 from cim.errors import ValidationError
-from cim.model.catalog import LayerInfo, all_layers, model_version
+from cim.model.catalog import LayerInfo, all_layers, class_census, model_version
 from cim.model.relations import features, prop
 
 if TYPE_CHECKING:
@@ -73,22 +73,38 @@ def _provider(module: str) -> Callable[..., list[dict[str, Any]]] | None:
         raise
 
 
-def _of_class(layers: dict[str, LayerInfo], cls: str) -> list[LayerInfo]:
-    return [i for i in layers.values() if (i.feature_class or "").lower() == cls.lower()]
+@dataclass(frozen=True)
+class _Holding:
+    """The visible layers holding features of one class (a CityJSON layer holds several), and how many."""
+
+    cls: str
+    infos: tuple[LayerInfo, ...]
+    count: int
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def relation(self, columns: str, where: str | None = None) -> str:
+        return features(layers=[i.name for i in self.infos], classes=[self.cls], columns=columns, where=where)
 
 
-def _count(city: City, infos: list[LayerInfo], where: str | None = None) -> int:
-    if not infos:
+def _of_class(city: City, layers: dict[str, LayerInfo], cls: str) -> _Holding:
+    census = class_census(city)
+    counts = {name: sum(n for (c, _), n in census.get(name, {}).items() if c == cls) for name in layers}
+    infos = tuple(layers[name] for name, n in counts.items() if n)
+    return _Holding(cls, infos, sum(counts.values()))
+
+
+def _count(city: City, held: _Holding, where: str | None = None) -> int:
+    if not held:
         return 0
-    return int(city.store.scalar(features(layers=_names(infos), columns="count(*)", where=where)) or 0)
+    if where is None:
+        return held.count
+    return int(city.store.scalar(held.relation("count(*)", where)) or 0)
 
 
-def _names(infos: list[LayerInfo]) -> list[str]:
-    return [i.name for i in infos]
-
-
-def _flag(info_list: list[LayerInfo], field: str) -> bool:
-    return any(field in i.field_names for i in info_list)
+def _flag(held: _Holding, field: str) -> bool:
+    return any(field in i.field_names for i in held.infos)
 
 
 #: rule → the KPI card of its failures on the 规划 screen
@@ -109,9 +125,9 @@ _engine: dict[tuple[int, str], dict[str, ScreenRule]] = {}
 
 
 def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
-    parcels, buildings = _of_class(layers, "Parcel"), _of_class(layers, "Building")
-    out = [kpi("parcels", "地块", "Parcels", _count(city, parcels)),
-           kpi("buildings", "建筑", "Buildings", _count(city, buildings))]
+    parcels, buildings = _of_class(city, layers, "Parcel"), _of_class(city, layers, "Building")
+    out = [kpi(key, zh, en, held.count) for key, zh, en, held in (
+        ("parcels", "地块", "Parcels", parcels), ("buildings", "建筑", "Buildings", buildings)) if held]
     for rule, found in screen_rules(city, set(layers)).items():
         key, zh, en, level = RULE_CARDS[rule]
         n = len(found.failures)
@@ -147,7 +163,7 @@ def _run_screen_rules(city: City) -> dict[str, ScreenRule]:
 
 
 def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
-    parcels = _of_class(layers, "Parcel")
+    parcels = _of_class(city, layers, "Parcel")
     out = []
     if _flag(parcels, "worksite"):
         n = _count(city, parcels, prop("worksite", "BOOLEAN"))
@@ -158,33 +174,32 @@ def _build(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     return out
 
 
-def _length_km(city: City, infos: list[LayerInfo]) -> float:
-    if not infos:
+def _length_km(city: City, held: _Holding) -> float:
+    if not held:
         return 0.0
-    metres = city.store.scalar(features(
-        layers=_names(infos),
-        columns="sum(CASE WHEN ST_Dimension(geom) = 2 THEN ST_Perimeter(geom) / 2 ELSE ST_Length(geom) END)"))
+    metres = city.store.scalar(held.relation(
+        "sum(CASE WHEN ST_Dimension(geom) = 2 THEN ST_Perimeter(geom) / 2 ELSE ST_Length(geom) END)"))
     return round(float(metres or 0) / 1000, 1)
 
 
-def _sum_field(city: City, infos: list[LayerInfo], field: str) -> float:
-    if not _flag(infos, field):
+def _sum_field(city: City, held: _Holding, field: str) -> float:
+    if not _flag(held, field):
         return 0
-    total = city.store.scalar(features(layers=_names(infos), columns=f"sum({prop(field)})"))
+    total = city.store.scalar(held.relation(f"sum({prop(field)})"))
     return int(total or 0)
 
 
 def _manage(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     out = []
-    pipes, tunnels = _of_class(layers, "Pipe"), _of_class(layers, "UtilityTunnel")
+    pipes, tunnels = _of_class(city, layers, "Pipe"), _of_class(city, layers, "UtilityTunnel")
     if pipes:
         out.append(kpi("pipes_km", "地下管线", "Pipelines", _length_km(city, pipes), "km"))
     if tunnels:
         out.append(kpi("tunnel_km", "综合管廊", "Utility tunnels", _length_km(city, tunnels), "km"))
-    roads = _of_class(layers, "Road")
+    roads = _of_class(city, layers, "Road")
     if roads:
         out.append(kpi("roads_km", "道路", "Roads", _length_km(city, roads), "km"))
-    lots = _of_class(layers, "ParkingLot")
+    lots = _of_class(city, layers, "ParkingLot")
     if lots:
         out.append(kpi("parking_capacity", "停车泊位", "Parking spaces", _sum_field(city, lots, "capacity")))
         if _flag(lots, "chargers"):

@@ -63,6 +63,7 @@ export const api = {
   feature: (id) => getJSON(`/api/features/${encodeURIComponent(id)}`),
   search: (q, limit = 10) => getJSON('/api/search', { q, limit }),
   kpis: (mode, at) => getOptional('/api/kpis', { mode, at }, []),
+  compliance: () => getOptional('/api/compliance', null, { features: [] }),
   sensorsLatest: (bbox, at) => getOptional('/api/sensors/latest', { bbox: bbox?.join(','), at }, []),
   series: (id, params) => getJSON(`/api/sensors/${encodeURIComponent(id)}/series`, params),
   alerts: (at) => getOptional('/api/alerts', at ? { at } : { current: true }, []),

@@ -91,7 +91,8 @@ function vectorStyle() {
   const k = state.below ? 8 : 1;
   const zRange = {};
   for (const [name, [lo, hi]] of Object.entries(state.zSeen)) zRange[name] = [Math.min(lo * k, 0), Math.max(hi, 0)];
-  return { mode: state.mode, below: state.below, depthScale: k, visible, tileZoom: state.tileZoom, zRange };
+  return { mode: state.mode, below: state.below, depthScale: k, visible, tileZoom: state.tileZoom, zRange,
+    failures: state.failures };
 }
 
 function onFeatures(role, features, name) {
@@ -106,6 +107,7 @@ function onFeatures(role, features, name) {
   for (const f of features) {
     if (role === 'parcels') add(state.seen.landUses, f.properties?.land_use);
     if (role === 'pipes') add(state.seen.networks, f.properties?.network);
+    if (role === 'parking' && Number(f.properties?.chargers) > 0) add(state.seen.flags, 'chargers');
   }
   if (grew) queueMicrotask(refreshLegend);
 }
@@ -317,7 +319,11 @@ function hasBim() {
 }
 
 function refreshLegend() {
-  renderLegend(legendFor(state.mode, state.seen, { hasBim: hasBim() }));
+  const roles = new Set(state.city.layers.map(layerRole));
+  renderLegend(legendFor(state.mode, state.seen, {
+    hasBim: hasBim(), roles, failures: state.failures.size, sensors: state.sensors.length,
+    worksites: state.worksiteBoxes.length,
+  }));
 }
 
 /** Re-render legend, toggles and alerts (after a mode or language change). */
@@ -326,8 +332,8 @@ export function refreshSidebar() {
   const items = [
     ...(state.basemap ? [{ name: PSEUDO.basemap, role: 'basemap' }] : []),
     ...state.city.layers.map((l) => ({ name: l.name, role: layerRole(l) })),
-    { name: PSEUDO.sensors, role: 'sensors' },
-    { name: PSEUDO.alerts, role: 'alerts' },
+    // sensors and alerts are offered only when the city has sensors
+    ...(state.sensors.length ? [{ name: PSEUDO.sensors, role: 'sensors' }, { name: PSEUDO.alerts, role: 'alerts' }] : []),
   ];
   const label = (it) => t(`layer.${it.name}`, it.role === 'bim' ? `${t('legend.bim')} · ${it.name}` : it.name);
   renderToggles(items.map((it) => ({ name: it.name, label: label(it), on: isVisible(it.name, it.role) })),
@@ -408,7 +414,7 @@ function scheduleKpis() {
 /** Load sensors, alerts, tile zoom ranges and worksite boxes (all optional parts of the server). */
 export async function loadSideData() {
   const [sensors, alerts] = await Promise.all([api.sensorsLatest(null, state.asOf), api.alerts(state.asOf),
-    loadWorksites()]);
+    loadWorksites(), loadFailures()]);
   state.sensors = sensors || [];
   state.alerts = alerts || [];
   state.sensorVersion++;
@@ -418,6 +424,7 @@ export async function loadSideData() {
   for (const [kind, data] of replay) (kind === 'alert' ? onAlert : onObservation)(data);
   renderAlerts(visibleAlerts(), pickAlert);
   if (state.mode === 'build') focusWorksites();
+  refreshSidebar();
   redraw();
 }
 
@@ -431,6 +438,17 @@ export async function loadTileZooms() {
       state.tileZoom[l.name] = [tj.minzoom, Math.min(tj.maxzoom, MAX_TILE_ZOOM)];
     }
   }));
+}
+
+/** Ids of the buildings the compliance engine found breaking a rule (the 规划 screen's red). */
+async function loadFailures() {
+  try {
+    const fc = await api.compliance();
+    state.failures = new Set((fc.features || []).filter((f) => f.properties?.subject_class === 'Building')
+      .map((f) => f.properties.subject));
+  } catch {
+    state.failures = new Set();
+  }
 }
 
 async function loadWorksites() {

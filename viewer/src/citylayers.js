@@ -31,9 +31,9 @@ const UNDERGROUND = new Set(['tunnel', 'pipes']);
 const num = (v, d = 0) => (Number.isFinite(Number(v)) && v !== null && v !== '' ? Number(v) : d);
 const truthy = (v) => v === true || v === 1 || v === 'true' || v === '1';
 
-/** True when a building breaks its parcel's height or setback rule. */
-export function isViolation(p) {
-  return truthy(p.violates_height) || truthy(p.violates_setback) || truthy(p.violation);
+/** True when the compliance engine found the feature breaking a rule (ids from /api/compliance). */
+export function isViolation(p, failures) {
+  return Boolean(failures && p && failures.has(p.id));
 }
 
 function lines(features) {
@@ -120,10 +120,17 @@ function renderRoads(props, style) {
   });
 }
 
+// A layer of buildings may hold other city objects too (a CityJSON model: roads, water, plant cover,
+// land use): only buildings stand up; the rest lie flat in the colour of what they are.
+const STANDING = new Set(['Building', 'BuildingPart']);
+const FLAT_BY_CLASS = { Road: COLORS.road, PlantCover: COLORS.green, GreenSpace: COLORS.green, WaterBody: [70, 130, 200] };
+const stands = (p) => !p.class || STANDING.has(p.class);
+
 function buildingColor(style) {
   return (f) => {
     const p = f.properties || {};
-    if (style.mode === 'plan') return isViolation(p) ? [...COLORS.violation, 255] : [...COLORS.building, 235];
+    if (!stands(p)) return [...(FLAT_BY_CLASS[p.class] || [150, 150, 160]), style.below ? 25 : 120];
+    if (style.mode === 'plan') return isViolation(p, style.failures) ? [...COLORS.violation, 255] : [...COLORS.building, 235];
     if (style.below) return [...COLORS.building, 25];
     if (style.mode === 'build') return [...COLORS.building, 90];
     return [...COLORS.building, style.mode === 'manage' ? 120 : 150];
@@ -137,10 +144,10 @@ function renderBuildings(props, style) {
     wireframe: false,
     filled: true,
     stroked: false,
-    getElevation: (f) => Math.max(num(f.properties?.height, 3), 1),
+    getElevation: (f) => (stands(f.properties || {}) ? Math.max(num(f.properties?.height, 3), 1) : 0),
     getFillColor: buildingColor(style),
     material: { ambient: 0.45, diffuse: 0.6, shininess: 16, specularColor: [60, 64, 70] },
-    updateTriggers: { getFillColor: [style.mode, style.below] },
+    updateTriggers: { getFillColor: [style.mode, style.below, style.failures?.size] },
   });
 }
 

@@ -53,7 +53,7 @@ export const LABELS = {
   'error.load': { zh: '加载失败', en: 'Failed to load' },
   'tip.far': { zh: '容积率 ≤', en: 'FAR ≤' },
   'tip.height': { zh: '限高', en: 'height ≤' },
-  'legend.violation': { zh: '违规建筑（超高 / 退线）', en: 'Violating building (height / setback)' },
+  'legend.violation': { zh: '违反规划条件的建筑', en: 'Building that breaks a planning rule' },
   'legend.building': { zh: '建筑体量', en: 'Building massing' },
   'legend.worksite': { zh: '施工工地', en: 'Worksite' },
   'legend.bim': { zh: 'BIM 模型', en: 'BIM model' },

@@ -28,36 +28,42 @@ function inside([w, s, e, n], lon, lat) {
 }
 
 /**
- * Legend rows of a mode: [{color, key | text}], using what the loaded tiles showed (land uses,
- * pipe networks) so the legend names only what is on the map.
+ * Legend rows of a mode: [{color, key | text}] — only for what the city has: its layers' roles,
+ * what the loaded tiles showed (land uses, pipe networks, chargers), the engine's rule failures,
+ * its worksites and sensors. A city without parking never sees a parking row.
  */
-export function legendFor(mode, seen, { hasBim = false } = {}) {
+export function legendFor(mode, seen, { hasBim = false, roles = new Set(), failures = 0, sensors = 0,
+  worksites = 0 } = {}) {
+  const when = (cond, row) => (cond ? [row] : []);
+  const status = sensors ? statusRows() : [];
   if (mode === 'plan') {
     const codes = [...(seen.landUses || [])].sort();
     return [
       ...codes.map((code) => ({ color: landUseColor(code), key: landUseKey(code), fallback: code })),
-      { color: COLORS.violation, key: 'legend.violation' },
-      { color: COLORS.building, key: 'legend.building' },
+      ...when(failures > 0, { color: COLORS.violation, key: 'legend.violation' }),
+      ...when(roles.has('buildings'), { color: COLORS.building, key: 'legend.building' }),
+      ...when(roles.has('roads'), { color: COLORS.road, key: 'legend.road' }),
+      ...when(roles.has('green'), { color: COLORS.green, key: 'legend.green' }),
     ];
   }
   if (mode === 'build') {
     return [
-      { color: COLORS.worksite, key: 'legend.worksite' },
-      ...(hasBim ? [{ color: [200, 200, 220], key: 'legend.bim' }] : []),
-      ...statusRows(),
+      ...when(worksites > 0, { color: COLORS.worksite, key: 'legend.worksite' }),
+      ...when(hasBim, { color: [200, 200, 220], key: 'legend.bim' }),
+      ...status,
     ];
   }
   if (mode === 'manage') {
     const networks = [...(seen.networks || [])].sort();
     return [
       ...networks.map((n) => ({ color: NETWORK_COLORS[n] || NETWORK_COLORS.other, key: `network.${n}`, fallback: n })),
-      { color: COLORS.tunnel, key: 'legend.tunnel' },
-      { color: COLORS.parking, key: 'legend.parking' },
-      { color: COLORS.charger, key: 'legend.chargers' },
-      { color: COLORS.road, key: 'legend.road' },
+      ...when(roles.has('tunnel'), { color: COLORS.tunnel, key: 'legend.tunnel' }),
+      ...when(roles.has('parking'), { color: COLORS.parking, key: 'legend.parking' }),
+      ...when(seen.flags?.has('chargers'), { color: COLORS.charger, key: 'legend.chargers' }),
+      ...when(roles.has('roads'), { color: COLORS.road, key: 'legend.road' }),
     ];
   }
-  return [...statusRows(), { color: STATUS_COLORS.alarm, key: 'legend.alert', ring: true }];
+  return sensors ? [...status, { color: STATUS_COLORS.alarm, key: 'legend.alert', ring: true }] : [];
 }
 
 function statusRows() {

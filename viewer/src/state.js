@@ -6,7 +6,7 @@ export const state = {
   below: false,
   asOf: null,
   toggles: {},
-  seen: { landUses: new Set(), networks: new Set() },
+  seen: { landUses: new Set(), networks: new Set(), flags: new Set() },
   sensors: [],
   sensorVersion: 0,
   alerts: [],
@@ -16,6 +16,7 @@ export const state = {
   tileZoom: {},
   zSeen: {},
   worksiteBoxes: [],
+  failures: new Set(), // ids of buildings the compliance engine found breaking a rule (/api/compliance)
   basemap: '',
   viewState: null,
   loaded: new Set(),

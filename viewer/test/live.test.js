@@ -53,3 +53,22 @@ test('server-sent events split into messages, keeping an unfinished one for the 
   assert.deepEqual(next.messages, [{ event: 'alert', data: '{"id": 2}' }]);
   assert.equal(next.rest, '');
 });
+
+test('a legend names only what the city has: no parking, tunnel or sensor rows for a city without them', () => {
+  const bare = { landUses: new Set(), networks: new Set(), flags: new Set() };
+  assert.deepEqual(legendFor('manage', bare, { roles: new Set(['roads', 'buildings']) }).map((r) => r.key),
+    ['legend.road']);
+  assert.deepEqual(legendFor('operate', bare, { sensors: 0 }), []);
+  assert.deepEqual(legendFor('build', bare, {}), []);
+  const plan = legendFor('plan', bare, { roles: new Set(['buildings']), failures: 0 }).map((r) => r.key);
+  assert.deepEqual(plan, ['legend.building']);
+});
+
+test('the plan legend shows rule failures only when the engine found some', () => {
+  const seen = { landUses: new Set(), networks: new Set(), flags: new Set() };
+  const keys = legendFor('plan', seen, { roles: new Set(['buildings']), failures: 3 }).map((r) => r.key);
+  assert.deepEqual(keys, ['legend.violation', 'legend.building']);
+  const manage = legendFor('manage', { ...seen, flags: new Set(['chargers']) },
+    { roles: new Set(['parking', 'tunnel']) }).map((r) => r.key);
+  assert.deepEqual(manage, ['legend.tunnel', 'legend.parking', 'legend.chargers']);
+});
