@@ -181,7 +181,7 @@ def test_the_server_listener_takes_its_credentials_from_cim_mqtt_settings(iot_ci
     monkeypatch.setenv("CIM_MQTT_PASSWORD", "listen-pw-1")
     prefix = topic_prefix(iot_city)
     with TestClient(create_app(iot_city, mqtt=locked_broker.address, prepare_tiles=False)) as client:
-        listener = client.app.state.iot_listener
+        listener = client.app.state.sensor_events.listener
         assert listener.connected.wait(15), listener.stats.last_error
         when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         with Publisher(locked_broker.address, auth=MqttAuth(username="gateway-ws", password="gateway-pw-2")) as pub:

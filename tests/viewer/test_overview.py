@@ -16,7 +16,7 @@ WGS84 = Geod(ellps="WGS84")
 
 #: legend lines each mode must show for the demo city (admin sees the restricted pipes)
 LEGEND = {
-    "plan": ["二类居住用地", "商业用地", "违规建筑（超高 / 退线）"],
+    "plan": ["二类居住用地", "商业用地", "违反规划条件的建筑"],
     "build": ["施工工地", "正常"],
     "manage": ["给水", "燃气", "电力", "综合管廊"],
     "operate": ["正常", "告警", "告警位置"],
