@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,7 +24,7 @@ class Format(StrEnum):
 def register(app: typer.Typer) -> None:
     """Add the core commands to ``app``."""
     app.command("init")(init)
-    app.command("ingest")(ingest)
+    app.command("ingest")(_ingest_command())
     app.command("layers")(layers)
     app.command("query")(query)
     app.command("info")(info)
@@ -41,42 +43,64 @@ def init(
     c.close()
 
 
-def ingest(
-    city: str = typer.Argument(..., help=CITY_HELP),
-    sources: list[Path] = typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
-                                         ".csv .tif .nc .ifc .city.json; each is atomic."),
-    layer: str = typer.Option(None, help="Target layer name (default: from the file or its layers)."),
-    source_layer: str = typer.Option(None, help="Only this layer of a multi-layer source (GeoPackage)."),
-    source_crs: str = typer.Option(None, help="CRS of a source that declares none, e.g. EPSG:4490."),
-    encoding: str = typer.Option(None, help="Text encoding of a shapefile's attributes, e.g. GB18030."),
-    phase: str = typer.Option(None, help="plan | build | manage | operate (default: plan; IFC: build)."),
-    classification: str = typer.Option(None, help="public | internal | restricted (default: public; "
-                                       "IFC: internal)."),
-    feature_class: str = typer.Option(None, "--class", help="Class of the features (Parcel, Building …)."),
-    id_field: str = typer.Option(None, help="Attribute holding a stable unique id."),
-    parent: str = typer.Option(None, help="LAYER.FIELD: the field names each feature's parent in LAYER "
-                               "(e.g. parcels.parcel_id links buildings to their parcel)."),
-    anchor: str = typer.Option(None, help="IFC without georeferencing: x,y[,z] in --anchor-crs."),
-    rotation: float = typer.Option(None, help="IFC anchor rotation: degrees counter-clockwise from grid "
-                                   "east to the model's x axis."),
-    anchor_crs: str = typer.Option(None, help="CRS of --anchor (default: the city's)."),
-    show_rejects: int = typer.Option(10, help="How many rejected rows to list."),
-) -> None:
-    """Put files into the city and print read / stored / repaired / rejected for each."""
+def _ingest(city: str, sources: list[Path], show_rejects: int = 10, **given: object) -> None:
+    """Put files into the city and print read / stored / repaired / rejected for each.
+
+    Each file is atomic. The options a file's kind does not take are refused naming the kind and
+    the options it does take.
+    """
     import cim
 
+    options = {k: v for k, v in given.items() if v is not None}
     c = cim.open(city)
     try:
         for source in sources:
-            options = _ingest_options(source, layer=layer, source_layer=source_layer, source_crs=source_crs,
-                                      encoding=encoding, phase=phase, classification=classification,
-                                      feature_class=feature_class, id_field=id_field, parent=parent, anchor=anchor,
-                                      rotation=rotation, anchor_crs=anchor_crs)
             result = _ingest_with_progress(c, source, options)
             for report in result if isinstance(result, list) else [result]:
                 _print_report(report, show_rejects)
     finally:
         c.close()
+
+
+def _ingest_command() -> Callable[..., None]:
+    """``cim ingest`` with one flag per ingest option, built from the readers' options classes."""
+    from cim.ingest.options import describe_options
+
+    params = [
+        inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help=CITY_HELP)),
+        inspect.Parameter("sources", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
+                          default=typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
+                                                 ".csv .tif .nc .ifc .city.json; each is atomic.")),
+    ]
+    for name, spec in describe_options().items():
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=spec["type"],
+                                        default=typer.Option(None, spec["flag"], help=_option_help(spec))))
+    params.append(inspect.Parameter("show_rejects", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                                    default=typer.Option(10, help="How many rejected rows to list.")))
+
+    def ingest(**kwargs: object) -> None:
+        _ingest(**kwargs)  # type: ignore[arg-type]
+
+    ingest.__doc__ = _ingest.__doc__
+    ingest.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    ingest.__annotations__ = {}
+    return ingest
+
+
+def _option_help(spec: dict[str, object]) -> str:
+    """An option's help, with the kinds of source that take it and its default for each."""
+    from cim.ingest.options import OPTIONS
+
+    kinds, defaults = list(spec["kinds"]), dict(spec["defaults"])  # type: ignore[call-overload]
+    text = str(spec["help"]).rstrip(".")
+    if defaults:
+        first = next(iter(defaults.values()))
+        others = [f"{k}: {v}" for k, v in defaults.items() if v != first]
+        text += f" (default: {'; '.join([str(first), *others])})"
+    if len(kinds) < len(OPTIONS):
+        text += f" — {', '.join(kinds)} only"
+    return text + "."
 
 
 def _ingest_with_progress(city: object, source: Path, options: dict[str, object]) -> object:
@@ -91,25 +115,6 @@ def _ingest_with_progress(city: object, source: Path, options: dict[str, object]
             bar.update(task, description=message, completed=fraction)
 
         return city.ingest(source, progress=report, **options)  # type: ignore[attr-defined]
-
-
-def _ingest_options(source: Path, **given: object) -> dict[str, object]:
-    from cim.ingest.source import source_kind
-
-    kind = source_kind(source)
-    allowed = {
-        "vector": {"layer", "source_layer", "source_crs", "encoding", "phase", "classification",
-                   "feature_class", "id_field", "parent"},
-        "raster": {"layer", "source_crs", "phase", "classification"},
-        "ifc": {"layer", "phase", "classification", "anchor", "rotation", "anchor_crs"},
-        "cityjson": {"layer", "source_crs", "phase", "classification"},
-    }[kind]
-    options = {k: v for k, v in given.items() if v is not None}
-    wrong = sorted(set(options) - allowed - {"phase", "classification"})
-    if wrong:
-        flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
-        fail(f"{flags} does not apply to {kind} sources like {source.name}")
-    return {k: v for k, v in options.items() if k in allowed}
 
 
 def _print_report(report: object, show_rejects: int) -> None:
