@@ -78,7 +78,8 @@ class City:
         ).to_pandas()
 
     def layer(self, name: str) -> dict[str, Any]:
-        """One layer's catalogue row; ``LayerNotFound`` lists the layers there are."""
+        """One layer's catalogue row, with its ``profile`` (what the layer is, a ``LayerProfile``, or
+        None); ``LayerNotFound`` lists the layers there are."""
         table = self.store.arrow("SELECT * FROM layers WHERE name = ?", [name])
         if table.num_rows == 0:
             names = [r[0] for r in self.store.rows("SELECT name FROM layers ORDER BY name")]
@@ -88,6 +89,9 @@ class City:
         for key in ("fields", "properties"):
             if isinstance(row.get(key), str):
                 row[key] = json.loads(row[key])
+        from cim.model.profile import LayerProfile
+
+        row["profile"] = LayerProfile.from_json((row.get("properties") or {}).get("profile"))
         return row
 
     def history(self, layer: str | None = None) -> pd.DataFrame:

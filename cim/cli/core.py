@@ -8,8 +8,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
+import click
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from cim.cli.common import CITY_HELP, console, fail
 
@@ -25,7 +27,12 @@ def register(app: typer.Typer) -> None:
     """Add the core commands to ``app``."""
     app.command("init")(init)
     app.command("ingest")(_ingest_command())
-    app.command("layers")(layers)
+    layers_app = typer.Typer(cls=_ListUnlessNamed, no_args_is_help=True,
+                             help="The city's layers: `cim layers CITY` lists them with their class and height "
+                                  "source; `cim layers set CITY LAYER …` changes what a layer is (its profile).")
+    layers_app.command("list")(layers)
+    layers_app.command("set")(_layers_set_command())
+    app.add_typer(layers_app, name="layers")
     app.command("query")(query)
     app.command("info")(info)
 
@@ -43,19 +50,26 @@ def init(
     c.close()
 
 
-def _ingest(city: str, sources: list[Path], show_rejects: int = 10, **given: object) -> None:
-    """Put files into the city and print read / stored / repaired / rejected for each.
+def _ingest(city: str, sources: list[Path], show_rejects: int = 10, profile: Path | None = None,
+            **given: object) -> None:
+    """Put files (or every source in a folder) into the city and print read / stored / repaired /
+    rejected for each.
 
     Each file is atomic. The options a file's kind does not take are refused naming the kind and
-    the options it does take.
+    the options it does take. ``--profile`` names a YAML file of options per source (see
+    docs/ingest.md); the command line's options override it.
     """
     import cim
+    from cim.ingest.folder import expand_sources, load_profiles, plan_sources
 
-    options = {k: v for k, v in given.items() if v is not None}
+    profiles = load_profiles(profile) if profile is not None else None
+    if profiles is not None:
+        for pattern in profiles.unmatched(expand_sources(sources)):
+            console.print(f"note: {profiles.source}: {pattern!r} matches none of the sources", highlight=False)
     c = cim.open(city)
     try:
-        for source in sources:
-            result = _ingest_with_progress(c, source, options)
+        for source, kind, options in plan_sources(sources, profiles=profiles, **given):
+            result = _ingest_with_progress(c, source, {"kind": kind, **options})
             for report in result if isinstance(result, list) else [result]:
                 _print_report(report, show_rejects)
     finally:
@@ -70,36 +84,49 @@ def _ingest_command() -> Callable[..., None]:
         inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
                           default=typer.Argument(..., help=CITY_HELP)),
         inspect.Parameter("sources", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
-                          default=typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
-                                                 ".csv .tif .nc .ifc .city.json; each is atomic.")),
+                          default=typer.Argument(..., help="Files or folders to ingest: .gpkg .shp .geojson .fgb "
+                                                 ".parquet .csv .tif .nc .ifc .city.json; each file is atomic.")),
+        *_option_parameters(describe_options()),
+        inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                          default=typer.Option(None, help="YAML file of options per source (class, height, "
+                                               "map …), e.g. for a folder; see docs/ingest.md.")),
+        inspect.Parameter("show_rejects", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                          default=typer.Option(10, help="How many rejected rows to list.")),
     ]
-    for name, spec in describe_options().items():
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=spec["type"],
-                                        default=typer.Option(None, spec["flag"], help=_option_help(spec))))
-    params.append(inspect.Parameter("show_rejects", inspect.Parameter.KEYWORD_ONLY, annotation=int,
-                                    default=typer.Option(10, help="How many rejected rows to list.")))
-
-    def ingest(**kwargs: object) -> None:
-        _ingest(**kwargs)  # type: ignore[arg-type]
-
-    ingest.__doc__ = _ingest.__doc__
-    ingest.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    ingest.__annotations__ = {}
-    return ingest
+    return _command(_ingest, params)
 
 
-def _option_help(spec: dict[str, object]) -> str:
-    """An option's help, with the kinds of source that take it and its default for each."""
+def _option_parameters(options: dict[str, dict[str, object]], *, kinds: bool = True) -> list[inspect.Parameter]:
+    """One keyword parameter (``--flag``, with its help) per ingest option."""
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=spec["type"],
+                              default=typer.Option(None, str(spec["flag"]), help=_option_help(spec, kinds=kinds)))
+            for name, spec in options.items()]
+
+
+def _command(function: Callable[..., None], params: list[inspect.Parameter]) -> Callable[..., None]:
+    """``function`` as a command whose parameters are ``params`` (built at run time)."""
+
+    def command(**kwargs: object) -> None:
+        function(**kwargs)
+
+    command.__doc__ = function.__doc__
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {}
+    return command
+
+
+def _option_help(spec: dict[str, object], *, kinds: bool = True) -> str:
+    """An option's help, with its default for each kind of source and (``kinds``) the kinds that take it."""
     from cim.ingest.options import OPTIONS
 
-    kinds, defaults = list(spec["kinds"]), dict(spec["defaults"])  # type: ignore[call-overload]
+    defaults = dict(spec["defaults"])  # type: ignore[call-overload]
     text = str(spec["help"]).rstrip(".")
     if defaults:
         first = next(iter(defaults.values()))
         others = [f"{k}: {v}" for k, v in defaults.items() if v != first]
         text += f" (default: {'; '.join([str(first), *others])})"
-    if len(kinds) < len(OPTIONS):
-        text += f" — {', '.join(kinds)} only"
+    if kinds and len(spec["kinds"]) < len(OPTIONS):  # type: ignore[arg-type]
+        text += f" — {', '.join(spec['kinds'])} only"  # type: ignore[arg-type]
     return text + "."
 
 
@@ -136,17 +163,76 @@ def _print_report(report: object, show_rejects: int) -> None:
         console.print(f"  … and {len(rejects) - show_rejects} more (see city.rejects('{r['layer']}'))")
 
 
+#: catalogue columns `cim layers` shows as a table, and their headings (json/csv give every column)
+_LAYER_TABLE = {"name": "name", "kind": "kind", "phase": "phase", "classification": "classification",
+                "feature_class": "class", "height_source": "height", "feature_count": "features",
+                "version": "version", "source_crs": "source CRS"}
+
+
+class _ListUnlessNamed(TyperGroup):
+    """``cim layers CITY`` lists (the ``list`` subcommand); ``cim layers set …`` runs ``set``."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "list", self.commands["list"], args
+        return super().resolve_command(ctx, args)
+
+
 def layers(city: str = typer.Argument(..., help=CITY_HELP),
            fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv.")) -> None:
-    """List the city's layers with kind, phase, classification and counts."""
+    """List the city's layers with kind, phase, classification, class, height source and counts."""
     import cim
+    from cim.model.catalog import all_layers
 
     c = cim.open(city, read_only=True)
     try:
         df = c.layers
+        profiles = {name: info.profile for name, info in all_layers(c).items()}
     finally:
         c.close()
+    df.insert(df.columns.get_loc("feature_class") + 1, "height_source",
+              [profiles[n].height_source if profiles.get(n) else "" for n in df["name"]])
+    if fmt is Format.table:  # what a layer is and how big, in a table that fits a terminal
+        df = df[list(_LAYER_TABLE)].rename(columns=_LAYER_TABLE)
     _print_frame(df, fmt)
+
+
+
+def _layers_set(city: str, layer: str, **given: object) -> None:
+    """Change what a vector layer is — class, CIM level, name, height, floors, base/roof, zoning
+    fields — as a new version with the same features and their heights recomputed (the source is
+    not read again)."""
+    import cim
+    from cim.ingest.set_profile import set_profile
+
+    c = cim.open(city)
+    try:
+        before = c.layer(layer)["version"]
+        profile = set_profile(c, layer, **{k: v for k, v in given.items() if v is not None})
+        info = c.layer(layer)
+    finally:
+        c.close()
+    what = "unchanged" if info["version"] == before else f"v{info['version']}"
+    console.print(f"[bold]{layer}[/] {what}: class {profile.feature_class}, height {profile.height_source}, "
+                  f"floors {profile.floors_field or '—'}, name {profile.name_field or '—'}"
+                  + (f", zoning {', '.join(f'{s}→{k}' for k, s in profile.zoning)}" if profile.zoning else "")
+                  + f" ({info['feature_count']:,} features)", highlight=False)
+
+
+def _layers_set_command() -> Callable[..., None]:
+    """``cim layers set`` with the profile flags of ``cim ingest`` (same names, same help)."""
+    from cim.ingest.options import describe_options
+    from cim.ingest.set_profile import PROFILE_OPTIONS
+
+    options = {k: v for k, v in describe_options().items() if k in PROFILE_OPTIONS}
+    params = [
+        inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help=CITY_HELP)),
+        inspect.Parameter("layer", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help="The vector layer whose profile changes.")),
+        *_option_parameters(options, kinds=False),
+    ]
+    return _command(_layers_set, params)
 
 
 def query(

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from cim.ingest.report import Progress, Reject, quiet
 from cim.model.meshes import StoredMesh
+from cim.model.profile import LayerProfile
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class SourceLayer:
     ``geom`` at least). ``attributes`` (same rows) become each feature's ``properties`` inside the
     database. ``meshes`` is a stream the pipeline stores inside its transaction; when features can
     only be built once that stream is drained (an IFC's footprints come from its meshes),
-    ``finish`` builds them then. ``parcel_links`` (feature id → footprint) asks the pipeline to set
+    ``finish`` builds them then. ``profile`` says what the layer is (stored in the catalogue).
+    ``parcel_links`` (feature id → footprint) asks the pipeline to set
     those features' parent to the current parcel under most of the footprint. ``side_files``
     (catalogue property → file) are moved beside the city under the new version's name.
     """
@@ -56,6 +58,7 @@ class SourceLayer:
     fields: list[dict[str, str]] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    profile: LayerProfile | None = None
     meshes: Iterable[StoredMesh] | None = None
     mesh_total: int = 0
     finish: Callable[[SourceLayer], None] | None = None

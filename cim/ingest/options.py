@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cim.errors import ValidationError
+from cim.model.profile import parse_height, parse_map
 from cim.model.vocabulary import check_classification, check_layer_name, check_phase
 
 
@@ -73,6 +74,29 @@ class VectorOptions(GeoOptions):
     wkt_column: str | None = option(help="CSV column holding WKT geometry (default: wkt/geometry/geom).")
     x_column: str | None = option(help="CSV column holding x / longitude (with --y-column).")
     y_column: str | None = option(help="CSV column holding y / latitude (with --x-column).")
+    cim_level: int | None = option(help="CIM level 1–7 of the features (CJJ/T 315; default 2).")
+    name_field: str | None = option(help="Field holding the features' names (default: name/名称 if present).")
+    height: str | None = option(help="FIELD:UNIT holding the height, UNIT m or floors (storeys × --floor-height), "
+                                     "e.g. 层数:floors (default: inferred from height/高度).")
+    floors: str | None = option(help="Field holding the number of floors (default: floors/层数/building:levels).")
+    floor_height: float | None = option(help="Metres per storey when a height counts floors (default 3).")
+    base_field: str | None = option(help="Field holding the base elevation, metres (default: z_min/bottom).")
+    roof_field: str | None = option(help="Field holding the roof elevation, metres (default: z_max/top).")
+    zoning: tuple[tuple[str, str], ...] | None = option(
+        flag="--map", cli_type=list[str],
+        help="SOURCE=RULE_FIELD: a zoning field playing a planning-rule field (height_limit, far_limit, "
+             "density_limit, green_min, setback, land_use), e.g. --map 限高=height_limit; repeatable.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.zoning is not None:
+            object.__setattr__(self, "zoning", parse_map(self.zoning))
+        if self.height is not None:
+            parse_height(self.height)
+        if self.cim_level is not None and not 1 <= int(self.cim_level) <= 7:
+            raise ValidationError(f"--cim-level {self.cim_level!r} must be 1–7 (CJJ/T 315)")
+        if self.floor_height is not None and self.floor_height <= 0:
+            raise ValidationError(f"--floor-height {self.floor_height!r} must be a positive number of metres")
 
 
 @dataclass(frozen=True, kw_only=True)

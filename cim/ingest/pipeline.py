@@ -117,6 +117,8 @@ def _ingest_layer(city: City, path: Path, reader: Reader, options: Options, targ
         os.replace(file, placed)
         moved.append(placed)
         data.properties[key] = placed.name
+    if data.profile is not None:
+        data.properties["profile"] = data.profile.to_json()
     spec = LayerSpec(name=target.layer, kind=data.kind, phase=options.phase, classification=options.classification,
                      feature_class=data.feature_class, source=str(path), source_crs=data.source_crs, checksum=digest,
                      fields=data.fields, properties=data.properties)

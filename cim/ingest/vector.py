@@ -12,7 +12,8 @@ import shapely
 from cim.errors import CRSError, SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import VectorOptions
-from cim.ingest.properties import feature_columns, infer_feature_class, parent_ids
+from cim.ingest.profiles import layer_profile
+from cim.ingest.properties import feature_ids, parent_ids, profile_columns
 from cim.ingest.source import layer_name_for
 
 if TYPE_CHECKING:
@@ -68,14 +69,17 @@ def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: R
     wkb, keep = _checked_geometries(ctx.city_crs, data, src_crs, out, datum=datum)
     ctx.progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
     attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
-    out.feature_class = options.feature_class or infer_feature_class(layer, data.geometry_type)
+    out.profile, notes = layer_profile(attrs, layer=layer, options=options, source=path.name,
+                                       geometry_type=data.geometry_type)
+    out.notes += [f"profile: {note}" for note in notes]
+    out.feature_class = out.profile.feature_class
     out.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
-    columns = feature_columns(attrs, layer=layer, rows=data.row_numbers[keep], id_field=options.id_field)
+    columns = {"id": feature_ids(attrs, layer=layer, rows=data.row_numbers[keep], id_field=options.id_field),
+               **profile_columns(attrs, out.profile)}
     if options.parent:
         columns["parent"] = parent_ids(attrs, options.parent)
     columns["class"] = pa.repeat(pa.scalar(out.feature_class), len(wkb))
     columns["geom"] = wkb
-    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(wkb))
     out.features, out.attributes = pa.table(columns), attrs
     return out
 

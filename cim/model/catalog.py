@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cim.access import View, view_of
 from cim.errors import LayerNotFound
+from cim.model.profile import LayerProfile
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -47,6 +48,8 @@ class LayerInfo:
     updated_at: str
     view: View = "full"
     field_names: frozenset[str] = field(default=frozenset(), compare=False)
+    #: what the layer is: class, name/height/floors/zoning fields (see ``cim.model.profile``)
+    profile: LayerProfile | None = None
 
     @property
     def is_vector(self) -> bool:
@@ -149,7 +152,8 @@ def _load(city: City) -> dict[str, LayerInfo]:
             bbox=bbox, bbox_4326=_to_4326(city.crs, bbox), fields=fields,
             properties=_json(r["properties"], {}),
             geometry_type=_GEOMETRY_KINDS.get(str(types.get(r["name"]) or "").upper()),
-            updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields))
+            updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields),
+            profile=LayerProfile.from_json(_json(r["properties"], {}).get("profile")))
     return out
 
 

@@ -2,7 +2,8 @@
 
 The ingest pipeline (``cim.ingest.pipeline``) locks the layers it writes (``lock_layers``), learns
 where they stand, and commits each new version here (``commit_version``), so versioning, history
-and reject reports behave the same whatever the source.
+and reject reports behave the same whatever the source. A changed profile makes a version from the
+current one without any source (``revise_layer``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from cim.model.relations import features, literal
 from cim.model.vocabulary import check_classification, check_layer_name, check_phase
 
 if TYPE_CHECKING:
     from cim.city import City
     from cim.ingest.report import IngestReport
+    from cim.model.profile import LayerProfile
 
 #: columns a features table handed to ``commit_version`` may carry; ``id``, ``class`` and ``geom``
 #: (WKB in the city CRS) are required, the rest default to NULL.
@@ -170,3 +173,38 @@ def _upsert_layer(city: City, spec: LayerSpec, version: int, count: int, bbox: t
          spec.source_crs, spec.checksum, version, count, *bbox,
          json.dumps(spec.fields, ensure_ascii=False), json.dumps(spec.properties, ensure_ascii=False),
          created, now])
+
+
+#: the columns of ``features``, in the order the table declares them
+_TABLE_COLUMNS = ("id", "layer", "class", "name", "cim_level", "lod", "phase", "geom", "z_min", "z_max", "height",
+                  "properties", "parent", "classification", "version", "valid_from", "valid_to")
+
+
+def revise_layer(city: City, name: str, profile: LayerProfile) -> int:
+    """A new version of a layer with the same features and the columns ``profile`` decides (class,
+    CIM level, name, z range, height in metres) recomputed from their stored properties — the
+    source is not read again. The old version stays readable with ``as_of``. Returns the version.
+    """
+    store = city.store
+    with store.transaction():
+        state = lock_layers(city, [name])[name]
+        row = city.layer(name)
+        version, now = state.next_version, datetime.now(UTC)
+        computed = profile.column_sql()
+        select = ", ".join(computed.get(c, c) for c in _TABLE_COLUMNS[:14])
+        relation = features(layers=[name], columns=f"{select}, {literal(version)}, {literal(now)}, NULL")
+        store.execute(f"INSERT INTO features ({', '.join(_TABLE_COLUMNS)}) {relation}")
+        store.execute("UPDATE features SET valid_to = ? WHERE layer = ? AND valid_to IS NULL AND version <> ?",
+                      [now, name, version])
+        count = int(store.scalar("SELECT count(*) FROM features WHERE layer = ? AND version = ?", [name, version]))
+        properties = {k: v for k, v in (row.get("properties") or {}).items()} | {"profile": profile.to_json()}
+        spec = LayerSpec(name=name, kind=row["kind"], phase=row["phase"], classification=row["classification"],
+                         feature_class=profile.feature_class or row["feature_class"], source=row["source"],
+                         source_crs=row["source_crs"], checksum=row["checksum"], fields=row.get("fields") or [],
+                         properties=properties)
+        _upsert_layer(city, spec, version, count, (row["minx"], row["miny"], row["maxx"], row["maxy"]), now)
+        store.execute("INSERT INTO layer_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [name, version, row["checksum"], row["source"], count, count, 0, 0, None, now])
+        city.record("edit", layer=name, version=version,
+                    details={"profile": profile.to_json(), "features": count, "from_version": state.version})
+    return version

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cim.errors", "cim.ingest.options"]
+MODULES = ["cim.errors", "cim.ingest.options", "cim.model.profile", "cim.ingest.profiles"]
 
 
 @pytest.mark.parametrize("name", MODULES)
