@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 
@@ -131,24 +130,18 @@ def to_domain(exc: BaseException) -> BaseException:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        mapped = to_domain(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-
-
 def domain_errors(function: F) -> F:
     """Decorate a public entry point of the model so reader errors leave it as ``cim`` errors."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _translating():
+        try:
             return function(*args, **kwargs)
+        except Exception as exc:
+            mapped = to_domain(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -64,14 +64,14 @@ def reader_for(kind: str, path: Path) -> Reader:
     return Reader(kind, getattr(module, plan), getattr(module, read), many)
 
 
-def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: Progress = quiet,
+def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: Progress | None = None,
            **given: Any) -> IngestReport | list[IngestReport]:
     """Put one source into the city: a vector source gives a list of reports (one per layer), a
     raster, IFC or CityJSON file one report.
 
     ``given`` are the options of the source's kind (``cim.ingest.options``); one it does not
     take is refused before anything is read. An unchanged source (same file, same options) is a
-    no-op that reports the current version.
+    no-op that reports the current version. ``progress(message, fraction)`` hears how far it is.
     """
     path = Path(path)
     kind = kind or source_kind(path)
@@ -80,7 +80,7 @@ def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: P
     targets = reader.plan(path, options)
     digest = file_digest(path)
     sums = {t.layer: checksum(digest, {**options.checksum_items(), "source_layer": t.part}) for t in targets}
-    ctx = ReadContext(city.crs, progress, lambda: city.data_dir)
+    ctx = ReadContext(city.crs, progress or quiet, lambda: city.data_dir)
     moved: list[Path] = []
     try:
         with city.store.transaction():

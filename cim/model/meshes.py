@@ -60,7 +60,7 @@ def write_meshes(city: City, meshes: Iterable[StoredMesh], layer: str, version: 
     """Store a stream of meshes as ``layer``'s ``version`` in batches (inside the writer's
     transaction), so a model with thousands of elements never sits in memory whole.
 
-    ``progress(done)`` is called after each batch. Returns how many meshes were stored.
+    ``progress(done)`` is called after each batch stored. Returns how many meshes were stored.
     """
     batch: list[StoredMesh] = []
     done = 0
@@ -74,6 +74,8 @@ def write_meshes(city: City, meshes: Iterable[StoredMesh], layer: str, version: 
                 progress(done)
     if batch:
         city.store.insert_arrow("meshes", to_rows(batch, layer, version))
+        if progress is not None:
+            progress(done)
     return done
 
 
