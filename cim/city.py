@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cim import migrations
-from cim.errors import CIMError, CityExists
+from cim.errors import CIMError, CityExists, CRSError, domain_errors
 from cim.model import catalog
 from cim.model import history as city_history
 from cim.model.vocabulary import DEFAULT_CRS
@@ -26,6 +26,9 @@ Output = Literal["geopandas", "arrow", "pandas"]
 
 class City:
     """A city model: layers of features (GIS, BIM, sensors) in one store, in one projected CRS.
+
+    Errors of the readers underneath (``gis``, ``bim``) leave its methods as ``cim`` errors
+    (``cim.errors.reader_errors``), so ``except cim.CIMError`` is enough.
 
     Example:
         >>> city = cim.create("qingdao.duckdb")          # doctest: +SKIP
@@ -73,7 +76,8 @@ class City:
         return catalog.catalogue(self.store).to_pandas()
 
     def layer(self, name: str) -> dict[str, Any]:
-        """One layer's catalogue row; ``LayerNotFound`` lists the layers there are."""
+        """One layer's catalogue row, with its ``profile`` (what the layer is, a ``LayerProfile``, or
+        None); ``LayerNotFound`` lists the layers there are."""
         return catalog.layer_row(self.store, name)
 
     def history(self, layer: str | None = None) -> pd.DataFrame:
@@ -86,6 +90,7 @@ class City:
         return city_history.rejects(self.store, layer, version).to_pandas()
 
     # -- reads -------------------------------------------------------------------------------
+    @domain_errors
     def features(
         self,
         layer: str | None = None,
@@ -109,12 +114,14 @@ class City:
             self, layer, bbox=bbox, bbox_crs=bbox_crs, where=where, as_of=as_of, limit=limit, output=output
         )
 
+    @domain_errors
     def feature(self, feature_id: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
         """One feature by its stable id, with its parent chain."""
         from cim.model.reads import get_feature
 
         return get_feature(self, feature_id, as_of=as_of)
 
+    @domain_errors
     def sql(self, query: str, params: list[Any] | None = None, *, output: Output = "arrow") -> Any:
         """Run SQL against the city (read it; writes go through ingest/edit so history is kept)."""
         from cim.model.reads import run_sql
@@ -122,36 +129,42 @@ class City:
         return run_sql(self, query, params, output=output)
 
     # spatial questions planners ask ------------------------------------------------------------
+    @domain_errors
     def within(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features wholly inside a geometry (shapely, WKT) or inside another feature (its id)."""
         from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "within", geometry, layer, **kw)
 
+    @domain_errors
     def intersecting(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features that intersect a geometry or another feature."""
         from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "intersects", geometry, layer, **kw)
 
+    @domain_errors
     def within_distance(self, geometry: Any, distance: float, layer: str | None = None, **kw: Any) -> Any:
         """Features within ``distance`` metres of a geometry or feature."""
         from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "dwithin", geometry, layer, distance=distance, **kw)
 
+    @domain_errors
     def nearest(self, geometry: Any, n: int = 5, layer: str | None = None, **kw: Any) -> Any:
         """The ``n`` nearest features to a geometry or feature, with their distance in metres."""
         from cim.model.reads import nearest
 
         return nearest(self, geometry, n, layer, **kw)
 
+    @domain_errors
     def spatial_join(self, left: str, right: str, *, predicate: str = "contains", **kw: Any) -> Any:
         """Id pairs of ``left`` and ``right`` features where ``predicate`` holds (parcel ⊃ building)."""
         from cim.model.reads import spatial_join
 
         return spatial_join(self, left, right, predicate=predicate, **kw)
 
+    @domain_errors
     def base_elevations(self, layer: str, *, dem: str | None = None, stat: str = "min") -> pd.DataFrame:
         """Ground height under each feature of ``layer`` from the city's DEM (``id``, ``base_elevation``)."""
         from cim.terrain import base_elevations
@@ -159,18 +172,21 @@ class City:
         return base_elevations(self, layer, dem=dem, stat=stat)
 
     # planning analysis and maps (cim.analysis, cim.map) ------------------------------------------
+    @domain_errors
     def indicators(self, by: str = "parcel", **kw: Any) -> Any:
         """容积率, 建筑密度, 绿地率, max height and counts per parcel/block/district; see cim.analysis.indicators."""
         from cim.analysis import indicators
 
         return indicators(self, by=by, **kw)
 
+    @domain_errors
     def check(self, **kw: Any) -> Any:
         """Planning-rule compliance of every building and parcel; see cim.analysis.check_compliance."""
         from cim.analysis import check_compliance
 
         return check_compliance(self, **kw)
 
+    @domain_errors
     def map(self, layers: Any = None, **kw: Any) -> Any:
         """An interactive deck.gl map that renders offline (Jupyter or HTML); see cim.map.city_map."""
         from cim.map import city_map
@@ -178,6 +194,7 @@ class City:
         return city_map(self, layers, **kw)
 
     # -- writes ------------------------------------------------------------------------------
+    @domain_errors
     def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
         """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""
         from cim.ingest import ingest
@@ -190,6 +207,7 @@ class City:
         city_history.record(self.store, action, layer=layer, version=version, details=details, actor=actor)
 
 
+@domain_errors
 def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = None,
            exist_ok: bool = False, timezone: str | None = None) -> City:
     """Create a new city in ``location`` with one projected storage CRS and a time zone (default
@@ -204,7 +222,7 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
     zone = check_timezone(timezone or DEFAULT_TIMEZONE)
     parsed = parse_crs(crs)
     if not parsed.is_projected:
-        raise CIMError(
+        raise CRSError(
             f"{crs} is not a projected CRS; a city stores metric coordinates: "
             "use e.g. EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)"
         )
@@ -246,6 +264,7 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
     return city
 
 
+@domain_errors
 def open(location: str | Path, *, read_only: bool = False) -> City:  # noqa: A001 - cim.open mirrors io.open
     """Open an existing city; pending schema migrations are applied (unless read-only)."""
     store = open_store(location, read_only=read_only)

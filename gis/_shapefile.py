@@ -75,11 +75,11 @@ def shapefile_encoding(shp: str, dbf: _Dbf | None, given: str | None) -> str:
 
 
 def _cpg_codec(text: str) -> str:
-    """A .cpg's content ("UTF-8", "936", "ANSI 1252", "GB2312" …) as a codec name.
+    """A .cpg's content ("UTF-8", "936", "ANSI 1252", "GB2312", "Big-5" …) as a codec name.
 
     Example:
-        >>> _cpg_codec("ANSI 936"), _cpg_codec("65001"), _cpg_codec("1251")
-        ('CP936', 'UTF-8', 'CP1251')
+        >>> _cpg_codec("ANSI 936"), _cpg_codec("65001"), _cpg_codec("1251"), _cpg_codec("Big-5")
+        ('CP936', 'UTF-8', 'CP1251', 'big5')
     """
     name = text.strip().splitlines()[0].strip()
     key = name.upper()
@@ -90,13 +90,31 @@ def _cpg_codec(text: str) -> str:
     return check_codec(f"CP{key}" if key.isdigit() else name)
 
 
+#: spellings GDAL (iconv) accepts that Python's codec registry does not, normalised (upper case,
+#: no '-', '_' or spaces) → the Python codec
+_ICONV_NAMES = {"BIG5": "big5", "BIGFIVE": "big5", "CNBIG5": "big5", "CSBIG5": "big5", "CP950": "cp950",
+                "MS950": "cp950", "WINDOWS950": "cp950", "BIG5HKSCS": "big5hkscs", "WINDOWS936": "gbk",
+                "MS936": "gbk", "EUCCN": "gb2312", "GB180302000": "gb18030", "WINDOWS932": "cp932",
+                "SHIFTJIS": "shift_jis", "SJIS": "shift_jis", "EUCKR": "euc_kr", "WINDOWS949": "cp949"}
+
+
 def check_codec(name: str) -> str:
-    """Refuse an encoding name Python does not know (GDAL's iconv knows the same names)."""
+    """The encoding name if Python knows it, else the Python codec of a spelling GDAL's iconv accepts
+    ("Big-5" → "big5"); an encoding neither knows is refused.
+
+    Example:
+        >>> check_codec("GB18030"), check_codec("Big-5"), check_codec("windows-936")
+        ('GB18030', 'big5', 'gbk')
+    """
     try:
         codecs.lookup(name)
-    except LookupError as exc:
-        raise SourceError(f"unknown text encoding {name!r}: use e.g. UTF-8, GB18030, CP1252") from exc
-    return name
+        return name
+    except LookupError:
+        pass
+    key = "".join(ch for ch in name.upper() if ch not in "-_ ")
+    if key in _ICONV_NAMES:
+        return _ICONV_NAMES[key]
+    raise SourceError(f"unknown text encoding {name!r}: use e.g. UTF-8, GB18030, BIG5, CP1252")
 
 
 def guess_encoding(samples: list[bytes]) -> str:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def _read_ogr(path: Path, kind: str, *, layer: str | None, encoding: str | None,
     table = table.append_column(pa.field("geometry", pa.binary()), geometry)
     crs = _source_crs(path, meta.get("crs"))
     if kind == "geojson" and crs is not None and same_crs(crs, "OGC:CRS84"):
+        _check_named_crs(path)  # GDAL reads an unknown legacy "crs" member as WGS 84
         crs = pyproj.CRS.from_user_input("OGC:CRS84")  # RFC 7946: GeoJSON is always lon/lat WGS 84
     return _finish(path, display, table, crs, source_crs, codec or meta.get("encoding") or "UTF-8")
 
@@ -203,6 +205,31 @@ def _source_crs(path: Path, text: str | None) -> pyproj.CRS | None:
     except CRSError as exc:
         raise CRSError(f"{path.name} states a CRS that PROJ cannot use ({str(text)[:60]}…): fix its "
                        ".prj / metadata, or convert the file with a tool that knows the CRS") from exc
+
+
+#: a GeoJSON 2008 ``"crs": {"type": "name", "properties": {"name": "..."}}`` member
+_NAMED_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"')
+_CRS_HEAD = 1 << 20
+
+
+def _check_named_crs(path: Path) -> None:
+    """Refuse a GeoJSON whose legacy ``crs`` member names a CRS PROJ does not know.
+
+    Why: GDAL falls back to WGS 84 for such a file, so projected coordinates would be stored as
+    lon/lat. The member is looked for in the first MiB, where writers put it.
+    """
+    with path.open("rb") as fh:
+        match = _NAMED_CRS.search(fh.read(_CRS_HEAD))
+    if match is None:
+        return
+    name = match.group(1).decode("utf-8", errors="replace")
+    try:
+        parse_crs(name)
+    except CRSError:
+        code = re.search(r"EPSG:+(?:[\d.]*:)?(\d+)$", name, re.IGNORECASE)
+        shown = f"EPSG:{code.group(1)}" if code else repr(name)
+        raise CRSError(f"{path.name}: its crs member names {shown}, a CRS PROJ does not know; fix the crs member "
+                       "(e.g. EPSG:4549), or remove it if the coordinates are lon/lat WGS 84") from None
 
 
 def _resolve_layer(path: Path, kind: str, layer: str | None) -> tuple[str, str, str]:

@@ -24,10 +24,10 @@ CITY_HELP = "The city: a .duckdb file, or a postgresql://user:pass@host/db URL (
 
 def describe(exc: BaseException) -> str:
     """One line for the user: the domain message, or the error's type and first line."""
-    from cim.errors import CIMError
+    from cim.errors import CIMError, to_domain
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, CIMError) or type(exc).__module__.split(".")[0] in {"gis", "bim"}:
+    if isinstance(to_domain(exc), CIMError):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
 

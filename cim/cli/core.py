@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
+import click
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from cim.cli.common import CITY_HELP, console, fail
 
@@ -22,8 +26,13 @@ class Format(StrEnum):
 def register(app: typer.Typer) -> None:
     """Add the core commands to ``app``."""
     app.command("init")(init)
-    app.command("ingest")(ingest)
-    app.command("layers")(layers)
+    app.command("ingest")(_ingest_command())
+    layers_app = typer.Typer(cls=_ListUnlessNamed, no_args_is_help=True,
+                             help="The city's layers: `cim layers CITY` lists them with their class and height "
+                                  "source; `cim layers set CITY LAYER …` changes what a layer is (its profile).")
+    layers_app.command("list")(layers)
+    layers_app.command("set")(_layers_set_command())
+    app.add_typer(layers_app, name="layers")
     app.command("query")(query)
     app.command("info")(info)
 
@@ -44,42 +53,84 @@ def init(
     c.close()
 
 
-def ingest(
-    city: str = typer.Argument(..., help=CITY_HELP),
-    sources: list[Path] = typer.Argument(..., help="Files to ingest: .gpkg .shp .geojson .fgb .parquet "
-                                         ".csv .tif .nc .ifc .city.json; each is atomic."),
-    layer: str = typer.Option(None, help="Target layer name (default: from the file or its layers)."),
-    source_layer: str = typer.Option(None, help="Only this layer of a multi-layer source (GeoPackage)."),
-    source_crs: str = typer.Option(None, help="CRS of a source that declares none, e.g. EPSG:4490."),
-    encoding: str = typer.Option(None, help="Text encoding of a shapefile's attributes, e.g. GB18030."),
-    phase: str = typer.Option(None, help="plan | build | manage | operate (default: plan; IFC: build)."),
-    classification: str = typer.Option(None, help="public | internal | restricted (default: public; "
-                                       "IFC: internal)."),
-    feature_class: str = typer.Option(None, "--class", help="Class of the features (Parcel, Building …)."),
-    id_field: str = typer.Option(None, help="Attribute holding a stable unique id."),
-    parent: str = typer.Option(None, help="LAYER.FIELD: the field names each feature's parent in LAYER "
-                               "(e.g. parcels.parcel_id links buildings to their parcel)."),
-    anchor: str = typer.Option(None, help="IFC without georeferencing: x,y[,z] in --anchor-crs."),
-    rotation: float = typer.Option(None, help="IFC anchor rotation: degrees counter-clockwise from grid "
-                                   "east to the model's x axis."),
-    anchor_crs: str = typer.Option(None, help="CRS of --anchor (default: the city's)."),
-    show_rejects: int = typer.Option(10, help="How many rejected rows to list."),
-) -> None:
-    """Put files into the city and print read / stored / repaired / rejected for each."""
-    import cim
+def _ingest(city: str, sources: list[Path], show_rejects: int = 10, profile: Path | None = None,
+            **given: object) -> None:
+    """Put files (or every source in a folder) into the city and print read / stored / repaired /
+    rejected for each.
 
+    Each file is atomic. The options a file's kind does not take are refused naming the kind and
+    the options it does take. ``--profile`` names a YAML file of options per source (see
+    docs/ingest.md); the command line's options override it.
+    """
+    import cim
+    from cim.ingest.folder import expand_sources, load_profiles, plan_sources
+
+    profiles = load_profiles(profile) if profile is not None else None
+    if profiles is not None:
+        for pattern in profiles.unmatched(expand_sources(sources)):
+            console.print(f"note: {profiles.source}: {pattern!r} matches none of the sources", highlight=False)
     c = cim.open(city)
     try:
-        for source in sources:
-            options = _ingest_options(source, layer=layer, source_layer=source_layer, source_crs=source_crs,
-                                      encoding=encoding, phase=phase, classification=classification,
-                                      feature_class=feature_class, id_field=id_field, parent=parent, anchor=anchor,
-                                      rotation=rotation, anchor_crs=anchor_crs)
-            result = _ingest_with_progress(c, source, options)
+        for source, kind, options in plan_sources(sources, profiles=profiles, **given):
+            result = _ingest_with_progress(c, source, {"kind": kind, **options})
             for report in result if isinstance(result, list) else [result]:
                 _print_report(report, show_rejects)
     finally:
         c.close()
+
+
+def _ingest_command() -> Callable[..., None]:
+    """``cim ingest`` with one flag per ingest option, built from the readers' options classes."""
+    from cim.ingest.options import describe_options
+
+    params = [
+        inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help=CITY_HELP)),
+        inspect.Parameter("sources", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
+                          default=typer.Argument(..., help="Files or folders to ingest: .gpkg .shp .geojson .fgb "
+                                                 ".parquet .csv .tif .nc .ifc .city.json; each file is atomic.")),
+        *_option_parameters(describe_options()),
+        inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                          default=typer.Option(None, help="YAML file of options per source (class, height, "
+                                               "map …), e.g. for a folder; see docs/ingest.md.")),
+        inspect.Parameter("show_rejects", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                          default=typer.Option(10, help="How many rejected rows to list.")),
+    ]
+    return _command(_ingest, params)
+
+
+def _option_parameters(options: dict[str, dict[str, object]], *, kinds: bool = True) -> list[inspect.Parameter]:
+    """One keyword parameter (``--flag``, with its help) per ingest option."""
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=spec["type"],
+                              default=typer.Option(None, str(spec["flag"]), help=_option_help(spec, kinds=kinds)))
+            for name, spec in options.items()]
+
+
+def _command(function: Callable[..., None], params: list[inspect.Parameter]) -> Callable[..., None]:
+    """``function`` as a command whose parameters are ``params`` (built at run time)."""
+
+    def command(**kwargs: object) -> None:
+        function(**kwargs)
+
+    command.__doc__ = function.__doc__
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {}
+    return command
+
+
+def _option_help(spec: dict[str, object], *, kinds: bool = True) -> str:
+    """An option's help, with its default for each kind of source and (``kinds``) the kinds that take it."""
+    from cim.ingest.options import OPTIONS
+
+    defaults = dict(spec["defaults"])  # type: ignore[call-overload]
+    text = str(spec["help"]).rstrip(".")
+    if defaults:
+        first = next(iter(defaults.values()))
+        others = [f"{k}: {v}" for k, v in defaults.items() if v != first]
+        text += f" (default: {'; '.join([str(first), *others])})"
+    if kinds and len(spec["kinds"]) < len(OPTIONS):  # type: ignore[arg-type]
+        text += f" — {', '.join(spec['kinds'])} only"  # type: ignore[arg-type]
+    return text + "."
 
 
 def _ingest_with_progress(city: object, source: Path, options: dict[str, object]) -> object:
@@ -94,25 +145,6 @@ def _ingest_with_progress(city: object, source: Path, options: dict[str, object]
             bar.update(task, description=message, completed=fraction)
 
         return city.ingest(source, progress=report, **options)  # type: ignore[attr-defined]
-
-
-def _ingest_options(source: Path, **given: object) -> dict[str, object]:
-    from cim.ingest.source import source_kind
-
-    kind = source_kind(source)
-    allowed = {
-        "vector": {"layer", "source_layer", "source_crs", "encoding", "phase", "classification",
-                   "feature_class", "id_field", "parent"},
-        "raster": {"layer", "source_crs", "phase", "classification"},
-        "ifc": {"layer", "phase", "classification", "anchor", "rotation", "anchor_crs"},
-        "cityjson": {"layer", "source_crs", "phase", "classification"},
-    }[kind]
-    options = {k: v for k, v in given.items() if v is not None}
-    wrong = sorted(set(options) - allowed - {"phase", "classification"})
-    if wrong:
-        flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
-        fail(f"{flags} does not apply to {kind} sources like {source.name}")
-    return {k: v for k, v in options.items() if k in allowed}
 
 
 def _print_report(report: object, show_rejects: int) -> None:
@@ -134,17 +166,76 @@ def _print_report(report: object, show_rejects: int) -> None:
         console.print(f"  … and {len(rejects) - show_rejects} more (see city.rejects('{r['layer']}'))")
 
 
+#: catalogue columns `cim layers` shows as a table, and their headings (json/csv give every column)
+_LAYER_TABLE = {"name": "name", "kind": "kind", "phase": "phase", "classification": "classification",
+                "feature_class": "class", "height_source": "height", "feature_count": "features",
+                "version": "version", "source_crs": "source CRS"}
+
+
+class _ListUnlessNamed(TyperGroup):
+    """``cim layers CITY`` lists (the ``list`` subcommand); ``cim layers set …`` runs ``set``."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "list", self.commands["list"], args
+        return super().resolve_command(ctx, args)
+
+
 def layers(city: str = typer.Argument(..., help=CITY_HELP),
            fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv.")) -> None:
-    """List the city's layers with kind, phase, classification and counts."""
+    """List the city's layers with kind, phase, classification, class, height source and counts."""
     import cim
+    from cim.model.catalog import all_layers
 
     c = cim.open(city, read_only=True)
     try:
         df = c.layers
+        profiles = {name: info.profile for name, info in all_layers(c).items()}
     finally:
         c.close()
+    df.insert(df.columns.get_loc("feature_class") + 1, "height_source",
+              [profiles[n].height_source if profiles.get(n) else "" for n in df["name"]])
+    if fmt is Format.table:  # what a layer is and how big, in a table that fits a terminal
+        df = df[list(_LAYER_TABLE)].rename(columns=_LAYER_TABLE)
     _print_frame(df, fmt)
+
+
+
+def _layers_set(city: str, layer: str, **given: object) -> None:
+    """Change what a vector layer is — class, CIM level, name, height, floors, base/roof, zoning
+    fields — as a new version with the same features and their heights recomputed (the source is
+    not read again)."""
+    import cim
+    from cim.ingest.set_profile import set_profile
+
+    c = cim.open(city)
+    try:
+        before = c.layer(layer)["version"]
+        profile = set_profile(c, layer, **{k: v for k, v in given.items() if v is not None})
+        info = c.layer(layer)
+    finally:
+        c.close()
+    what = "unchanged" if info["version"] == before else f"v{info['version']}"
+    console.print(f"[bold]{layer}[/] {what}: class {profile.feature_class}, height {profile.height_source}, "
+                  f"floors {profile.floors_field or '—'}, name {profile.name_field or '—'}"
+                  + (f", zoning {', '.join(f'{s}→{k}' for k, s in profile.zoning)}" if profile.zoning else "")
+                  + f" ({info['feature_count']:,} features)", highlight=False)
+
+
+def _layers_set_command() -> Callable[..., None]:
+    """``cim layers set`` with the profile flags of ``cim ingest`` (same names, same help)."""
+    from cim.ingest.options import describe_options
+    from cim.ingest.set_profile import PROFILE_OPTIONS
+
+    options = {k: v for k, v in describe_options().items() if k in PROFILE_OPTIONS}
+    params = [
+        inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help=CITY_HELP)),
+        inspect.Parameter("layer", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help="The vector layer whose profile changes.")),
+        *_option_parameters(options, kinds=False),
+    ]
+    return _command(_layers_set, params)
 
 
 def query(

@@ -4,65 +4,50 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import shapely
 
 from cim.errors import CRSError
-from cim.ingest.report import IngestReport, Progress, quiet
-from cim.ingest.source import checksum, layer_name_for
-from cim.model.meshes import StoredMesh, to_rows
-from cim.model.versions import LayerSpec, commit_layer, is_unchanged, next_version
-
-if TYPE_CHECKING:
-    from cim.city import City
+from cim.ingest.data import ReadContext, SourceLayer, Target
+from cim.ingest.options import CityJSONOptions
+from cim.ingest.source import layer_name_for
+from cim.model.meshes import StoredMesh
 
 #: CityJSON LOD → CJJ/T 315 CIM level (LOD0 footprints CIM2, LOD1 blocks CIM3, LOD2 roofs CIM4)
 _LEVEL_BY_LOD = {"0": 2, "1": 3, "2": 4, "3": 5}
 
 
-def ingest_cityjson(city: City, path: str | Path, *, layer: str | None = None, source_crs: str | None = None,
-                    phase: str = "manage", classification: str = "public",
-                    progress: Progress = quiet) -> IngestReport:
-    """Ingest CityJSON buildings (and other city objects) with their attributes and LOD0–2 geometry.
+def plan_cityjson(path: Path, options: CityJSONOptions) -> list[Target]:
+    """A CityJSON file fills one layer, named after the file unless ``layer`` names it."""
+    return [Target(options.layer or layer_name_for(path.name.split(".")[0]))]
 
-    Footprints land in ``features`` (city CRS), surfaces of the chosen LOD as triangle meshes in
-    ``meshes``. A file without ``metadata.referenceSystem`` needs ``source_crs``.
+
+def read_cityjson_layer(path: Path, options: CityJSONOptions, target: Target, ctx: ReadContext) -> SourceLayer:
+    """CityJSON buildings (and other city objects) with their attributes and LOD0–2 geometry.
+
+    Footprints become features (city CRS), surfaces of the chosen LOD a stream of triangle
+    meshes. A file without ``metadata.referenceSystem`` needs ``source_crs``.
 
     Example:
-        >>> ingest_cityjson(city, "delft.json", layer="delft")  # doctest: +SKIP
+        >>> read_cityjson_layer(Path("delft.json"), CityJSONOptions(), Target("delft"), ctx)  # doctest: +SKIP
     """
     from bim.cityjson import read_cityjson
     from gis.crs import crs_label, parse_crs
 
-    path = Path(path)
-    name = layer or layer_name_for(path.name.split(".")[0])
-    spec = LayerSpec(name=name, kind="cityjson", phase=phase, classification=classification,
-                     feature_class="Building", source=str(path),
-                     checksum=checksum(path, {"source_crs": source_crs}))
-    report = IngestReport(layer=name, source=str(path), kind="cityjson")
-    if is_unchanged(city, spec, report):
-        return report
-    progress(f"{name}: reading {path.name}", 0.05)
+    name = target.layer
+    ctx.progress(f"{name}: reading {path.name}", 0.05)
     data = read_cityjson(path)
-    src = _source_crs(path, data.crs, source_crs)
-    spec.source_crs = report.source_crs = crs_label(src)
-    report.read = len(data.objects)
-    progress(f"{name}: placing {report.read:,} city objects", 0.4)
-    rows, meshes = _rows(data.objects, src, parse_crs(city.crs), report)
-    spec.properties = {"cityjson_version": data.version}
-    with city.store.transaction():
-        city.store.lock(f"layer:{name}")  # another writer of this layer finishes first
-        if is_unchanged(city, spec, report):
-            return report
-        version = next_version(city, name)
-        if meshes:
-            city.store.insert_arrow("meshes", to_rows(meshes, name, version))
-        commit_layer(city, spec, rows, report)
-    report.extra["meshes"] = len(meshes)
-    return report
+    src = _source_crs(path, data.crs, options.source_crs)
+    out = SourceLayer(target, kind="cityjson", feature_class="Building", source_crs=crs_label(src),
+                      read=len(data.objects), properties={"cityjson_version": data.version})
+    ctx.progress(f"{name}: placing {out.read:,} city objects", 0.4)
+    out.features, meshes, out.repaired = _rows(data.objects, src, parse_crs(ctx.city_crs))
+    out.meshes, out.mesh_total = meshes, len(meshes)
+    out.extra["meshes"] = len(meshes)
+    return out
 
 
 def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:
@@ -79,18 +64,18 @@ def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:
                        "state it with --source-crs EPSG:…") from exc
 
 
-def _rows(objects: list[Any], src: Any, dst: Any, report: IngestReport) -> tuple[pa.Table, list[StoredMesh]]:
+def _rows(objects: list[Any], src: Any, dst: Any) -> tuple[pa.Table, list[StoredMesh], int]:
     from gis.crs import same_crs, transformer
 
     move = None if same_crs(src, dst) else transformer(src, dst)
-    rows, meshes = [], []
+    rows, meshes, repaired = [], [], 0
     for obj in objects:
         footprint = obj.footprint
         if footprint is not None and move is not None:
             footprint = shapely.transform(footprint, lambda c: np.column_stack(move.transform(c[:, 0], c[:, 1])))
         if footprint is not None and not (footprint.is_valid and np.isfinite(footprint.bounds).all()):
             footprint = shapely.make_valid(footprint) if np.isfinite(footprint.bounds).all() else None
-            report.repaired += footprint is not None
+            repaired += footprint is not None
         mesh = _mesh(obj, move)
         if mesh is not None:
             meshes.append(mesh)
@@ -107,7 +92,7 @@ def _rows(objects: list[Any], src: Any, dst: Any, report: IngestReport) -> tuple
                         ("cim_level", pa.int8()), ("lod", pa.string()), ("geom", pa.binary()),
                         ("z_min", pa.float64()), ("z_max", pa.float64()), ("height", pa.float64()),
                         ("parent", pa.string()), ("properties", pa.string())])
-    return pa.Table.from_pylist(rows, schema=schema), meshes
+    return pa.Table.from_pylist(rows, schema=schema), meshes, repaired
 
 
 def _name(attributes: dict[str, Any]) -> str | None:

@@ -1,9 +1,10 @@
 """IFC models into the city: every IfcProduct a feature (GlobalId as id), meshes in the city CRS.
 
-The file is parsed and georeferenced before anything is written (``bim.read_model`` refuses bad
-files up front); geometry then streams into the ``meshes`` table in batches, and the elements
-become features, all in one transaction. Elements whose geometry fails are rejected by GlobalId;
-the rest go in. Each building is linked to the parcel it stands on.
+The file is parsed and georeferenced before anything is returned (``bim.read_model`` refuses bad
+files up front); geometry then streams, as the pipeline stores it in the ``meshes`` table inside
+its transaction, and the elements become features once it is drained. Elements whose geometry
+fails are rejected by GlobalId; the rest go in. The pipeline links each building to the parcel it
+stands on (``parcel_under``).
 """
 
 from __future__ import annotations
@@ -18,71 +19,60 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import ValidationError
-from cim.ingest.report import IngestReport, Progress, quiet
-from cim.ingest.source import checksum, layer_name_for
-from cim.model.meshes import StoredMesh, to_rows
-from cim.model.versions import LayerSpec, commit_layer, is_unchanged, next_version
+from cim.ingest.data import ReadContext, SourceLayer, Target
+from cim.ingest.options import IfcOptions
+from cim.ingest.source import layer_name_for
+from cim.model.meshes import StoredMesh
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
 
-_BATCH = 200
 _CLASS_NAMES = {"BuildingStorey": "Storey", "BuildingElementProxy": "Element"}
 
 
-def ingest_ifc(city: City, path: str | Path, *, layer: str | None = None, phase: str = "build",
-               classification: str = "internal", anchor: str | None = None, rotation: float | None = None,
-               anchor_crs: str | None = None, threads: int = 2, progress: Progress = quiet) -> IngestReport:
-    """Ingest one IFC file (IFC2X3, IFC4, IFC4X3) as a ``bim`` layer.
+def plan_ifc(path: Path, options: IfcOptions) -> list[Target]:
+    """An IFC file fills one ``bim`` layer, named after the file unless ``layer`` names it."""
+    return [Target(options.layer or layer_name_for(path.stem))]
+
+
+def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) -> SourceLayer:
+    """One IFC file (IFC2X3, IFC4, IFC4X3) as a ``bim`` layer: a mesh stream, then its elements.
 
     Georeferencing comes from the file (IfcMapConversion, ePset_MapConversion, IfcSite
     RefLatitude/RefLongitude) unless ``anchor="x,y[,z]"`` (with ``rotation`` degrees and
-    ``anchor_crs``, default the city's) places it; without either the file is refused.
+    ``anchor_crs``, default the city's) places it; without either the file is refused before
+    anything is returned.
 
     Example:
-        >>> ingest_ifc(city, "tower.ifc", anchor="515400,3980300", rotation=12)  # doctest: +SKIP
+        >>> read_ifc(Path("tower.ifc"), IfcOptions(anchor="515400,3980300", rotation=12),
+        ...          Target("tower"), ctx)  # doctest: +SKIP
     """
     from bim import read_model
 
-    path = Path(path)
-    name = layer or layer_name_for(path.stem)
-    options = {"anchor": anchor, "rotation": rotation, "anchor_crs": anchor_crs}
-    spec = LayerSpec(name=name, kind="bim", phase=phase, classification=classification,
-                     feature_class="BimElement", source=str(path), checksum=checksum(path, options))
-    report = IngestReport(layer=name, source=str(path), kind="ifc")
-    if is_unchanged(city, spec, report):
-        return report
-    progress(f"{name}: reading {path.name}", 0.02)
-    model = read_model(path, anchor=_anchor(city, anchor, rotation, anchor_crs), threads=threads)
-    spec.source_crs = report.source_crs = model.georef.crs
-    report.read = len(model.elements)
-    report.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
-    with city.store.transaction():
-        city.store.lock(f"layer:{name}")  # another writer of this layer finishes first
-        if is_unchanged(city, spec, report):
-            return report
-        version = next_version(city, name)
-        shapes = _store_meshes(city, model, name, version, progress)
-        features = _features(city, model, shapes, report)
-        spec.properties = _layer_properties(model)
-        progress(f"{name}: writing {features.num_rows:,} elements", 0.95)
-        commit_layer(city, spec, features, report)
-    report.extra.update(schema=model.schema, georeference=model.georef.method, meshes=model.mesh_count,
-                        buildings={b: shapes.building_parcel.get(b) for b in model.buildings})
-    return report
+    name = target.layer
+    ctx.progress(f"{name}: reading {path.name}", 0.02)
+    model = read_model(path, anchor=_anchor(ctx.city_crs, options), threads=options.threads)
+    out = SourceLayer(target, kind="bim", feature_class="BimElement", source_crs=model.georef.crs,
+                      read=len(model.elements))
+    out.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
+    shapes = _Shapes()
+    out.meshes = _city_meshes(model, ctx.city_crs, shapes)
+    out.mesh_total = max(1, sum(1 for e in model.elements if e.ifc_class not in ("IfcSite", "IfcBuilding")))
+    out.finish = lambda layer: _finish(layer, model, shapes, str(path))
+    return out
 
 
-def _anchor(city: City, anchor: str | None, rotation: float | None, anchor_crs: str | None) -> Any:
-    if anchor is None:
-        if rotation is not None or anchor_crs is not None:
-            raise ValidationError("--rotation and --anchor-crs go with --anchor x,y[,z]")
+def _anchor(city_crs: str, options: IfcOptions) -> Any:
+    if options.anchor is None:
         return None
     from bim.georef import Anchor
 
     try:
-        return Anchor.parse(anchor, rotation=rotation or 0.0, crs=anchor_crs or city.crs)
+        return Anchor.parse(options.anchor, rotation=options.rotation or 0.0, crs=options.anchor_crs or city_crs)
     except ValueError as exc:
-        raise ValidationError(f"bad --anchor {anchor!r}: give x,y or x,y,z in metres of the anchor CRS") from exc
+        raise ValidationError(f"bad --anchor {options.anchor!r}: give x,y or x,y,z in metres of the "
+                              "anchor CRS") from exc
 
 
 class _Shapes:
@@ -93,7 +83,6 @@ class _Shapes:
         self.z: dict[str, tuple[float, float]] = {}
         self.building_shape: dict[str, Any] = {}
         self.building_z: dict[str, tuple[float, float]] = {}
-        self.building_parcel: dict[str, str | None] = {}
         self.storey_z: dict[str, tuple[float, float]] = {}
 
     def collect_storeys(self, elements: list[Any]) -> None:
@@ -106,35 +95,27 @@ class _Shapes:
             self.storey_z[e.storey_id] = (min(lo, z[0]), max(hi, z[1]))
 
 
-def _store_meshes(city: City, model: Any, layer: str, version: int, progress: Progress) -> _Shapes:
+def _city_meshes(model: Any, city_crs: str, shapes: _Shapes) -> Iterator[StoredMesh]:
+    """The model's meshes moved into the city CRS, noting each element's footprint and z range."""
     from gis.crs import parse_crs, reproject, same_crs, transformer
 
-    src, dst = parse_crs(model.georef.crs), parse_crs(city.crs)
+    src, dst = parse_crs(model.georef.crs), parse_crs(city_crs)
     move = None if same_crs(src, dst) else transformer(src, dst)
-    shapes, batch, done = _Shapes(), [], 0
-    total = max(1, sum(1 for e in model.elements if e.ifc_class not in ("IfcSite", "IfcBuilding")))
     for mesh in _meshes_or_none(model):
         vertices = mesh.vertices.astype(np.float64)
         if move is not None:
             x, y = move.transform(vertices[:, 0], vertices[:, 1])
             vertices = np.column_stack([x, y, vertices[:, 2]])
-        batch.append(StoredMesh(mesh.global_id, vertices, mesh.faces, mesh.color))
         shapes.z[mesh.global_id] = (float(mesh.z_min), float(mesh.z_max))
         if mesh.footprint is not None:
             fp = mesh.footprint if move is None else reproject(np.array([mesh.footprint]), src, dst)[0]
             shapes.footprint[mesh.global_id] = fp
-        done += 1
-        if len(batch) >= _BATCH:
-            _flush(city, batch, layer, version)
-            progress(f"{layer}: {done:,} element meshes", min(0.9, 0.05 + 0.85 * done / total))
-    _flush(city, batch, layer, version)
+        yield StoredMesh(mesh.global_id, vertices, mesh.faces, mesh.color)
     for bid, b in model.buildings.items():
         fp = b.footprint
         if fp is not None and move is not None:
             fp = reproject(np.array([fp]), src, dst)[0]
         shapes.building_shape[bid], shapes.building_z[bid] = fp, (float(b.z_min), float(b.z_max))
-        shapes.building_parcel[bid] = _parcel_under(city, fp)
-    return shapes
 
 
 def _meshes_or_none(model: Any) -> Iterator[Any]:
@@ -148,29 +129,31 @@ def _meshes_or_none(model: Any) -> Iterator[Any]:
             raise
 
 
-def _flush(city: City, batch: list[StoredMesh], layer: str, version: int) -> None:
-    if batch:
-        city.store.insert_arrow("meshes", to_rows(batch, layer, version))
-        batch.clear()
+def _finish(out: SourceLayer, model: Any, shapes: _Shapes, source: str) -> None:
+    """Once the meshes are stored: the elements as features, failed ones rejected by GlobalId."""
+    out.features = _features(model, shapes, out, source)
+    out.properties = _layer_properties(model)
+    out.parcel_links = {b: shapes.building_shape.get(b) for b in model.buildings}
+    out.extra.update(schema=model.schema, georeference=model.georef.method, meshes=model.mesh_count)
 
 
-def _parcel_under(city: City, footprint: Any) -> str | None:
+def parcel_under(city: City, footprint: Any) -> str | None:
     """The current parcel that holds most of a footprint, if the city has parcels there."""
     if footprint is None or footprint.is_empty:
         return None
     rows = city.store.rows(
-        "SELECT id FROM features WHERE class = 'Parcel' AND valid_to IS NULL "
-        "AND ST_Intersects(geom, ST_GeomFromWKB(?)) "
+        f"SELECT id FROM {features(classes=['Parcel'], columns='id, geom', alias='p')} "
+        "WHERE ST_Intersects(geom, ST_GeomFromWKB(?)) "
         "ORDER BY ST_Area(ST_Intersection(geom, ST_GeomFromWKB(?))) DESC, id LIMIT 1",
         [shapely.to_wkb(footprint), shapely.to_wkb(footprint)])
     return rows[0][0] if rows else None
 
 
-def _features(city: City, model: Any, shapes: _Shapes, report: IngestReport) -> pa.Table:
+def _features(model: Any, shapes: _Shapes, out: SourceLayer, source: str) -> pa.Table:
     shapes.collect_storeys(model.elements)
     failed = {f.global_id: f.reason for f in model.failures}
     for gid, reason in failed.items():
-        report.reject(gid, f"geometry failed: {reason}")
+        out.reject(source, gid, f"geometry failed: {reason}")
     rows = [_feature_row(e, shapes) for e in model.elements if e.global_id not in failed]
     table = pa.Table.from_pylist(rows, schema=pa.schema([
         ("id", pa.string()), ("class", pa.string()), ("name", pa.string()), ("cim_level", pa.int8()),
@@ -187,9 +170,7 @@ def _feature_row(e: Any, shapes: _Shapes) -> dict[str, Any]:
     z = shapes.z.get(e.global_id) or (shapes.building_z.get(container) if e.ifc_class == "IfcBuilding" else None)
     if z is None and e.ifc_class == "IfcBuildingStorey":
         z = shapes.storey_z.get(e.global_id)
-    parent = e.parent_id
-    if e.ifc_class == "IfcBuilding" and shapes.building_parcel.get(e.global_id):
-        parent = shapes.building_parcel[e.global_id]
+    parent = e.parent_id  # a building's parcel is found by the pipeline (``parcel_links``)
     props = {"ifc_class": e.ifc_class, "type": e.type_name, "material": e.material, "storey": e.storey_id,
              "building": e.building_id, "site": e.site_id, "predefined_type": e.predefined_type,
              "elevation": e.elevation, **e.properties}
@@ -222,7 +203,6 @@ def _layer_properties(model: Any) -> dict[str, Any]:
 
 def iter_layer_buildings(city: City, layer: str) -> Iterator[dict[str, Any]]:
     """The buildings of a BIM layer with their parcel (``parent``) and height."""
-    for fid, name, parent, height in city.store.rows(
-            "SELECT id, name, parent, height FROM features WHERE layer = ? AND class = 'Building' "
-            "AND valid_to IS NULL ORDER BY id", [layer]):
+    relation = features(layers=[layer], classes=["Building"], columns="id, name, parent, height")
+    for fid, name, parent, height in city.store.rows(relation + " ORDER BY id"):
         yield {"id": fid, "name": name, "parcel": parent, "height": height}

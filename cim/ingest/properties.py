@@ -1,19 +1,36 @@
-"""Turning a source's attribute table into feature columns: ids, names, heights, JSON properties."""
+"""Turning a source's attribute table into feature columns: ids, parents, and what the profile reads.
+
+The field names recognised here (case-insensitive) are what ingest infers a layer's profile from
+when the user does not declare it (``cim.ingest.profiles``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.errors import ValidationError
+from cim.model.profile import LayerProfile
 
-#: attribute names recognised (case-insensitive) for the feature's own columns
 ID_FIELDS = ("id", "fid", "gid", "objectid", "uid", "编号")
 NAME_FIELDS = ("name", "名称", "名字")
-HEIGHT_FIELDS = ("height", "高度", "building_height")
+HEIGHT_FIELDS = ("height", "高度", "building_height", "建筑高度")
+FLOORS_FIELDS = ("floors", "层数", "楼层数", "building:levels", "storeys", "stories", "num_floors", "floor_count",
+                 "levels")
 Z_MIN_FIELDS = ("z_min", "zmin", "bottom")
 Z_MAX_FIELDS = ("z_max", "zmax", "top")
+#: rule field → names a source may give it (the rule field's own name first)
+ZONING_FIELDS = {
+    "height_limit": ("height_limit", "限高", "建筑限高", "max_height"),
+    "far_limit": ("far_limit", "容积率", "容积率上限", "far", "plot_ratio"),
+    "density_limit": ("density_limit", "建筑密度", "建筑密度上限", "density"),
+    "green_min": ("green_min", "绿地率", "绿地率下限", "green_ratio"),
+    "setback": ("setback", "建筑退线", "退线", "setback_limit"),
+    "land_use": ("land_use", "用地性质", "用地代码", "landuse"),
+}
 
 _CLASS_BY_WORD = {
     "parcel": "Parcel", "地块": "Parcel", "block": "Block", "zoning": "Zone", "zone": "Zone",
@@ -33,22 +50,35 @@ def infer_feature_class(layer: str, geometry_type: str | None = None) -> str:
     return "Feature"
 
 
-def _find(table: pa.Table, candidates: tuple[str, ...]) -> str | None:
-    lowered = {name.lower(): name for name in table.column_names}
+def find_field(columns: pa.Table | Sequence[str], candidates: tuple[str, ...]) -> str | None:
+    """The first of ``candidates`` that is a column (case-insensitive), by the column's own name."""
+    names = columns.column_names if isinstance(columns, pa.Table) else columns
+    lowered = {name.lower(): name for name in names}
     for candidate in candidates:
-        if candidate in lowered:
-            return lowered[candidate]
+        if candidate.lower() in lowered:
+            return lowered[candidate.lower()]
     return None
 
 
-def feature_columns(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: str | None) -> dict:
-    """id, name, height, z_min, z_max columns drawn from recognised attributes.
+def numbers(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as float64, NULL where a value is missing or not a number (as SQL ``TRY_CAST``)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return pc.cast(column, pa.float64())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        import pandas as pd
 
-    Ids are ``<layer>.<value of the id field>`` when the source has a unique id field, else
-    ``<layer>.<row number>``: stable across re-ingests of the same source.
-    """
-    columns: dict[str, pa.Array] = {}
-    field = id_field or _find(attrs, ID_FIELDS)
+        values = pd.to_numeric(pd.Series(column.to_pylist(), dtype=object).str.strip(), errors="coerce")
+        return pa.array(values.to_numpy(dtype=float), pa.float64(), from_pandas=True)
+    return pa.nulls(len(column), pa.float64())
+
+
+def feature_ids(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: str | None) -> pa.Array:
+    """Ids ``<layer>.<value of the id field>`` when the source has a unique id field, else
+    ``<layer>.<row number>``: stable across re-ingests of the same source."""
+    field = id_field or find_field(attrs, ID_FIELDS)
     if id_field and id_field not in attrs.column_names:
         raise ValidationError(f"--id-field {id_field!r} is not a field of the source; fields: "
                               f"{', '.join(attrs.column_names)}")
@@ -61,16 +91,28 @@ def feature_columns(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: 
             raise ValidationError(f"--id-field {id_field!r} has empty or repeated values; ids must be unique")
     if ids is None:
         ids = pa.array(rows.astype(str), pa.string())
-    columns["id"] = pc.binary_join_element_wise(pa.repeat(pa.scalar(layer), len(ids)), ids, ".")
-    for target, candidates in (("name", NAME_FIELDS), ("height", HEIGHT_FIELDS),
-                               ("z_min", Z_MIN_FIELDS), ("z_max", Z_MAX_FIELDS)):
-        source = _find(attrs, candidates)
-        if source is None:
-            continue
-        try:
-            columns[target] = pc.cast(attrs.column(source), pa.string() if target == "name" else pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
+    return pc.binary_join_element_wise(pa.repeat(pa.scalar(layer), len(ids)), ids, ".")
+
+
+def profile_columns(attrs: pa.Table, profile: LayerProfile) -> dict[str, pa.Array]:
+    """The feature columns a profile decides, from the attributes: name, z range, height in metres.
+
+    The same values as ``LayerProfile.column_sql`` computes inside the database when a layer's
+    profile changes later.
+    """
+    n = attrs.num_rows
+    columns: dict[str, pa.Array] = {"cim_level": pa.repeat(pa.scalar(profile.cim_level or 2, pa.int8()), n)}
+    if profile.name_field:
+        columns["name"] = pc.cast(attrs.column(profile.name_field), pa.string())
+    if profile.base_field:
+        columns["z_min"] = numbers(attrs.column(profile.base_field))
+    if profile.roof_field:
+        columns["z_max"] = numbers(attrs.column(profile.roof_field))
+    if profile.height_field:
+        height = numbers(attrs.column(profile.height_field))
+        if profile.height_unit == "floors":
+            height = pc.multiply(height, pa.scalar(float(profile.floor_height)))
+        columns["height"] = height
     return columns
 
 

@@ -3,69 +3,49 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from cim.ingest.report import IngestReport
-from cim.ingest.source import checksum, layer_name_for
-from cim.model.versions import LayerSpec, commit_layer, is_unchanged, next_version
-
-if TYPE_CHECKING:
-    from cim.city import City
+from cim.ingest.data import ReadContext, SourceLayer, Target
+from cim.ingest.options import RasterOptions
+from cim.ingest.source import layer_name_for
 
 
-def ingest_raster(
-    city: City,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    source_crs: str | None = None,
-    phase: str = "plan",
-    classification: str = "public",
-    role: str | None = None,
-) -> IngestReport:
-    """Convert a raster to a COG in ``<city>.data/`` and catalogue it as a layer.
+def plan_raster(path: Path, options: RasterOptions) -> list[Target]:
+    """A raster fills one layer, named after the file unless ``layer`` names it."""
+    return [Target(options.layer or layer_name_for(path.stem))]
 
-    ``role="dem"`` marks an elevation model (used for base heights and terrain tiles); a raster
-    whose name contains ``dem`` is taken as one.
+
+def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadContext) -> SourceLayer:
+    """Convert a raster to a COG (in the pipeline's scratch folder) and describe it as a layer.
+
+    The COG becomes the layer's side file: the pipeline moves it beside the city under the new
+    version's name when it commits. ``role="dem"`` marks an elevation model (used for base
+    heights and terrain tiles); a raster whose layer name contains ``dem`` is taken as one.
 
     Example:
-        >>> ingest_raster(city, "dem.tif", role="dem")  # doctest: +SKIP
+        >>> read_raster(Path("dem.tif"), RasterOptions(role="dem"), Target("dem"), ctx)  # doctest: +SKIP
     """
     from gis.crs import parse_crs, transformer
     from gis.raster import to_cog
 
-    path = Path(path)
-    name = layer or layer_name_for(path.stem)
-    spec = LayerSpec(name=name, kind="raster", phase=phase, classification=classification,
-                     feature_class="Raster", source=str(path),
-                     checksum=checksum(path, {"source_crs": source_crs}))
-    report = IngestReport(layer=name, source=str(path), kind="raster")
-    if is_unchanged(city, spec, report):
-        return report
-    city.data_dir.mkdir(parents=True, exist_ok=True)
-    version = next_version(city, name)
-    target = city.data_dir / f"{name}.v{version}.tif"
-    info = to_cog(path, target, source_crs=source_crs)
-    try:
-        src = parse_crs(info.crs)
-        minx, miny, maxx, maxy = transformer(src, parse_crs(city.crs)).transform_bounds(*info.bounds)
-        spec.source_crs = report.source_crs = info.crs
-        spec.properties = {
-            "path": target.name, "crs": info.crs, "bounds": list(info.bounds), "width": info.width,
-            "height": info.height, "bands": info.count, "dtype": info.dtype, "nodata": info.nodata,
-            "resolution": list(info.resolution),
-            "role": role or ("dem" if "dem" in name.lower() else "image"),
-        }
-        footprint = _box_wkb(minx, miny, maxx, maxy)
-        features = pa.table({"id": [f"{name}.coverage"], "class": ["RasterCoverage"], "geom": [footprint],
-                             "name": [path.name], "cim_level": pa.array([1], pa.int8())})
-        report.read = 1
-        return commit_layer(city, spec, features, report)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    name = target.layer
+    ctx.progress(f"{name}: converting {path.name} to a Cloud-Optimised GeoTIFF", 0.05)
+    cog = ctx.scratch() / f"{name}.tif"
+    info = to_cog(path, cog, source_crs=options.source_crs)
+    minx, miny, maxx, maxy = transformer(parse_crs(info.crs), parse_crs(ctx.city_crs)).transform_bounds(*info.bounds)
+    out = SourceLayer(target, kind="raster", feature_class="Raster", source_crs=info.crs, read=1)
+    out.properties = {
+        "path": cog.name, "crs": info.crs, "bounds": list(info.bounds), "width": info.width,
+        "height": info.height, "bands": info.count, "dtype": info.dtype, "nodata": info.nodata,
+        "resolution": list(info.resolution),
+        "role": options.role or ("dem" if "dem" in name.lower() else "image"),
+    }
+    out.side_files = {"path": cog}
+    out.features = pa.table({"id": [f"{name}.coverage"], "class": ["RasterCoverage"],
+                             "geom": [_box_wkb(minx, miny, maxx, maxy)], "name": [path.name],
+                             "cim_level": pa.array([1], pa.int8())})
+    return out
 
 
 def _box_wkb(minx: float, miny: float, maxx: float, maxy: float) -> bytes:

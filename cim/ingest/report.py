@@ -41,11 +41,6 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def reject(self, row: object, reason: str) -> None:
-        """Record a refused row."""
-        self.rejects.append(Reject(self.source, str(row), reason))
-        self.rejected = len(self.rejects)
-
     @property
     def reconciles(self) -> bool:
         """True when every row read was either stored or rejected."""

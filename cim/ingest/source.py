@@ -48,8 +48,8 @@ def check_readable(path: Path) -> None:
         raise SourceError(f"{path} is empty (0 bytes)")
 
 
-def checksum(path: Path, options: dict[str, Any] | None = None) -> str:
-    """SHA-256 of the file (and a shapefile's sidecars) and the options that shape the result."""
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file (and a shapefile's sidecars): read once per ingest, however many layers."""
     digest = hashlib.sha256()
     files = [path]
     if path.suffix.lower() == ".shp":
@@ -59,8 +59,17 @@ def checksum(path: Path, options: dict[str, Any] | None = None) -> str:
         with file.open("rb") as handle:
             for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
                 digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksum(file_digest: str, options: dict[str, Any] | None = None) -> str:
+    """The checksum a layer records: the file's digest and the options that shape the result.
+
+    The same file with the same options is "unchanged"; a different encoding, CRS or class is not.
+    """
+    digest = hashlib.sha256(file_digest.encode())
     for key in sorted(options or {}):
-        digest.update(f"{key}={options[key]!r}".encode())
+        digest.update(f"{key}={options[key]!r}".encode())  # type: ignore[index]
     return digest.hexdigest()
 
 

@@ -10,63 +10,29 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import CRSError, SourceError
-from cim.ingest.properties import feature_columns, infer_feature_class, parent_ids
-from cim.ingest.report import IngestReport, Progress, quiet
-from cim.ingest.source import checksum, layer_name_for
-from cim.model.versions import LayerSpec, commit_layer, is_unchanged
+from cim.ingest.data import ReadContext, SourceLayer, Target
+from cim.ingest.options import VectorOptions
+from cim.ingest.profiles import layer_profile
+from cim.ingest.properties import feature_ids, parent_ids, profile_columns
+from cim.ingest.source import layer_name_for
 
 if TYPE_CHECKING:
-    from cim.city import City
     from gis.vector import VectorData
 
 
-
-def ingest_vector(
-    city: City,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    source_layer: str | None = None,
-    source_crs: str | None = None,
-    encoding: str | None = None,
-    phase: str = "plan",
-    classification: str = "public",
-    feature_class: str | None = None,
-    id_field: str | None = None,
-    parent: str | None = None,
-    wkt_column: str | None = None,
-    x_column: str | None = None,
-    y_column: str | None = None,
-    progress: Progress = quiet,
-) -> list[IngestReport]:
-    """Ingest one vector source; every layer of a GeoPackage unless ``source_layer`` picks one.
-
-    All layers of the source commit together or not at all. Returns one report per layer.
-
-    Example:
-        >>> ingest_vector(city, "zoning.shp", encoding="GB18030", phase="plan")  # doctest: +SKIP
-    """
+def plan_vector(path: Path, options: VectorOptions) -> list[Target]:
+    """The layers a vector source fills: every layer of a GeoPackage unless ``source_layer`` picks one."""
     from gis.vector import list_layers
 
-    path = Path(path)
-    names = [source_layer] if source_layer else _layers_of(path, list_layers)
-    if layer and len(names) > 1:
+    names = [options.source_layer] if options.source_layer else _layers_of(path, list_layers)
+    if options.layer and len(names) > 1:
         raise SourceError(
             f"{path} holds {len(names)} layers ({', '.join(names)}); --layer names one target layer, "
             "so pick the source layer with --source-layer"
         )
-    reports = []
-    with city.store.transaction():
-        for name in names:
-            reports.append(_ingest_one(
-                city, path, source_layer=name if len(names) > 1 or source_layer else None,
-                layer=layer or layer_name_for(name if len(names) > 1 else path.stem.split(".")[0]),
-                source_crs=source_crs, encoding=encoding, phase=phase, classification=classification,
-                feature_class=feature_class, id_field=id_field, parent=parent,
-                csv={"wkt_column": wkt_column, "x_column": x_column, "y_column": y_column},
-                progress=progress,
-            ))
-    return reports
+    many = len(names) > 1 or options.source_layer is not None
+    return [Target(options.layer or layer_name_for(name if len(names) > 1 else path.stem.split(".")[0]),
+                   name if many else None) for name in names]
 
 
 def _layers_of(path: Path, list_layers: Any) -> list[str]:
@@ -78,42 +44,44 @@ def _layers_of(path: Path, list_layers: Any) -> list[str]:
     return names
 
 
-def _ingest_one(city: City, path: Path, *, source_layer: str | None, layer: str, source_crs: str | None,
-                encoding: str | None, phase: str, classification: str, feature_class: str | None,
-                id_field: str | None, csv: dict[str, str | None], progress: Progress,
-                parent: str | None = None) -> IngestReport:
+def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: ReadContext) -> SourceLayer:
+    """One layer of a vector source as features in the city CRS: checked, repaired, ids and names
+    drawn from its attributes, rejects reported by source row.
+
+    Example:
+        >>> read_vector_layer(Path("zoning.shp"), VectorOptions(encoding="GB18030"),
+        ...                   Target("zoning"), ReadContext("EPSG:4549"))  # doctest: +SKIP
+    """
     from gis.crs import crs_label
     from gis.vector import read_vector, require_crs
 
-    options = {"layer": source_layer, "encoding": encoding, "source_crs": source_crs, "parent": parent, **csv}
-    spec = LayerSpec(name=layer, kind="vector", phase=phase, classification=classification,
-                     source=str(path), checksum=checksum(path, options))
-    report = IngestReport(layer=layer, source=str(path), kind="vector")
-    if is_unchanged(city, spec, report):
-        return report
-    progress(f"{layer}: reading {path.name}", 0.05)
-    datum = _web_datum(source_crs)
-    data = read_vector(path, layer=source_layer, encoding=encoding, source_crs=None if datum else source_crs,
-                       **csv)
+    layer = target.layer
+    ctx.progress(f"{layer}: reading {path.name}", 0.05)
+    datum = _web_datum(options.source_crs)
+    data = read_vector(path, layer=target.part, encoding=options.encoding,
+                       source_crs=None if datum else options.source_crs, wkt_column=options.wkt_column,
+                       x_column=options.x_column, y_column=options.y_column)
     src_crs = _lonlat_of(path, data) if datum else require_crs(data)
-    spec.source_crs = report.source_crs = datum or crs_label(src_crs)
+    out = SourceLayer(target, kind="vector", source_crs=datum or crs_label(src_crs), read=data.table.num_rows)
     if datum:
-        report.notes.append(f"{datum} coordinates moved to WGS 84 before reprojection")
-    report.read = data.table.num_rows
-    progress(f"{layer}: checking and repairing {report.read:,} geometries", 0.3)
-    wkb, keep = _checked_geometries(city, data, src_crs, report, datum=datum)
-    progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
+        out.notes.append(f"{datum} coordinates moved to WGS 84 before reprojection")
+    ctx.progress(f"{layer}: checking and repairing {out.read:,} geometries", 0.3)
+    wkb, keep = _checked_geometries(ctx.city_crs, data, src_crs, out, datum=datum)
+    ctx.progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
     attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
-    spec.feature_class = feature_class or infer_feature_class(layer, data.geometry_type)
-    spec.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
-    columns = feature_columns(attrs, layer=layer, rows=data.row_numbers[keep], id_field=id_field)
-    if parent:
-        columns["parent"] = parent_ids(attrs, parent)
-    columns["class"] = pa.repeat(pa.scalar(spec.feature_class), len(wkb))
+    out.profile, notes = layer_profile(attrs, layer=layer, options=options, source=path.name,
+                                       geometry_type=data.geometry_type)
+    out.notes += [f"profile: {note}" for note in notes]
+    out.feature_class = out.profile.feature_class
+    out.fields = [{"name": f.name, "type": str(f.type)} for f in attrs.schema]
+    columns = {"id": feature_ids(attrs, layer=layer, rows=data.row_numbers[keep], id_field=options.id_field),
+               **profile_columns(attrs, out.profile)}
+    if options.parent:
+        columns["parent"] = parent_ids(attrs, options.parent)
+    columns["class"] = pa.repeat(pa.scalar(out.feature_class), len(wkb))
     columns["geom"] = wkb
-    columns["cim_level"] = pa.repeat(pa.scalar(2, pa.int8()), len(wkb))
-    progress(f"{layer}: writing {len(wkb):,} features", 0.75)
-    return commit_layer(city, spec, pa.table(columns), report, attributes=attrs)
+    out.features, out.attributes = pa.table(columns), attrs
+    return out
 
 
 def _web_datum(source_crs: str | None) -> str | None:
@@ -132,7 +100,7 @@ def _lonlat_of(path: Path, data: VectorData) -> Any:
     return parse_crs("EPSG:4326")
 
 
-def _checked_geometries(city: City, data: VectorData, src_crs: Any, report: IngestReport,
+def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: SourceLayer,
                         *, datum: str | None = None) -> tuple[pa.Array, np.ndarray]:
     """2D WKB in the city CRS of the rows kept, and the mask of source rows kept; rejects reported.
 
@@ -144,25 +112,26 @@ def _checked_geometries(city: City, data: VectorData, src_crs: Any, report: Inge
 
     source_wkb = data.table.column("geometry")
     checked = check_and_repair(source_wkb)
-    keep = np.ones(report.read, dtype=bool)
+    keep = np.ones(out.read, dtype=bool)
+    source = str(data.source)
     for index, reason in checked.rejected:
         keep[index] = False
-        report.reject(int(data.row_numbers[index]), reason)
-    report.repaired = int(np.count_nonzero(checked.repaired & keep))
+        out.reject(source, int(data.row_numbers[index]), reason)
+    out.repaired = int(np.count_nonzero(checked.repaired & keep))
     kept_rows = np.flatnonzero(keep)
     geoms = checked.geoms[keep]
     has_z = bool(shapely.has_z(geoms).any()) if len(geoms) else False
-    if same_crs(src_crs, parse_crs(city.crs)) and not report.repaired and not has_z and not datum:
+    if same_crs(src_crs, parse_crs(city_crs)) and not out.repaired and not has_z and not datum:
         return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary()), keep
     if datum:
         from gis.china import to_wgs84
 
         geoms = shapely.transform(geoms, lambda c: to_wgs84(datum, c))
-    geoms = reproject(geoms, src_crs, parse_crs(city.crs))
+    geoms = reproject(geoms, src_crs, parse_crs(city_crs))
     bad = ~(_finite(geoms) & ~shapely.is_missing(geoms))
     for index in kept_rows[bad]:
-        report.reject(int(data.row_numbers[index]),
-                      f"coordinates cannot be reprojected from {report.source_crs} to the city CRS {city.crs}")
+        out.reject(source, int(data.row_numbers[index]),
+                   f"coordinates cannot be reprojected from {out.source_crs} to the city CRS {city_crs}")
     keep[kept_rows[bad]] = False
     geoms = geoms[~bad]
     if has_z:

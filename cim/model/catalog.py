@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from cim.access import View, view_of
 from cim.errors import LayerNotFound
+from cim.model.profile import LayerProfile
 from cim.model.relations import features
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class LayerInfo:
     updated_at: str
     view: View = "full"
     field_names: frozenset[str] = field(default=frozenset(), compare=False)
+    #: what the layer is: class, name/height/floors/zoning fields (see ``cim.model.profile``)
+    profile: LayerProfile | None = None
 
     @property
     def is_vector(self) -> bool:
@@ -177,7 +180,8 @@ def _load(city: City) -> dict[str, LayerInfo]:
             else _to_4326(city.crs, bbox), fields=fields,
             properties=_json(r["properties"], {}),
             geometry_type=_GEOMETRY_KINDS.get(str(types.get(r["name"]) or "").upper()),
-            updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields))
+            updated_at=r["updated_at"], field_names=frozenset(f["name"] for f in fields),
+            profile=LayerProfile.from_json(_json(r["properties"], {}).get("profile")))
     return out
 
 
@@ -195,7 +199,8 @@ def catalogue(store: Store) -> pa.Table:
 
 
 def layer_row(store: Store, name: str) -> dict[str, Any]:
-    """One layer's catalogue row (JSON columns parsed); ``LayerNotFound`` lists the layers there are."""
+    """One layer's catalogue row (JSON columns parsed), with its ``profile`` (what the layer is, a
+    ``LayerProfile``, or None); ``LayerNotFound`` lists the layers there are."""
     table = store.arrow("SELECT * FROM layers WHERE name = ?", [name])
     if table.num_rows == 0:
         names = layer_names(store)
@@ -204,6 +209,7 @@ def layer_row(store: Store, name: str) -> dict[str, Any]:
     row = table.to_pylist()[0]
     for key in ("fields", "properties"):
         row[key] = _json(row.get(key), [] if key == "fields" else {})
+    row["profile"] = LayerProfile.from_json(row["properties"].get("profile"))
     return row
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,34 @@ def to_rows(meshes: Iterable[StoredMesh], layer: str, version: int) -> pa.Table:
                         ("face_count", pa.int32()), ("color", pa.list_(pa.float32())),
                         ("z_min", pa.float64()), ("z_max", pa.float64())])
     return pa.table(cols, schema=schema)
+
+
+#: meshes written per INSERT while a stream is stored
+MESH_BATCH = 200
+
+
+def write_meshes(city: City, meshes: Iterable[StoredMesh], layer: str, version: int, *,
+                 progress: Callable[[int], None] | None = None) -> int:
+    """Store a stream of meshes as ``layer``'s ``version`` in batches (inside the writer's
+    transaction), so a model with thousands of elements never sits in memory whole.
+
+    ``progress(done)`` is called after each batch stored. Returns how many meshes were stored.
+    """
+    batch: list[StoredMesh] = []
+    done = 0
+    for mesh in meshes:
+        batch.append(mesh)
+        done += 1
+        if len(batch) >= MESH_BATCH:
+            city.store.insert_arrow("meshes", to_rows(batch, layer, version))
+            batch.clear()
+            if progress is not None:
+                progress(done)
+    if batch:
+        city.store.insert_arrow("meshes", to_rows(batch, layer, version))
+        if progress is not None:
+            progress(done)
+    return done
 
 
 def read_meshes(city: City, layer: str, *, version: int | None = None,

@@ -226,3 +226,19 @@ def test_buildings_export_to_cityjson_that_cjio_loads(demo_city, tmp_path):
     assert info.returncode == 0 and "2.0" in info.stdout
     one = next(iter(doc["CityObjects"].values()))
     assert shapely.Point(0, 0) is not None and one["type"] == "Building"
+
+
+def test_an_ifc_ingest_reports_its_progress_stage_by_stage(city_location, tmp_path):
+    from bim.generate import write_demo_building
+    from bim.georef import Anchor
+
+    path = write_demo_building(tmp_path / "p.ifc", storeys=12, width=20, depth=12,
+                               anchor=Anchor(515200.0, 3980300.0, 0.0, crs="EPSG:4549"))
+    heard = []
+    with cim.create(city_location()) as city:
+        report = city.ingest(path, layer="p", progress=lambda message, fraction: heard.append((message, fraction)))
+        assert report.stored > 0
+    fractions = [f for _, f in heard]
+    assert fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
+    assert heard[0][0] == "p: reading p.ifc" and heard[-1][0] == f"p: writing {report.stored:,} features"
+    assert any(message.startswith("p: ") and message.endswith(" meshes") for message, _ in heard)

@@ -211,3 +211,41 @@ def test_parent_names_a_field_that_links_features_to_another_layer(city, tmp_pat
     assert city.feature("buildings.b0")["parents"][0]["id"] == "parcels.p1"
     with pytest.raises(cim.ValidationError, match="LAYER.FIELD"):
         city.ingest(write_geojson(tmp_path / "other.geojson", feats), parent="parcel")
+
+
+def test_a_source_whose_every_row_is_rejected_fails_and_leaves_the_city_unchanged(city, tmp_path):
+    city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
+    before = (_point_count(city), len(city.history()), list(city.layers["name"]))
+    feats = [{"n": i, "geometry": None} for i in range(5)]
+    with pytest.raises(cim.SourceError, match=r"empty\.geojson: all 5 rows .* rejected") as caught:
+        city.ingest(write_geojson(tmp_path / "empty.geojson", feats))
+    message = str(caught.value)
+    assert "row 1: null geometry" in message and "first 3 of 5" in message
+    assert len(message.splitlines()) == 1
+    assert (_point_count(city), len(city.history()), list(city.layers["name"])) == before
+
+
+def test_a_geojson_naming_an_unknown_epsg_code_is_refused_not_stored_as_lon_lat(city, tmp_path):
+    feats = [{"n": 1, "geometry": {"type": "Point", "coordinates": [515000, 3980000]}}]
+    with pytest.raises(cim.CRSError, match="names EPSG:999999"):
+        city.ingest(write_geojson(tmp_path / "gk.geojson", feats, crs="urn:ogc:def:crs:EPSG::999999"))
+    assert city.layers.empty
+
+
+def test_an_option_the_sources_kind_does_not_take_is_refused_naming_the_kind_and_its_options(city, tmp_path):
+    with pytest.raises(cim.ValidationError) as caught:
+        city.ingest(parcels_geojson(tmp_path / "p.geojson"), anchor="1,2", rotation=3)
+    message = str(caught.value)
+    assert message.startswith("--anchor, --rotation do not apply to vector sources like p.geojson")
+    assert "--source-layer" in message and "--class" in message and len(message.splitlines()) == 1
+    with pytest.raises(cim.ValidationError, match="unknown phase 'later'"):
+        city.ingest(tmp_path / "p.geojson", phase="later")
+    assert city.layers.empty
+
+
+def test_reingesting_the_same_file_with_other_options_makes_a_new_version(city, tmp_path):
+    src = parcels_geojson(tmp_path / "parcels.geojson")
+    city.ingest(src)
+    (again,) = city.ingest(src, feature_class="Block")
+    assert not again.unchanged and again.version == 2
+    assert set(city.features("parcels")["class"]) == {"Block"}

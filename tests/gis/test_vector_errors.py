@@ -256,3 +256,50 @@ def test_a_latin_shapefile_without_cpg_is_refused_as_likely_cp1252_then_read(tmp
     assert read_vector(shp, encoding="cp1252").table.column("name").to_pylist() == ["Zürich", "Genève"]
     shp.with_suffix(".cpg").write_text("ANSI 1252")
     assert read_vector(shp).table.column("name").to_pylist() == ["Zürich", "Genève"]
+
+
+def write_big5_shapefile(folder):
+    import geopandas as gpd
+
+    folder.mkdir()
+    frame = gpd.GeoDataFrame({"NAME": ["臺北市", "高雄市"]}, geometry=[shapely.Point(121.5, 25.0),
+                                                                     shapely.Point(120.3, 22.6)], crs=4326)
+    shp = folder / "taiwan.shp"
+    frame.to_file(shp, encoding="big5", engine="pyogrio")
+    return shp
+
+
+@pytest.mark.parametrize("declared", ["Big-5", "BIG5", "big5", "950", "ANSI 950", "CP950", "Big5-HKSCS"])
+def test_a_shapefile_whose_cpg_names_big5_as_gdal_accepts_it_is_read(tmp_path, declared):
+    shp = write_big5_shapefile(tmp_path / "big5")
+    shp.with_suffix(".cpg").write_text(declared)
+    assert read_vector(shp).table.column("NAME").to_pylist() == ["臺北市", "高雄市"]
+
+
+def test_an_encoding_given_in_an_iconv_spelling_is_read_with_the_python_codec(tmp_path):
+    shp = write_big5_shapefile(tmp_path / "big5")
+    shp.with_suffix(".cpg").unlink()
+    data = read_vector(shp, encoding="Big-5")
+    assert data.table.column("NAME").to_pylist() == ["臺北市", "高雄市"] and data.encoding == "big5"
+
+
+@pytest.mark.parametrize("name", ["EPSG:999999", "urn:ogc:def:crs:EPSG::999999"])
+def test_a_geojson_whose_crs_member_names_an_unknown_epsg_code_is_refused_naming_it(tmp_path, name):
+    doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": name}},
+           "features": [{"type": "Feature", "properties": {"n": 1},
+                         "geometry": {"type": "Point", "coordinates": [500000, 4000000]}}]}
+    path = tmp_path / "unknown.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(CRSError, match=r"unknown\.geojson: its crs member names EPSG:999999") as caught:
+        read_vector(path)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_a_geojson_whose_crs_member_names_crs84_stays_lon_lat(tmp_path):
+    doc = {"type": "FeatureCollection",
+           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+           "features": [{"type": "Feature", "properties": {"n": 1},
+                         "geometry": {"type": "Point", "coordinates": [120.3, 36.1]}}]}
+    path = tmp_path / "lonlat.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert crs_label(read_vector(path).crs) == "OGC:CRS84"
