@@ -25,7 +25,8 @@ def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
     ``extra`` names a table the store can see (id, wkb, height, floors, use, name) appended as candidates.
     """
     height = f"COALESCE(height, {prop('height')})"
-    floors = f"COALESCE({prop('floors')}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
+    floors_field = rules.input("buildings").field_sql("floors")  # the field each layer's profile names
+    floors = f"COALESCE({floors_field}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
     sql = rules.input("buildings").relation(
         f"id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
         "ST_Area(geom) AS footprint, name")
@@ -57,7 +58,8 @@ def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[
         if not field:
             continue
         default = settings.get("default")
-        value = prop(field) if field in present else "NULL"
+        sources = rules.input("parcels").source_field(field)  # e.g. 限高 for height_limit, by the profile
+        value = rules.input("parcels").field_sql(field) if present & set(sources.values()) else "NULL"
         cols[f"{key}_limit"] = f"COALESCE({value}, {float(default)})" if default is not None else value
     for label in PARCEL_LABELS:
         if label in present:

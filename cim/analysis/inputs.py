@@ -18,15 +18,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cim.errors import LayerNotFound, ValidationError
 from cim.model.catalog import all_layers, class_census
-from cim.model.relations import features
+from cim.model.relations import features, literal, prop
 
 if TYPE_CHECKING:
     from cim.city import City
+    from cim.model.profile import LayerProfile
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Input:
     classes: tuple[str, ...] | None
     #: False when every chosen row already has the role's geometry dimension (no per-row test needed)
     check_dimension: bool = True
+    #: each layer's profile (what its fields mean), in the order of ``layers``
+    profiles: tuple[LayerProfile | None, ...] = ()
 
     @property
     def present(self) -> bool:
@@ -78,6 +81,26 @@ class Input:
         parts += [f"({where})"] if where else []
         return features(layers=self.layers, classes=self.classes, columns=columns, alias=alias,
                         with_geometry=with_geometry, where=" AND ".join(parts) or None)
+
+    def source_field(self, key: str) -> dict[str, str]:
+        """Per layer, the field playing ``key`` ("floors", or a zoning key such as "height_limit"): the
+        field its profile names (``层数``, ``限高`` …), else the field called ``key``."""
+        out = {}
+        for layer, profile in zip(self.layers, self.profiles or (None,) * len(self.layers), strict=True):
+            named = None
+            if profile is not None:
+                named = profile.floors_field if key == "floors" else profile.zoning_field(key)
+            out[layer] = named or key
+        return out
+
+    def field_sql(self, key: str, sql_type: str = "DOUBLE") -> str:
+        """A property playing ``key`` as a typed SQL value, read from each layer's own field for it."""
+        names = self.source_field(key)
+        distinct = set(names.values()) or {key}
+        if len(distinct) == 1:
+            return prop(distinct.pop(), sql_type)
+        cases = " ".join(f"WHEN {literal(layer)} THEN {prop(field, sql_type)}" for layer, field in names.items())
+        return f"(CASE layer {cases} END)"
 
     def missing_reason(self) -> str:
         """Why the role is empty, and what to do about it."""
@@ -96,16 +119,18 @@ def find_inputs(city: City, overrides: Mapping[str, Any] | None = None) -> dict[
     """Every role's input: named layers from ``overrides`` (a rules file's ``layers:``; their rows of the
     role's class when they hold any, else all their rows), else found by class."""
     census = class_census(city)
-    kinds = {name: info.kind for name, info in all_layers(city).items()}
+    infos = all_layers(city)
+    kinds = {name: info.kind for name, info in infos.items()}
     out = {}
     for name, role in ROLES.items():
         named = (overrides or {}).get(name)
         if named:
             layers = _named_layers(named, kinds, name)
             has_class = any(cls in role.classes for layer in layers for cls, _ in census.get(layer, {}))
-            out[name] = Input(role, layers, role.classes if has_class else None)  # else: every row is one
-            continue
-        out[name] = _by_class(role, census, kinds)
+            found = Input(role, layers, role.classes if has_class else None)  # else: every row is one
+        else:
+            found = _by_class(role, census, kinds)
+        out[name] = replace(found, profiles=tuple(infos[layer].profile for layer in found.layers))
     return out
 
 

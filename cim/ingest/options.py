@@ -164,6 +164,11 @@ def options_for(kind: str, given: dict[str, Any], *, source: str | Path) -> Opti
     cls = OPTIONS[kind]
     names = [f.name for f in dataclasses.fields(cls)]
     given = {k: v for k, v in given.items() if v is not None}
+    known = {f.name for c in OPTIONS.values() for f in dataclasses.fields(c)}
+    unknown = [k for k in given if k not in known]
+    if unknown:  # a Python keyword that is no option at all (e.g. map= for zoning=)
+        raise ValidationError(f"unknown ingest option {unknown[0]!r} for {Path(source).name}; {kind} sources take "
+                              f"{', '.join(f'{n} ({flag(n, cls)})' for n in names)}")
     wrong = [k for k in given if k not in names]
     if wrong:
         flags = ", ".join(flag(w) for w in wrong)

@@ -112,6 +112,10 @@ def profile_columns(attrs: pa.Table, profile: LayerProfile) -> dict[str, pa.Arra
         height = numbers(attrs.column(profile.height_field))
         if profile.height_unit == "floors":
             height = pc.multiply(height, pa.scalar(float(profile.floor_height)))
+        elif profile.floors_field and profile.floors_field != profile.height_field:
+            # a building measured in metres but missing one: its storeys × the floor height
+            storeys = pc.multiply(numbers(attrs.column(profile.floors_field)), pa.scalar(float(profile.floor_height)))
+            height = pc.coalesce(height, storeys)
         columns["height"] = height
     return columns
 

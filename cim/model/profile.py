@@ -117,6 +117,8 @@ class LayerProfile:
             height = prop(self.height_field)
             if self.height_unit == "floors":
                 height = f"({height} * {float(self.floor_height)!r})"
+            elif self.floors_field and self.floors_field != self.height_field:  # metres, else storeys × floor
+                height = f"COALESCE({height}, {prop(self.floors_field)} * {float(self.floor_height)!r})"
         return {
             "class": _text(self.feature_class) if self.feature_class else "class",
             "cim_level": str(int(self.cim_level)) if self.cim_level is not None else "cim_level",
