@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 ORIGIN = (515000.0, 3980000.0)  # EPSG:4549, Qingdao: where the writers put their features
@@ -156,13 +157,13 @@ def serve(url: str, port: int) -> Any:
 
     import httpx
 
-    log = tempfile.NamedTemporaryFile("w+", prefix="cim-serve-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile("w+", prefix="cim-serve-", suffix=".log", delete=False)  # noqa: SIM115 - the server writes it while it runs
     proc = subprocess.Popen([sys.executable, "-m", "cim", "serve", url, "--port", str(port), "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     proc.log_path = log.name  # server errors (tracebacks) land here; the run reports them
     for _ in range(300):
         if proc.poll() is not None:
-            raise RuntimeError(f"cim serve exited: {open(log.name).read()[-800:]}")
+            raise RuntimeError(f"cim serve exited: {Path(log.name).read_text()[-800:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/landing", timeout=2).status_code == 200:
                 return proc

@@ -81,7 +81,7 @@ def _cpu() -> float:
 def _one(kind: str, path: str, threads: int, anchored: bool) -> dict:
     import ifcopenshell.geom  # noqa: F401  (imports are not part of the measurement)
 
-    import bim.gltf  # noqa: F401
+    import bim.gltf
     import bim.ifc_model  # noqa: F401
 
     cpu = _cpu()

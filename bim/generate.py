@@ -42,7 +42,7 @@ _COLOURS = {
 
 
 def _api() -> Any:
-    import ifcopenshell.api  # noqa: F401  (loads the usecase modules lazily)
+    import ifcopenshell.api
 
     for sub in ("aggregate", "context", "feature", "georeference", "geometry", "material", "project",
                 "pset", "root", "spatial", "style", "unit"):

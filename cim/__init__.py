@@ -6,7 +6,7 @@ Example:
     >>> city.ingest("parcels.gpkg")           # doctest: +SKIP
 """
 
-from cim.city import City, create, open
+from cim.city import City, create, open  # noqa: A004 - cim.open mirrors io.open, like gzip.open
 from cim.errors import (
     CIMError,
     CityExists,

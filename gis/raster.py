@@ -120,7 +120,7 @@ def _check_readable(path: Path, ds: object) -> None:
 
     try:
         ds.read(1, window=Window(0, ds.height - 1, ds.width, 1))
-    except Exception as exc:  # noqa: BLE001 - any GDAL read failure here means damage
+    except Exception as exc:
         raise truncated(path, f"its last row cannot be read: {str(exc).splitlines()[0]}") from exc
 
 
@@ -212,7 +212,7 @@ def _translate(src: Path, ds: object, tmp: Path, crs: object | None) -> None:
                           overview_level=_overview_levels(ds.width, ds.height),
                           overview_resampling="average" if floating else "nearest",
                           config={"GDAL_TIFF_OVR_BLOCKSIZE": str(_BLOCK)})
-        except Exception as exc:  # noqa: BLE001 - GDAL read errors mid-file mean a damaged source
+        except Exception as exc:
             raise truncated(src, f"conversion failed: {str(exc).splitlines()[0]}") from exc
 
 

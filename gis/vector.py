@@ -271,7 +271,7 @@ def _choose(path: Path, names: list[str], layer: str | None, attribute_tables: l
 def _ogr_layers(path: Path) -> list[tuple[str, str | None]]:
     try:
         return [(str(n), g) for n, g in pyogrio.list_layers(path)]
-    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a SourceError
+    except Exception as exc:
         raise _gdal_error(path, None, exc) from exc
 
 
@@ -301,7 +301,7 @@ def _ogr_arrow(path: Path, target: str, name: str, codec: str | None, *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return pyogrio.read_arrow(target, layer=name, encoding=codec, return_fids=with_fids)
-    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a SourceError
+    except Exception as exc:
         raise _gdal_error(path, name, exc) from exc
 
 
@@ -309,7 +309,7 @@ def _linearised(path: Path, target: str, name: str) -> pa.Array:
     """Re-read only the geometry through OGR, which turns curves into line segments."""
     try:
         _, _, geoms, _ = pyogrio.raw.read(target, layer=name, columns=[], read_geometry=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _gdal_error(path, name, exc) from exc
     return pa.array(list(geoms), pa.binary())
 

@@ -6,6 +6,7 @@ Endpoints stay thin: they declare what they need here and call ``cim``.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -51,7 +52,7 @@ CityDep = Annotated[City, Depends(get_city)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def requires(minimum: str, action: str):
+def requires(minimum: str, action: str) -> Callable[[str], str]:
     """A dependency that lets only ``minimum`` role and above through (403 otherwise).
 
     Example:

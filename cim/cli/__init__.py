@@ -58,7 +58,7 @@ def main() -> None:
     except KeyboardInterrupt:
         common.print_error("interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place every error becomes a one-liner
+    except Exception as exc:
         if debug:
             raise
         common.print_error(common.describe(exc))

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cim.cli.common import CITY_HELP, console, fail
+
+if TYPE_CHECKING:
+    from cim.city import City
 
 iot_app = typer.Typer(help="Sensors bound to city objects: observations, MQTT, rules and alerts.",
                       no_args_is_help=True)
@@ -23,7 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(iot_app, name="iot")
 
 
-def _open(city: str, read_only: bool = False):
+def _open(city: str, read_only: bool = False) -> City:
     import cim
 
     return cim.open(city, read_only=read_only)

@@ -207,7 +207,8 @@ def _pipes(ctx: DemoContext, end: float, limit: int = 40) -> tuple[list[dict[str
     return things, profiles
 
 
-def _parking(ctx: DemoContext, end: float, lots: int = 20, bays: int = 4, chargers: int = 3):
+def _parking(ctx: DemoContext, end: float, lots: int = 20, bays: int = 4,
+             chargers: int = 3) -> tuple[list[dict[str, Any]], list[Any]]:
     frame = ctx.frames["parking_lots"].head(lots)
     things, profiles = [], []
     for n, (lid, geom, has) in enumerate(zip(frame["lot_id"], frame.geometry, frame["chargers"], strict=True)):

@@ -10,7 +10,7 @@ another kind is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +151,7 @@ def _localise(naive: pd.Series, path: Path, timezone: str | None, label: str) ->
             "e.g. --timezone Asia/Shanghai (Beijing time, UTC+8)")
     try:
         aware = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    except Exception as exc:  # noqa: BLE001 - pandas raises several kinds for a bad zone name
+    except Exception as exc:
         raise ValidationError(f"unknown time zone {timezone!r}: use an IANA name such as Asia/Shanghai") from exc
     rejects = {}
     bad = aware.isna().to_numpy()
@@ -173,7 +173,8 @@ def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _wide(city: City, table: pa.Table, times: pa.Array, time_rejects: dict[int, str],
-          columns: Mapping[str, str], units: Mapping[str, str], streams: Datastreams, path: Path):
+          columns: Mapping[str, str], units: Mapping[str, str], streams: Datastreams,
+          path: Path) -> tuple[pa.Table, Any, Callable[[Any], list[str]]]:
     """One observation per (row, mapped column); cells laid out column after column."""
     bad_time = np.zeros(table.num_rows, dtype=bool)
     bad_time[list(time_rejects)] = True
@@ -204,7 +205,8 @@ def _wide(city: City, table: pa.Table, times: pa.Array, time_rejects: dict[int, 
 
 
 def _long(city: City, table: pa.Table, times: pa.Array, time_rejects: dict[int, str], streams: Datastreams,
-          datastream: str | None, value: str | None, unit: str | None, path: Path):
+          datastream: str | None, value: str | None, unit: str | None,
+          path: Path) -> tuple[pa.Table, Any, Callable[[Any], list[str]]]:
     ds_col = _pick(table, datastream, _DS_NAMES, "datastream", path)
     v_col = _pick(table, value, _VALUE_NAMES, "value", path)
     refs = table.column(ds_col).to_pylist()

@@ -205,7 +205,7 @@ class MqttListener:
         buffer, self._buffer = self._buffer, []
         try:
             report = self._write([m for _, m in buffer])
-        except Exception as exc:  # noqa: BLE001 - storage trouble: keep the messages on the broker, retry
+        except Exception as exc:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("could not store %d messages, they stay unacknowledged", len(buffer))
             self._buffer = buffer + self._buffer

@@ -93,7 +93,7 @@ def parse_filter(text: str | dict, lang: str = "cql2-text") -> Any:
             return _distance_predicates(parse_json(_distance_calls_json(tree)))
     except RecursionError as exc:
         raise QueryError("filter nested too deeply: simplify it") from exc
-    except Exception as exc:  # noqa: BLE001 - lark and json raise many kinds; all mean "bad filter"
+    except Exception as exc:
         raise QueryError(f"bad {lang} filter: {_first_line(exc)}") from exc
     raise QueryError(f"unknown filter-lang {lang!r}: use cql2-text or cql2-json")
 
@@ -361,7 +361,7 @@ class _Compiler:
 
         try:
             geom = shapely.geometry.shape(value.geometry if hasattr(value, "geometry") else value)
-        except Exception as exc:  # noqa: BLE001 - any malformed geometry
+        except Exception as exc:
             raise QueryError(f"bad geometry literal in filter: {_first_line(exc)}") from exc
         if geom.is_empty or not _finite_bounds(geom.bounds):
             raise QueryError("geometry literal in filter is empty or has non-finite coordinates")

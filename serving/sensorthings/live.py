@@ -82,5 +82,5 @@ class SensorEventService:
             try:
                 for alert in list_alerts(self.city, ids=check_stale(self.city)):
                     self.bus.publish("alert", jsonable(alert))
-            except Exception:  # noqa: BLE001 - the sweep retries next time
+            except Exception:
                 log.exception("stale-sensor sweep failed")

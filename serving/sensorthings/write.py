@@ -62,7 +62,8 @@ def create_observations(city: City, payload: Any, *, datastream: int | str | Non
     return report, outcomes
 
 
-def _flatten(payload: Any, default: int | None, streams: Datastreams):
+def _flatten(payload: Any, default: int | None,
+             streams: Datastreams) -> tuple[list[str], list[int], list[Any], list[float], dict[int, str]]:
     items = payload if isinstance(payload, list) else [payload]
     labels: list[str] = []
     refs: list[int] = []

@@ -128,7 +128,7 @@ def _start_sidecar(plan: Tileset3D, path: Path) -> None:
     def run() -> None:
         try:
             plan.sidecar = write_sidecar(plan, path)
-        except Exception:  # noqa: BLE001 - an optimisation: on any failure tiles keep reading the city
+        except Exception:
             log.warning("could not write %s; tiles of %s read the city instead", path, plan.layer, exc_info=True)
 
     threading.Thread(target=run, name=f"3dtiles-sidecar-{plan.layer}", daemon=True).start()

@@ -134,7 +134,7 @@ class PMTilesWriter:
             raise ValueError(f"tile {z}/{x}/{y} comes after a tile with a higher id: add tiles in tile-id order")
         self._last_id = tile_id
         if self._spool is None:
-            self._spool = tempfile.TemporaryFile()
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept open across add() calls, closed by finish/abort
         digest = hashlib.blake2b(gzipped, digest_size=16).digest()
         offset, length = self._seen.get(digest, (-1, len(gzipped)))
         if offset < 0:

@@ -119,7 +119,7 @@ class VectorTileService:
                     if info.is_vector and (role == "anonymous" or info.name not in public):
                         zoom = self.seed_max_zoom if role == "anonymous" else -1
                         self.rendered.seed(info, max_zoom=zoom, stop=self._stop)
-        except Exception:  # noqa: BLE001 - a failed warm-up only means the first tile prepares
+        except Exception:
             log.exception("preparing vector tiles in the background failed")
 
 
@@ -236,7 +236,7 @@ class _Keeper:
     def _keep(self, rows: list[tuple]) -> None:
         try:
             self.derived.keep_tiles(_rows(rows))
-        except Exception:  # noqa: BLE001 - not kept only means rendered again on a later request
+        except Exception:
             log.warning("could not keep %d rendered tiles", len(rows), exc_info=True)
         with self._lock:
             for row in rows:

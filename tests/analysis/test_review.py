@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("ifcopenshell")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from cim.cli import app  # noqa: E402
-from cim.errors import FeatureNotFound, ValidationError  # noqa: E402
+from cim.cli import app
+from cim.errors import FeatureNotFound, ValidationError
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def _depth(value: Any) -> int:
     return 1 + _depth(value[0]) if isinstance(value, list) and value else (1 if isinstance(value, list) else 0)
 
 
-def _rings(value: Any, depth: int):  # noqa: ANN202
+def _rings(value: Any, depth: int):
     if depth == 2:
         yield from value
     else:

@@ -58,7 +58,7 @@ def ifc_sample() -> Callable[[str], Path]:
 class _Meshed:
     """One geometry run of a model: the BimModel after streaming, and its meshes."""
 
-    def __init__(self, model, meshes) -> None:  # noqa: ANN001
+    def __init__(self, model, meshes) -> None:
         self.model, self.meshes = model, meshes
 
 
@@ -87,7 +87,7 @@ def demo_anchor():
 
 
 @pytest.fixture(scope="session")
-def demo_ifc(tmp_path_factory: pytest.TempPathFactory, demo_anchor) -> Path:  # noqa: ANN001
+def demo_ifc(tmp_path_factory: pytest.TempPathFactory, demo_anchor) -> Path:
     """The demo building (6 storeys, IFC4), generated once per session."""
     from bim import write_demo_building
 

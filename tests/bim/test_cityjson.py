@@ -135,7 +135,7 @@ def test_export_reads_back_with_the_same_footprints_and_heights(tmp_path: Path) 
     assert back["b3"].lod == "2.2" and read_cityjson(path).crs == "EPSG:4549"
 
 
-def test_export_of_a_meshed_bim_building_validates(tmp_path: Path, meshed, demo_ifc) -> None:  # noqa: ANN001
+def test_export_of_a_meshed_bim_building_validates(tmp_path: Path, meshed, demo_ifc) -> None:
     result = meshed(demo_ifc)
     (bid, building), = result.model.buildings.items()
     verts = np.vstack([m.vertices for m in result.meshes])

@@ -23,7 +23,7 @@ def test_open_refuses_a_missing_file(tmp_path: Path) -> None:
         open_ifc(tmp_path / "nowhere.ifc")
 
 
-def test_open_refuses_a_truncated_ifc(tmp_path: Path, ifc_sample) -> None:  # noqa: ANN001
+def test_open_refuses_a_truncated_ifc(tmp_path: Path, ifc_sample) -> None:
     data = ifc_sample("duplex.ifc").read_bytes()
     path = tmp_path / "cut.ifc"
     path.write_bytes(data[: len(data) // 3])
@@ -45,7 +45,7 @@ def test_open_refuses_a_zip_archive_with_a_hint(tmp_path: Path) -> None:
         open_ifc(path)
 
 
-def test_open_refuses_an_unknown_schema_naming_it_and_the_supported_ones(tmp_path: Path, ifc_sample) -> None:  # noqa: ANN001
+def test_open_refuses_an_unknown_schema_naming_it_and_the_supported_ones(tmp_path: Path, ifc_sample) -> None:
     text = ifc_sample("polygonal-face-tessellation.ifc").read_text(encoding="utf-8")
     path = tmp_path / "future.ifc"
     path.write_text(text.replace("IFC4X3_ADD2", "IFC5X9"), encoding="utf-8")
@@ -53,7 +53,7 @@ def test_open_refuses_an_unknown_schema_naming_it_and_the_supported_ones(tmp_pat
         open_ifc(path)
 
 
-def test_open_reads_an_ifc4x3_draft_schema_with_the_add2_schema(tmp_path: Path, ifc_sample) -> None:  # noqa: ANN001
+def test_open_reads_an_ifc4x3_draft_schema_with_the_add2_schema(tmp_path: Path, ifc_sample) -> None:
     text = ifc_sample("polygonal-face-tessellation.ifc").read_text(encoding="utf-8")
     path = tmp_path / "draft.ifc"
     path.write_text(text.replace("IFC4X3_ADD2", "IFC4X3"), encoding="utf-8")
@@ -91,7 +91,7 @@ def test_read_model_refuses_an_ifc_without_georeferencing_and_lists_the_options(
         assert option in message
 
 
-def test_a_sample_without_georeferencing_is_refused_unless_anchored(ifc_sample) -> None:  # noqa: ANN001
+def test_a_sample_without_georeferencing_is_refused_unless_anchored(ifc_sample) -> None:
     path = ifc_sample("IfcOpenHouse_IFC4.ifc")
     with pytest.raises(NoGeoreference, match="IfcOpenHouse_IFC4.ifc"):
         read_model(path)
@@ -107,7 +107,7 @@ def test_read_model_refuses_absurd_map_coordinates(tmp_path: Path) -> None:
         read_model(path)
 
 
-def test_a_real_map_conversion_edited_to_1e9_eastings_is_refused(tmp_path: Path, ifc_sample) -> None:  # noqa: ANN001
+def test_a_real_map_conversion_edited_to_1e9_eastings_is_refused(tmp_path: Path, ifc_sample) -> None:
     text = ifc_sample("geographic-referencing.ifc").read_text(encoding="utf-8")
     assert "458658.78" in text
     path = tmp_path / "geo-far.ifc"

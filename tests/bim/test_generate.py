@@ -45,7 +45,7 @@ def test_demo_building_site_latitude_longitude_agrees_with_its_anchor(demo_ifc: 
     assert Geod(ellps="WGS84").inv(a_lon, a_lat, lon, lat)[2] < 1.0
 
 
-def test_demo_building_meshes_into_a_rotated_30_by_18_m_footprint(meshed, demo_ifc: Path, demo_anchor) -> None:  # noqa: ANN001
+def test_demo_building_meshes_into_a_rotated_30_by_18_m_footprint(meshed, demo_ifc: Path, demo_anchor) -> None:
     result = meshed(demo_ifc)
     assert result.model.failures == [] and len(result.meshes) == 127
     (building,) = result.model.buildings.values()
@@ -60,7 +60,7 @@ def test_demo_building_meshes_into_a_rotated_30_by_18_m_footprint(meshed, demo_i
     assert glass and all(m.color is not None and m.color[3] < 1 for m in glass)
 
 
-def test_demo_building_can_be_written_as_ifc2x3_with_epset_georeferencing(tmp_path: Path, demo_anchor) -> None:  # noqa: ANN001
+def test_demo_building_can_be_written_as_ifc2x3_with_epset_georeferencing(tmp_path: Path, demo_anchor) -> None:
     path = write_demo_building(tmp_path / "old.ifc", storeys=2, width=12, depth=8, anchor=demo_anchor,
                                schema="IFC2X3")
     model = read_model(path)

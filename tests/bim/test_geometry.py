@@ -19,7 +19,7 @@ ANCHOR = Anchor(527000.0, 4010000.0, 0.0, crs="EPSG:4549")
 MESHABLE = sorted(n for n in IFC_SAMPLES if n != "geographic-referencing.ifc")
 
 
-def products_with_body(ifc) -> set[str]:  # noqa: ANN001
+def products_with_body(ifc) -> set[str]:
     """Independent count: products outside the default exclusions with a 3D body representation."""
     out = set()
     for p in ifc.by_type("IfcProduct"):
@@ -34,13 +34,13 @@ def products_with_body(ifc) -> set[str]:  # noqa: ANN001
     return out
 
 
-def run(meshed, ifc_sample, name: str):  # noqa: ANN001, ANN201
+def run(meshed, ifc_sample, name: str):
     anchor = None if IFC_SAMPLES[name][3] else ANCHOR
     return meshed(ifc_sample(name), anchor)
 
 
 @pytest.mark.parametrize("name", MESHABLE)
-def test_meshes_plus_failures_reconcile_with_products_that_have_geometry(name: str, meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_meshes_plus_failures_reconcile_with_products_that_have_geometry(name: str, meshed, ifc_sample) -> None:
     result = run(meshed, ifc_sample, name)
     model, meshes = result.model, result.meshes
     expected = products_with_body(model.ifc)
@@ -51,7 +51,7 @@ def test_meshes_plus_failures_reconcile_with_products_that_have_geometry(name: s
 
 
 @pytest.mark.parametrize("name", MESHABLE)
-def test_meshes_are_well_formed_and_in_the_map_crs(name: str, meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_meshes_are_well_formed_and_in_the_map_crs(name: str, meshed, ifc_sample) -> None:
     result = run(meshed, ifc_sample, name)
     geo = result.model.georef
     for mesh in result.meshes:
@@ -63,7 +63,7 @@ def test_meshes_are_well_formed_and_in_the_map_crs(name: str, meshed, ifc_sample
     assert result.model.buildings, "every sample has an IfcBuilding with meshed elements"
 
 
-def test_fzk_haus_footprint_stands_on_its_site_coordinates(meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_fzk_haus_footprint_stands_on_its_site_coordinates(meshed, ifc_sample) -> None:
     result = meshed(ifc_sample("AC20-FZK-Haus.ifc"))
     (building,) = result.model.buildings.values()
     assert 100 < building.footprint.area < 200  # a 12 x 10 m house plus eaves
@@ -74,7 +74,7 @@ def test_fzk_haus_footprint_stands_on_its_site_coordinates(meshed, ifc_sample) -
     assert Geod(ellps="WGS84").inv(8.436539, 49.100435, lon, lat)[2] < 30
 
 
-def test_the_large_tekla_model_streams_all_2636_shapes_once(meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_the_large_tekla_model_streams_all_2636_shapes_once(meshed, ifc_sample) -> None:
     result = meshed(ifc_sample("ISSUE_021_Mini_Project.ifc"), ANCHOR)
     assert len(result.meshes) == 2636 and result.model.failures == []
     (building,) = result.model.buildings.values()
@@ -95,7 +95,7 @@ def test_a_failing_element_is_reported_by_globalid_and_the_rest_goes_in(tmp_path
     assert model.counts()["with_geometry"] == 2
 
 
-def test_a_model_whose_only_element_fails_raises_no_geometry_after_reporting_it(ifc_sample) -> None:  # noqa: ANN001
+def test_a_model_whose_only_element_fails_raises_no_geometry_after_reporting_it(ifc_sample) -> None:
     model = read_model(ifc_sample("geographic-referencing.ifc"))  # CSG cone + cylinder: not meshable in 0.9
     with pytest.raises(NoGeometry, match="none of 1 elements"):
         list(model.iter_meshes())
@@ -103,14 +103,14 @@ def test_a_model_whose_only_element_fails_raises_no_geometry_after_reporting_it(
     assert "IfcRightCircularCone" in model.failures[0].reason
 
 
-def test_spaces_and_openings_are_skipped_by_default_but_can_be_asked_for(ifc_sample) -> None:  # noqa: ANN001
+def test_spaces_and_openings_are_skipped_by_default_but_can_be_asked_for(ifc_sample) -> None:
     model = read_model(ifc_sample("AC20-FZK-Haus.ifc"))
     spaces = model.ifc.by_type("IfcSpace")
     items = list(iter_meshes(model.ifc, model.georef, threads=1, include=spaces))
     assert len(items) == 7 and all(isinstance(i, ElementMesh) and i.ifc_class == "IfcSpace" for i in items)
 
 
-def test_one_and_two_threads_give_the_same_meshes(ifc_sample) -> None:  # noqa: ANN001
+def test_one_and_two_threads_give_the_same_meshes(ifc_sample) -> None:
     model = read_model(ifc_sample("example_ifc2x3_revit.ifc"))
     one = {m.global_id: len(m.faces) for m in iter_meshes(model.ifc, model.georef, threads=1)}
     two = {m.global_id: len(m.faces) for m in iter_meshes(model.ifc, model.georef, threads=2)}

@@ -33,7 +33,7 @@ def file_lat_lon(path: Path) -> tuple[float, float]:
     return to_degrees(match.group(1)), to_degrees(match.group(2))
 
 
-def site_origin_m(model) -> np.ndarray:  # noqa: ANN001
+def site_origin_m(model) -> np.ndarray:
     site = next(s for s in model.by_type("IfcSite") if s.RefLatitude)
     scale = ifcopenshell.util.unit.calculate_unit_scale(model)
     return ifcopenshell.util.placement.get_local_placement(site.ObjectPlacement)[:3, 3] * scale
@@ -45,7 +45,7 @@ def distance_to_lonlat(crs: str, xy: np.ndarray, lon: float, lat: float) -> floa
 
 
 @pytest.mark.parametrize("name", sorted(IFC_SAMPLES))
-def test_each_sample_uses_the_georeferencing_it_has(name: str, ifc_sample) -> None:  # noqa: ANN001
+def test_each_sample_uses_the_georeferencing_it_has(name: str, ifc_sample) -> None:
     expected = IFC_SAMPLES[name][3]
     model = open_ifc(ifc_sample(name))
     if expected is None:
@@ -57,7 +57,7 @@ def test_each_sample_uses_the_georeferencing_it_has(name: str, ifc_sample) -> No
 
 @pytest.mark.parametrize("name", ["AC20-FZK-Haus.ifc", "duplex.ifc", "example_ifc2x3_revit.ifc",
                                   "tested_sample_project.ifc", "geographic-referencing.ifc"])
-def test_a_model_with_site_coordinates_lands_within_1_m_of_them(name: str, ifc_sample) -> None:  # noqa: ANN001
+def test_a_model_with_site_coordinates_lands_within_1_m_of_them(name: str, ifc_sample) -> None:
     path = ifc_sample(name)
     model = open_ifc(path)
     geo = resolve_georeference(model)
@@ -66,7 +66,7 @@ def test_a_model_with_site_coordinates_lands_within_1_m_of_them(name: str, ifc_s
     assert distance_to_lonlat(geo.crs, landed, lon, lat) < 1.0
 
 
-def test_negative_dms_longitude_lands_west_of_greenwich(ifc_sample) -> None:  # noqa: ANN001
+def test_negative_dms_longitude_lands_west_of_greenwich(ifc_sample) -> None:
     geo = resolve_georeference(open_ifc(ifc_sample("duplex.ifc")))
     lon, lat = Transformer.from_crs(geo.crs, "EPSG:4326", always_xy=True).transform(geo.eastings, geo.northings)
     assert lon == pytest.approx(-87.6394, abs=1e-4) and lat == pytest.approx(41.8744, abs=1e-4)
@@ -80,13 +80,13 @@ def test_dms_conversion_handles_signs_and_millionths() -> None:
     assert dms_to_degrees(None) is None
 
 
-def test_true_north_turns_the_model_so_model_north_is_not_grid_north(ifc_sample) -> None:  # noqa: ANN001
+def test_true_north_turns_the_model_so_model_north_is_not_grid_north(ifc_sample) -> None:
     geo = resolve_georeference(open_ifc(ifc_sample("AC20-FZK-Haus.ifc")))
     # TrueNorth (0.766, 0.643) is 40 deg from model +X; grid north at 8.44E in UTM 32 is 0.43 deg off true north
     assert geo.rotation_deg == pytest.approx(90 - 40.0 - 0.43, abs=0.05)
 
 
-def test_map_conversion_in_millimetres_with_rotation_lands_in_metres(ifc_sample) -> None:  # noqa: ANN001
+def test_map_conversion_in_millimetres_with_rotation_lands_in_metres(ifc_sample) -> None:
     geo = resolve_georeference(open_ifc(ifc_sample("Building-Architecture.ifc")))
     origin, east = geo.to_map(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
     assert geo.crs == "EPSG:32760"
@@ -97,7 +97,7 @@ def test_map_conversion_in_millimetres_with_rotation_lands_in_metres(ifc_sample)
     assert math.degrees(math.atan2(step[1], step[0])) == pytest.approx(60.0, abs=1e-6)
 
 
-def test_map_conversion_with_scale_omitted_and_mm_project_is_not_1000_times_too_large(ifc_sample) -> None:  # noqa: ANN001
+def test_map_conversion_with_scale_omitted_and_mm_project_is_not_1000_times_too_large(ifc_sample) -> None:
     path = ifc_sample("geographic-referencing.ifc")
     geo = resolve_georeference(open_ifc(path))
     assert (geo.method, geo.crs, geo.scale) == ("IfcMapConversion", "EPSG:25832", 1.0)
@@ -131,7 +131,7 @@ def test_scale_that_carries_the_unit_conversion_is_recognised(tmp_path: Path) ->
     assert np.linalg.norm(east - origin) == pytest.approx(1.0)
 
 
-def test_an_explicit_anchor_wins_over_the_file_and_says_so(ifc_sample) -> None:  # noqa: ANN001
+def test_an_explicit_anchor_wins_over_the_file_and_says_so(ifc_sample) -> None:
     anchor = Anchor(527000.0, 4010000.0, 3.0, rotation_deg=20.0, crs="EPSG:4549")
     geo = resolve_georeference(open_ifc(ifc_sample("duplex.ifc")), anchor)
     assert (geo.method, geo.source, geo.crs) == ("anchor", "IfcSite RefLatitude/RefLongitude", "EPSG:4549")
@@ -139,7 +139,7 @@ def test_an_explicit_anchor_wins_over_the_file_and_says_so(ifc_sample) -> None: 
     assert geo.rotation_deg == pytest.approx(20.0)
 
 
-def test_an_anchor_in_longitude_latitude_is_projected_to_utm(ifc_sample) -> None:  # noqa: ANN001
+def test_an_anchor_in_longitude_latitude_is_projected_to_utm(ifc_sample) -> None:
     anchor = Anchor(120.38, 36.07, 0.0, rotation_deg=0.0, crs="EPSG:4326")
     geo = resolve_georeference(open_ifc(ifc_sample("IfcOpenHouse_IFC4.ifc")), anchor)
     assert geo.crs == "EPSG:32651"

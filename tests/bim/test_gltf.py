@@ -76,7 +76,7 @@ def test_feature_ids_map_every_vertex_to_its_element_globalid() -> None:
     assert seen == {"OPAQUE": ["wall-1"], "BLEND": ["window-1"]}  # the glass blends, the wall does not
 
 
-def test_a_real_model_becomes_one_valid_glb(meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_a_real_model_becomes_one_valid_glb(meshed, ifc_sample) -> None:
     result = meshed(ifc_sample("AC20-FZK-Haus.ifc"))
     data = to_glb(result.meshes, crs=result.model.georef.crs)
     assert validate_glb(data) == []

@@ -10,14 +10,14 @@ from bim.cim_levels import CIM_LEVELS, LEVEL_LOD, RULES, classify
 REPO_DOCS = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs" / "bim.md"
 
 
-def test_read_model_is_cheap_and_geometry_comes_when_asked(ifc_sample) -> None:  # noqa: ANN001
+def test_read_model_is_cheap_and_geometry_comes_when_asked(ifc_sample) -> None:
     model = read_model(ifc_sample("duplex.ifc"))
     assert isinstance(model, BimModel) and not model.geometry_done
     assert model.georef_method == "IfcSite RefLatitude/RefLongitude"
     assert "meshes" not in model.counts() and model.buildings == {}
 
 
-def test_summary_and_counts_after_streaming(meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_summary_and_counts_after_streaming(meshed, ifc_sample) -> None:
     model = meshed(ifc_sample("duplex.ifc")).model
     counts = model.counts()
     assert counts["products"] == 295 and counts["storeys"] == 4 and counts["buildings"] == 1
@@ -27,12 +27,12 @@ def test_summary_and_counts_after_streaming(meshed, ifc_sample) -> None:  # noqa
     assert "IFC2X3" in text and "EPSG:32616" in text and "215 meshes" in text and "footprint" in text
 
 
-def test_anchor_override_is_visible_in_the_summary(ifc_sample) -> None:  # noqa: ANN001
+def test_anchor_override_is_visible_in_the_summary(ifc_sample) -> None:
     model = read_model(ifc_sample("duplex.ifc"), anchor=Anchor(527000, 4010000))
     assert "file offers IfcSite RefLatitude/RefLongitude" in model.summary()
 
 
-def test_records_are_arrow_friendly(meshed, ifc_sample) -> None:  # noqa: ANN001
+def test_records_are_arrow_friendly(meshed, ifc_sample) -> None:
     result = meshed(ifc_sample("AC20-FZK-Haus.ifc"))
     table = result.model.elements_table()
     assert isinstance(table, pa.Table) and table.num_rows == 127

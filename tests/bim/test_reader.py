@@ -15,7 +15,7 @@ SPATIAL = ("IfcSite", "IfcBuilding", "IfcBuildingStorey", "IfcSpace")
 
 
 @pytest.mark.parametrize("name", sorted(IFC_SAMPLES))
-def test_every_ifc_sample_reads_all_its_products_with_schema_and_storeys(name: str, ifc_sample) -> None:  # noqa: ANN001
+def test_every_ifc_sample_reads_all_its_products_with_schema_and_storeys(name: str, ifc_sample) -> None:
     schema, products, storeys, _ = IFC_SAMPLES[name]
     model = open_ifc(ifc_sample(name))
     elements = read_elements(model)
@@ -27,7 +27,7 @@ def test_every_ifc_sample_reads_all_its_products_with_schema_and_storeys(name: s
 
 
 @pytest.mark.parametrize("name", sorted(IFC_SAMPLES))
-def test_parent_links_and_spatial_ids_point_at_elements_of_the_same_model(name: str, ifc_sample) -> None:  # noqa: ANN001
+def test_parent_links_and_spatial_ids_point_at_elements_of_the_same_model(name: str, ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample(name)))
     by_id = {e.global_id: e for e in elements}
     for e in elements:
@@ -39,7 +39,7 @@ def test_parent_links_and_spatial_ids_point_at_elements_of_the_same_model(name: 
             assert by_id[e.building_id].ifc_class == "IfcBuilding"
 
 
-def test_elements_of_fzk_haus_sit_in_storeys_of_one_building_with_psets_and_quantities(ifc_sample) -> None:  # noqa: ANN001
+def test_elements_of_fzk_haus_sit_in_storeys_of_one_building_with_psets_and_quantities(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("AC20-FZK-Haus.ifc")))
     storeys = {e.global_id: e for e in elements if e.ifc_class == "IfcBuildingStorey"}
     assert sorted((s.name, s.elevation) for s in storeys.values()) == [("Dachgeschoss", 2.7), ("Erdgeschoss", 0.0)]
@@ -56,7 +56,7 @@ def test_elements_of_fzk_haus_sit_in_storeys_of_one_building_with_psets_and_quan
                             for by_host in (next(x for x in elements if x.global_id == o.parent_id) for o in openings))
 
 
-def test_x2_escaped_spanish_text_is_decoded(ifc_sample) -> None:  # noqa: ANN001
+def test_x2_escaped_spanish_text_is_decoded(ifc_sample) -> None:
     raw = ifc_sample("tested_sample_project.ifc").read_text(encoding="ascii")
     assert "\\X2\\00F3\\X0\\" in raw
     elements = read_elements(open_ifc(ifc_sample("tested_sample_project.ifc")))
@@ -65,7 +65,7 @@ def test_x2_escaped_spanish_text_is_decoded(ifc_sample) -> None:  # noqa: ANN001
     assert "\\X2\\" not in text
 
 
-def test_building_architecture_keeps_both_sites_nested(ifc_sample) -> None:  # noqa: ANN001
+def test_building_architecture_keeps_both_sites_nested(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("Building-Architecture.ifc")))
     sites = {e.name: e for e in elements if e.ifc_class == "IfcSite"}
     assert set(sites) == {"environment - site", "house - site"}
@@ -74,7 +74,7 @@ def test_building_architecture_keeps_both_sites_nested(ifc_sample) -> None:  # n
     assert building.site_id == sites["house - site"].global_id
 
 
-def test_tekla_parts_hang_under_their_assemblies(ifc_sample) -> None:  # noqa: ANN001
+def test_tekla_parts_hang_under_their_assemblies(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("ISSUE_021_Mini_Project.ifc")))
     by_id = {e.global_id: e for e in elements}
     counts = Counter(e.ifc_class for e in elements)
@@ -84,14 +84,14 @@ def test_tekla_parts_hang_under_their_assemblies(ifc_sample) -> None:  # noqa: A
     assert all(e.storey_id for e in in_assembly)
 
 
-def test_unnamed_spatial_elements_read_with_no_name_and_no_properties(ifc_sample) -> None:  # noqa: ANN001
+def test_unnamed_spatial_elements_read_with_no_name_and_no_properties(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("IfcOpenHouse_IFC4.ifc")))
     spatial = [e for e in elements if e.ifc_class in SPATIAL]
     assert spatial and all(e.name is None for e in spatial if e.ifc_class != "IfcSpace")
     assert all(e.properties == {} for e in elements)
 
 
-def test_elements_become_an_arrow_table_with_json_properties(ifc_sample) -> None:  # noqa: ANN001
+def test_elements_become_an_arrow_table_with_json_properties(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("duplex.ifc")))
     table = elements_table(elements)
     assert isinstance(table, pa.Table) and table.num_rows == len(elements)
@@ -99,7 +99,7 @@ def test_elements_become_an_arrow_table_with_json_properties(ifc_sample) -> None
     assert props == elements[0].properties
 
 
-def test_cim_levels_cover_spatial_structure_and_components(ifc_sample) -> None:  # noqa: ANN001
+def test_cim_levels_cover_spatial_structure_and_components(ifc_sample) -> None:
     elements = read_elements(open_ifc(ifc_sample("duplex.ifc")))
     level = {e.ifc_class: e.cim_level for e in elements}
     assert level["IfcSite"] == 1 and level["IfcBuilding"] == 3 and level["IfcBuildingStorey"] == 5

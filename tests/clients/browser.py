@@ -20,7 +20,7 @@ from tests.clients.conftest import ROOT, WEB, need, static_site
 
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
 
-from overview_page import CHROMIUM, CHROMIUM_ARGS, is_loopback  # noqa: E402
+from overview_page import CHROMIUM, CHROMIUM_ARGS, is_loopback
 
 
 @dataclass

@@ -135,7 +135,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass
 
-    def send_head(self):  # noqa: ANN201 - the base class's contract
+    def send_head(self):
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = Path(self.translate_path(self.path))
         if match is None or not path.is_file():
@@ -160,7 +160,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
 class _Limited:
     """A file object that reads at most ``left`` bytes (the requested range)."""
 
-    def __init__(self, f, left: int) -> None:  # noqa: ANN001 - a binary file
+    def __init__(self, f, left: int) -> None:
         self.f, self.left = f, left
 
     def read(self, n: int = -1) -> bytes:

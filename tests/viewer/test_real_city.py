@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from overview_page import OverviewPage
 
-from tests.realcity.conftest import delft_path as delft_path  # noqa: F401 - the session fixture
-from tests.realcity.conftest import qingdao_path as qingdao_path  # noqa: F401 - the session fixture
+from tests.realcity.conftest import delft_path as delft_path
+from tests.realcity.conftest import qingdao_path as qingdao_path
 from tests.viewer.conftest import artifact, assert_clean, get_json, serving
 
 DEMO_ONLY = ("停车场", "Parking", "综合管廊", "Utility tunnel", "施工工地", "Worksite", "充电桩", "告警", "Alert")
 
 
 @pytest.fixture(scope="module")
-def delft_server(delft_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
+def delft_server(delft_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serving(delft_path, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base
 
@@ -51,7 +51,7 @@ def test_each_mode_on_delft_frames_the_city_and_lists_only_what_it_has(browser, 
     view.page.context.close()
 
 
-def test_a_city_with_a_national_dem_opens_on_its_districts_not_on_china(browser, qingdao_path, traffic,  # noqa: F811
+def test_a_city_with_a_national_dem_opens_on_its_districts_not_on_china(browser, qingdao_path, traffic,
                                                                        tmp_path):
     with serving(qingdao_path, tmp_path / "serve.log") as base:
         view = _page(browser, base, traffic).open("plan")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from cim.city import City
 from cim.errors import QueryError
 from cim.model.catalog import LayerInfo, visible_layers
 from serving.features import crs as ogc_crs
@@ -15,6 +16,7 @@ from serving.features.filters import compile_filter, queryables
 from serving.features.geojson import to_features
 from serving.features.items import ItemsQuery, get_item, query_items
 from tiles.dependencies import CityDep, Layer, PageParams, Role, SettingsDep, page_limit
+from tiles.settings import Settings
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -107,7 +109,8 @@ def parse_bbox(text: str | None, crs: str | None, city_crs: str, max_km2: float)
     return bounds
 
 
-def _query(city, info: LayerInfo, p: ItemsParams, page: PageParams, settings) -> tuple[ItemsQuery, str]:
+def _query(city: City, info: LayerInfo, p: ItemsParams, page: PageParams,
+           settings: Settings) -> tuple[ItemsQuery, str]:
     crs = ogc_crs.check_crs(p.crs, city.crs)
     ogc_crs.check_crs(p.bbox_crs, city.crs, "bbox-crs")
     filter_crs = ogc_crs.check_crs(p.filter_crs, city.crs, "filter-crs")
