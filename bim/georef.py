@@ -32,15 +32,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from bim._compat import ifcopenshell
 from bim.errors import AbsurdCoordinates, NoGeoreference
 from bim.reader import source_name
+from gis.crs import transformer
 
 __all__ = ["Anchor", "Georeference", "dms_to_degrees", "resolve_georeference"]
 
@@ -371,7 +371,7 @@ def place_lonlat(
         'EPSG:32651'
     """
     crs = utm_crs(lon, lat)
-    fwd = _transformer("EPSG:4326", crs)
+    fwd = transformer("EPSG:4326", crs)
     e0, n0 = fwd.transform(lon, lat)
     e1, n1 = fwd.transform(lon, lat + 1e-4)
     grid_north = math.degrees(math.atan2(n1 - n0, e1 - e0))
@@ -439,7 +439,7 @@ def check_plausible(geo: Georeference, name: str = "<model>") -> None:
 
 
 def _check_in_crs_area(geo: Georeference, name: str) -> None:
-    lon, lat = _transformer(geo.crs, "EPSG:4326").transform(geo.eastings, geo.northings)
+    lon, lat = transformer(geo.crs, "EPSG:4326").transform(geo.eastings, geo.northings)
     if not (math.isfinite(lon) and math.isfinite(lat) and abs(lat) <= 90.0):
         raise AbsurdCoordinates(
             f"{name}: E={geo.eastings:.6g}, N={geo.northings:.6g} are outside {geo.crs}", path=name
@@ -458,6 +458,3 @@ def _check_in_crs_area(geo: Georeference, name: str) -> None:
         )
 
 
-@lru_cache(maxsize=64)
-def _transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(src, dst, always_xy=True)

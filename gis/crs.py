@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 import pyproj
@@ -25,7 +26,8 @@ from pyproj.exceptions import CRSError as _ProjCRSError
 from gis.errors import CRSError
 from gis.geometry import finite_mask
 
-__all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "reproject", "finite_mask"]
+__all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "thread_transformer", "north_first", "reproject",
+           "finite_mask"]
 
 _HINT = "use an EPSG code such as EPSG:4490 (CGCS2000) or EPSG:4549 (CGCS2000 / 3-degree GK CM 120E)"
 
@@ -109,6 +111,57 @@ def transformer(src: str | int | pyproj.CRS, dst: str | int | pyproj.CRS) -> pyp
 @functools.lru_cache(maxsize=64)
 def _cached_transformer(src_wkt: str, dst_wkt: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
+
+
+_local = threading.local()
+
+
+@functools.lru_cache(maxsize=64)
+def _pipeline(src_wkt: str, dst_wkt: str) -> str | None:
+    """The single PROJ pipeline between two CRSs, found once (0.1–0.7 s for some); None when PROJ keeps
+    several candidate operations (chosen per point), which a pipeline string cannot carry."""
+    definition = pyproj.Transformer.from_crs(src_wkt, dst_wkt, always_xy=True).definition
+    try:
+        pyproj.Transformer.from_pipeline(definition)
+    except pyproj.exceptions.ProjError:
+        return None
+    return definition
+
+
+def thread_transformer(src: str | int | pyproj.CRS, dst: str | int | pyproj.CRS, *,
+                       three_d: bool = False) -> pyproj.Transformer:
+    """A transformer (always_xy) of this thread's own, for hot loops run from many threads: the costly
+    search for the operation happens once per process, each thread builds its transformer from the
+    pipeline found. ``three_d`` makes the source 3D (its heights are carried through).
+
+    Example:
+        >>> lon, lat = thread_transformer("EPSG:4549", "EPSG:4326").transform(500000.0, 4000000.0)
+    """
+    src_crs, dst_crs = parse_crs(src), parse_crs(dst)
+    if three_d:
+        src_crs = src_crs.to_3d()
+    key = (src_crs.to_wkt(), dst_crs.to_wkt())
+    cache = getattr(_local, "transformers", None)
+    if cache is None:
+        cache = _local.transformers = {}
+    if key not in cache:
+        definition = _pipeline(*key)
+        cache[key] = (pyproj.Transformer.from_pipeline(definition) if definition
+                      else pyproj.Transformer.from_crs(*key, always_xy=True))
+    return cache[key]
+
+
+@functools.lru_cache(maxsize=64)
+def north_first(crs: str) -> bool:
+    """True when the CRS's first axis points north or south (lat/lon, northing/easting): EPSG:4326,
+    EPSG:4490 and the Gauss–Krüger zones give y first in OGC services.
+
+    Example:
+        >>> north_first("EPSG:4326"), north_first("EPSG:3857")
+        (True, False)
+    """
+    axes = parse_crs(crs).axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
 
 def reproject(geoms: np.ndarray, src: str | int | pyproj.CRS, dst: str | int | pyproj.CRS) -> np.ndarray:

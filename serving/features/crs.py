@@ -13,13 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 
 from cim.errors import QueryError
+from gis.crs import north_first
 
 CRS84 = "OGC:CRS84"
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -67,13 +67,9 @@ def check_crs(crs: str | None, city_crs: str, what: str = "crs") -> str:
     return name
 
 
-@functools.lru_cache(maxsize=32)
 def is_north_first(crs: str) -> bool:
     """True when the CRS's first axis points north or south (lat/lon, northing/easting)."""
-    from gis.crs import parse_crs
-
-    axes = parse_crs(crs_name(crs)).axis_info
-    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+    return north_first(crs_name(crs))
 
 
 def _swap(geoms: np.ndarray) -> np.ndarray:

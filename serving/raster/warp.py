@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pyproj import Transformer
+
+from gis.crs import thread_transformer
 
 if TYPE_CHECKING:
     from serving.raster.source import RasterSource
@@ -42,33 +44,9 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return left, top - size, left + size, top
 
 
-@lru_cache(maxsize=32)
-def _pipeline(crs_wkt: str) -> str | None:
-    """The single PROJ pipeline from Web Mercator to the raster's CRS, or None when PROJ keeps
-    several candidate operations (chosen per point), which a pipeline string cannot carry."""
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import ProjError
-
-    definition = Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True).definition
-    try:
-        Transformer.from_pipeline(definition)
-    except ProjError:
-        return None
-    return definition
-
-
-def _from_mercator(crs_wkt: str):  # noqa: ANN202 - pyproj Transformer
+def _from_mercator(crs_wkt: str) -> Transformer:
     """This thread's transformer from Web Mercator to ``crs_wkt`` (the costly search runs once)."""
-    from pyproj import CRS, Transformer
-
-    cache = getattr(_local, "transformers", None)
-    if cache is None:
-        cache = _local.transformers = {}
-    if crs_wkt not in cache:
-        definition = _pipeline(crs_wkt)
-        cache[crs_wkt] = (Transformer.from_pipeline(definition) if definition
-                          else Transformer.from_crs("EPSG:3857", CRS.from_wkt(crs_wkt), always_xy=True))
-    return cache[crs_wkt]
+    return thread_transformer("EPSG:3857", crs_wkt)
 
 
 def _dataset(path: str):  # noqa: ANN202 - rasterio dataset

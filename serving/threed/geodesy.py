@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-
 import numpy as np
+from pyproj import Transformer
+
+from gis.crs import thread_transformer
 
 __all__ = ["to_ecef", "to_lonlat", "enu_frame", "grid_frame", "relative_transform", "Y_UP_TO_Z_UP"]
 
@@ -27,43 +27,12 @@ __all__ = ["to_ecef", "to_lonlat", "enu_frame", "grid_frame", "relative_transfor
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
 
-_local = threading.local()
 _A = 6378137.0  # WGS 84 semi-major axis
 _E2 = 6.69437999014e-3  # WGS 84 first eccentricity squared
 
 
-@lru_cache(maxsize=16)
-def _pipeline(crs: str, target: str) -> str | None:
-    """The PROJ pipeline from ``crs`` (as 3D) to ``target``, found once (≈0.1–0.7 s); None when PROJ
-    keeps several candidate operations, which a pipeline string cannot carry."""
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import ProjError
-
-    definition = Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True).definition
-    try:
-        Transformer.from_pipeline(definition)
-    except ProjError:
-        return None
-    return definition
-
-
-def _transformer(crs: str, target: str):  # noqa: ANN202 - pyproj Transformer
-    """A transformer of this thread's own (pyproj's are not shared across threads cheaply)."""
-    from pyproj import CRS, Transformer
-
-    cache = getattr(_local, "cache", None)
-    if cache is None:
-        cache = _local.cache = {}
-    key = (crs, target)
-    if key not in cache:
-        definition = _pipeline(crs, target)
-        cache[key] = (Transformer.from_pipeline(definition) if definition else
-                      Transformer.from_crs(CRS.from_user_input(crs).to_3d(), target, always_xy=True))
-    return cache[key]
-
-
-def _to_lonlat(crs: str):  # noqa: ANN202
-    return _transformer(crs, "EPSG:4979")
+def _to_lonlat(crs: str) -> Transformer:
+    return thread_transformer(crs, "EPSG:4979", three_d=True)
 
 
 def to_ecef(crs: str, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
+from gis.crs import north_first as crs_north_first
 from serving.wmts.errors import OWSError
 
 __all__ = ["GetMap", "get_map", "operation", "offered_crs", "north_first", "MAX_SIZE"]
@@ -30,15 +30,9 @@ def offered_crs(city_crs: str) -> list[str]:
     return list(dict.fromkeys([*_COMMON, city_crs.upper()]))
 
 
-@lru_cache(maxsize=32)
 def north_first(crs: str) -> bool:
     """True when the CRS's first axis points north or south (a WMS 1.3 box then starts with y)."""
-    from pyproj import CRS
-
-    if crs == "CRS:84":
-        return False
-    axes = CRS.from_user_input(crs).axis_info
-    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+    return crs != "CRS:84" and crs_north_first(crs)
 
 
 @dataclass(frozen=True)
