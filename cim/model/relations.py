@@ -91,20 +91,36 @@ def prop_text(name: str, alias: str = "") -> str:
     return f"json_extract_string({p}properties, {literal(json_path(name))})"
 
 
-def sql_type(arrow_type: str) -> str:
-    """The SQL type a property of this Arrow type (as the catalogue records it) is read as."""
+def field_kind(arrow_type: str) -> str:
+    """What a property of this Arrow type (as the catalogue records it, ``int64``, ``double`` …) holds:
+    ``integer``, ``number``, ``boolean``, ``date``, ``date-time`` or ``string`` — the one mapping every
+    output (SQL casts, OGC queryables, TileJSON) derives its own type names from.
+
+    Example:
+        >>> field_kind("int64"), field_kind("large_string"), field_kind("timestamp[us, tz=UTC]")
+        ('integer', 'string', 'date-time')
+    """
     t = arrow_type.lower()
     if t.startswith(("int", "uint")):
-        return "BIGINT"
+        return "integer"
     if t.startswith(("double", "float", "decimal", "halffloat")):
-        return "DOUBLE"
+        return "number"
     if t.startswith("bool"):
-        return "BOOLEAN"
-    if t.startswith(("date32", "date64")):
-        return "DATE"
+        return "boolean"
     if t.startswith("timestamp"):
-        return "TIMESTAMP"
-    return "VARCHAR"
+        return "date-time"
+    if t.startswith("date"):
+        return "date"
+    return "string"
+
+
+_SQL_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
+              "date-time": "TIMESTAMP", "string": "VARCHAR"}
+
+
+def sql_type(arrow_type: str) -> str:
+    """The SQL type a property of this Arrow type is read as."""
+    return _SQL_TYPES[field_kind(arrow_type)]
 
 
 def quote(name: str) -> str:
@@ -152,4 +168,4 @@ def features(*, layers: Iterable[str] | None = None, classes: Iterable[str] | No
 
 
 __all__ = ["AsOf", "FEATURE_COLUMNS", "literal", "in_list", "validity", "json_path", "prop", "prop_param",
-           "prop_text", "sql_type", "quote", "features_where", "features"]
+           "prop_text", "field_kind", "sql_type", "quote", "features_where", "features"]

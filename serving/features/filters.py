@@ -25,7 +25,7 @@ from typing import Any
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
 from cim.errors import QueryError
-from cim.model.relations import json_path, prop_param
+from cim.model.relations import field_kind, json_path, prop_param
 
 #: columns of ``features`` a filter may name, with their JSON-schema type
 CORE_QUERYABLES: dict[str, str] = {
@@ -55,26 +55,11 @@ def queryables(fields: list[dict[str, str]], *, view: str = "full") -> dict[str,
     """
     out = dict(CORE_QUERYABLES)
     for f in fields:
-        out.setdefault(f["name"], _schema_type(f.get("type", "string")))
+        out.setdefault(f["name"], field_kind(f.get("type", "string")))
     if view == "coarse":
         out = {k: v for k, v in out.items() if k in OPEN_FIELDS or k in ("id", "class", "name")}
     out["geometry"] = "geometry"
     return out
-
-
-def _schema_type(arrow_type: str) -> str:
-    t = arrow_type.lower()
-    if t.startswith(("int", "uint")):
-        return "integer"
-    if t.startswith(("double", "float", "decimal", "halffloat")):
-        return "number"
-    if t.startswith("bool"):
-        return "boolean"
-    if t.startswith("timestamp"):
-        return "date-time"
-    if t.startswith("date"):
-        return "date"
-    return "string"
 
 
 def parse_filter(text: str | dict, lang: str = "cql2-text") -> Any:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cim.errors import LayerNotFound, ValidationError, first_line
 from cim.model.catalog import LayerInfo, layer_info, visible_layers
+from cim.model.relations import field_kind
 from serving.tilegrid import tiles_covering
 from serving.vector import served
 from serving.vector.mbtiles import MBTilesWriter
@@ -128,11 +129,9 @@ def vector_layer(info: LayerInfo, minzoom: int, maxzoom: int) -> dict[str, Any]:
     """The TileJSON ``vector_layers`` entry of a layer: its id and the attributes its features carry."""
     fields = {"id": "String", "class": "String", "name": "String", "height": "Number", "z_min": "Number",
               "z_max": "Number"}
+    kinds = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
     for f in info.fields:
-        t = str(f.get("type", "string")).lower()
-        kind = ("Number" if t.startswith(("int", "uint", "double", "float", "decimal"))
-                else "Boolean" if t.startswith("bool") else "String")
-        fields.setdefault(f["name"], kind)
+        fields.setdefault(f["name"], kinds.get(field_kind(str(f.get("type", "string"))), "String"))
     return {"id": info.name, "fields": fields, "minzoom": minzoom, "maxzoom": maxzoom,
             "description": f"{info.feature_class or info.kind} features"}
 

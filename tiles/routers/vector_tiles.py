@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from cim.model.catalog import LayerInfo, model_version
 from serving.tilegrid import MAX_ZOOM, check_tile
 from serving.vector import VectorTileService
+from serving.vector.archive import vector_layer
 from tiles.dependencies import CityDep, Layer, get_layer
 from tiles.errors import NotFound
 
@@ -97,30 +98,16 @@ async def tile_xyz(request: Request, city: CityDep, info: Layer, z: Z, x: X, y: 
 
 def tilejson(base: str, info: LayerInfo) -> dict[str, Any]:
     """TileJSON 3.0 of one layer."""
-    fields = {"id": "String", "class": "String", "name": "String", "height": "Number", "z_min": "Number",
-              "z_max": "Number"}
-    for f in info.fields:
-        fields.setdefault(f["name"], _tilejson_type(f.get("type", "string")))
     doc: dict[str, Any] = {
         "tilejson": "3.0.0", "name": info.name, "scheme": "xyz", "minzoom": 0, "maxzoom": MAX_TILE_ZOOM,
         "tiles": [f"{base}/collections/{info.name}/tiles/{TMS}/{{z}}/{{y}}/{{x}}"],
-        "vector_layers": [{"id": info.name, "fields": fields, "minzoom": 0, "maxzoom": MAX_TILE_ZOOM,
-                           "description": f"{info.feature_class or info.kind} features"}],
+        "vector_layers": [vector_layer(info, 0, MAX_TILE_ZOOM)],
     }
     if info.bbox_4326:
         w, s, e, n = info.bbox_4326
         doc["bounds"] = [w, s, e, n]
         doc["center"] = [round((w + e) / 2, 6), round((s + n) / 2, 6), 14]
     return doc
-
-
-def _tilejson_type(arrow_type: str) -> str:
-    t = arrow_type.lower()
-    if t.startswith(("int", "uint", "double", "float", "decimal")):
-        return "Number"
-    if t.startswith("bool"):
-        return "Boolean"
-    return "String"
 
 
 @router.get("/collections/{layer}/tiles/{tileMatrixSetId}", summary="TileJSON 3.0 of a layer",
