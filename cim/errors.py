@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gis.errors import first_line
+
 
 class CIMError(Exception):
     """Root of every error the city model raises on purpose."""
@@ -72,6 +74,7 @@ class PermissionDenied(CIMError):
 
 
 __all__ = [
+    "first_line",
     "CIMError",
     "CityNotFound",
     "CityExists",
@@ -146,7 +149,4 @@ def domain_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message (its type's name when it has none), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["GISError", "SourceError", "CRSError"]
+__all__ = ["GISError", "SourceError", "CRSError", "first_line"]
 
 
 class GISError(Exception):
@@ -26,3 +26,12 @@ class SourceError(GISError):
 
 class CRSError(GISError):
     """A coordinate reference system is missing, unknown, or contradicts the one in the source."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none), for one-line errors.
+
+    The one helper of its kind: ``cim.errors.first_line`` is this function.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -27,7 +27,7 @@ import numpy as np
 
 from gis._sources import check_file, describe_content, truncated
 from gis.crs import crs_label, parse_crs, same_crs
-from gis.errors import CRSError, GISError, SourceError
+from gis.errors import CRSError, GISError, SourceError, first_line
 
 __all__ = ["RasterInfo", "raster_info", "to_cog"]
 
@@ -82,7 +82,7 @@ def open_raster(path: str | Path) -> Iterator[object]:
 
 
 def _open_error(path: Path, exc: Exception) -> SourceError:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     if "not recognized as" in text or "not a supported" in text:
         with path.open("rb") as fh:
             what = describe_content(fh.read(1024))
@@ -121,7 +121,7 @@ def _check_readable(path: Path, ds: object) -> None:
     try:
         ds.read(1, window=Window(0, ds.height - 1, ds.width, 1))
     except Exception as exc:
-        raise truncated(path, f"its last row cannot be read: {str(exc).splitlines()[0]}") from exc
+        raise truncated(path, f"its last row cannot be read: {first_line(exc)}") from exc
 
 
 def _is_cog(path: Path) -> bool:
@@ -213,7 +213,7 @@ def _translate(src: Path, ds: object, tmp: Path, crs: object | None) -> None:
                           overview_resampling="average" if floating else "nearest",
                           config={"GDAL_TIFF_OVR_BLOCKSIZE": str(_BLOCK)})
         except Exception as exc:
-            raise truncated(src, f"conversion failed: {str(exc).splitlines()[0]}") from exc
+            raise truncated(src, f"conversion failed: {first_line(exc)}") from exc
 
 
 def _overview_levels(width: int, height: int) -> int:

@@ -29,7 +29,7 @@ from gis._sources import KIND_NAMES, SUPPORTED, detect_format, truncated
 from gis._tables import read_csv, read_geoparquet
 from gis._wkb import geometry_type_of, has_curves
 from gis.crs import crs_label, parse_crs, same_crs
-from gis.errors import CRSError, SourceError
+from gis.errors import CRSError, SourceError, first_line
 
 __all__ = ["VectorData", "list_layers", "list_tables", "read_vector", "require_crs", "to_geopandas"]
 
@@ -315,7 +315,7 @@ def _linearised(path: Path, target: str, name: str) -> pa.Array:
 
 
 def _gdal_error(path: Path, layer: str | None, exc: BaseException) -> SourceError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     where = f"{path.name}" + (f", layer '{layer}'" if layer else "")
     if any(hint in text.lower() for hint in _CORRUPT_HINTS):
         return truncated(path, f"{where}: {text}")

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cim import errors as e
+from cim.errors import first_line
 
 log = logging.getLogger("tiles")
 
@@ -95,7 +96,7 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
             return problem(status, "the server could not answer this request", instance=request.url.path)
-        return problem(status, _one_line(exc), instance=request.url.path)
+        return problem(status, first_line(exc), instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,9 +116,6 @@ def install(app: FastAPI) -> None:
         return problem(500, "the server could not answer this request", instance=request.url.path)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _describe_validation(exc: RequestValidationError) -> str:

@@ -37,7 +37,7 @@ from cim.analysis._relations import (
     placed_sql,
 )
 from cim.analysis.rules import RuleSet, load_rules
-from cim.errors import QueryError, ValidationError
+from cim.errors import QueryError, ValidationError, first_line
 from cim.model.catalog import all_layers
 from cim.model.relations import prop
 
@@ -193,7 +193,7 @@ def _filter(table: pa.Table, where: str) -> pa.Table:
         con.register("indicators", table)
         return con.execute(f"SELECT * FROM indicators WHERE {where}").to_arrow_table()
     except Exception as exc:
-        raise QueryError(f"bad where clause {where!r}: {str(exc).splitlines()[0]}") from exc
+        raise QueryError(f"bad where clause {where!r}: {first_line(exc)}") from exc
     finally:
         con.close()
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cim.analysis.inputs import Input, find_inputs
-from cim.errors import ValidationError
+from cim.errors import ValidationError, first_line
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -123,7 +123,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
+        first = first_line(exc)
         raise ValidationError(f"rules file {path} is not valid YAML ({first}): fix the indentation") from exc
     if not isinstance(raw, dict):
         raise ValidationError(f"rules file {path} must be a mapping with `rules:` at the top")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cim.cli.common import CITY_HELP, console, fail
+from cim.errors import first_line
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -45,7 +46,7 @@ def register_cmd(city: str = typer.Argument(..., help=CITY_HELP),
     try:
         doc = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        fail(f"cannot read {spec}: {str(exc).splitlines()[0]}")
+        fail(f"cannot read {spec}: {first_line(exc)}")
     if not isinstance(doc, dict) or not isinstance(doc.get("things"), list):
         fail(f"{spec}: expected a mapping with a list under things:")
     c = _open(city)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cim.errors import ValidationError
+from cim.errors import ValidationError, first_line
 from cim.ingest.options import OPTIONS, flag
 from cim.ingest.source import (
     CITYJSON_SUFFIXES,
@@ -85,7 +85,7 @@ def load_profiles(path: str | Path) -> SourceProfiles:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ValidationError(f"profile {path} is not valid YAML ({str(exc).splitlines()[0]})") from exc
+        raise ValidationError(f"profile {path} is not valid YAML ({first_line(exc)})") from exc
     if not isinstance(raw, dict) or set(raw) - {"defaults", "sources"}:
         raise ValidationError(f"profile {path} must be a mapping with `defaults:` and/or `sources:` at the top")
     entries = tuple((str(pattern), _options(path, str(pattern), entry))

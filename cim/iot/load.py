@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cim.errors import SourceError, ValidationError
+from cim.errors import SourceError, ValidationError, first_line
 from cim.iot.lookup import Datastreams, load_datastreams
 from cim.iot.report import ObservationReport
 from cim.iot.settings import window_for
@@ -87,7 +87,7 @@ def read_table(path: Path) -> pa.Table:
             convert = csv.ConvertOptions(null_values=NULLS, strings_can_be_null=True)
             return csv.read_csv(path, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+        raise SourceError(f"cannot read {path}: {first_line(exc)}") from exc
     raise SourceError(f"{path}: unknown observation file type {suffix!r}: use .csv or .parquet")
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from cim.errors import SourceError, ValidationError
+from cim.errors import SourceError, ValidationError, first_line
 from cim.iot.units import PROPERTIES
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def load_rules(city: City, path: str | Path, *, replace: bool = False, actor: st
     except OSError as exc:
         raise SourceError(f"cannot read rules file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise SourceError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise SourceError(f"{path} is not valid YAML: {first_line(exc)}") from exc
     items = doc.get("rules") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise SourceError(f"{path}: expected a list under 'rules:' (see `cim iot rules --help`)")

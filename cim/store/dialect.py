@@ -21,7 +21,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from cim.errors import QueryError
+from cim.errors import QueryError, first_line
 
 _PLACEHOLDER = "__cim_param__"
 
@@ -68,7 +68,7 @@ def _translate(sql: str) -> str:
     try:
         trees = sqlglot.parse(source, read="duckdb")
     except sqlglot.errors.ParseError as exc:
-        raise QueryError(f"SQL failed: {str(exc).splitlines()[0]}") from exc
+        raise QueryError(f"SQL failed: {first_line(exc)}") from exc
     out = []
     for tree in trees:
         if tree is None:

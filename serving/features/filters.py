@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
-from cim.errors import QueryError
+from cim.errors import QueryError, first_line
 from cim.model.relations import field_kind, json_path, prop_param
 
 #: columns of ``features`` a filter may name, with their JSON-schema type
@@ -79,7 +79,7 @@ def parse_filter(text: str | dict, lang: str = "cql2-text") -> Any:
     except RecursionError as exc:
         raise QueryError("filter nested too deeply: simplify it") from exc
     except Exception as exc:
-        raise QueryError(f"bad {lang} filter: {_first_line(exc)}") from exc
+        raise QueryError(f"bad {lang} filter: {first_line(exc)[:200]}") from exc
     raise QueryError(f"unknown filter-lang {lang!r}: use cql2-text or cql2-json")
 
 
@@ -347,7 +347,7 @@ class _Compiler:
         try:
             geom = shapely.geometry.shape(value.geometry if hasattr(value, "geometry") else value)
         except Exception as exc:
-            raise QueryError(f"bad geometry literal in filter: {_first_line(exc)}") from exc
+            raise QueryError(f"bad geometry literal in filter: {first_line(exc)[:200]}") from exc
         if geom.is_empty or not _finite_bounds(geom.bounds):
             raise QueryError("geometry literal in filter is empty or has non-finite coordinates")
         import numpy as np
@@ -436,9 +436,6 @@ def _finite_bounds(bounds: tuple[float, ...]) -> bool:
     return all(math.isfinite(b) for b in bounds)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 __all__ = ["Where", "queryables", "parse_filter", "compile_filter", "property_sql", "json_path",
