@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL 15 + PostGIS 3 cluster in a temp folder, and loading a layer into it.
 
 Used by ``bench.tiles_bench`` to serve the same demo city with TiPg: the server of the test suite
-(``tests.postgres.PostgresServer``: loopback port, ``fsync=off``, removed on exit) with one
+(``cim.testing.PostgresServer``: loopback port, ``fsync=off``, removed on exit) with one
 database ``cim`` that has PostGIS.
 """
 
@@ -10,12 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.postgres import PostgresServer, _free_port
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    return _free_port()
+from cim.testing import PostgresServer
 
 
 class TempPostGIS(PostgresServer):

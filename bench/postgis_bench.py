@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writer-seconds", type=float, default=60.0, help="0 leaves out the writers run")
     args = parser.parse_args(argv)
     from bench.writers_bench import run as run_writers
-    from tests.postgres import PostgresServer
+    from cim.testing import PostgresServer
 
     work = Path(tempfile.mkdtemp(prefix="cim-pgbench-"))
     os.environ.setdefault("CIM_DATA_DIR", str(work / "data"))

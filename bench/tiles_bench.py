@@ -39,8 +39,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from bench._postgis import TempPostGIS, free_port, load_layer
+from bench._postgis import TempPostGIS, load_layer
 from bench.common import percentile, print_table
+from cim.testing import free_port
 
 ZOOMS = range(10, 17)
 

@@ -235,7 +235,7 @@ def run(url: str, *, seconds: float = 60.0, writers: int = 8, readers: int = 8, 
         counts, errors = [0], []
         http_readers = readers // 2 if http else 0
         if http_readers:
-            from cim.iot.broker import free_port
+            from cim.testing import free_port
 
             port = free_port()
             server = serve(url, port)
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--url", help="an empty PostGIS database (default: a throwaway server)")
     args = parser.parse_args(argv)
-    from tests.postgres import PostgresServer
+    from cim.testing import PostgresServer
 
     server = None
     url = args.url

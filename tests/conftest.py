@@ -42,7 +42,7 @@ BACKENDS = ("duckdb", "postgis")
 @pytest.fixture(scope="session")
 def postgis_server():
     """A real PostgreSQL 15 + PostGIS 3 started in a temporary folder for this test session."""
-    from tests.postgres import PostgresServer, available
+    from cim.testing import PostgresServer, available
 
     why = available()
     if why:

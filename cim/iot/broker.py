@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from cim.errors import CIMError
+from cim.testing import free_port
 
 CONFIG = """\
 listener {port} 127.0.0.1
@@ -34,13 +35,6 @@ log_type error
 log_type warning
 log_type notice
 """
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _user() -> str:

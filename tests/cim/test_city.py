@@ -95,9 +95,9 @@ def test_a_postgis_city_has_a_gist_index_on_feature_geometries(postgis_server):
 
 
 def test_an_unreachable_database_url_is_a_one_line_error(postgis_server):
-    from tests.postgres import _free_port
+    from cim.testing import free_port
 
-    url = f"postgresql://cim:pw@127.0.0.1:{_free_port()}/nowhere"
+    url = f"postgresql://cim:pw@127.0.0.1:{free_port()}/nowhere"
     with pytest.raises(cim.CIMError, match="cannot reach PostgreSQL at") as err:
         cim.open(url)
     assert "\n" not in str(err.value) and ":***@" in str(err.value)

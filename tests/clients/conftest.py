@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from cim.testing import free_port
 from tests.tiles.conftest import demo_path, file_copy  # noqa: F401 - the session's demo city (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,11 +52,6 @@ def need(condition: bool, message: str) -> None:
             pytest.fail(message)
         pytest.skip(message)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:

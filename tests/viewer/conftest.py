@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from cim.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
@@ -37,12 +38,6 @@ def _need(condition: bool, message: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
@@ -73,7 +68,7 @@ def viewer_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def serving(city: Path, log: Path, *extra: str) -> Iterator[str]:
     """`cim serve CITY` on a free loopback port with the test keys (and `extra` options); its base URL."""
     _need((ROOT / "viewer" / "dist" / "index.html").is_file(), "the viewer is not built: run `make viewer`")
-    port = _free_port()
+    port = free_port()
     keys = json.dumps({ADMIN_KEY: "admin", OPERATOR_KEY: "operator"})
     cim = Path(sys.executable).with_name("cim")
     cmd = [str(cim), "serve", str(city), "--host", "127.0.0.1", "--port", str(port), "--api-keys", keys,

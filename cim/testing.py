@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL 15 + PostGIS 3 server in a temporary folder, for tests and benchmarks.
+"""Test support shared by the test suite and the benchmarks: a throwaway PostgreSQL 15 + PostGIS 3
+server in a temporary folder, and a free loopback port.
 
 ``PostgresServer`` runs ``initdb`` and ``pg_ctl`` from the Debian ``postgresql-15`` package into
 a folder of its own, listening on 127.0.0.1 at a free port with password logins, and stops and
@@ -36,7 +37,8 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -47,7 +49,7 @@ class PostgresServer:
 
     def __init__(self, *, port: int | None = None, max_connections: int = 200,
                  shared_buffers: str = "256MB") -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.max_connections = max_connections
         self.shared_buffers = shared_buffers
         self.root = Path(tempfile.mkdtemp(prefix="cim-pg-"))
