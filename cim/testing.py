@@ -21,6 +21,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("CIM_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -114,3 +116,54 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def need(condition: bool, message: str) -> None:
+    """In a test: skip when a prerequisite is missing — except under CI (``CI=true``), where it fails."""
+    import pytest
+
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    """Wait until ``url`` answers 200; fail with the log's tail when the process exits or time runs out."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as res:
+                if res.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def cim_serve(args: list[str], log: Path, *, probe: str = "/conformance", env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> Iterator[str]:
+    """``cim serve ARGS`` in a subprocess on a free loopback port, as a user starts it; yields its base URL
+    once ``probe`` answers and stops the server afterwards. Its output goes to ``log``."""
+    import sys
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "cim", "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}{probe}", proc, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

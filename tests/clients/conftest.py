@@ -8,14 +8,9 @@ URL they are given is on loopback.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -24,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from cim.testing import cim_serve as serve_process
 from cim.testing import free_port
 from tests.tiles.conftest import demo_path, file_copy  # noqa: F401 - the session's demo city (fixture)
 
@@ -45,29 +41,6 @@ def artifact(name: str) -> str:
     return str(folder / name)
 
 
-def need(condition: bool, message: str) -> None:
-    """Skip when a prerequisite is missing; under CI that is a failure."""
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-
-def _wait(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"cim serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as res:
-                if res.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"cim serve did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 def serve_command(city: Path, site: str) -> list[str]:
     """The docs' `cim serve` command (recipe ``serve``) for ``city``, letting pages from ``site`` call it."""
     args = shlex.split(recipe("serve", site=site))
@@ -79,23 +52,8 @@ def serve_command(city: Path, site: str) -> list[str]:
 @contextmanager
 def cim_serve(args: list[str], log: Path) -> Iterator[str]:
     """`cim serve ARGS` as a user starts it, on a free loopback port (access log on); its base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "cim", "serve", *args, "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "info"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, "CIM_PREPARE_TILES": "false"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(f"{base}/conformance", proc, log)
+    with serve_process([*args, "--log-level", "info"], log, env={"CIM_PREPARE_TILES": "false"}, cwd=ROOT) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

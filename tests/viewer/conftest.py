@@ -8,10 +8,7 @@ are collected, and the tests assert both lists are empty.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cim.testing import free_port
+from cim.testing import cim_serve
+from cim.testing import need as _need
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
@@ -30,28 +28,6 @@ from overview_page import CHROMIUM, CHROMIUM_ARGS, OverviewPage, Traffic  # noqa
 ADMIN_KEY = "viewer-test-admin-key"
 OPERATOR_KEY = "viewer-test-operator-key"
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def _need(condition: bool, message: str) -> None:
-    """Skip when a prerequisite is missing; under CI that is a failure."""
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"cim serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as res:
-                if res.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"cim serve did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -68,23 +44,10 @@ def viewer_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def serving(city: Path, log: Path, *extra: str) -> Iterator[str]:
     """`cim serve CITY` on a free loopback port with the test keys (and `extra` options); its base URL."""
     _need((ROOT / "viewer" / "dist" / "index.html").is_file(), "the viewer is not built: run `make viewer`")
-    port = free_port()
     keys = json.dumps({ADMIN_KEY: "admin", OPERATOR_KEY: "operator"})
-    cim = Path(sys.executable).with_name("cim")
-    cmd = [str(cim), "serve", str(city), "--host", "127.0.0.1", "--port", str(port), "--api-keys", keys,
-           "--log-level", "warning", *extra]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{base}/api/city", proc, log)
+    with cim_serve([str(city), "--api-keys", keys, "--log-level", "warning", *extra], log, probe="/api/city",
+                   cwd=ROOT) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
