@@ -10,11 +10,18 @@ import pandas as pd
 import pyarrow as pa
 
 from cim import migrations
+from cim.analysis import check_compliance, indicators
 from cim.errors import CIMError, CityExists, CRSError, domain_errors
+from cim.ingest import ingest
+from cim.iot.settings import DEFAULT_TIMEZONE, check_timezone
+from cim.map import city_map
 from cim.model import catalog
 from cim.model import history as city_history
+from cim.model.reads import get_feature, nearest, run_sql, select_features, spatial_filter, spatial_join
 from cim.model.vocabulary import DEFAULT_CRS
 from cim.store import Store, is_url, open_store
+from cim.terrain import base_elevations
+from gis.crs import crs_label, parse_crs
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -108,7 +115,6 @@ class City:
         predicate over the feature columns and the layer's own fields (``"far_limit > 2.5"``);
         ``as_of`` reads the city as it was at that time.
         """
-        from cim.model.reads import select_features
 
         return select_features(
             self, layer, bbox=bbox, bbox_crs=bbox_crs, where=where, as_of=as_of, limit=limit, output=output
@@ -117,14 +123,12 @@ class City:
     @domain_errors
     def feature(self, feature_id: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
         """One feature by its stable id, with its parent chain."""
-        from cim.model.reads import get_feature
 
         return get_feature(self, feature_id, as_of=as_of)
 
     @domain_errors
     def sql(self, query: str, params: list[Any] | None = None, *, output: Output = "arrow") -> Any:
         """Run SQL against the city (read it; writes go through ingest/edit so history is kept)."""
-        from cim.model.reads import run_sql
 
         return run_sql(self, query, params, output=output)
 
@@ -132,42 +136,36 @@ class City:
     @domain_errors
     def within(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features wholly inside a geometry (shapely, WKT) or inside another feature (its id)."""
-        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "within", geometry, layer, **kw)
 
     @domain_errors
     def intersecting(self, geometry: Any, layer: str | None = None, **kw: Any) -> Any:
         """Features that intersect a geometry or another feature."""
-        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "intersects", geometry, layer, **kw)
 
     @domain_errors
     def within_distance(self, geometry: Any, distance: float, layer: str | None = None, **kw: Any) -> Any:
         """Features within ``distance`` metres of a geometry or feature."""
-        from cim.model.reads import spatial_filter
 
         return spatial_filter(self, "dwithin", geometry, layer, distance=distance, **kw)
 
     @domain_errors
     def nearest(self, geometry: Any, n: int = 5, layer: str | None = None, **kw: Any) -> Any:
         """The ``n`` nearest features to a geometry or feature, with their distance in metres."""
-        from cim.model.reads import nearest
 
         return nearest(self, geometry, n, layer, **kw)
 
     @domain_errors
     def spatial_join(self, left: str, right: str, *, predicate: str = "contains", **kw: Any) -> Any:
         """Id pairs of ``left`` and ``right`` features where ``predicate`` holds (parcel ⊃ building)."""
-        from cim.model.reads import spatial_join
 
         return spatial_join(self, left, right, predicate=predicate, **kw)
 
     @domain_errors
     def base_elevations(self, layer: str, *, dem: str | None = None, stat: str = "min") -> pd.DataFrame:
         """Ground height under each feature of ``layer`` from the city's DEM (``id``, ``base_elevation``)."""
-        from cim.terrain import base_elevations
 
         return base_elevations(self, layer, dem=dem, stat=stat)
 
@@ -175,21 +173,18 @@ class City:
     @domain_errors
     def indicators(self, by: str = "parcel", **kw: Any) -> Any:
         """容积率, 建筑密度, 绿地率, max height and counts per parcel/block/district; see cim.analysis.indicators."""
-        from cim.analysis import indicators
 
         return indicators(self, by=by, **kw)
 
     @domain_errors
     def check(self, **kw: Any) -> Any:
         """Planning-rule compliance of every building and parcel; see cim.analysis.check_compliance."""
-        from cim.analysis import check_compliance
 
         return check_compliance(self, **kw)
 
     @domain_errors
     def map(self, layers: Any = None, **kw: Any) -> Any:
         """An interactive deck.gl map that renders offline (Jupyter or HTML); see cim.map.city_map."""
-        from cim.map import city_map
 
         return city_map(self, layers, **kw)
 
@@ -197,7 +192,6 @@ class City:
     @domain_errors
     def ingest(self, path: str | Path, **options: Any) -> IngestReport | list[IngestReport]:
         """Put a source (vector, raster, IFC, CityJSON, …) into the city; see ``cim ingest --help``."""
-        from cim.ingest import ingest
 
         return ingest(self, path, **options)
 
@@ -216,8 +210,6 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
     Example:
         >>> city = cim.create("qingdao.duckdb", crs="EPSG:4549")  # doctest: +SKIP
     """
-    from cim.iot.settings import DEFAULT_TIMEZONE, check_timezone
-    from gis.crs import crs_label, parse_crs
 
     zone = check_timezone(timezone or DEFAULT_TIMEZONE)
     parsed = parse_crs(crs)

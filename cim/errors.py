@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bim import errors as bim
+from gis import errors as gis
 from gis.errors import first_line
 
 
@@ -100,8 +102,6 @@ def reader_errors() -> dict[type[Exception], type[CIMError]]:
 
     Built on first use, so importing ``cim`` does not import the readers.
     """
-    from bim import errors as bim
-    from gis import errors as gis
 
     return {
         gis.GISError: SourceError,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from bim.cityjson import write_cityjson
 from cim.errors import ValidationError
 from cim.model.meshes import read_meshes
 from cim.model.relations import features, prop_text
@@ -37,7 +38,6 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
     Example:
         >>> export_cityjson(city, "buildings.city.json", layers=["buildings", "worksite_bim"])  # doctest: +SKIP
     """
-    from bim.cityjson import write_cityjson
 
     layers = layers or [r[0] for r in city.store.rows(
         features(classes=["Building"], columns="DISTINCT layer") + " ORDER BY layer")]

@@ -11,6 +11,7 @@ import shapely
 
 from cim.errors import LayerNotFound, ValidationError
 from cim.model.catalog import raster_layers
+from gis.dem import base_elevation
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -47,7 +48,6 @@ def base_elevations(city: City, layer: str, *, dem: str | None = None, stat: str
     Example:
         >>> base_elevations(city, "buildings").head()  # doctest: +SKIP
     """
-    from gis.dem import base_elevation
 
     path = dem_path(city, dem)
     table = city.features(layer, as_of=as_of, output="arrow").select(["id", "geom"])

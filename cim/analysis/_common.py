@@ -9,6 +9,9 @@ import numpy as np
 import pyarrow as pa
 
 from cim.errors import LayerNotFound, QueryError, ValidationError
+from cim.model.reads import to_output
+from cim.terrain import dem_path as terrain_dem_path
+from gis.crs import parse_crs, transformer
 
 if TYPE_CHECKING:
     from cim.analysis.inputs import Input
@@ -54,14 +57,12 @@ def check_output(output: str) -> str:
 
 def deliver(table: pa.Table, city: City, output: str) -> Any:
     """An Arrow table (geometry WKB in ``geom``) as the caller asked: arrow, pandas or geopandas."""
-    from cim.model.reads import to_output
 
     return to_output(table, city.crs, check_output(output))
 
 
 def dem_path(city: City, layer: str | None = None) -> Path:
     """The DEM raster of the city (the raster layer whose role is ``dem``, or ``layer``)."""
-    from cim.terrain import dem_path as terrain_dem_path
 
     return terrain_dem_path(city, layer)
 
@@ -72,7 +73,6 @@ def city_lonlat(city: City) -> tuple[float, float]:
     if not row or row[0][0] is None:
         raise ValidationError(f"{city.location} has no vector layers, so it has no position on Earth yet")
     minx, miny, maxx, maxy = row[0]
-    from gis.crs import parse_crs, transformer
 
     lon, lat = transformer(parse_crs(city.crs), parse_crs("EPSG:4326")).transform((minx + maxx) / 2,
                                                                                   (miny + maxy) / 2)

@@ -24,7 +24,10 @@ import shapely
 
 from cim.analysis._common import sql_text
 from cim.analysis._relations import buildings_sql, parcel_fields, parcels_sql
+from cim.analysis.indicators import LIMIT_KEYS, indicators_arrow, parcel_layer_fields
 from cim.errors import CIMError, LayerNotFound
+from cim.model.relations import prop
+from cim.store.duckdb import connect
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -82,7 +85,6 @@ def _source_frame(city: City, source: str | Path | None, layers: tuple[str, ...]
     """The rows of ``sql`` over the city, or over ``layers`` of a GeoParquet folder (its rows are current)."""
     if source is None:
         return _frame(city, sql, city.crs)
-    from cim.store.duckdb import connect
 
     paths = [_layer_path(source, layer) for layer in layers]
     files = "[" + ", ".join(sql_text(str(p / "*" / "*.parquet") if p.is_dir() else str(p)) for p in paths) + "]"
@@ -165,14 +167,12 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
                      partitions: int = 8, source: str | Path | None = None) -> pa.Table:
     """The ``ind`` relation of ``cim.analysis.indicators`` computed with dask, then grouped like it;
     ``source``: a GeoParquet folder to read the layers from instead of the city."""
-    from cim.analysis.indicators import LIMIT_KEYS, indicators_arrow, parcel_layer_fields
 
     dask_geopandas, _ = _imports()
     parcel_input = rules.input("parcels").require("planning indicators")
     building_input = rules.input("buildings").require("planning indicators")
     cols = parcel_fields(parcel_layer_fields(city, rules), rules, LIMIT_KEYS)
     if field and field not in cols:
-        from cim.model.relations import prop
 
         cols[field] = prop(field, "VARCHAR")
     parcels = _source_frame(city, source, parcel_input.layers, parcels_sql(rules, cols))
@@ -191,7 +191,6 @@ def indicators_table(city: City, rules: RuleSet, *, field: str | None, by: str, 
             dparcels = dask_geopandas.from_geopandas(parcels, npartitions=max(1, min(partitions, len(parcels))))
             green = dc.compute(dparcels.map_partitions(_green, green_frame, meta={"green_area": "f8"})).result()
     rows = _assemble(parcels, sums, green, list(cols))
-    from cim.store.duckdb import connect
 
     con = connect()
     try:

@@ -11,6 +11,7 @@ import shapely
 
 from cim.analysis._common import sql_text
 from cim.analysis.indicators import building_ctes
+from cim.analysis.sunlight import _MAX_SHADOW
 
 if TYPE_CHECKING:
     from cim.analysis.rules import RuleSet
@@ -54,7 +55,6 @@ def load_buildings(city: City, rules: RuleSet, settings: dict[str, Any], *, parc
 
 def _near(geoms: np.ndarray, heights: np.ndarray, target: np.ndarray, sun: SunPath, z: float) -> np.ndarray:
     """Targets plus every building whose longest shadow in the window could reach one."""
-    from cim.analysis.sunlight import _MAX_SHADOW
 
     keep = target.copy()
     if not target.any() or len(sun.altitude) == 0:

@@ -25,9 +25,11 @@ import pyarrow as pa
 
 from cim.analysis import _rule_sql as R
 from cim.analysis._common import deliver, sql_text
+from cim.analysis._dask import indicators_table
 from cim.analysis._relations import building_shapes
 from cim.analysis.indicators import building_ctes, parcel_ctes
 from cim.analysis.rules import RuleSet, load_rules
+from cim.analysis.sunlight import sunlight_compliance
 from cim.errors import ValidationError
 from cim.model.relations import prop
 
@@ -77,7 +79,6 @@ def compliance_arrow(city: City, rules: RuleSet, keys: list[str], *, parcels: Se
         else:
             raise ValidationError(f"unknown engine {engine!r}: use duckdb or dask")
     if "sunlight" in keys:
-        from cim.analysis.sunlight import sunlight_compliance
 
         parts.append(sunlight_compliance(city, rules, parcels=parcels, extra=extra))
     if not parts:
@@ -175,7 +176,6 @@ def _road_reach(city: City, rules: RuleSet) -> float:
 def _with_dask_rows(city: City, rules: RuleSet, keys: list[str], parcels: Sequence[str] | None,
                     client: Any) -> list[pa.Table]:
     """Parcel indicators from dask; building rules still in DuckDB (they are joins, not aggregates)."""
-    from cim.analysis._dask import indicators_table
 
     rows = indicators_table(city, rules, field=None, by="parcel", client=client)
     with city.store.temporary("dask_rows", rows):

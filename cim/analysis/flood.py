@@ -31,6 +31,8 @@ import shapely
 from cim.analysis._common import dem_path
 from cim.errors import LayerNotFound, ValidationError
 from cim.model.catalog import all_layers, class_census
+from gis.crs import crs_label, parse_crs, transformer
+from gis.dem import sample
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -59,7 +61,6 @@ def flood(city: City, level: float, *, layers: Sequence[str] | None = None,
           connected_to: tuple[float, float] | None = None, dem: str | None = None) -> FloodResult:
     """Everything in ``layers`` (default: every layer of buildings, roads, pipes) under water at ``level``
     metres (the DEM's datum); ``connected_to`` is a point on the water, in the city's CRS."""
-    from gis.crs import crs_label
 
     path = dem_path(city, dem)
     grid = _city_window(city, path)
@@ -90,8 +91,6 @@ def _city_window(city: City, path: Any) -> _Grid:
     """The DEM over the city's vector extent (with a margin of two cells), in the DEM's own grid."""
     import rasterio
     from rasterio.windows import from_bounds
-
-    from gis.crs import parse_crs, transformer
 
     extent = _vector_extent(city)
     with rasterio.open(path) as ds:
@@ -126,7 +125,6 @@ def _default_layers(city: City) -> list[str]:
 
 def _cells(grid: _Grid, xs: np.ndarray, ys: np.ndarray, city_crs: str) -> tuple[np.ndarray, np.ndarray]:
     """Row and column on the DEM grid of points given in the city's CRS."""
-    from gis.crs import parse_crs, transformer
 
     gx, gy = transformer(parse_crs(city_crs), grid.crs).transform(xs, ys, errcheck=False)
     inv = ~grid.transform
@@ -152,7 +150,6 @@ def _area_m2(water: np.ndarray, grid: _Grid, city_crs: str, extent: tuple[float,
     """The water's area inside the city's extent, in m² of the city's (projected) CRS: each water cell's
     corners are moved there and its polygon, clipped to the extent, measured — so a lon/lat DEM
     gives square metres, never square degrees, and a national DEM only counts the city."""
-    from gis.crs import parse_crs, transformer
 
     rows, cols = np.nonzero(water)
     if rows.size == 0:
@@ -171,7 +168,6 @@ def _area_m2(water: np.ndarray, grid: _Grid, city_crs: str, extent: tuple[float,
 
 
 def _layer(city: City, name: str, path: Any, water: np.ndarray, grid: _Grid, level: float) -> gpd.GeoDataFrame:
-    from gis.dem import sample
 
     if name not in all_layers(city):
         raise LayerNotFound(f"flood: no layer {name!r} in {city.location}")
@@ -205,7 +201,6 @@ def _layer(city: City, name: str, path: Any, water: np.ndarray, grid: _Grid, lev
 
 def _cell_metres(grid: _Grid, city_crs: str) -> float:
     """About how wide a DEM cell is on the ground (city CRS metres), to sample lines at that spacing."""
-    from gis.crs import parse_crs, transformer
 
     t = grid.transform
     x0, y0 = t.c, t.f

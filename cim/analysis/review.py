@@ -23,9 +23,11 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from cim.analysis._review_html import render
 from cim.analysis.compliance import compliance_arrow
 from cim.analysis.rules import load_rules
 from cim.errors import FeatureNotFound, ValidationError
+from gis.crs import parse_crs, reproject, same_crs
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -70,7 +72,6 @@ class ReviewReport:
 
     def to_html(self) -> str:
         """A self-contained HTML page (no external assets): verdict, checks, a plan drawing."""
-        from cim.analysis._review_html import render
 
         return render(self)
 
@@ -88,7 +89,7 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     ``anchor`` places a model without georeferencing (``bim.Anchor`` or ``"x,y[,z]"`` in the
     city CRS). ``sunlight=True`` adds the 日照 rule for the residential buildings on the parcel.
     """
-    from bim import Anchor, read_model
+    from bim import Anchor, read_model  # here, not at the top: ifcopenshell is the bim extra's
 
     rules = load_rules(rules).bind(city)
     layers = rules.input("parcels").require("a review of a model against its parcel").layers
@@ -126,7 +127,6 @@ def _parcel(city: City, layers: tuple[str, ...], parcel: str) -> tuple[str, dict
 
 def _candidates(model: Any, city_crs: str, floor_height: float) -> pa.Table:
     """One row per IfcBuilding with a footprint: id, wkb (city CRS), height, floors, use, name."""
-    from gis.crs import parse_crs, reproject, same_crs
 
     names = {e.global_id: e.name for e in model.elements if e.ifc_class == "IfcBuilding"}
     storeys: dict[str, int] = {}

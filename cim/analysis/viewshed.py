@@ -24,6 +24,7 @@ import shapely
 from cim.analysis._common import dem_path, positive, source_frame
 from cim.analysis.inputs import Input, find_inputs
 from cim.errors import ValidationError
+from gis.dem import sample
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -55,7 +56,6 @@ def _surface(city: City, xs: np.ndarray, ys: np.ndarray,
              buildings: str | Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, Any, list[str]]:
     """Ground + building height at points, the index of the building on each point (-1 none),
     the buildings, and notes on what the surface lacks."""
-    from gis.dem import sample
 
     ground = sample(dem_path(city), xs, ys, crs=city.crs, bilinear=True)
     on = np.full(len(xs), -1)

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cim.cli.common import CITY_HELP, console
+from cim.analysis import check_compliance, load_rules
+from cim.analysis.review import review_ifc
+from cim.cli.common import CITY_HELP, console, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -49,8 +51,6 @@ def check(
 
 def _review(c: object, model: Path, parcel: str | None, anchor: str | None, rules: Path | None, sunlight: bool,
             html: Path | None, json_out: Path | None) -> bool:
-    from cim.analysis.review import review_ifc
-    from cim.cli.common import fail
 
     if not parcel:
         fail(f"reviewing {model.name} needs the parcel it is for: add --parcel ID")
@@ -73,8 +73,6 @@ def _review(c: object, model: Path, parcel: str | None, anchor: str | None, rule
 def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool, json_out: Path | None,
           show: int) -> bool:
     import json
-
-    from cim.analysis import check_compliance, load_rules
 
     ruleset = load_rules(rules)
     keys = list(only) if only else [k for k in ruleset.enabled() if k != "sunlight" or sunlight]

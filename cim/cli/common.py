@@ -8,6 +8,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from cim.errors import CIMError, to_domain
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -24,7 +26,6 @@ CITY_HELP = "The city: a .duckdb file, or a postgresql://user:pass@host/db URL (
 
 def describe(exc: BaseException) -> str:
     """One line for the user: the domain message, or the error's type and first line."""
-    from cim.errors import CIMError, to_domain
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(to_domain(exc), CIMError):

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cim.cli.common import console, fail
+from cim.copy import CopyMismatch, copy_city
 
 if TYPE_CHECKING:
     from cim.copy import CopyReport
@@ -27,7 +28,6 @@ def copy(
                                                           "and verified."),
 ) -> None:
     """Copy every table, feature version, mesh, sensor reading and side file; verify each table."""
-    from cim.copy import CopyMismatch, copy_city
 
     with console.status("copying …") as status:
         try:

@@ -13,7 +13,13 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from cim import migrations
 from cim.cli.common import CITY_HELP, console, fail
+from cim.ingest.folder import expand_sources, load_profiles, plan_sources
+from cim.ingest.options import OPTIONS, describe_options
+from cim.ingest.set_profile import PROFILE_OPTIONS, set_profile
+from cim.model.catalog import all_layers
+from cim.model.relations import features
 
 
 class Format(StrEnum):
@@ -63,7 +69,6 @@ def _ingest(city: str, sources: list[Path], show_rejects: int = 10, profile: Pat
     docs/ingest.md); the command line's options override it.
     """
     import cim
-    from cim.ingest.folder import expand_sources, load_profiles, plan_sources
 
     profiles = load_profiles(profile) if profile is not None else None
     if profiles is not None:
@@ -81,7 +86,6 @@ def _ingest(city: str, sources: list[Path], show_rejects: int = 10, profile: Pat
 
 def _ingest_command() -> Callable[..., None]:
     """``cim ingest`` with one flag per ingest option, built from the readers' options classes."""
-    from cim.ingest.options import describe_options
 
     params = [
         inspect.Parameter("city", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
@@ -120,7 +124,6 @@ def _command(function: Callable[..., None], params: list[inspect.Parameter]) -> 
 
 def _option_help(spec: dict[str, object], *, kinds: bool = True) -> str:
     """An option's help, with its default for each kind of source and (``kinds``) the kinds that take it."""
-    from cim.ingest.options import OPTIONS
 
     defaults = dict(spec["defaults"])  # type: ignore[call-overload]
     text = str(spec["help"]).rstrip(".")
@@ -185,7 +188,6 @@ def layers(city: str = typer.Argument(..., help=CITY_HELP),
            fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv.")) -> None:
     """List the city's layers with kind, phase, classification, class, height source and counts."""
     import cim
-    from cim.model.catalog import all_layers
 
     c = cim.open(city, read_only=True)
     try:
@@ -206,7 +208,6 @@ def _layers_set(city: str, layer: str, **given: object) -> None:
     fields — as a new version with the same features and their heights recomputed (the source is
     not read again)."""
     import cim
-    from cim.ingest.set_profile import set_profile
 
     c = cim.open(city)
     try:
@@ -224,8 +225,6 @@ def _layers_set(city: str, layer: str, **given: object) -> None:
 
 def _layers_set_command() -> Callable[..., None]:
     """``cim layers set`` with the profile flags of ``cim ingest`` (same names, same help)."""
-    from cim.ingest.options import describe_options
-    from cim.ingest.set_profile import PROFILE_OPTIONS
 
     options = {k: v for k, v in describe_options().items() if k in PROFILE_OPTIONS}
     params = [
@@ -331,8 +330,6 @@ def _print_frame(df: object, fmt: Format) -> None:
 def info(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """Summary of a city: CRS, schema version, layers, feature counts, size on disk."""
     import cim
-    from cim import migrations
-    from cim.model.relations import features
 
     c = cim.open(city, read_only=True)
     try:

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from cim.cli.common import console
+from cim.demo import build_demo
+from cim.demo.sensors import publish_live
+from cim.store import is_url
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +30,6 @@ def demo(
     interval: float = typer.Option(5.0, help="Seconds between readings with --live."),
 ) -> None:
     """Generate a Qingdao West Coast–like demo district: roads, parcels, buildings, pipes, DEM …"""
-    from cim.demo import build_demo
-    from cim.store import is_url
 
     if live and not is_url(city) and Path(city).exists() and not overwrite:
         _live(city, broker, interval)
@@ -49,7 +50,6 @@ def demo(
 
 
 def _live(city: str, broker: str, interval: float) -> None:
-    from cim.demo.sensors import publish_live
 
     console.print(f"publishing the demo sensors to {broker} every {interval:g} s; Ctrl-C to stop", highlight=False)
     try:

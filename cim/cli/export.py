@@ -11,7 +11,13 @@ from pathlib import Path
 
 import typer
 
+import cim
 from cim.cli.common import CITY_HELP, console
+from cim.export_cityjson import export_cityjson as write_cityjson
+from cim.export_geoparquet import export_geoparquet as write_geoparquet
+from cim.model.catalog import visible_layers
+from serving.threed import export_3dtiles as write_3dtiles
+from serving.vector.archive import export_archive
 
 export_app = typer.Typer(name="export", no_args_is_help=True,
                          help="Write the city in formats other tools read (3D Tiles, CityJSON, GeoParquet, "
@@ -33,12 +39,10 @@ def export_3dtiles(
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
 ) -> None:
     """Write a layer as a 3D Tiles 1.1 tileset any static web server can serve."""
-    import cim
-    from serving.threed import export_3dtiles as run
 
     c = cim.open(city, read_only=True)
     try:
-        report = run(c, out_dir, layer=layer, role=role, max_features=max_features, overwrite=overwrite)
+        report = write_3dtiles(c, out_dir, layer=layer, role=role, max_features=max_features, overwrite=overwrite)
     finally:
         c.close()
     console.print(f"wrote {report.path}: {report.features} features of {report.layer} (v{report.version}) in "
@@ -52,12 +56,10 @@ def export_cityjson(
     layer: list[str] = typer.Option(None, help="Layers to export (repeatable; default: all with buildings)."),
 ) -> None:
     """Write buildings as CityJSON 2.0: footprints as LOD1 blocks, BIM buildings with their shells."""
-    import cim
-    from cim.export_cityjson import export_cityjson as run
 
     c = cim.open(city, read_only=True)
     try:
-        report = run(c, out, layers=layer or None)
+        report = write_cityjson(c, out, layers=layer or None)
     finally:
         c.close()
     console.print(f"wrote {report.path}: {report.buildings} buildings ({report.shells} with BIM shells)")
@@ -73,12 +75,10 @@ def export_geoparquet(
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
 ) -> None:
     """Write each layer as GeoParquet 1.1 (bbox covering, Hilbert-sorted) for dask, Sedona or DuckDB."""
-    import cim
-    from cim.export_geoparquet import export_geoparquet as run
 
     c = cim.open(city, read_only=True)
     try:
-        report = run(c, out_dir, layers=layer or None, as_of=as_of, partition_rows=partition_rows,
+        report = write_geoparquet(c, out_dir, layers=layer or None, as_of=as_of, partition_rows=partition_rows,
                      overwrite=overwrite)
     finally:
         c.close()
@@ -91,13 +91,10 @@ def export_geoparquet(
 
 def _export_tiles(fmt: str, city: str, out: Path, layer: list[str] | None, per_layer: bool, role: str,
                   min_zoom: int, max_zoom: int, overwrite: bool) -> None:
-    import cim
-    from serving.vector.archive import export_archive
 
     c = cim.open(city, read_only=True)
     try:
         if per_layer:
-            from cim.model.catalog import visible_layers
 
             out.mkdir(parents=True, exist_ok=True)
             names = layer or [i.name for i in visible_layers(c, role) if i.is_vector and i.bbox_4326]

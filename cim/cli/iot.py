@@ -11,6 +11,23 @@ import typer
 
 from cim.cli.common import CITY_HELP, console, fail
 from cim.errors import first_line
+from cim.iot import (
+    acknowledge_alert,
+    backfill_rules,
+    check_stale,
+    close_alert,
+    latest,
+    list_alerts,
+    list_rules,
+    load_rules,
+    register_sensors,
+    series,
+)
+from cim.iot.events import jsonable
+from cim.iot.load import load_observations
+from cim.iot.mqtt import MqttListener
+from cim.iot.mqtt_auth import MqttAuth, read_password
+from cim.iot.settings import configure, iot_settings, window_for
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -40,8 +57,6 @@ def register_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                                                         "and optional sensors: and properties:.")) -> None:
     """Register Things bound to city features, with their datastreams (all or nothing)."""
     import yaml
-
-    from cim.iot import register_sensors
 
     try:
         doc = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
@@ -77,7 +92,6 @@ def load_cmd(
     max_skew: str = typer.Option(None, help="Refuse times later than now plus this (default: the city's, 10m)."),
 ) -> None:
     """Bulk-load observations (one transaction); prints read / stored / duplicates / rejected."""
-    from cim.iot.load import load_observations
 
     columns, units = _columns(column or [])
     parts = [p.strip() for p in time_parts.split(",")] if time_parts else None
@@ -143,10 +157,6 @@ def listen_cmd(
     import logging
     import signal
 
-    from cim.iot.mqtt import MqttListener
-    from cim.iot.mqtt_auth import MqttAuth, read_password
-    from cim.iot.settings import window_for
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     auth = MqttAuth(username=username, password=read_password(env=password_env, file=password_file, text=password),
                     tls=tls, ca_file=_text(ca_file), cert_file=_text(cert_file), key_file=_text(key_file),
@@ -182,7 +192,6 @@ def rules_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                                                         "file is given) over the stored history: their alerts "
                                                         "are made again as if the rules had been there.")) -> None:
     """Add or update alert rules from a YAML file, or list them; --backfill replays the history."""
-    from cim.iot import backfill_rules, list_rules, load_rules
 
     c = _open(city, read_only=rules is None and not backfill)
     try:
@@ -211,8 +220,6 @@ def latest_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                bbox: str = typer.Option(None, help="lon,lat,lon,lat (or city CRS with --bbox-crs)."),
                bbox_crs: str = typer.Option("EPSG:4326", help="CRS of --bbox.")) -> None:
     """The newest value and status of every datastream, as JSON lines."""
-    from cim.iot import latest
-    from cim.iot.events import jsonable
 
     box = tuple(float(v) for v in bbox.split(",")) if bbox else None
     c = _open(city, read_only=True)
@@ -231,7 +238,6 @@ def series_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                end: str = typer.Option(None, help="Until (ISO 8601 with zone)."),
                bucket: str = typer.Option(None, help="Downsample: 30s, 5m, 1h, 1d, PT15M.")) -> None:
     """A datastream's observations (or bucket averages with min/max) as CSV."""
-    from cim.iot import series
 
     c = _open(city, read_only=True)
     try:
@@ -246,7 +252,6 @@ def alerts_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                state: str = typer.Option(None, help="open (not closed yet) | acknowledged | closed."),
                at: str = typer.Option(None, help="Only alerts current at this time (ISO 8601 with zone).")) -> None:
     """List alerts, newest first."""
-    from cim.iot import list_alerts
 
     c = _open(city, read_only=True)
     try:
@@ -264,7 +269,6 @@ def ack_cmd(city: str = typer.Argument(..., help=CITY_HELP), alert: int = typer.
             by: str = typer.Option(..., help="Who acknowledges (name or role)."),
             note: str = typer.Option(None, help="A note for the history.")) -> None:
     """Acknowledge an alert (closes it if its condition has cleared)."""
-    from cim.iot import acknowledge_alert
 
     c = _open(city)
     try:
@@ -279,7 +283,6 @@ def close_cmd(city: str = typer.Argument(..., help=CITY_HELP), alert: int = type
               by: str = typer.Option(..., help="Who closes it."),
               note: str = typer.Option(None, help="Why, for the history.")) -> None:
     """Close an alert by hand."""
-    from cim.iot import close_alert
 
     c = _open(city)
     try:
@@ -298,7 +301,6 @@ def settings_cmd(city: str = typer.Argument(..., help=CITY_HELP),
                  max_skew: str = typer.Option(None, help="Refuse observation times later than now plus this "
                                                          "(e.g. 10m, 30s).")) -> None:
     """Show the city's time settings, or change them (time zone, plausible time window)."""
-    from cim.iot.settings import configure, iot_settings
 
     changing = any(v is not None for v in (timezone, time_floor, max_skew))
     c = _open(city, read_only=not changing)
@@ -315,7 +317,6 @@ def settings_cmd(city: str = typer.Argument(..., help=CITY_HELP),
 @iot_app.command("stale")
 def stale_cmd(city: str = typer.Argument(..., help=CITY_HELP)) -> None:
     """Open alerts for sensors silent longer than their stale rules allow (run it periodically)."""
-    from cim.iot import check_stale
 
     c = _open(city)
     try:

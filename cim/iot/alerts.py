@@ -18,6 +18,8 @@ import pyarrow as pa
 
 from cim.errors import QueryError, ValidationError
 from cim.iot.errors import EntityNotFound
+from cim.iot.visibility import apply_view, visible_predicate, xy_columns
+from cim.model.reads import parse_time
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -53,8 +55,6 @@ def list_alerts(city: City, *, state: str | None = None, level: str | None = Non
     Example:
         >>> list_alerts(city, at="2017-02-14T12:00+08:00", level="alarm")  # doctest: +SKIP
     """
-    from cim.iot.visibility import apply_view, visible_predicate, xy_columns
-    from cim.model.reads import parse_time
 
     visible, allowed = visible_predicate(role)
     where, params = [visible], list(allowed)

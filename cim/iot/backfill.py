@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from cim.errors import ValidationError
+from cim.iot.alerts import _epoch_us, _stale_message, open_alerts
+from cim.iot.evaluate import _TARGETS, _temp_table, prepare, run_state_machine
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -105,7 +107,6 @@ def _remove_alerts(city: City, rule_ids: list[int]) -> int:
 
 def _replay(store: Store, rule_ids: list[int]) -> tuple[int, int, int]:
     """Threshold and rate rules over the whole history: (observations read, opened, closed)."""
-    from cim.iot.evaluate import _TARGETS, _temp_table, prepare, run_state_machine
 
     if not rule_ids:
         return 0, 0, 0
@@ -143,7 +144,6 @@ ORDER BY g.since, g.rule_id, g.ds
 
 def _replay_stale(store: Store, rule_ids: list[int], now: datetime) -> tuple[int, int]:
     """Stale rules over the history: an alert per silence longer than the rule allows."""
-    from cim.iot.alerts import _epoch_us, _stale_message, open_alerts
 
     if not rule_ids:
         return 0, 0

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cim.iot.alerts import list_alerts
+from cim.iot.queries import latest
+
 if TYPE_CHECKING:
     from cim.city import City
     from cim.iot.report import ObservationReport
@@ -31,8 +34,6 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
 def events_for(city: City, report: ObservationReport) -> Iterator[tuple[str, dict[str, Any]]]:
     """The events a written batch causes: one per datastream whose latest value moved, one per
     alert opened or cleared."""
-    from cim.iot.alerts import list_alerts
-    from cim.iot.queries import latest
 
     updated = report.updated[:MAX_OBSERVATION_EVENTS]
     if updated:

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 
 from cim.analysis.kpis import kpi
+from cim.iot.alerts import list_alerts
+from cim.iot.queries import latest
+from cim.iot.visibility import visible_datastreams_sql
+from cim.model.reads import parse_time
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -25,9 +29,6 @@ def kpis(city: City, mode: str, role: str, *, at: Any = None) -> list[dict[str, 
     """The IoT figures of ``mode`` (only operate has any), at ``at`` (default now; see above)."""
     if mode != "operate" or not city.store.scalar("SELECT count(*) FROM iot_datastreams"):
         return []
-    from cim.iot.alerts import list_alerts
-    from cim.iot.queries import latest
-    from cim.model.reads import parse_time
 
     at = parse_time(at) if at is not None else None
     status = latest(city, role=role, at=at).column("status")
@@ -52,7 +53,6 @@ def kpis(city: City, mode: str, role: str, *, at: Any = None) -> list[dict[str, 
 def readings_before(city: City, role: str | None, at: datetime | None, span: timedelta = timedelta(hours=24)) -> int:
     """Observations of the datastreams ``role`` may see in the ``span`` up to ``at`` (else up to the
     newest of them)."""
-    from cim.iot.visibility import visible_datastreams_sql
 
     visible, allowed = visible_datastreams_sql(role)
     end = at or city.store.scalar(f"SELECT max(phenomenon_time) FROM iot_latest WHERE {visible}", allowed)

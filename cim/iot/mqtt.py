@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cim.errors import CIMError, ValidationError
+from cim.iot.alerts import check_stale, list_alerts
+from cim.iot.events import events_for
 from cim.iot.lookup import load_datastreams
 from cim.iot.mqtt_auth import MqttAuth
 from cim.iot.mqtt_payload import Message, parse_messages
+from cim.iot.write import write_observations
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -218,7 +221,6 @@ class MqttListener:
         self._publish_events(report)
 
     def _write(self, messages: list[Message]) -> Any:
-        from cim.iot.write import write_observations
 
         parsed = parse_messages(self.city, messages, self.prefix, self._refresh_streams(messages))
         scheme = "mqtts" if self.auth.uses_tls else "mqtt"
@@ -252,7 +254,6 @@ class MqttListener:
     def _publish_events(self, report: Any) -> None:
         if self.on_event is None:
             return
-        from cim.iot.events import events_for
 
         try:
             for kind, data in events_for(self.city, report):
@@ -261,7 +262,6 @@ class MqttListener:
             log.warning("event delivery failed: %s", exc)
 
     def _check_stale(self) -> None:
-        from cim.iot.alerts import check_stale, list_alerts
 
         try:
             opened = check_stale(self.city)

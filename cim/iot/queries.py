@@ -14,8 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.errors import QueryError
+from cim.iot.alerts import current_sql
 from cim.iot.series import parse_bucket, series  # noqa: F401 - re-exported: the read API lives here
+from cim.iot.visibility import apply_view, position_sql, visible_predicate, xy_columns
 from cim.model.reads import parse_time, resolve_geometry
+from gis.crs import parse_crs, transformer
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -55,8 +58,6 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
     Example:
         >>> latest(city, bbox=(120.0, 35.9, 120.3, 36.1), bbox_crs="EPSG:4326").to_pylist()  # doctest: +SKIP
     """
-    from cim.iot.alerts import current_sql
-    from cim.iot.visibility import apply_view, position_sql, visible_predicate, xy_columns
 
     at = parse_time(at) if at is not None else None
     reference = at or (parse_time(now) if now is not None else datetime.now(UTC))
@@ -102,7 +103,6 @@ def sensors_within(city: City, geometry: Any, *, crs: str | None = None, role: s
     Example:
         >>> sensors_within(city, "parcels.P0042")  # doctest: +SKIP
     """
-    from cim.iot.visibility import apply_view, position_sql, visible_predicate, xy_columns
 
     wkb = resolve_geometry(city, geometry, crs)
     visible, allowed = visible_predicate(role)
@@ -121,7 +121,6 @@ def sensors_near(city: City, geometry: Any, distance: float, *, crs: str | None 
     """
     if not distance >= 0:
         raise QueryError(f"distance must be a number of metres >= 0, got {distance!r}")
-    from cim.iot.visibility import apply_view, position_sql, visible_predicate, xy_columns
 
     wkb = resolve_geometry(city, geometry, crs)
     visible, allowed = visible_predicate(role)
@@ -162,7 +161,6 @@ def _bbox(city: City, bbox: Any, bbox_crs: str | None) -> tuple[float, float, fl
     if not all(v == v and abs(v) != float("inf") for v in (minx, miny, maxx, maxy)) or minx > maxx or miny > maxy:
         raise QueryError(f"bad bbox {bbox!r}: need finite numbers with min <= max")
     if bbox_crs:
-        from gis.crs import parse_crs, transformer
 
         minx, miny, maxx, maxy = transformer(parse_crs(bbox_crs), parse_crs(city.crs)).transform_bounds(
             minx, miny, maxx, maxy)

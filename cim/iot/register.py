@@ -18,8 +18,9 @@ import numpy as np
 import pyarrow as pa
 
 from cim.errors import FeatureNotFound, ValidationError
-from cim.iot.units import DIMENSIONS, PROPERTIES, check_unit
+from cim.iot.units import DIMENSIONS, PROPERTIES, check_unit, known_units
 from cim.model.relations import features
+from gis.crs import transformer
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -155,7 +156,6 @@ def _position(city: City, location: Any, where: str) -> tuple[float | None, floa
 
 
 def _from_lonlat(city: City, lon: float, lat: float, where: str) -> tuple[float, float]:
-    from gis.crs import transformer
 
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationError(f"{where}: lon/lat out of range ({lon}, {lat})")
@@ -200,7 +200,6 @@ class _Lookups:
     """Property ids and dimensions and the city's units, looked up once per registration."""
 
     def __init__(self, city: City) -> None:
-        from cim.iot.units import known_units
 
         self.city = city
         self.units = known_units(city)
@@ -237,8 +236,6 @@ def _insert_things(city: City, thing_rows: list[dict], places: pa.Table) -> None
     if not thing_rows:
         return
     import shapely
-
-    from gis.crs import transformer
 
     city.store.insert_arrow("iot_things", pa.Table.from_pylist(thing_rows))
     points = shapely.from_wkb(places["wkb"].to_numpy(zero_copy_only=False))

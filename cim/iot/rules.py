@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cim.errors import SourceError, ValidationError, first_line
+from cim.iot.lookup import datastream_id
 from cim.iot.units import PROPERTIES
 
 if TYPE_CHECKING:
@@ -168,6 +169,5 @@ def _upsert(city: City, rule: Rule, source: str) -> int:
 
 
 def _datastream_id(city: City, rule: Rule) -> int:
-    from cim.iot.lookup import datastream_id
 
     return datastream_id(city, rule.datastream, where=f"rule {rule.name!r}")

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cim.errors import QueryError
+from cim.iot.buckets import bucket_key_sql, bucket_starts, local_offset_sql
 from cim.iot.errors import EntityNotFound
+from cim.iot.lookup import datastream_id
+from cim.iot.settings import city_timezone
+from cim.iot.visibility import visible_datastreams, visible_datastreams_sql
 from cim.model.reads import parse_time
 
 if TYPE_CHECKING:
@@ -36,8 +40,6 @@ def series(city: City, datastream: int | str, *, start: Any = None, end: Any = N
     Example:
         >>> series(city, "ws.dust.1.pm10", start="2026-05-01T00:00+08:00", bucket="15m")  # doctest: +SKIP
     """
-    from cim.iot.lookup import datastream_id
-    from cim.iot.visibility import visible_datastreams
 
     ds = datastream_id(city, datastream)
     seen = visible_datastreams(city, role)
@@ -63,8 +65,6 @@ def series(city: City, datastream: int | str, *, start: Any = None, end: Any = N
 
 
 def _bucketed(city: City, cond: str, params: list[Any], width: int) -> pa.Table:
-    from cim.iot.buckets import bucket_key_sql, bucket_starts, local_offset_sql
-    from cim.iot.settings import city_timezone
 
     lo, hi = city.store.rows(f"SELECT epoch_us(min(phenomenon_time)), epoch_us(max(phenomenon_time)) "
                              f"FROM iot_observations WHERE {cond}", params)[0]
@@ -116,8 +116,6 @@ def data_period(city: City, *, role: str | None = None, live_within: timedelta =
     The viewer's time slider spans this period: a city whose readings are all from 2017 gets a
     slider over 2017 that rests on its last reading, not one that ends at an empty "now".
     """
-    from cim.iot.settings import city_timezone
-    from cim.iot.visibility import visible_datastreams_sql
 
     now = now or datetime.now(UTC)
     visible, allowed = visible_datastreams_sql(role)

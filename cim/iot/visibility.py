@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cim.access import coarse_geometry_sql, coarsen_z, visible_classifications
+from cim.access import coarse_geometry_sql, coarsen_geometry, coarsen_z, visible_classifications
+from gis.crs import transformer
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -120,9 +121,6 @@ def apply_view(table: pa.Table, role: str | None, crs: str) -> pa.Table:
 
 def _coarse_lon_lat(table: pa.Table, mask: np.ndarray, crs: str) -> pa.Table:
     import shapely
-
-    from cim.access import coarsen_geometry
-    from gis.crs import transformer
 
     x = table.column("x").to_numpy(zero_copy_only=False)[mask]
     y = table.column("y").to_numpy(zero_copy_only=False)[mask]

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cim.errors import ValidationError
+from cim.iot.evaluate import evaluate_prepared, prepare
 from cim.iot.report import ObservationReport
 from cim.iot.settings import TimeWindow, read_settings
 
@@ -243,7 +244,6 @@ def _evaluate_and_keep_latest(store: Store, batch: pa.Table, report: Observation
     """Rules over the new in-order rows, then each datastream's newest value into ``iot_latest``."""
     if not batch.num_rows:
         return
-    from cim.iot.evaluate import evaluate_prepared, prepare
 
     with store.temporary("_iot_eval", batch):
         prepare(store)

@@ -23,6 +23,7 @@ from cim.access import View, view_of
 from cim.errors import LayerNotFound
 from cim.model.profile import LayerProfile
 from cim.model.relations import features
+from gis.crs import transformer
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -234,7 +235,6 @@ def _json(value: Any, default: Any) -> Any:
 def _to_4326(crs: str, bbox: tuple[float, ...] | None) -> tuple[float, float, float, float] | None:
     if bbox is None:
         return None
-    from gis.crs import transformer
 
     w, s, e, n = transformer(crs, "EPSG:4326").transform_bounds(*bbox)
     return (round(w, 7), round(s, 7), round(e, 7), round(n, 7))
@@ -245,7 +245,6 @@ def _raster_4326(props: dict[str, Any]) -> tuple[float, float, float, float] | N
     Gauss–Krüger zone and back would come out thousands of kilometres wide)."""
     if props.get("bounds") is None or not props.get("crs"):
         return None
-    from gis.crs import transformer
 
     w, s, e, n = transformer(props["crs"], "EPSG:4326").transform_bounds(*props["bounds"])
     return (round(w, 7), round(s, 7), round(e, 7), round(n, 7))

@@ -42,6 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from cim import migrations
+from cim.store.duckdb import connect, spatial_extension_path
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -95,7 +98,6 @@ def open_derived(store: Store) -> DerivedTables:
         return _DuckDBDerived(root.connection, attach=not writable)
     if writable:
         return _PostGISDerived(root)
-    from cim.store.duckdb import connect
 
     return _DuckDBDerived(connect(":memory:"), attach=True, owned=True)
 
@@ -259,7 +261,6 @@ class _DuckDBDerived(DerivedTables):
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            from cim.store.duckdb import spatial_extension_path
 
             with self._guard:
                 cur = self._con.cursor()
@@ -419,7 +420,6 @@ class _PostGISDerived(DerivedTables):
 
 def _migration_statements() -> list[str]:
     """The catalogue's own migration (0006), for an in-memory database that has no schema."""
-    from cim import migrations
 
     sql = next(text for _, name, text in migrations.available("duckdb") if name == CATALOG)
     text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())

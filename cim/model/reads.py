@@ -16,6 +16,7 @@ import shapely
 from cim.errors import FeatureNotFound, QueryError, first_line
 from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
+from gis.crs import parse_crs, reproject, transformer
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -108,7 +109,6 @@ def _bbox_in_city_crs(city: City, bbox: Any, bbox_crs: str | None) -> tuple[floa
     if not all(map(_finite, (minx, miny, maxx, maxy))) or minx > maxx or miny > maxy:
         raise QueryError(f"bad bbox {bbox!r}: need finite numbers with minx <= maxx and miny <= maxy")
     if bbox_crs:
-        from gis.crs import parse_crs, transformer
 
         minx, miny, maxx, maxy = transformer(parse_crs(bbox_crs), parse_crs(city.crs)).transform_bounds(
             minx, miny, maxx, maxy)
@@ -172,8 +172,6 @@ def resolve_geometry(city: City, geometry: Any, crs: str | None = None) -> bytes
         raise QueryError(f"cannot use {type(geometry).__name__} as a geometry: give shapely, WKT or an id")
     if crs:
         import numpy as np
-
-        from gis.crs import parse_crs, reproject
 
         geom = reproject(np.array([geom], dtype=object), parse_crs(crs), parse_crs(city.crs))[0]
     return shapely.to_wkb(geom)

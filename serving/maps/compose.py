@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cim.errors import ValidationError
+from gis.crs import transformer
 from serving.tilegrid import HALF_WORLD
 
 __all__ = ["compose", "GEOGRAPHIC", "MAX_TILES", "TileSource"]
@@ -96,7 +97,6 @@ def _mercator_grid(crs: str, bbox: tuple[float, float, float, float], width: int
         merc_x = np.radians(xs) * _R
         merc_y = np.log(np.tan(np.pi / 4 + lat / 2)) * _R
         return np.broadcast_to(merc_x, (height, width)), np.broadcast_to(merc_y[:, None], (height, width))
-    from gis.crs import transformer
 
     tx = np.linspace(0, width - 1, min(_GRID, max(width - 1, 1)) + 1)
     ty = np.linspace(0, height - 1, min(_GRID, max(height - 1, 1)) + 1)

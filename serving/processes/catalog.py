@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cim.analysis import check_compliance, flood, indicators, review_ifc, viewshed
 from cim.errors import ValidationError
+from gis.crs import transformer
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -86,7 +88,6 @@ def feature_collection(frame: gpd.GeoDataFrame | None) -> dict[str, Any]:
 
 def _point(city: City, value: Any, name: str) -> tuple[float, float]:
     """A [lon, lat] input in the city's CRS."""
-    from gis.crs import transformer
 
     try:
         lon, lat = (float(v) for v in value)
@@ -99,14 +100,12 @@ def _point(city: City, value: Any, name: str) -> tuple[float, float]:
 
 
 def _indicators(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
-    from cim.analysis import indicators
 
     frame = indicators(city, by=inputs.get("by", "parcel"), zones=inputs.get("zones"), where=inputs.get("where"))
     return {"indicators": feature_collection(frame)}
 
 
 def _check(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
-    from cim.analysis import check_compliance
 
     frame = check_compliance(city, only=inputs.get("rules"), parcels=inputs.get("parcels"),
                              only_failures=bool(inputs.get("only_failures", False)))
@@ -116,7 +115,6 @@ def _check(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_ifc(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
-    from cim.analysis import review_ifc
 
     ifc = inputs["ifc"]
     text = ifc.get("value") if isinstance(ifc, dict) else ifc
@@ -135,7 +133,6 @@ def _check_ifc(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flood(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
-    from cim.analysis import flood
 
     point = _point(city, inputs["connected_to"], "connected_to") if inputs.get("connected_to") else None
     result = flood(city, float(inputs["level"]), layers=inputs.get("layers"), connected_to=point)
@@ -143,7 +140,6 @@ def _flood(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _viewshed(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
-    from cim.analysis import viewshed
 
     view = viewshed(city, _point(city, inputs["point"], "point"), radius=float(inputs.get("radius", 500)),
                     cell=float(inputs.get("cell", 5)), observer_height=float(inputs.get("observer_height", 1.6)))

@@ -21,6 +21,8 @@ from cim.errors import QueryError
 from cim.iot.errors import EntityNotFound
 from cim.iot.register import OM_MEASUREMENT
 from cim.iot.units import UCUM_DEFINITION, UNITS
+from cim.iot.visibility import apply_view, in_use_predicate, visible_predicate, xy_columns
+from cim.model.reads import parse_time
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -184,7 +186,6 @@ def _number(name: str, text: str) -> float | int:
 
 
 def _time(text: str) -> datetime:
-    from cim.model.reads import parse_time
 
     return parse_time(text)
 
@@ -261,7 +262,6 @@ def _collection(city: City, entity_set: str, where: list[str], params: list[Any]
 
 
 def _sql(city: City, entity_set: str, where: list[str], role: str | None) -> tuple[str, list[Any]]:
-    from cim.iot.visibility import in_use_predicate, visible_predicate, xy_columns
 
     spec = SETS[entity_set]
     if spec.guard == "thing":
@@ -277,7 +277,6 @@ def _sql(city: City, entity_set: str, where: list[str], role: str | None) -> tup
 
 def _rows(city: City, entity_set: str, where: list[str], params: list[Any], role: str | None, limit: int,
           skip: int = 0, order: str | None = None) -> list[dict[str, Any]]:
-    from cim.iot.visibility import apply_view
 
     sql, allowed = _sql(city, entity_set, where, role)
     sql += f" ORDER BY {order or SETS[entity_set].order} LIMIT {int(limit)} OFFSET {int(skip)}"

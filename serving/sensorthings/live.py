@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cim.iot import check_stale, list_alerts
 from cim.iot.events import EventBus, events_for, jsonable
+from cim.iot.mqtt import MqttListener
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -50,7 +51,6 @@ class SensorEventService:
     def open(self) -> SensorEventService:
         """Start the MQTT listener (``mqtt`` given) or the stale-sensor sweep."""
         if self.mqtt:
-            from cim.iot.mqtt import MqttListener
 
             self.listener = MqttListener(self.city, self.mqtt, on_event=self.bus.publish, auth=self.auth).start()
         else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from cim.errors import CIMError, first_line
+from gis.crs import transformer
 from serving.wms.requests import MAX_SIZE, north_first, offered_crs
 from serving.wmts.errors import code_of
 
@@ -88,7 +89,6 @@ def _geographic(parent: ET.Element, bbox: tuple[float, float, float, float]) -> 
 
 
 def _bounding_box(parent: ET.Element, crs: str, bbox: tuple[float, float, float, float]) -> None:
-    from gis.crs import transformer
 
     target = "OGC:CRS84" if crs == "CRS:84" else crs
     minx, miny, maxx, maxy = transformer("OGC:CRS84", target).transform_bounds(*bbox)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from gis.crs import transformer
 from serving.wmts.errors import OWS
 from serving.wmts.matrixsets import MATRIX_SETS, TILE_SIZE, WEB_MERCATOR, TileMatrixSet
 
@@ -122,7 +123,6 @@ def _limits(link: ET.Element, tms: TileMatrixSet, layer: MapLayer) -> None:
 def _in_set_crs(tms: TileMatrixSet, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     if tms is not WEB_MERCATOR:
         return bbox
-    from gis.crs import transformer
 
     return transformer("EPSG:4326", "EPSG:3857").transform_bounds(*bbox)
 
