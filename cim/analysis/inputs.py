@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cim.errors import LayerNotFound, ValidationError
 from cim.model.catalog import all_layers, class_census
+from cim.model.profile import ZONING_KEYS
 from cim.model.relations import features, literal, prop
 
 if TYPE_CHECKING:
@@ -88,8 +89,10 @@ class Input:
         out = {}
         for layer, profile in zip(self.layers, self.profiles or (None,) * len(self.layers), strict=True):
             named = None
-            if profile is not None:
-                named = profile.floors_field if key == "floors" else profile.zoning_field(key)
+            if profile is not None and key == "floors":
+                named = profile.floors_field
+            elif profile is not None and key in ZONING_KEYS:  # other fields a rules file names are read as named
+                named = profile.zoning_field(key)
             out[layer] = named or key
         return out
 
