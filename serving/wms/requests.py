@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gis.crs import north_first as crs_north_first
-from serving.wmts.errors import OWSError
+from serving.wmts.errors import OWSError, kvp_operation, lower_keys
 
 __all__ = ["GetMap", "get_map", "operation", "offered_crs", "north_first", "MAX_SIZE"]
 
@@ -48,24 +48,9 @@ class GetMap:
     background: tuple[int, int, int]
 
 
-def _lower(params: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in params.items()}
-
-
 def operation(params: Mapping[str, str]) -> str:
     """``GetCapabilities`` or ``GetMap``; anything else is refused with its OWS code."""
-    p = _lower(params)
-    service = p.get("service", "WMS")
-    if service.upper() != "WMS":
-        raise OWSError(f"SERVICE={service[:20]!r}: this endpoint is WMS (use /wmts for WMTS)", locator="service")
-    request = p.get("request", "")
-    for name in ("GetCapabilities", "GetMap"):
-        if request.lower() == name.lower():
-            return name
-    if not request:
-        raise OWSError("REQUEST is missing: use GetCapabilities or GetMap", "MissingParameterValue", "request")
-    raise OWSError(f"REQUEST={request[:30]!r} is not supported: use GetCapabilities or GetMap",
-                   "OperationNotSupported", "request")
+    return kvp_operation(params, "WMS", "WMTS", ("GetCapabilities", "GetMap"))
 
 
 def _need(p: dict[str, str], name: str) -> str:
@@ -77,7 +62,7 @@ def _need(p: dict[str, str], name: str) -> str:
 
 def get_map(params: Mapping[str, str], *, city_crs: str) -> GetMap:
     """The GetMap request of ``params`` (WMS 1.3.0 names; ``SRS`` is taken for ``CRS`` too)."""
-    p = _lower(params)
+    p = lower_keys(params)
     crs = (p.get("crs") or p.get("srs") or "").upper()
     if not crs:
         raise OWSError("CRS is missing", "MissingParameterValue", "CRS")

@@ -12,10 +12,11 @@ Example:
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 from cim.errors import CIMError, LayerNotFound, ValidationError, first_line
 
-__all__ = ["OWSError", "exception_report", "code_of", "OWS"]
+__all__ = ["OWSError", "exception_report", "code_of", "OWS", "kvp_operation", "lower_keys"]
 
 OWS = "http://www.opengis.net/ows/1.1"
 
@@ -49,3 +50,27 @@ def exception_report(exc: CIMError, *, message: str | None = None) -> bytes:
     item = ET.SubElement(root, f"{{{OWS}}}Exception", attrs)
     ET.SubElement(item, f"{{{OWS}}}ExceptionText").text = message or first_line(exc)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def lower_keys(params: Mapping[str, str]) -> dict[str, str]:
+    """KVP parameters with their names lower-cased (OGC parameter names are case-insensitive)."""
+    return {k.lower(): v for k, v in params.items()}
+
+
+def kvp_operation(params: Mapping[str, str], service: str, other: str, operations: tuple[str, ...]) -> str:
+    """The operation a KVP request asks ``service`` for (one of ``operations``, matched case-insensitively);
+    a request for another service, none, or an unknown one is refused with its OWS code."""
+    p = lower_keys(params)
+    asked = p.get("service", service)
+    if asked.upper() != service:
+        raise OWSError(f"SERVICE={asked[:20]!r}: this endpoint is {service} (use /{other.lower()} for {other})",
+                       locator="service")
+    request = p.get("request") or ""
+    names = " or ".join(operations)
+    if not request:
+        raise OWSError(f"REQUEST is missing: use {names}", "MissingParameterValue", "request")
+    for name in operations:
+        if request.lower() == name.lower():
+            return name
+    raise OWSError(f"REQUEST={request[:30]!r} is not supported: use {names}", "OperationNotSupported", "request")
+

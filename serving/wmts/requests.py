@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from serving.wmts.capabilities import FORMATS, MVT
-from serving.wmts.errors import OWSError
+from serving.wmts.errors import OWSError, kvp_operation, lower_keys
 from serving.wmts.matrixsets import TileMatrixSet, matrix_set
 
 __all__ = ["TileRequest", "kvp", "operation", "tile_request", "format_of_extension"]
@@ -34,24 +34,9 @@ class TileRequest:
     format: str
 
 
-def _lower(params: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in params.items()}
-
-
 def operation(params: Mapping[str, str]) -> str:
     """The operation of a KVP request (``GetCapabilities`` or ``GetTile``)."""
-    p = _lower(params)
-    service = p.get("service", "WMTS")
-    if service.upper() != "WMTS":
-        raise OWSError(f"SERVICE={service[:20]!r}: this endpoint is WMTS (use /wms for WMS)", locator="service")
-    request = p.get("request")
-    if not request:
-        raise OWSError("REQUEST is missing: use GetCapabilities or GetTile", "MissingParameterValue", "request")
-    for name in ("GetCapabilities", "GetTile"):
-        if request.lower() == name.lower():
-            return name
-    raise OWSError(f"REQUEST={request[:30]!r} is not supported: use GetCapabilities or GetTile",
-                   "OperationNotSupported", "request")
+    return kvp_operation(params, "WMTS", "WMS", ("GetCapabilities", "GetTile"))
 
 
 def _need(p: dict[str, str], name: str) -> str:
@@ -74,7 +59,7 @@ def _int(value: str, name: str) -> int:
 def kvp(params: Mapping[str, str]) -> TileRequest:
     """The tile of a KVP GetTile request (all of LAYER, STYLE, FORMAT, TILEMATRIXSET, TILEMATRIX,
     TILEROW, TILECOL are required, as WMTS 1.0 says)."""
-    p = _lower(params)
+    p = lower_keys(params)
     version = p.get("version", "1.0.0")
     if version != "1.0.0":
         raise OWSError(f"VERSION={version[:12]!r}: this server speaks WMTS 1.0.0", locator="version")
