@@ -46,7 +46,8 @@ def varints(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, sizes
 
 
-def _varint_bytes(value: int) -> bytes:
+def varint_bytes(value: int) -> bytes:
+    """The protobuf varint of one non-negative integer (MVT and PMTiles directories both use it)."""
     out = bytearray()
     while True:
         b = value & 0x7F
@@ -236,13 +237,13 @@ def _value_entry(value: object, t: pa.DataType) -> bytes:
         inner = b"\x38" + (b"\x01" if value else b"\x00")
     elif pa.types.is_integer(t):
         v = int(value)
-        inner = b"\x30" + _varint_bytes((v << 1) ^ (v >> 63) if v < 0 else v << 1)
+        inner = b"\x30" + varint_bytes((v << 1) ^ (v >> 63) if v < 0 else v << 1)
     elif pa.types.is_floating(t) or pa.types.is_decimal(t):
         inner = b"\x19" + np.float64(value).astype("<f8").tobytes()
     else:
         raw = str(value).encode("utf-8")
-        inner = b"\x0a" + _varint_bytes(len(raw)) + raw
-    return b"\x22" + _varint_bytes(len(inner)) + inner
+        inner = b"\x0a" + varint_bytes(len(raw)) + raw
+    return b"\x22" + varint_bytes(len(inner)) + inner
 
 
 def _entries(n: int, pieces: list[tuple[np.ndarray, np.ndarray]], inner: np.ndarray) -> bytes:
@@ -356,14 +357,14 @@ def _features(n: int, ftype: np.ndarray, tag_bytes: np.ndarray, tag_len: np.ndar
 
 
 def _layer_bytes(name: str, keys: list[str], values: list[bytes], extent: int, features: bytes) -> bytes:
-    parts = [b"\x78\x02", b"\x0a" + _varint_bytes(len(name.encode())) + name.encode(), features]
+    parts = [b"\x78\x02", b"\x0a" + varint_bytes(len(name.encode())) + name.encode(), features]
     for k in keys:
         raw = k.encode("utf-8")
-        parts.append(b"\x1a" + _varint_bytes(len(raw)) + raw)
+        parts.append(b"\x1a" + varint_bytes(len(raw)) + raw)
     parts += values
-    parts.append(b"\x28" + _varint_bytes(extent))
+    parts.append(b"\x28" + varint_bytes(extent))
     layer = b"".join(parts)
-    return b"\x1a" + _varint_bytes(len(layer)) + layer
+    return b"\x1a" + varint_bytes(len(layer)) + layer
 
 
 __all__ = ["encode_tile", "quantise", "varints", "EXTENT", "BUFFER"]

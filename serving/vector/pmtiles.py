@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from serving.vector.encode import varint_bytes
+
 __all__ = ["PMTilesWriter", "zxy_to_tileid", "hilbert_order", "HEADER_SIZE", "ROOT_MAX"]
 
 HEADER_SIZE = 127
@@ -65,34 +67,23 @@ class _Entry:
     run_length: int
 
 
-def _varint(value: int, out: bytearray) -> None:
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return
-
-
 def _directory(entries: list[_Entry]) -> bytes:
     """A directory, serialised (columns of varints) and gzipped."""
     out = bytearray()
-    _varint(len(entries), out)
+    out += varint_bytes(len(entries))
     last = 0
     for e in entries:
-        _varint(e.tile_id - last, out)
+        out += varint_bytes(e.tile_id - last)
         last = e.tile_id
     for e in entries:
-        _varint(e.run_length, out)
+        out += varint_bytes(e.run_length)
     for e in entries:
-        _varint(e.length, out)
+        out += varint_bytes(e.length)
     for i, e in enumerate(entries):
         if i > 0 and e.offset == entries[i - 1].offset + entries[i - 1].length:
-            _varint(0, out)
+            out += varint_bytes(0)
         else:
-            _varint(e.offset + 1, out)
+            out += varint_bytes(e.offset + 1)
     return gzip.compress(bytes(out), compresslevel=9, mtime=0)
 
 
