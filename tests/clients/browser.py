@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import ROOT, WEB, need, static_site
+from cim.testing import need
+from tests.clients.conftest import ROOT, WEB, static_site
 
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
 

@@ -19,7 +19,8 @@ import rasterio
 from PIL import Image
 from rasterio.windows import from_bounds
 
-from tests.clients.conftest import DOC_BASE, OPERATOR_KEY, ROOT, need, recipe
+from cim.testing import need
+from tests.clients.conftest import DOC_BASE, OPERATOR_KEY, ROOT, recipe
 from tests.tiles.conftest import file_copy
 
 HALF = 20037508.342789244

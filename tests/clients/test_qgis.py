@@ -13,7 +13,8 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
-from tests.clients.conftest import ROOT, need, recipe
+from cim.testing import need
+from tests.clients.conftest import ROOT, recipe
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = ROOT / "tests" / "clients" / "qgis_probe.py"

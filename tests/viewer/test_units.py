@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from tests.viewer.conftest import ROOT, _need
+from cim.testing import need as _need
+from tests.viewer.conftest import ROOT
 
 
 def test_the_viewer_units_pass_under_node():
