@@ -27,7 +27,7 @@ from gis.errors import CRSError
 from gis.geometry import finite_mask
 
 __all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "thread_transformer", "north_first", "reproject",
-           "finite_mask"]
+           "finite_mask", "clip_to_area_of_use"]
 
 _HINT = "use an EPSG code such as EPSG:4490 (CGCS2000) or EPSG:4549 (CGCS2000 / 3-degree GK CM 120E)"
 
@@ -191,3 +191,29 @@ def reproject(geoms: np.ndarray, src: str | int | pyproj.CRS, dst: str | int | p
         return np.column_stack(trans.transform(coords[:, 0], coords[:, 1], errcheck=False))
 
     return shapely.transform(geoms, func, include_z=bool(shapely.has_z(geoms).any()))
+
+
+def clip_to_area_of_use(bounds: tuple[float, float, float, float], src: str | int | pyproj.CRS,
+                        dst: str | int | pyproj.CRS) -> tuple[tuple[float, float, float, float] | None, float]:
+    """``bounds`` (in ``src``) cut to the lon/lat area ``dst`` is defined for, and the share kept.
+
+    Why: a projected CRS is accurate only near its own area (a 3-degree Gauss-Krüger zone is 3°
+    wide); a national raster taken into a city's zone maps its far corners to wild coordinates. The
+    result is the lon/lat box of the overlap (None when there is none) and the fraction of the
+    source's lon/lat box inside that area (1.0 when ``dst`` names no area of use).
+
+    Example:
+        >>> box, share = clip_to_area_of_use((70.0, 15.0, 140.0, 60.0), "EPSG:4326", "EPSG:4549")
+        >>> [round(v, 1) for v in box], round(share, 3)
+        ([118.5, 24.4, 121.5, 53.3], 0.028)
+    """
+    area = parse_crs(dst).area_of_use
+    lonlat = transformer(src, "EPSG:4326").transform_bounds(*bounds)
+    if area is None:
+        return lonlat, 1.0
+    w, s, e, n = max(lonlat[0], area.west), max(lonlat[1], area.south), min(lonlat[2], area.east), \
+        min(lonlat[3], area.north)
+    whole = (lonlat[2] - lonlat[0]) * (lonlat[3] - lonlat[1])
+    if e <= w or n <= s:
+        return None, 0.0
+    return (w, s, e, n), ((e - w) * (n - s) / whole if whole > 0 else 1.0)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import shapely
 
+from cim.errors import SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import RasterOptions
 from cim.ingest.source import layer_name_for
+from gis.crs import clip_to_area_of_use, crs_label, transformer
+from gis.raster import to_cog
+
+#: below this share of a raster inside the city CRS's area of use, ingest says so
+_MOSTLY_OUTSIDE = 0.5
 
 
 def plan_raster(path: Path, options: RasterOptions) -> list[Target]:
@@ -26,15 +33,13 @@ def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadCon
     Example:
         >>> read_raster(Path("dem.tif"), RasterOptions(role="dem"), Target("dem"), ctx)  # doctest: +SKIP
     """
-    from gis.crs import parse_crs, transformer
-    from gis.raster import to_cog
 
     name = target.layer
     ctx.progress(f"{name}: converting {path.name} to a Cloud-Optimised GeoTIFF", 0.05)
     cog = ctx.scratch() / f"{name}.tif"
     info = to_cog(path, cog, source_crs=options.source_crs)
-    minx, miny, maxx, maxy = transformer(parse_crs(info.crs), parse_crs(ctx.city_crs)).transform_bounds(*info.bounds)
     out = SourceLayer(target, kind="raster", feature_class="Raster", source_crs=info.crs, read=1)
+    minx, miny, maxx, maxy = _coverage(name, info.bounds, info.crs, ctx.city_crs, out.notes)
     out.properties = {
         "path": cog.name, "crs": info.crs, "bounds": list(info.bounds), "width": info.width,
         "height": info.height, "bands": info.count, "dtype": info.dtype, "nodata": info.nodata,
@@ -48,7 +53,26 @@ def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadCon
     return out
 
 
-def _box_wkb(minx: float, miny: float, maxx: float, maxy: float) -> bytes:
-    import shapely
+def _coverage(name: str, bounds: tuple[float, float, float, float], crs: str, city_crs: str,
+              notes: list[str]) -> tuple[float, float, float, float]:
+    """The raster's coverage box in the city CRS, cut to the area that CRS is made for.
 
+    A national DEM taken into a city's 3-degree zone would otherwise cover a box thousands of
+    kilometres wide whose corners the projection distorts beyond use; the file itself keeps every
+    cell (its own lon/lat extent stays in the catalogue).
+    """
+    lonlat, share = clip_to_area_of_use(bounds, crs, city_crs)
+    if lonlat is None:
+        raise SourceError(f"{name}: the raster lies wholly outside the area {crs_label(city_crs)} is defined "
+                          f"for; check its CRS (--source-crs) or create the city in a CRS that covers it")
+    if share < 1.0:
+        kept = f"{share:.0%}" if share >= 0.01 else "under 1 %"
+        level = "only " if share < _MOSTLY_OUTSIDE else ""
+        notes.append(f"{name}: {level}{kept} of the raster lies inside the area {crs_label(city_crs)} is made for "
+                     f"(lon {lonlat[0]:.1f}–{lonlat[2]:.1f}, lat {lonlat[1]:.1f}–{lonlat[3]:.1f}); its coverage "
+                     f"in the city is clipped to that area, the file keeps every cell")
+    return transformer("EPSG:4326", city_crs).transform_bounds(*lonlat)
+
+
+def _box_wkb(minx: float, miny: float, maxx: float, maxy: float) -> bytes:
     return shapely.to_wkb(shapely.box(minx, miny, maxx, maxy))
