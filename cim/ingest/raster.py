@@ -7,7 +7,6 @@ from pathlib import Path
 import pyarrow as pa
 import shapely
 
-from cim.errors import SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import RasterOptions
 from cim.ingest.source import layer_name_for
@@ -57,14 +56,18 @@ def _coverage(name: str, bounds: tuple[float, float, float, float], crs: str, ci
               notes: list[str]) -> tuple[float, float, float, float]:
     """The raster's coverage box in the city CRS, cut to the area that CRS is made for.
 
+    A raster wholly outside that area keeps its plain transformed box, with a note saying so.
+
     A national DEM taken into a city's 3-degree zone would otherwise cover a box thousands of
     kilometres wide whose corners the projection distorts beyond use; the file itself keeps every
     cell (its own lon/lat extent stays in the catalogue).
     """
     lonlat, share = clip_to_area_of_use(bounds, crs, city_crs)
     if lonlat is None:
-        raise SourceError(f"{name}: the raster lies wholly outside the area {crs_label(city_crs)} is defined "
-                          f"for; check its CRS (--source-crs) or create the city in a CRS that covers it")
+        notes.append(f"{name}: the raster lies wholly outside the area {crs_label(city_crs)} is made for; it is "
+                     f"served as it is, but its coverage in the city is distorted: check its CRS (--source-crs) "
+                     f"or keep it in a city whose CRS covers it")
+        return transformer(crs, city_crs).transform_bounds(*bounds)
     if share < 1.0:
         kept = f"{share:.0%}" if share >= 0.01 else "under 1 %"
         level = "only " if share < _MOSTLY_OUTSIDE else ""

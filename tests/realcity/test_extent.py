@@ -39,9 +39,8 @@ def test_ingest_says_how_little_of_a_national_dem_lies_in_the_city_zone(tmp_path
     assert any("only 3%" in note and "clipped" in note for note in report.notes), report.notes
 
 
-def test_a_raster_wholly_outside_the_city_zone_is_refused_with_the_reason(tmp_path):
-    with cim.create(tmp_path / "far.duckdb", crs="EPSG:28992") as city, \
-            pytest.raises(cim.CIMError, match="wholly outside the area"):
-        city.ingest(sample("raster/china_dem.nc"), layer="dem", source_crs="EPSG:4326")
-    with cim.open(tmp_path / "far.duckdb", read_only=True) as city:
-        assert "dem" not in all_layers(city)
+def test_a_raster_wholly_outside_the_city_zone_is_kept_with_a_note_saying_so(tmp_path):
+    with cim.create(tmp_path / "far.duckdb", crs="EPSG:28992") as city:
+        report = city.ingest(sample("raster/china_dem.nc"), layer="dem", source_crs="EPSG:4326")
+        assert any("wholly outside the area EPSG:28992" in note for note in report.notes), report.notes
+        assert "dem" in all_layers(city)
