@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,18 @@ class MqttStream:
         return None
 
 
+#: every reader reads at least this often, however late a loaded machine let it start
+MIN_READS = 5
+
+
+def reads_until(deadline: float) -> Iterator[int]:
+    """0, 1, 2, … until ``deadline`` has passed and at least ``MIN_READS`` reads were made."""
+    n = 0
+    while time.time() < deadline or n < MIN_READS:
+        yield n
+        n += 1
+
+
 def http_reader(base: str, layers: list[str], streams: list[int], deadline: float, counts: list[int],
                  errors: list[str]) -> None:
     import httpx
@@ -101,7 +114,7 @@ def http_reader(base: str, layers: list[str], streams: list[int], deadline: floa
     tiles = _tiles_over_city(14)
     visible: list[str] = []
     with httpx.Client(base_url=base, timeout=30) as client:
-        while time.time() < deadline:
+        for _ in reads_until(deadline):
             if not visible or counts[0] % 25 == 0:  # layers appear as writers create them
                 listed = {c["id"] for c in client.get("/collections").json()["collections"]}
                 visible = [layer for layer in layers if layer in listed] or ["parcels"]

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._live import ORIGIN, MqttStream, http_reader, serve, server_lists
+from bench._live import ORIGIN, MqttStream, http_reader, reads_until, serve, server_lists
 
 SHARED_LAYER = "shared_edits"
 
@@ -153,7 +153,7 @@ def _reader(url: str, layers: list[str], deadline: float, counts: list[int], err
     rng = random.Random(threading.get_ident())
     try:
         with cim.open(url, read_only=True) as city:
-            while time.time() < deadline:
+            for _ in reads_until(deadline):
                 layer = rng.choice(layers)
                 # one statement, one snapshot: the catalogue and the rows of the current version agree
                 row = city.store.rows(

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cim import migrations
-from cim.store.duckdb import connect, spatial_extension_path
+from cim.store.base import SQLRunner
+from cim.store.duckdb import ThreadCursors, connect, spatial_extension_path
 
 if TYPE_CHECKING:
     import duckdb
@@ -102,7 +102,7 @@ def open_derived(store: Store) -> DerivedTables:
     return _DuckDBDerived(connect(":memory:"), attach=True, owned=True)
 
 
-class DerivedTables(ABC):
+class DerivedTables(SQLRunner):
     """Derived tables of one city: catalogue, building, box lookups, kept tiles.
 
     Safe to use from many threads at once; each thread reads and writes on its own connection.
@@ -111,19 +111,7 @@ class DerivedTables(ABC):
     #: where the tables are: "city" (the city's store) or "memory" (read-only city)
     where: str
 
-    # -- the backend's own -----------------------------------------------------------------------
-    @abstractmethod
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        """Run a statement on this thread's connection (the city's dialect)."""
-
-    @abstractmethod
-    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-        """Run a query on this thread's connection; its rows."""
-
-    @abstractmethod
-    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """Run a query on this thread's connection; an Arrow table."""
-
+    # -- the backend's own: execute / rows / arrow (SQLRunner) run on this thread's connection ---
     @abstractmethod
     @contextmanager
     def building(self, key: str) -> Iterator[None]:
@@ -247,9 +235,7 @@ class _DuckDBDerived(DerivedTables):
         self._owned = owned
         self._database = MEMORY_DATABASE if attach else None
         self.where = "memory" if attach else "city"
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._guard = threading.Lock()
+        self._cursors = ThreadCursors(self._new_cursor)
         if attach:
             cur = self._con.cursor()
             cur.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {MEMORY_DATABASE} (READ_WRITE)")
@@ -258,18 +244,15 @@ class _DuckDBDerived(DerivedTables):
                 cur.execute(statement)
             cur.close()
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-
-            with self._guard:
-                cur = self._con.cursor()
-                self._cursors.append(cur)
-            cur.execute(f"LOAD '{spatial_extension_path()}'")
-            if self._database:
-                cur.execute(f"USE {self._database}")
-            self._local.cursor = cur
+    def _new_cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._con.cursor()
+        cur.execute(f"LOAD '{spatial_extension_path()}'")
+        if self._database:
+            cur.execute(f"USE {self._database}")
         return cur
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._cursors.get()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self._cursor().execute(sql, params or [])
@@ -339,16 +322,7 @@ class _DuckDBDerived(DerivedTables):
         return blocks * block
 
     def close(self) -> None:
-        import duckdb
-
-        with self._guard:
-            for cur in self._cursors:
-                try:
-                    cur.close()
-                except duckdb.Error:  # pragma: no cover - closed with the database already
-                    pass
-            self._cursors.clear()
-        self._local = threading.local()
+        self._cursors.close()
         if self._owned:
             self._con.close()
 

@@ -16,13 +16,8 @@ from typing import Any
 import pyarrow as pa
 
 
-class Store(ABC):
-    """A connection to one city's storage."""
-
-    #: where the city lives (file path or URL without its password), for messages
-    location: str
-    #: which backend: "duckdb" or "postgis"
-    kind: str
+class SQLRunner(ABC):
+    """Something that runs SQL in its backend's dialect: a store, or a city's derived tables."""
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
@@ -35,6 +30,16 @@ class Store(ABC):
     @abstractmethod
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a query and return an Arrow table (geometry as GeoArrow WKB)."""
+
+
+class Store(SQLRunner):
+    """A connection to one city's storage."""
+
+    #: where the city lives (file path or URL without its password), for messages
+    location: str
+    #: which backend: "duckdb" or "postgis"
+    kind: str
+
 
     @abstractmethod
     def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),
@@ -72,7 +77,7 @@ class Store(ABC):
     def size_bytes(self) -> int:
         """How much storage the city takes (file size, or its tables in the database)."""
 
-    def lock(self, key: str) -> None:  # noqa: B027 - one writer needs no locks: a no-op by default
+    def lock(self, key: str) -> None:
         """Serialise writers that work on ``key`` until the current transaction ends."""
 
     def for_server(self, refresh_s: float = 1.0) -> Store:

@@ -7,7 +7,7 @@ network.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,37 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     except duckdb.Error:  # inside Jupyter without ipywidgets DuckDB refuses to touch the setting
         pass
     return con
+
+
+class ThreadCursors:
+    """One DuckDB cursor per thread, made on first use by ``make``; ``close`` closes them all."""
+
+    def __init__(self, make: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        self._make = make
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._guard = threading.Lock()
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._guard:
+                cur = self._make()
+                self._cursors.append(cur)
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        """Close every cursor made so far; the next ``get`` makes a fresh one."""
+        with self._guard:
+            for cur in self._cursors:
+                try:
+                    cur.close()
+                except duckdb.Error:  # pragma: no cover - already closed with the database
+                    pass
+            self._cursors.clear()
+        self._local = threading.local()
 
 
 class DuckDBStore(Store):

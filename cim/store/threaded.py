@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from cim.store.counting import CountingStore
-from cim.store.duckdb import DuckDBStore
+from cim.store.duckdb import DuckDBStore, ThreadCursors
 
 
 class ThreadedStore(CountingStore):
@@ -30,8 +30,7 @@ class ThreadedStore(CountingStore):
     def __init__(self, base: DuckDBStore) -> None:
         super().__init__(base)
         self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._guard = threading.Lock()
+        self._readers = ThreadCursors(base.cursor)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -40,13 +39,7 @@ class ThreadedStore(CountingStore):
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own read cursor, created on first use and reused after."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            with self._guard:
-                cur = self.base.cursor()
-                self._cursors.append(cur)
-            self._local.cursor = cur
-        return cur
+        return self._readers.get()
 
     def _in_transaction(self) -> bool:
         return getattr(self._local, "depth", 0) > 0
@@ -78,11 +71,4 @@ class ThreadedStore(CountingStore):
 
     def close(self) -> None:
         """Close the read cursors; the wrapped store stays open (its owner closes it)."""
-        with self._guard:
-            for cur in self._cursors:
-                try:
-                    cur.close()
-                except duckdb.Error:  # pragma: no cover - already closed with the database
-                    pass
-            self._cursors.clear()
-        self._local = threading.local()
+        self._readers.close()
