@@ -41,7 +41,7 @@ from pathlib import Path
 
 from bench._postgis import TempPostGIS, load_layer
 from bench.common import percentile, print_table
-from cim.testing import free_port
+from cim.testing import free_port, stop
 
 ZOOMS = range(10, 17)
 
@@ -129,11 +129,7 @@ def serve(cmd: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
                 time.sleep(0.3)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 async def _load(urls: list[str], concurrency: int) -> dict[str, object]:

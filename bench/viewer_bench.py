@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import median, print_table
+from cim.testing import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
 
-from overview_page import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from overview_page import chromium  # noqa: E402
 
 KEY = "bench-admin-key-0001"
 FLY = """async (seconds) => {
@@ -117,7 +118,6 @@ def main() -> None:
     ap.add_argument("--screenshot", type=Path, help="also save a screenshot of the viewer here (docs/overview.png)")
     ap.add_argument("--mode", default="operate", help="mode of the screenshot")
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
         city = args.city
@@ -130,15 +130,12 @@ def main() -> None:
             print(f"built the demo city ({args.scale or 'default'} buildings) in {time.perf_counter() - t0:.1f} s")
         proc, base = serve(city)
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            with chromium() as browser:
                 report(browser, base, args)
                 if args.screenshot:
                     screenshot(browser, base, args.mode, args.screenshot)
-                browser.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            stop(proc)
 
 
 def screenshot(browser: Any, base: str, mode: str, path: Path) -> None:

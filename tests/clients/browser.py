@@ -21,7 +21,7 @@ from tests.clients.conftest import ROOT, WEB, static_site
 
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
 
-from overview_page import CHROMIUM, CHROMIUM_ARGS, is_loopback
+from overview_page import CHROMIUM, chromium, is_loopback
 
 
 @dataclass
@@ -60,12 +60,8 @@ class Record:
 def browser() -> Iterator[Any]:
     """Debian chromium, headless, software WebGL; never a downloaded browser."""
     need(Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: scripts/install-system.sh installs Debian chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

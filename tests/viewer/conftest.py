@@ -23,7 +23,7 @@ from cim.testing import need as _need
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "viewer" / "testing"))
 
-from overview_page import CHROMIUM, CHROMIUM_ARGS, OverviewPage, Traffic  # noqa: E402
+from overview_page import CHROMIUM, OverviewPage, Traffic, chromium  # noqa: E402
 
 ADMIN_KEY = "viewer-test-admin-key"
 OPERATOR_KEY = "viewer-test-operator-key"
@@ -92,12 +92,8 @@ def build_city_with_dust_monitor(path: Path) -> Path:
 def browser() -> Iterator[object]:
     """Debian chromium, headless, software WebGL; never a downloaded browser."""
     _need(Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: scripts/install-system.sh installs Debian chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
