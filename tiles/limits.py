@@ -1,10 +1,29 @@
-"""Request body size limit as ASGI middleware: checked on Content-Length and while streaming."""
+"""Per-request limits as ASGI middleware: the body size (checked on Content-Length and while
+streaming) and the time each query made for the request may run (``cim.store.timeout``)."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cim.store.timeout import statement_timeout
+
+
+class QueryTimeoutMiddleware:
+    """Every query run for an HTTP request stops after ``seconds`` (503 with Retry-After, see
+    ``tiles/errors.py``); the limit follows the request into the worker thread that answers it."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.seconds:
+            await self.app(scope, receive, send)
+            return
+        with statement_timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(10_000, ge=1, description="Largest `limit` a client may ask for.")
     default_page_size: int = Field(100, ge=1, description="`limit` when the client gives none.")
     max_bbox_area_km2: float = Field(10_000.0, gt=0, description="Largest bbox a query may cover.")
+    query_timeout_s: float = Field(5.0, ge=0, description="Longest a query made for one request may run, in "
+                                   "seconds (0 = no limit); past it the request gets 503 with Retry-After.")
+    count_max_rows: int = Field(100_000, ge=0, description="A filtered layer with more features than this gets no "
+                                "`numberMatched` (counting would scan it all).")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles — vector, raster and "
                                                       "3D plans share it (0 = off).")
