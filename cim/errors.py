@@ -75,6 +75,14 @@ class PermissionDenied(CIMError):
     """The caller's role may not do this."""
 
 
+class QueryTimeout(CIMError):
+    """A query ran past its time limit and was stopped (``cim.store.timeout``); narrow it or retry."""
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 __all__ = [
     "first_line",
     "CIMError",
@@ -89,10 +97,10 @@ __all__ = [
     "ValidationError",
     "QueryError",
     "PermissionDenied",
+    "QueryTimeout",
     "reader_errors",
     "to_domain",
     "domain_errors",
-    "first_line",
 ]
 
 

@@ -31,7 +31,7 @@ from serving.sensorthings.live import SensorEventService
 from serving.threed import Tiles3DService
 from serving.vector import VectorTileService
 from tiles import errors
-from tiles.limits import BodyLimitMiddleware
+from tiles.limits import BodyLimitMiddleware, PrivateCachingMiddleware, QueryTimeoutMiddleware
 from tiles.routers import (
     city,
     features,
@@ -89,10 +89,12 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
 
 def _middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(PrivateCachingMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(QueryTimeoutMiddleware, seconds=settings.query_timeout_s)
 
 
 def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any]:

@@ -28,8 +28,10 @@ def serve(
     """Serve the city: OGC API Features/Tiles, 3D Tiles, SensorThings and the viewer at http://HOST:PORT/."""
     try:
         import uvicorn
+        from pydantic import ValidationError
 
         from tiles import Settings, create_app
+        from tiles.settings import settings_error
     except ImportError as exc:  # pragma: no cover - the server extra is missing
         fail(f"the server needs its extra: pip install 'cim[server]' ({exc.name} is missing)")
     location = _check_city(city)
@@ -37,8 +39,8 @@ def serve(
         settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}),
                             **({"mqtt": mqtt} if mqtt else {}),
                             **({"cors_origins": cors_origin} if cors_origin else {}))
-    except ValueError as exc:
-        fail(str(exc).splitlines()[-1] if str(exc) else "bad settings")
+    except ValidationError as exc:
+        fail(settings_error(exc))
     app = create_app(settings)
     console.print(f"serving {location} at http://{host}:{port}/  (API: http://{host}:{port}/api.html)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)

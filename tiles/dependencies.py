@@ -84,6 +84,13 @@ async def get_layer(
 Layer = Annotated[LayerInfo, Depends(get_layer)]
 
 
+def layer_token(info: LayerInfo) -> str:
+    """What a response made from one layer depends on: that layer's own version (and when it was
+    last changed), never the city's — so a change to a layer the caller may not see leaves the ETags
+    of what it may see as they were (an ETag must not tell that a hidden layer changed)."""
+    return f"{info.name}@{info.version}@{info.updated_at}"
+
+
 @dataclass
 class PageParams:
     """``limit`` / ``offset`` of a listing (clamped by the server's settings)."""

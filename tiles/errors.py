@@ -7,6 +7,7 @@ unexpected is logged here and answered with a bare 500.
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,7 @@ STATUS: dict[type[Exception], int] = {
     e.CRSError: 400,
     e.SourceError: 400,
     e.PermissionDenied: 403,
+    e.QueryTimeout: 503,
     e.CityNotFound: 503,
     e.SchemaTooNew: 503,
     e.CIMError: 500,
@@ -93,6 +95,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.CIMError)
     async def _domain(request: Request, exc: e.CIMError) -> JSONResponse:
         status = status_of(exc)
+        if isinstance(exc, e.QueryTimeout):  # the caller's own query: say so, and when to come back
+            log.warning("query stopped after %gs on %s", exc.seconds, request.url.path)
+            resp = problem(status, first_line(exc), instance=request.url.path)
+            resp.headers["Retry-After"] = str(max(1, math.ceil(exc.seconds)))
+            return resp
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
             return problem(status, "the server could not answer this request", instance=request.url.path)

@@ -1,10 +1,63 @@
-"""Request body size limit as ASGI middleware: checked on Content-Length and while streaming."""
+"""Per-request limits as ASGI middleware: the body size (checked on Content-Length and while
+streaming) and the time each query made for the request may run (``cim.store.timeout``)."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cim.store.timeout import statement_timeout
+
+
+class PrivateCachingMiddleware:
+    """What a response holds may depend on the caller's key (hidden layers, coarse views, counts), so
+    every response varies on ``X-API-Key``, and one that states no caching of its own is
+    ``Cache-Control: private`` — a shared cache never hands one role's answer to another."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _private(list(message.get("headers") or []))
+            await send(message)
+
+        await self.app(scope, receive, send_private)
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {k.lower() for k, _ in headers}
+    if b"cache-control" not in names:
+        headers.append((b"cache-control", b"private"))
+    vary = [(k, v) for k, v in headers if k.lower() == b"vary"]
+    if not vary:
+        headers.append((b"vary", b"X-API-Key"))
+    elif not any(b"x-api-key" in v.lower() or v.strip() == b"*" for _, v in vary):
+        k, v = vary[0]
+        headers[headers.index((k, v))] = (k, v + b", X-API-Key")
+    return headers
+
+
+class QueryTimeoutMiddleware:
+    """Every query run for an HTTP request stops after ``seconds`` (503 with Retry-After, see
+    ``tiles/errors.py``); the limit follows the request into the worker thread that answers it."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.seconds:
+            await self.app(scope, receive, send)
+            return
+        with statement_timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

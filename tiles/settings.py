@@ -1,7 +1,7 @@
 """Server settings, read once at the edge from ``CIM_*`` environment variables (or given in code).
 
 Example:
-    >>> Settings(city="demo/city.duckdb", api_keys='{"s3cret": "planner"}').max_page_size
+    >>> Settings(city="demo/city.duckdb", api_keys='{"s3cret-key": "planner"}').max_page_size
     10000
 """
 
@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cim.access import ROLES
@@ -23,15 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Everything the server can be told; ``CIM_CITY=demo/city.duckdb cim serve`` etc."""
 
-    model_config = SettingsConfigDict(env_prefix="CIM_", extra="ignore")
+    # keys and passwords are inputs too: errors never echo them (nor does repr, see the fields)
+    model_config = SettingsConfigDict(env_prefix="CIM_", extra="ignore", hide_input_in_errors=True)
 
     city: str | None = Field(None, repr=False,  # a URL may carry a password
                               description="The city to serve: a DuckDB file, or a postgresql:// URL.")
     api_keys: str | None = Field(
-        None, description='API keys → roles: JSON text {"<key>": "<role>"} or the path of a JSON file.')
+        None, repr=False, description='API keys → roles: JSON text {"<key>": "<role>"} or the path of a JSON file.')
     max_page_size: int = Field(10_000, ge=1, description="Largest `limit` a client may ask for.")
     default_page_size: int = Field(100, ge=1, description="`limit` when the client gives none.")
     max_bbox_area_km2: float = Field(10_000.0, gt=0, description="Largest bbox a query may cover.")
+    query_timeout_s: float = Field(5.0, ge=0, description="Longest a query made for one request may run, in "
+                                   "seconds (0 = no limit); past it the request gets 503 with Retry-After.")
+    count_max_rows: int = Field(100_000, ge=0, description="A filtered layer with more features than this gets no "
+                                "`numberMatched` (counting would scan it all).")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     tile_cache_mb: int = Field(256, ge=0, description="In-process cache of encoded tiles — vector, raster and "
                                                       "3D plans share it (0 = off).")
@@ -94,11 +99,32 @@ def load_api_keys(value: str) -> dict[str, str]:
         raise ValueError(f"api keys: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     if not isinstance(keys, dict):
         raise ValueError('api keys: expected an object {"<key>": "<role>"}')
-    for key, role in keys.items():
-        if not isinstance(key, str) or len(key) < 8:
-            raise ValueError("api keys: every key needs at least 8 characters")
-        if role == "anonymous":
-            raise ValueError(f"api keys: a key cannot carry the anonymous role ({key[:3]}…)")
+    for number, (key, role) in enumerate(keys.items(), start=1):
+        entry = f"api keys: entry {number}"  # never the key, nor a role that is not one (a swapped key?)
         if role not in ROLES:
-            raise ValueError(f"api keys: unknown role {role!r}; use one of {', '.join(ROLES[1:])}")
+            raise ValueError(f"{entry}: unknown role, not one of {', '.join(ROLES[1:])} "
+                             '(write {"<key>": "<role>"})')
+        if role == "anonymous":
+            raise ValueError(f"{entry} (anonymous): a key cannot carry the anonymous role (anonymous is no key at all)")
+        if len(key) < 8:
+            raise ValueError(f"{entry} ({role}): its key has {len(key)}; a key needs at least 8 characters")
     return keys
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line per bad setting, naming it and why — never its value (keys, passwords).
+
+    Example:
+        >>> try:
+        ...     Settings(api_keys='{"short": "admin"}')
+        ... except ValidationError as exc:
+        ...     print(settings_error(exc))
+        api keys: entry 1 (admin): its key has 5; a key needs at least 8 characters
+    """
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        named = message.lower().startswith(where.replace("_", " "))
+        lines.append(message if named else f"{where}: {message}")
+    return "\n".join(lines) or "bad settings"

@@ -32,6 +32,7 @@ import pyarrow.csv as pa_csv
 from cim.errors import CIMError, CityNotFound, first_line
 from cim.store.base import Store
 from cim.store.dialect import COMPAT_SQL, to_postgres
+from cim.store.timeout import current_timeout, timed_out
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -218,6 +219,8 @@ class PostGISStore(Store):
     def transaction(self) -> Iterator[None]:
         con = self._connection()
         depth = getattr(self._local, "depth", 0)
+        if not depth:
+            self._limit(con, None)  # writes are never cut (and a SET inside would roll back with them)
         self._local.depth = depth + 1
         try:
             if depth:
@@ -297,14 +300,27 @@ class PostGISStore(Store):
         if not args:
             text = text.replace("%%", "%")
         con = self._connection()
+        seconds = None if getattr(self._local, "depth", 0) else current_timeout()
+        self._limit(con, seconds)
         try:
             return con.execute(text, args, prepare=False)
+        except psycopg.errors.QueryCanceled as exc:
+            if seconds is None:
+                raise CIMError(f"a statement on {self.location} was cancelled: {first_line(exc)}") from exc
+            raise timed_out(seconds) from exc
         except psycopg.errors.ReadOnlySqlTransaction as exc:
             raise CIMError(f"{self.location} is open read-only: {first_line(exc)}") from exc
         except psycopg.OperationalError as exc:
             if con.closed or con.broken:
                 self._local.con = None
             raise CIMError(f"lost the connection to {self.location}: {first_line(exc)}") from exc
+
+    def _limit(self, con: Any, seconds: float | None) -> None:
+        """This connection's ``statement_timeout`` (``cim.store.timeout``); set only when it changes."""
+        ms = max(1, round(seconds * 1000)) if seconds else 0
+        if getattr(self._local, "limit", (None, 0)) != (con, ms):
+            con.execute(f"SET statement_timeout = {int(ms)}")
+            self._local.limit = (con, ms)
 
 
 def _connect_message(location: str, exc: Exception) -> str:

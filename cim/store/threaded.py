@@ -5,6 +5,7 @@ everything behind one lock. A server answers many reads at once, so ``ThreadedSt
 worker thread its own cursor (same database, same process: it sees every committed write) while
 writes and transactions still go through the single writer connection. Reads made inside a
 transaction on the same thread use the writer connection so they see their own uncommitted rows.
+Reads on a cursor obey the statement time limit in force (``cim.store.timeout``).
 
 Example:
     >>> city = City(ThreadedStore(DuckDBStore("city.duckdb")))   # doctest: +SKIP
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from cim.store.counting import CountingStore
 from cim.store.duckdb import DuckDBStore, ThreadCursors
+from cim.store.timeout import interrupt_after
 
 
 class ThreadedStore(CountingStore):
@@ -47,12 +49,16 @@ class ThreadedStore(CountingStore):
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         if self._in_transaction():
             return self.base.rows(sql, params)
-        return self.cursor().execute(sql, params or []).fetchall()
+        cur = self.cursor()
+        with interrupt_after(cur, duckdb.InterruptException):
+            return cur.execute(sql, params or []).fetchall()
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if self._in_transaction():
             return self.base.arrow(sql, params)
-        return self.cursor().execute(sql, params or []).to_arrow_table()
+        cur = self.cursor()
+        with interrupt_after(cur, duckdb.InterruptException):
+            return cur.execute(sql, params or []).to_arrow_table()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

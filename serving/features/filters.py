@@ -410,6 +410,28 @@ def _check_like_pattern(pattern: str) -> None:
 
 
 def _like_pattern(pattern: str, wildcard: str, single: str, escape: str) -> str:
+    """The CQL2 pattern as SQL LIKE text, with every run of wildcards written as its ``_``s then one
+    ``%`` (``%_%_%`` matches what ``__%`` matches, without the backtracking); a pattern whose match
+    cost still grows with a power of the text's length (a ``_`` next to one of several ``%``) is refused."""
+    tokens = _like_tokens(pattern, wildcard, single, escape)
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if token in ("%", "_"):
+            run.append(token)
+            continue
+        if run:
+            out.append("_" * run.count("_") + ("%" if "%" in run else ""))
+            run = []
+        out.append(token)
+    text = "".join(out)
+    if text.count("%") - text.count("\\%") > 1 and ("_%" in text or "%_" in text):
+        raise QueryError("LIKE pattern with a '_' next to a '%' and more than one '%': its matching cost grows "
+                         "with a power of the text's length; use '%' alone, e.g. '%tower%'")
+    return text
+
+
+def _like_tokens(pattern: str, wildcard: str, single: str, escape: str) -> list[str]:
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
@@ -427,7 +449,7 @@ def _like_pattern(pattern: str, wildcard: str, single: str, escape: str) -> str:
         else:
             out.append(ch)
         i += 1
-    return "".join(out)
+    return out
 
 
 def _finite_bounds(bounds: tuple[float, ...]) -> bool:

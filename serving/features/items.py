@@ -1,6 +1,8 @@
 """Pages of features for OGC API Features: bbox, datetime, CQL2 filter, paging, output CRS, views.
 
-One parametrised query for the page and one for ``numberMatched``; the bbox predicate is a plain
+One parametrised query for the page and one for ``numberMatched`` — left out (None) when it would be
+costly: a CQL2 filter over a layer of more than ``count_max_rows`` features, or a count stopped by
+the statement time limit (``cim.store.timeout``); the page is answered either way. The bbox predicate is a plain
 ``ST_Intersects(geom, ST_MakeEnvelope(...))`` on the indexed column so DuckDB uses the RTREE; for a role
 that gets the coarse view the desensitised shape decides (the exact one only finds candidates), so
 a bbox can never locate a protected asset more finely than the grid it is shown on.
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from cim.access import COARSE_GRID_M, coarse_geometry_sql
-from cim.errors import FeatureNotFound, QueryError
+from cim.errors import FeatureNotFound, QueryError, QueryTimeout
 from cim.model.reads import parse_time
 from cim.model.relations import AsOf, features
 from serving.features.filters import Where
@@ -42,14 +44,18 @@ class ItemsQuery:
     datetime: str | None = None
     where: Where | None = None
     view: str = "full"
+    #: features the layer holds (the catalogue's count), to judge what counting would cost
+    layer_rows: int = 0
+    #: a filtered layer with more features than this gets no numberMatched (counting would scan them)
+    count_max_rows: int = 100_000
 
 
 @dataclass
 class ItemsPage:
-    """One page: Arrow rows (geometry as WKB in ``wkb``) and the total that matched."""
+    """One page: Arrow rows (geometry as WKB in ``wkb``) and the total that matched (None: not counted)."""
 
     table: pa.Table
-    matched: int
+    matched: int | None
     query: ItemsQuery
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -110,18 +116,23 @@ def query_items(city: City, q: ItemsQuery) -> ItemsPage:
     try:
         table = city.store.arrow(f"{sql} ORDER BY id LIMIT ? OFFSET ?", [*params, int(q.limit), int(q.offset)])
         matched = _count(city, q, when, where, params, table.num_rows)
-    except QueryError:
+    except (QueryError, QueryTimeout):
         raise
     except Exception as exc:  # a filter that type-checks but fails at run time (e.g. a bad cast)
         raise QueryError(f"the filter could not be evaluated: {_reason(exc)}") from exc
     return ItemsPage(table, matched, q)
 
 
-def _count(city: City, q: ItemsQuery, when: AsOf, where: str, params: list[Any], got: int) -> int:
+def _count(city: City, q: ItemsQuery, when: AsOf, where: str, params: list[Any], got: int) -> int | None:
     if q.offset == 0 and got < q.limit:
         return got
-    return int(city.store.scalar(features(layers=[q.layer], as_of=when, columns="count(*)", where=where or None),
-                                 params))
+    if q.where is not None and q.layer_rows > q.count_max_rows:
+        return None
+    try:
+        return int(city.store.scalar(
+            features(layers=[q.layer], as_of=when, columns="count(*)", where=where or None), params))
+    except QueryTimeout:  # the page is there; only its total was too costly
+        return None
 
 
 def get_item(city: City, layer: str, feature_id: str, *, view: str = "full",

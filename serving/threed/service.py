@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cim.store.timeout import statement_timeout
 from serving.cache import TileCache
 from serving.threed.access import view_for
 from serving.threed.sidecar import write_sidecar
@@ -84,7 +85,8 @@ class Tiles3DService:
         with gate:  # one planner per key; the others wait and reuse its result
             found = self._known(key)
             if found is None:
-                found = plan_tileset(city, layer, view=view)
+                with statement_timeout(None):  # shared, cached work, not shaped by the caller's query
+                    found = plan_tileset(city, layer, view=view)
                 if self.disk and found.ids.size >= self.sidecar_from:
                     _start_sidecar(found, cache_dir(city, layer, found.version, view) / "features.parquet")
                 self.cache.put(key, found)
@@ -113,7 +115,8 @@ class Tiles3DService:
         path = cache_dir(city, layer, plan.version, plan.view) / f"{key}.glb"
         if self.disk and path.is_file():
             return path.read_bytes()
-        data = plan.content(key)
+        with statement_timeout(None):
+            data = plan.content(key)
         if self.disk:
             _write_atomic(path, data)
         return data

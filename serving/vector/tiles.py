@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import shapely
 
 from cim.model.derived import DerivedTables, open_derived
+from cim.store.timeout import statement_timeout
 from serving.tilegrid import check_tile, tile_bounds
 from serving.vector.encode import encode_tile
 from serving.vector.prepare import (
@@ -86,8 +87,11 @@ class VectorTiles:
             found = self._prepared.get(key)
             if found is None:
                 entry = self.derived.entry(key)
-                found = (from_entry(entry) if entry is not None
-                         else prepare_layer(self.city, self.derived, info, key, self.max_features))
+                if entry is not None:
+                    found = from_entry(entry)
+                else:  # shared, kept work, not shaped by the caller: no statement time limit
+                    with statement_timeout(None):
+                        found = prepare_layer(self.city, self.derived, info, key, self.max_features)
             self._prepared[key] = found
         return found
 

@@ -226,3 +226,35 @@ def test_landing_is_json_for_every_client_and_sends_browsers_asking_for_html_to_
     assert client.get("/landing", headers={"Accept": "*/*"}).json()["links"]
     moved = client.get("/landing?f=html", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "/?f=html"
+
+
+def test_settings_repr_and_errors_never_print_an_api_key():
+    from pydantic import ValidationError
+
+    from tiles import Settings
+    from tiles.settings import settings_error
+
+    good = Settings(city="x.duckdb", api_keys='{"correct-horse-battery": "admin"}')
+    assert "correct-horse-battery" not in repr(good) and "correct-horse-battery" not in str(good)
+    for keys in ('{"correct-horse-battery": "emperor", "tiny": "admin"}',
+                 '{"admin": "correct-horse-battery"}',  # key and role swapped
+                 '{"correct-horse-battery": "anonymous"}'):
+        with pytest.raises(ValidationError) as caught:
+            Settings(city="x.duckdb", api_keys=keys)
+        assert "correct-horse-battery" not in str(caught.value)
+        assert "correct-horse-battery" not in settings_error(caught.value)
+
+
+def test_a_bad_keys_file_says_which_entry_is_wrong_and_why(tmp_path):
+    from typer.testing import CliRunner
+
+    import cim
+    from cim.cli import app
+
+    cim.create(tmp_path / "city.duckdb").close()
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"operator-key-001": "operator", "abc": "planner"}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "city.duckdb"), "--api-keys", str(keys)])
+    assert result.exit_code != 0
+    assert "entry 2 (planner): its key has 3; a key needs at least 8 characters" in result.output
+    assert "pydantic" not in result.output and "operator-key-001" not in result.output

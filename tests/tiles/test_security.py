@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
@@ -162,3 +163,34 @@ def test_a_bbox_finds_a_protected_asset_by_its_coarse_shape_only(client):
         got = client.get(url + "&bbox=" + ",".join(map(str, box)), headers=headers("operator")).json()["features"]
         expected = {fid for fid, g in shapes.items() if g.intersects(shapely.box(*box))}
         assert {f["id"] for f in got} == expected
+
+
+def test_a_hidden_layer_changing_leaves_the_etags_of_what_anonymous_sees_as_they_were(client, served_city, tmp_path):
+    public = ["/tiles/buildings/0/0/0.mvt", "/collections/buildings/tiles/WebMercatorQuad/0/0/0",
+              "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=buildings&STYLE=default&FORMAT=image/png"
+              "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=0&TILEROW=0&TILECOL=0"]
+    hidden = "/tiles/inspections/0/0/0.mvt"
+    before = {url: client.get(url).headers.get("ETag") for url in public}
+    hidden_before = client.get(hidden, headers=headers("viewer")).headers["ETag"]
+    features = [{"type": "Feature", "properties": {"point_id": f"I{i}", "name": f"检查井{i}", "depth": 3.5 + i},
+                 "geometry": {"type": "Point", "coordinates": [120.170 + i * 0.001, 35.948]}} for i in range(5)]
+    changed = tmp_path / "inspections.geojson"
+    changed.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    served_city.ingest(changed, layer="inspections", classification="internal", feature_class="Inspection",
+                       phase="operate", id_field="point_id")
+    assert client.get(hidden, headers=headers("viewer")).headers["ETag"] != hidden_before
+    after = {url: client.get(url).headers.get("ETag") for url in public}
+    assert all(before.values()) and after == before
+
+
+@pytest.mark.parametrize("path, role", [
+    ("/collections", "anonymous"), ("/collections/pipes/items?limit=2", "operator"), ("/api/city", "viewer"),
+    ("/api/kpis?mode=operate", "anonymous"), ("/sta/v1.1/Things?$count=true", "operator"),
+    ("/api/search?q=" + quote("路"), "planner"), ("/tiles/pipes/0/0/0.mvt", "operator")])
+def test_answers_that_depend_on_the_role_are_private_and_vary_on_the_api_key(client, path, role):
+    resp = client.get(path, headers=headers(role))
+    assert resp.status_code in (200, 204)
+    assert "X-API-Key" in resp.headers["Vary"]
+    cache = resp.headers["Cache-Control"]
+    assert "private" in cache or "no-cache" in cache
+    assert "public" not in cache

@@ -120,7 +120,8 @@ def _query(city: City, info: LayerInfo, p: ItemsParams, page: PageParams,
                                city_crs=city.crs, filter_crs=filter_crs, view=info.view)
     bbox = parse_bbox(p.bbox, p.bbox_crs, city.crs, settings.max_bbox_area_km2)
     q = ItemsQuery(layer=info.name, limit=page_limit(page, settings), offset=page.offset, bbox=bbox,
-                   datetime=p.datetime, where=where, view=info.view)
+                   datetime=p.datetime, where=where, view=info.view, layer_rows=info.count,
+                   count_max_rows=settings.count_max_rows)
     return q, crs
 
 
@@ -133,7 +134,8 @@ def items(request: Request, city: CityDep, info: Layer, settings: SettingsDep,
     result = query_items(city, q)
     features = to_features(result.table, city_crs=city.crs, crs=crs, view=info.view)
     links = _page_links(request, q, result.matched, len(features))
-    body = (f'{{"type": "FeatureCollection", "numberMatched": {result.matched}, '
+    matched = "" if result.matched is None else f'"numberMatched": {result.matched}, '
+    body = (f'{{"type": "FeatureCollection", {matched}'
             f'"numberReturned": {len(features)}, "timeStamp": "{_now()}", "links": {_dumps(links)}, '
             f'"features": [{", ".join(features)}]}}')
     return Response(body.encode(), media_type=GEOJSON, headers={"Content-Crs": f"<{ogc_crs.crs_uri(crs)}>"})
@@ -172,9 +174,9 @@ def queryables_doc(request: Request, info: Layer) -> Response:
     return Response(_dumps(doc).encode(), media_type="application/schema+json")
 
 
-def _page_links(request: Request, q: ItemsQuery, matched: int, returned: int) -> list[dict[str, str]]:
+def _page_links(request: Request, q: ItemsQuery, matched: int | None, returned: int) -> list[dict[str, str]]:
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
-    if q.offset + returned < matched:
+    if (q.offset + returned < matched) if matched is not None else returned == q.limit:
         nxt = request.url.include_query_params(offset=q.offset + returned, limit=q.limit)
         links.append({"rel": "next", "type": GEOJSON, "href": str(nxt)})
     if q.offset > 0:

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from cim.model.catalog import LayerInfo, model_version
+from cim.model.catalog import LayerInfo
 from serving.tilegrid import MAX_ZOOM, check_tile
 from serving.vector import VectorTileService
 from serving.vector.archive import vector_layer
-from tiles.dependencies import CityDep, Layer, get_layer
+from tiles.dependencies import CityDep, Layer, get_layer, layer_token
 from tiles.errors import NotFound
 
 router = APIRouter(tags=["OGC API Tiles"])
@@ -60,7 +60,7 @@ async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x
     check_tile(z, x, y)
     _vector(info)
     service: VectorTileService = request.app.state.vector_tiles
-    token = model_version(city)
+    token = layer_token(info)
     etag = service.etag(info, z, x, y, token)
     headers = {"ETag": etag, "Cache-Control": "no-cache" if info.view != "full" or info.classification != "public"
                else "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding, X-API-Key"}

@@ -14,9 +14,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from cim.errors import CIMError
-from cim.model.catalog import etag_for, layer_info, model_version, visible_layers
+from cim.model.catalog import etag_for, layer_info, visible_layers
 from serving.wms import capabilities_xml, exception_report, get_map, operation
-from tiles.dependencies import CityDep, Role
+from tiles.dependencies import CityDep, Role, layer_token
 from tiles.routers.maps_common import XML, map_images, not_modified, ows_error
 
 router = APIRouter(tags=["WMS"])
@@ -35,7 +35,7 @@ def _capabilities(request: Request, city: CityDep, role: str) -> Response:
 async def _map(request: Request, city: CityDep, role: str, if_none_match: str | None) -> Response:
     req = get_map(dict(request.query_params), city_crs=city.crs)
     infos = [layer_info(city, name, role) for name in req.layers]
-    etag = etag_for("wms", model_version(city), [(i.name, i.view) for i in infos], req)
+    etag = etag_for("wms", [(layer_token(i), i.view) for i in infos], req)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "X-API-Key"}
     if not_modified(etag, if_none_match):
         return Response(status_code=304, headers=headers)

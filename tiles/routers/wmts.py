@@ -16,12 +16,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from cim.errors import CIMError
-from cim.model.catalog import LayerInfo, etag_for, layer_info, model_version, visible_layers
+from cim.model.catalog import LayerInfo, etag_for, layer_info, visible_layers
 from serving.maps import MapImages
 from serving.vector import served
 from serving.wmts import MVT, PNG, MapLayer, OWSError, TileRequest, capabilities_xml, exception_report
 from serving.wmts.requests import format_of_extension, kvp, operation, tile_request
-from tiles.dependencies import CityDep, Role
+from tiles.dependencies import CityDep, Role, layer_token
 from tiles.routers.maps_common import XML, map_images, not_modified, ows_error
 
 router = APIRouter(tags=["WMTS"])
@@ -48,7 +48,7 @@ async def _tile(request: Request, city: CityDep, role: str, req: TileRequest, if
     info = layer_info(city, req.layer, role)
     if req.format == MVT and not info.is_vector:
         raise OWSError(f"layer {info.name!r} is a raster: its tiles are image/png", locator="Format")
-    etag = etag_for("wmts", model_version(city), info.name, info.view, req.tms.identifier, req.level, req.row,
+    etag = etag_for("wmts", layer_token(info), info.view, req.tms.identifier, req.level, req.row,
                     req.col, req.format)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "X-API-Key"}
     if not_modified(etag, if_none_match):
