@@ -276,4 +276,21 @@ def for_role(city: City, role: str, *, user: str | None = None, path: str = "pyt
     return PeopleView(city, role, user, path, k)
 
 
-__all__ = ["BY", "PeopleView", "for_role", "people_layers", "PermissionDenied"]
+
+
+def ingest_people(city: City, path: str | Any, *, actor: str | None = None, role: str = "admin",
+                  progress: Any = None, **options: Any) -> Any:
+    """Ingest a people table (``cim.people.ingest``; options as ``cim people ingest``) and write the
+    write to the audit trail: who, the layer, the source and the rows stored. Only an admin writes."""
+    if check_role(role) != "admin":
+        record_audit(city, role=role, actor=actor, action="refused", path="ingest", layer=None,
+                     filter={"source": str(path)}, rows=0)
+        raise PermissionDenied(f"loading people, land and housing needs the admin role (you are {role})")
+    report = city.ingest(path, kind="people", progress=progress, **options)
+    record_audit(city, role=role, actor=actor, action="write", path="ingest", layer=report.layer,
+                 filter={"source": str(path), "version": report.version, "rejected": report.rejected},
+                 rows=report.stored)
+    return report
+
+
+__all__ = ["BY", "PeopleView", "for_role", "people_layers", "ingest_people"]
