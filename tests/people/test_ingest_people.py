@@ -69,7 +69,8 @@ def test_bad_rows_are_rejected_with_file_row_and_reason(new_city, city_files, tm
     bad_date = make_id_number("990000", date(1990, 1, 1), 1)[:10] + "1399" + "0010"
     bad = [
         ["x1", "甲", bad_check, "19900001111", "H", "示例", first[6], "2020-01-01", ""],
-        ["x2", "乙", bad_date[:17] + check_digit(bad_date[:17]), "19900001112", "H", "示例", first[6], "2020-01-01", ""],
+        ["x2", "乙", bad_date[:17] + check_digit(bad_date[:17]), "19900001112", "H", "示例", first[6],
+         "2020-01-01", ""],
         ["x3", "丙", make_id_number("990000", date(1980, 5, 5), 901), "1", "H", "示例",
          "U-NOPE", "2020-01-01", ""],
         ["x4", "丁", first[2], "19900001113", "H", "示例", twin_unit, first[7], ""],  # same person, second unit
@@ -94,7 +95,8 @@ def test_bad_rows_are_rejected_with_file_row_and_reason(new_city, city_files, tm
 
 def test_a_file_of_only_bad_rows_leaves_the_city_unchanged(people_city, tmp_path):
     before = people_city.layer("residents")["version"]
-    _write(tmp_path / "all_bad.csv", [["姓名", "公民身份号码", "房屋编号"], ["甲", "110105194912310021", "U000000-000"]])
+    _write(tmp_path / "all_bad.csv",
+           [["姓名", "公民身份号码", "房屋编号"], ["甲", "110105194912310021", "U000000-000"]])
     with pytest.raises(cim.CIMError, match="rejected"):
         ingest_people(people_city, tmp_path / "all_bad.csv", table="residents")
     assert people_city.layer("residents")["version"] == before
