@@ -28,7 +28,7 @@ def _collection(features: list[dict]) -> dict:
 
 def write_city_files(folder: Path) -> dict[str, Path]:
     """Parcels P1 (b0–b2), P2 (b3–b5) and P3 (b6); units (4 per building) and residents CSVs."""
-    parcels = [{"type": "Feature", "properties": {"parcel_id": f"P{i + 1}", "name": f"地块{i + 1}"},
+    parcels = [{"type": "Feature", "properties": {"parcel_id": f"P{i + 1}", "name": f"地块{i + 1}", "height_limit": 60},
                 "geometry": {"type": "Polygon", "coordinates": _square(X0 + i * 400, Y0, 390)}} for i in range(3)]
     buildings = []
     for n, b in enumerate(RESIDENTS):
