@@ -65,12 +65,21 @@ def load_city(city, files: dict[str, Path]) -> None:
 
 
 @pytest.fixture
-def people_city(new_city, tmp_path):
+def people_location(city_location):
+    """Where ``people_city`` lives (a file, or a database URL with its password, for the command line)."""
+    return city_location()
+
+
+@pytest.fixture
+def people_city(people_location, tmp_path):
     """A city on the backend under test with parcels, buildings, units and residents."""
+    import cim
+
     files = write_city_files(tmp_path)
-    city = new_city()
+    city = cim.create(people_location)
     load_city(city, files)
-    return city
+    yield city
+    city.close()
 
 
 @pytest.fixture

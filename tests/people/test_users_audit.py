@@ -85,15 +85,15 @@ def test_http_reads_are_audited_under_the_named_user_and_unknown_keys_are_refuse
     assert [e["role"] for e in anonymous] == ["anonymous"]
 
 
-def test_audit_exports_as_csv_and_json_and_the_cli_filters_by_user_and_time(people_city, tmp_path):
+def test_audit_exports_as_csv_and_json_and_the_cli_filters_by_user_and_time(people_city, people_location, tmp_path):
     for_role(people_city, "admin", user="a1").residents(limit=3)
     for_role(people_city, "operator", user="o1").residents(limit=2)
     entries = audit_entries(people_city, user="o1")
     assert export_audit(entries, "csv").splitlines()[0].startswith("at_time,actor,role,action")
     assert json.loads(export_audit(entries, "json"))[0]["actor"] == "o1"
-    location = people_city.location
+    location = str(people_location)
     if not location.startswith("postgresql"):
-        people_city.close()
+        people_city.close()  # one writer per DuckDB file
     out = tmp_path / "audit.json"
     proc = subprocess.run([sys.executable, "-m", "cim", "audit", location, "--user", "o1", "--since",
                            (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "--format", "json", "-o", str(out)],
