@@ -39,12 +39,16 @@ def synthetic_units(buildings: list[str], per_building: int | tuple[int, int], s
 
 def synthetic_residents(units: list[str], count: int, seed: int = 14,
                         start: date = date(2010, 1, 1)) -> list[list[object]]:
-    """Rows of residents (``RESIDENT_HEADERS``) spread over ``units`` (unit ids as in the units file)."""
+    """Rows of residents (``RESIDENT_HEADERS``) spread over ``units`` (unit ids as in the units file).
+
+    ID numbers are distinct: person ``i`` gets sequence ``i % 1000`` and a birth date that differs
+    for every thousand (7919 is prime to the 29 200 days of the 80 years used).
+    """
     rng = random.Random(seed)
     rows: list[list[object]] = []
     for i in range(count):
         unit = units[i % len(units)] if i < len(units) else rng.choice(units)
-        born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 80))
+        born = date(1940, 1, 1) + timedelta(days=(i // 1000) * 7919 % 29_200)
         moved_in = start + timedelta(days=rng.randrange(365 * 12))
         rows.append([f"P{i:07d}", rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2))),
                      make_id_number(REGION, born, i % 1000), f"1990000{i % 10000:04d}", f"H{i // 3:07d}",

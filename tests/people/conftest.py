@@ -46,7 +46,7 @@ def write_city_files(folder: Path) -> dict[str, Path]:
         for r in synthetic_residents(own, count, seed=n):
             r[0] = f"{b}-{r[0]}"
             rows.append(r)
-    # the generator numbers its ID sequence per call: make every ID number distinct across buildings
+    # each call numbers its people from 0: make ID numbers and phones distinct across buildings
     for i, r in enumerate(rows):
         r[2] = make_id_number("990000", date(1950 + i % 50, 1 + i % 12, 1 + i % 28), i)
         r[3] = f"1990000{i:04d}"
