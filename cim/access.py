@@ -14,7 +14,23 @@ classification  anonymous  viewer  operator  planner  admin
 public          full       full    full      full     full
 internal        hidden     full    full      full     full
 restricted      hidden     hidden  coarse    coarse   full
+secret          hidden     hidden  hidden    hidden   hidden
 ==============  =========  ======  ========  =======  =====
+
+A ``secret`` layer (residents) is hidden from every generic path (features, tiles, 3D Tiles,
+search, KPIs, exports); it is read only through ``cim.people``, which applies the field-level
+matrix below and audits each read.
+
+Field level (people, land and housing: each field of such a layer has a level, from its profile)::
+
+    level       anonymous  viewer  operator  planner  admin
+    public      full       full    full      full     full
+    internal    hidden     full    full      full     full
+    restricted  hidden     hidden  masked    hidden   full
+    secret      hidden     hidden  hidden    hidden   masked
+
+Only ``PERSON_ROLES`` get rows about people at all; every other role gets aggregates (counts per
+building, parcel, grid cell or district) with counts below ``K_ANONYMITY`` suppressed.
 
 Example:
     >>> view_of("restricted", "operator")
@@ -39,6 +55,7 @@ _MATRIX: dict[str, dict[str, View | None]] = {
     "public": dict.fromkeys(ROLES, "full"),
     "internal": {"anonymous": None, "viewer": "full", "operator": "full", "planner": "full", "admin": "full"},
     "restricted": {"anonymous": None, "viewer": None, "operator": "coarse", "planner": "coarse", "admin": "full"},
+    "secret": dict.fromkeys(ROLES, None),
 }
 
 #: coordinates of protected assets are snapped to a grid this many metres wide
@@ -133,6 +150,133 @@ def mask_properties(properties: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if k in OPEN_FIELDS or v is None else MASK) for k, v in properties.items()}
 
 
+# -- field level (people, land and housing) -------------------------------------------------------
+
+#: levels a field of a layer may have, lowest first
+FIELD_LEVELS = ("public", "internal", "restricted", "secret")
+
+FieldView = Literal["full", "masked"]
+
+_FIELD_MATRIX: dict[str, dict[str, FieldView | None]] = {
+    "public": dict.fromkeys(ROLES, "full"),
+    "internal": {"anonymous": None, "viewer": "full", "operator": "full", "planner": "full", "admin": "full"},
+    "restricted": {"anonymous": None, "viewer": None, "operator": "masked", "planner": None, "admin": "full"},
+    "secret": {"anonymous": None, "viewer": None, "operator": None, "planner": None, "admin": "masked"},
+}
+
+#: roles that may read rows about people (masked per field); the others get aggregates only
+PERSON_ROLES = frozenset({"operator", "admin"})
+#: an aggregate counting fewer people than this is suppressed for roles without person access
+K_ANONYMITY = 5
+#: population grid cells are this many metres wide by default
+POPULATION_CELL_M = 200.0
+
+
+def check_field_level(level: str) -> str:
+    """The field level, or a ValidationError naming the levels there are."""
+    if level not in FIELD_LEVELS:
+        raise ValidationError(f"unknown field level {level!r}: use one of {', '.join(FIELD_LEVELS)}")
+    return level
+
+
+def field_view(level: str | None, role: str) -> FieldView | None:
+    """How ``role`` sees a field of ``level``: "full", "masked" or None (left out); no level = restricted."""
+    return _FIELD_MATRIX[level if level in _FIELD_MATRIX else "restricted"][check_role(role)]
+
+
+def may_read_people(role: str) -> bool:
+    """True when ``role`` may read rows about people (masked per field); others get aggregates only."""
+    return check_role(role) in PERSON_ROLES
+
+
+def require_people(role: str, action: str) -> None:
+    """PermissionDenied unless ``role`` may read rows about people."""
+    if not may_read_people(role):
+        raise PermissionDenied(f"{action} shows people one by one, which needs the operator or admin role "
+                               f"(you are {role}); ask for counts per building, parcel or grid cell instead")
+
+
+def mask_name(value: str) -> str:
+    """张三 → 张*: the first character kept."""
+    text = str(value)
+    return text[:1] + "*" * max(1, len(text) - 1)
+
+
+def mask_id_number(value: str) -> str:
+    """370102199001011234 → 3701**********1234: region and last four kept."""
+    text = str(value)
+    return text[:4] + "*" * max(1, len(text) - 8) + text[-4:] if len(text) > 8 else "*" * len(text)
+
+
+def mask_phone(value: str) -> str:
+    """13812345678 → 138****5678."""
+    text = str(value)
+    return text[:3] + "****" + text[-4:] if len(text) >= 8 else "*" * len(text)
+
+
+def mask_year(value: Any) -> str:
+    """1987 → 1980s."""
+    try:
+        return f"{int(value) // 10 * 10}s"
+    except (TypeError, ValueError):
+        return MASK
+
+
+def mask_date(value: Any) -> str:
+    """2021-03-14 → 2021-03: the day left out."""
+    text = str(value)
+    return text[:7] if len(text) >= 7 else MASK
+
+
+def mask_region(value: Any) -> str:
+    """山东省济南市历下区… → 山东省济南市***: the first six characters kept."""
+    text = str(value)
+    return text[:6] + MASK if len(text) > 6 else MASK
+
+
+#: field type → how a masked value of it looks (``address`` is replaced by the building, by the caller)
+_MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone, "year": mask_year,
+          "date": mask_date, "region": mask_region}
+
+
+def mask_value(kind: str | None, value: Any, *, building: str | None = None) -> Any:
+    """A desensitised value of a field of type ``kind``: names 张*, ID numbers 3701**********1234,
+    phones 138****5678, years to the decade, dates to the month, an exact address to its building.
+
+    Example:
+        >>> mask_value("id_number", "370102199001011234"), mask_value("phone", "13812345678")
+        ('3701**********1234', '138****5678')
+    """
+    if value is None:
+        return None
+    if kind == "address":
+        return building if building is not None else MASK
+    return _MASKS.get(kind or "", lambda _v: MASK)(value)
+
+
+def mask_record(record: dict[str, Any], levels: dict[str, str], kinds: dict[str, str], role: str,
+                *, building: str | None = None) -> dict[str, Any]:
+    """One row about a person as ``role`` may see it: fields left out, masked or kept by their level."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        view = field_view(levels.get(name), role)
+        if view == "full":
+            out[name] = value
+        elif view == "masked":
+            out[name] = mask_value(kinds.get(name), value, building=building)
+    return out
+
+
+def suppress_small(counts: dict[Any, int], k: int = K_ANONYMITY) -> dict[Any, int | None]:
+    """Counts below ``k`` become None (suppressed), so no one can be singled out.
+
+    Example:
+        >>> suppress_small({"a": 12, "b": 3})
+        {'a': 12, 'b': None}
+    """
+    return {key: (n if n >= k else None) for key, n in counts.items()}
+
+
 __all__ = [
     "ROLES",
     "COARSE_GRID_M",
@@ -147,4 +291,15 @@ __all__ = [
     "coarsen_geometry",
     "coarsen_z",
     "mask_properties",
+    "FIELD_LEVELS",
+    "PERSON_ROLES",
+    "K_ANONYMITY",
+    "POPULATION_CELL_M",
+    "check_field_level",
+    "field_view",
+    "may_read_people",
+    "require_people",
+    "mask_value",
+    "mask_record",
+    "suppress_small",
 ]

@@ -179,16 +179,20 @@ def _replace(out: Path, tmp: Path) -> None:
 
 
 def _layers_to_write(city: City, layers: list[str] | None, skipped: dict[str, str]) -> list[str]:
-    """The named layers (each must exist) or all of them; raster layers go to ``skipped``."""
+    """The named layers (each must exist) or all of them; raster layers go to ``skipped``, and so do
+    ``secret`` layers (residents: read only through ``cim people``, masked and audited)."""
     if layers:
         kinds = {name: city.layer(name)["kind"] for name in dict.fromkeys(layers)}
     else:
         kinds = dict(city.store.rows("SELECT name, kind FROM layers ORDER BY name"))
         if not kinds:
             raise ValidationError(f"{city.location} has no layers yet: ingest a source first")
+    secret = {r[0] for r in city.store.rows("SELECT name FROM layers WHERE classification = 'secret'")}
     for name, kind in kinds.items():
         if kind == "raster":
             skipped[name] = "raster layer (its Cloud-Optimised GeoTIFF is already cluster-readable)"
+        elif name in secret:
+            skipped[name] = "secret layer (people: read it with `cim people list`, masked and audited)"
     return [name for name in kinds if name not in skipped]
 
 

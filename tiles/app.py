@@ -37,6 +37,7 @@ from tiles.routers import (
     features,
     iot,
     landing,
+    people,
     processes,
     raster,
     sensorthings,
@@ -82,7 +83,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   viewer):
+                   people, viewer):
         app.include_router(module.router)
     return app
 

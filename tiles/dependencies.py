@@ -15,6 +15,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from cim.access import require_role
 from cim.city import City
 from cim.model.catalog import LayerInfo, layer_info
+from cim.users import UserDirectory
 from tiles.errors import Unauthorized
 from tiles.settings import Settings
 
@@ -34,7 +35,11 @@ async def get_role(
     x_api_key: Annotated[str | None, Header(description="API key; its role decides what you may see and do. "
                                                           "Without one you are anonymous (read-only, public).")] = None,
 ) -> str:
-    """The caller's role from ``X-API-Key``; anonymous without one, 401 for an unknown key."""
+    """The caller's role from ``X-API-Key``; anonymous without one, 401 for an unknown key.
+
+    A key is a named user's (``cim users add``; the user is kept on ``request.state.user`` for the
+    audit trail) or one of the server's ``--api-keys`` (a role without a name)."""
+    request.state.user = None
     if x_api_key is None or x_api_key == "":
         return "anonymous"
     keys: dict[str, str] = request.app.state.api_keys
@@ -42,12 +47,29 @@ async def get_role(
     for key, value in keys.items():  # compare every key, in constant time each
         if hmac.compare_digest(key.encode(), x_api_key.encode()):
             role = value
+    if role is None and x_api_key.startswith("cim_"):
+        user = _users(request).resolve(x_api_key)
+        if user is not None:
+            role, request.state.user = user.role, user.id
     if role is None:
         raise Unauthorized("unknown API key: check the X-API-Key header, or send none to read public data")
     return role
 
 
+def _users(request: Request) -> UserDirectory:
+    directory = getattr(request.app.state, "users", None)
+    if directory is None:
+        directory = request.app.state.users = UserDirectory(request.app.state.city)
+    return directory
+
+
+async def get_user(request: Request, role: Annotated[str, Depends(get_role)]) -> str | None:
+    """The named user behind the caller's key (None for anonymous or a bare ``--api-keys`` role)."""
+    return getattr(request.state, "user", None)
+
+
 Role = Annotated[str, Depends(get_role)]
+UserDep = Annotated[str | None, Depends(get_user)]
 CityDep = Annotated[City, Depends(get_city)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -59,7 +59,7 @@ def parcel_fields(city_fields: list[dict[str, str]], rules: RuleSet, keys: list[
             continue
         default = settings.get("default")
         sources = rules.input("parcels").source_field(field)  # e.g. 限高 for height_limit, by the profile
-        value = rules.input("parcels").field_sql(field) if present & set(sources.values()) else "NULL"
+        value = rules.input("parcels").field_sql(field) if present & set(sources.values()) else "CAST(NULL AS DOUBLE)"
         cols[f"{key}_limit"] = f"COALESCE({value}, {float(default)})" if default is not None else value
     for label in PARCEL_LABELS:
         if label in present:

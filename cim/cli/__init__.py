@@ -18,6 +18,7 @@ from cim.cli.core import register as _register_core
 from cim.cli.demo import register as _register_demo
 from cim.cli.export import register as _register_export
 from cim.cli.iot import register as _register_iot
+from cim.cli.people import register as _register_people
 
 app = typer.Typer(
     name="cim",
@@ -34,7 +35,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
     common.STATE.debug = debug
 
 
-for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy):
+for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy,
+                  _register_people):
     _register(app)
 
 

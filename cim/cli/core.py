@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from cim import migrations
 from cim.cli.common import CITY_HELP, console, fail
 from cim.ingest.folder import expand_sources, load_profiles, plan_sources
-from cim.ingest.options import OPTIONS, describe_options
+from cim.ingest.options import FILE_KINDS, describe_options
 from cim.ingest.set_profile import PROFILE_OPTIONS, set_profile
 from cim.model.catalog import all_layers
 from cim.model.relations import features
@@ -131,7 +131,7 @@ def _option_help(spec: dict[str, object], *, kinds: bool = True) -> str:
         first = next(iter(defaults.values()))
         others = [f"{k}: {v}" for k, v in defaults.items() if v != first]
         text += f" (default: {'; '.join([str(first), *others])})"
-    if kinds and len(spec["kinds"]) < len(OPTIONS):  # type: ignore[arg-type]
+    if kinds and len(spec["kinds"]) < len(FILE_KINDS):  # type: ignore[arg-type]
         text += f" — {', '.join(spec['kinds'])} only"  # type: ignore[arg-type]
     return text + "."
 

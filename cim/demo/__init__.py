@@ -27,7 +27,7 @@ from cim.errors import CityExists
 from cim.store import is_url
 
 #: modules with a ``demo_step(city, context)`` function, run in this order when present
-STEP_MODULES = ("cim.demo.worksite", "cim.demo.sensors")
+STEP_MODULES = ("cim.demo.worksite", "cim.demo.sensors", "cim.demo.population")
 
 #: layer name → (feature class, phase, classification, id field)
 LAYERS: dict[str, tuple[str, str, str, str]] = {

@@ -78,13 +78,17 @@ class SourceLayer:
 
 class ReadContext:
     """What a reader is given besides the file and its options: the city's CRS, a progress
-    callback, and (on request) a scratch folder on the city's side-file disk that the pipeline
-    removes afterwards."""
+    callback, a read-only look-up of features already in the city, and (on request) a scratch
+    folder on the city's side-file disk that the pipeline removes afterwards."""
 
     def __init__(self, city_crs: str, progress: Progress = quiet,
-                 scratch_root: Callable[[], Path] | None = None) -> None:
+                 scratch_root: Callable[[], Path] | None = None,
+                 lookup: Callable[..., dict[str, bytes | None]] | None = None) -> None:
         self.city_crs = city_crs
         self.progress = progress
+        #: ``lookup(ids, point=True)``: the current features among ``ids`` → their shape (WKB; a point
+        #: on it when ``point``), for readers that link rows to features already in the city
+        self.lookup = lookup
         self._root = scratch_root
         self._scratch: Path | None = None
 

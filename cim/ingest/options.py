@@ -23,6 +23,7 @@ from typing import Any
 from cim.errors import ValidationError
 from cim.model.profile import parse_height, parse_map
 from cim.model.vocabulary import check_classification, check_layer_name, check_phase
+from cim.people.profile import load_profile, table
 
 
 def option(default: Any = None, *, help: str, flag: str | None = None, shapes: bool = True,  # noqa: A002
@@ -136,12 +137,63 @@ class CityJSONOptions(GeoOptions):
     phase: str = option("manage", help="plan | build | manage | operate.")
 
 
+@dataclass(frozen=True, kw_only=True)
+class PeopleOptions(Options):
+    """People, land and housing from CSV or Excel (.xlsx): housing units, residents, land-use rights."""
+
+    table: str | None = option(help="units | residents | land: the table the rows fill (or table: in --profile).")
+    phase: str = option("manage", help="plan | build | manage | operate.")
+    classification: str | None = option(  # type: ignore[assignment]
+        help="Who may see the layer on the map and in listings (default: units and land restricted, residents "
+             "secret — read only through `cim people`).")
+    profile: str | None = option(help="YAML profile: table:, columns: {SOURCE: FIELD} and levels: {FIELD: LEVEL}.")
+    columns: tuple[tuple[str, str], ...] | None = option(
+        flag="--column", cli_type=list[str],
+        help="SOURCE=FIELD: the source column holding a field, e.g. --column 公民身份号码=id_number; repeatable.")
+    levels: tuple[tuple[str, str], ...] | None = option(
+        flag="--level", cli_type=list[str],
+        help="FIELD=LEVEL: a field's level (public | internal | restricted | secret), e.g. --level phone=secret.")
+    parent_layer: str | None = option(help="Layer the parent ids belong to when they are not full feature ids "
+                                           "(buildings for units, parcels for land; residents: units).")
+    sheet: str | None = option(help="Sheet of an .xlsx workbook (default: the first).")
+    encoding: str | None = option(help="Text encoding of a CSV, e.g. GB18030 (default UTF-8, with or without BOM).")
+
+    def __post_init__(self) -> None:
+        # resolved here, so the checksum covers the profile's content, not only its path
+        resolved = load_profile(self.profile, table_name=self.table, columns=_pairs(self.columns, "--column"),
+                                levels=_pairs(self.levels, "--level"))
+        object.__setattr__(self, "table", resolved.table)
+        object.__setattr__(self, "columns", tuple(resolved.columns.items()) or None)
+        object.__setattr__(self, "levels", tuple(resolved.levels.items()) or None)
+        if self.classification is None:
+            object.__setattr__(self, "classification", table(resolved.table).classification)
+        super().__post_init__()
+
+
+def _pairs(items: Any, flag_name: str) -> tuple[tuple[str, str], ...] | None:
+    """``["a=b", …]`` or ``(("a", "b"), …)`` as pairs; a ValidationError for an item without ``=``."""
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            if "=" not in item:
+                raise ValidationError(f"{flag_name} {item!r}: write SOURCE=FIELD (or FIELD=LEVEL for --level)")
+            left, right = item.split("=", 1)
+            out.append((left.strip(), right.strip()))
+        else:
+            left, right = item
+            out.append((str(left), str(right)))
+    return tuple(out)
+
+
 #: source kind → the options it takes
 OPTIONS: dict[str, type[Options]] = {
     "vector": VectorOptions,
     "raster": RasterOptions,
     "ifc": IfcOptions,
     "cityjson": CityJSONOptions,
+    "people": PeopleOptions,
 }
 
 
@@ -180,10 +232,15 @@ def options_for(kind: str, given: dict[str, Any], *, source: str | Path) -> Opti
         raise ValidationError(f"bad option for {Path(source).name}: {exc}") from exc
 
 
-def describe_options() -> dict[str, dict[str, Any]]:
-    """Every option of every kind: name → {type, help, flag, kinds, defaults by kind} (for the CLI)."""
+#: the kinds ``cim ingest`` tells by a file's name (people tables go through ``cim people ingest``)
+FILE_KINDS = ("vector", "raster", "ifc", "cityjson")
+
+
+def describe_options(kinds: tuple[str, ...] = FILE_KINDS) -> dict[str, dict[str, Any]]:
+    """Every option of these kinds: name → {type, help, flag, kinds, defaults by kind} (for the CLI)."""
     out: dict[str, dict[str, Any]] = {}
-    for kind, cls in OPTIONS.items():
+    for kind in kinds:
+        cls = OPTIONS[kind]
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             kind_type = f.metadata.get("cli_type") or _plain_type(hints[f.name])
@@ -201,5 +258,6 @@ def _plain_type(hint: Any) -> Any:
     return args[0] if args and type(None) in typing.get_args(hint) else hint
 
 
-__all__ = ["Options", "GeoOptions", "VectorOptions", "RasterOptions", "IfcOptions", "CityJSONOptions", "OPTIONS",
+__all__ = ["Options", "GeoOptions", "VectorOptions", "RasterOptions", "IfcOptions", "CityJSONOptions", "PeopleOptions",
+           "OPTIONS", "FILE_KINDS",
            "option", "options_for", "describe_options", "flag"]

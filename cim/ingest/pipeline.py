@@ -30,6 +30,7 @@ from cim.ingest.options import Options, options_for
 from cim.ingest.report import IngestReport, Progress, quiet
 from cim.ingest.source import checksum, file_digest, source_kind
 from cim.model.meshes import write_meshes
+from cim.model.reads import current_shapes
 from cim.model.versions import LayerSpec, LayerState, commit_version, lock_layers
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ _READERS = {
     "raster": ("cim.ingest.raster", "plan_raster", "read_raster", False),
     "ifc": ("cim.ingest.ifc", "plan_ifc", "read_ifc", False),
     "cityjson": ("cim.ingest.cityjson", "plan_cityjson", "read_cityjson_layer", False),
+    "people": ("cim.people.ingest", "plan_people", "read_people", False),
 }
 
 
@@ -80,7 +82,8 @@ def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: P
     targets = reader.plan(path, options)
     digest = file_digest(path)
     sums = {t.layer: checksum(digest, {**options.checksum_items(), "source_layer": t.part}) for t in targets}
-    ctx = ReadContext(city.crs, progress or quiet, lambda: city.data_dir)
+    ctx = ReadContext(city.crs, progress or quiet, lambda: city.data_dir,
+                      lookup=lambda ids, point=True: current_shapes(city, ids, point=point))
     moved: list[Path] = []
     try:
         with city.store.transaction():

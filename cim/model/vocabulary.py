@@ -7,8 +7,9 @@ from cim.errors import ValidationError
 #: 规划 plan · 建设 build · 管理 manage · 运行 operate
 PHASES = ("plan", "build", "manage", "operate")
 
-#: who may see a layer, lowest first
-CLASSIFICATIONS = ("public", "internal", "restricted")
+#: who may see a layer, lowest first; a ``secret`` layer (residents) is read only through
+#: ``cim.people``, which masks field by field and audits every read
+CLASSIFICATIONS = ("public", "internal", "restricted", "secret")
 
 #: CJJ/T 315 CIM levels: 1 terrain/planning … 7 components' parts
 CIM_LEVELS = range(1, 8)
