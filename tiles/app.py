@@ -34,6 +34,7 @@ from tiles import errors
 from tiles.limits import BodyLimitMiddleware
 from tiles.routers import (
     city,
+    compare,
     features,
     iot,
     landing,
@@ -82,7 +83,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   viewer):
+                   compare, viewer):
         app.include_router(module.router)
     return app
 

@@ -13,6 +13,7 @@ import typer
 
 from cim.cli import common
 from cim.cli.check import register as _register_check
+from cim.cli.compare import register as _register_compare
 from cim.cli.copy import register as _register_copy
 from cim.cli.core import register as _register_core
 from cim.cli.demo import register as _register_demo
@@ -34,7 +35,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
     common.STATE.debug = debug
 
 
-for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy):
+for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy,
+                  _register_compare):
     _register(app)
 
 
