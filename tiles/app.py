@@ -39,6 +39,7 @@ from tiles.routers import (
     iot,
     landing,
     processes,
+    proposals,
     raster,
     sensorthings,
     tiles3d,
@@ -83,7 +84,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   compare, viewer):
+                   compare, proposals, viewer):
         app.include_router(module.router)
     return app
 
