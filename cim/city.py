@@ -17,6 +17,7 @@ from cim.iot.settings import DEFAULT_TIMEZONE, check_timezone
 from cim.map import city_map
 from cim.model import catalog
 from cim.model import history as city_history
+from cim.model.diff import LayerDiff, diff_layer, list_versions
 from cim.model.reads import get_feature, nearest, run_sql, select_features, spatial_filter, spatial_join
 from cim.model.vocabulary import DEFAULT_CRS
 from cim.store import Store, is_url, open_store
@@ -95,6 +96,23 @@ class City:
         """Rows refused by an ingest of ``layer`` (latest version by default), with reasons."""
         version = version or self.layer(layer)["version"]
         return city_history.rejects(self.store, layer, version).to_pandas()
+
+    def versions(self, layer: str | None = None) -> pd.DataFrame:
+        """Every version of ``layer`` (or of every layer), newest first: when it became valid
+        (``created_at``), when the next replaced it (``valid_to``), its source and counts."""
+        if layer is not None:
+            self.layer(layer)  # LayerNotFound names the layers there are
+        return pd.DataFrame(list_versions(self, layer))
+
+    @domain_errors
+    def diff(self, layer: str, from_: int | str | datetime, to: int | str | datetime | None = None, *,
+             limit: int | None = None) -> LayerDiff:
+        """What differs in ``layer`` between two versions, each a version number or a time (the
+        version valid then; ``to`` defaults to the current version): added, removed and modified
+        features by id, attribute changes old → new, area/height deltas, centroid move, Hausdorff
+        distance (docs/compare.md)."""
+        self.layer(layer)
+        return diff_layer(self, layer, from_, self.layer(layer)["version"] if to is None else to, limit=limit)
 
     # -- reads -------------------------------------------------------------------------------
     @domain_errors

@@ -34,11 +34,13 @@ from tiles import errors
 from tiles.limits import BodyLimitMiddleware, PrivateCachingMiddleware, QueryTimeoutMiddleware
 from tiles.routers import (
     city,
+    compare,
     features,
     iot,
     landing,
     people,
     processes,
+    proposals,
     raster,
     sensorthings,
     tiles3d,
@@ -83,7 +85,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   people, viewer):
+                   people, compare, proposals, viewer):
         app.include_router(module.router)
     return app
 

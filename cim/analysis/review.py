@@ -97,7 +97,7 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     if isinstance(anchor, str):
         anchor = Anchor.parse(anchor, crs=city.crs)
     model = read_model(path, anchor=anchor).run_geometry()
-    candidates = _candidates(model, city.crs, rules.floor_height)
+    candidates = candidates_from_model(model, city.crs, rules.floor_height)
     _on_parcel(candidates, parcel_id, parcel_row, path)
     keys = REVIEW_RULES + (["sunlight"] if sunlight else [])
     with city.store.temporary("candidate", candidates):
@@ -125,7 +125,7 @@ def _parcel(city: City, layers: tuple[str, ...], parcel: str) -> tuple[str, dict
                           f"{' or '.join(layers)}, e.g. `cim query {city.location} --layer {layers[0]} --limit 5`")
 
 
-def _candidates(model: Any, city_crs: str, floor_height: float) -> pa.Table:
+def candidates_from_model(model: Any, city_crs: str, floor_height: float) -> pa.Table:
     """One row per IfcBuilding with a footprint: id, wkb (city CRS), height, floors, use, name."""
 
     names = {e.global_id: e.name for e in model.elements if e.ifc_class == "IfcBuilding"}
@@ -177,4 +177,4 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["review_ifc", "ReviewReport", "REVIEW_RULES"]
+__all__ = ["review_ifc", "ReviewReport", "REVIEW_RULES", "candidates_from_model"]

@@ -13,12 +13,14 @@ import typer
 
 from cim.cli import common
 from cim.cli.check import register as _register_check
+from cim.cli.compare import register as _register_compare
 from cim.cli.copy import register as _register_copy
 from cim.cli.core import register as _register_core
 from cim.cli.demo import register as _register_demo
 from cim.cli.export import register as _register_export
 from cim.cli.iot import register as _register_iot
 from cim.cli.people import register as _register_people
+from cim.cli.proposal import register as _register_proposal
 
 app = typer.Typer(
     name="cim",
@@ -36,7 +38,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 
 for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy,
-                  _register_people):
+                  _register_people, _register_compare, _register_proposal):
     _register(app)
 
 

@@ -180,8 +180,9 @@ class DerivedTables(SQLRunner):
         self.execute(f"DELETE FROM {CATALOG} WHERE key = ?", [key])
 
     def drop_superseded(self, layer: str, view: str, version: int, *, keep: int = KEEP_SUPERSEDED) -> list[str]:
-        """Drop the datasets of older versions of ``layer`` in ``view`` but the ``keep`` newest; their keys."""
-        older = [e for e in self.entries(layer=layer, view=view) if e.version != version]
+        """Drop the datasets of older versions of ``layer`` in ``view`` but the ``keep`` newest; their keys.
+        Newer versions are never dropped (preparing a past version, ``datetime=``, keeps the current)."""
+        older = [e for e in self.entries(layer=layer, view=view) if e.version < version]
         gone = [e.key for e in older[:max(len(older) - keep, 0)]]
         for key in gone:
             self.drop(key)

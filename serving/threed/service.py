@@ -72,11 +72,13 @@ class Tiles3DService:
         """Forget the plan held besides the cache."""
         self._last = None
 
-    def plan(self, city: City, layer: str, *, role: str | None = None) -> Tileset3D:
-        """The current tileset plan of ``layer`` as ``role`` sees it (PermissionDenied otherwise)."""
+    def plan(self, city: City, layer: str, *, role: str | None = None, version: int | None = None) -> Tileset3D:
+        """The current tileset plan of ``layer`` (or of its past ``version``) as ``role`` sees it
+        (PermissionDenied otherwise)."""
         row = city.layer(layer)
         view = view_for(row, role)
-        key = ("3dtiles-plan", city.location, layer, int(row["version"]), view)
+        version = int(row["version"]) if version is None else int(version)
+        key = ("3dtiles-plan", city.location, layer, version, view)
         found = self._known(key)
         if found is not None:
             return found
@@ -86,7 +88,7 @@ class Tiles3DService:
             found = self._known(key)
             if found is None:
                 with statement_timeout(None):  # shared, cached work, not shaped by the caller's query
-                    found = plan_tileset(city, layer, view=view)
+                    found = plan_tileset(city, layer, view=view, version=version)
                 if self.disk and found.ids.size >= self.sidecar_from:
                     _start_sidecar(found, cache_dir(city, layer, found.version, view) / "features.parquet")
                 self.cache.put(key, found)
@@ -104,13 +106,15 @@ class Tiles3DService:
             self._last = (key, found)
         return found
 
-    def tileset_json(self, city: City, layer: str, *, role: str | None = None) -> dict[str, Any]:
-        """tileset.json of ``layer`` for ``role``."""
-        return self.plan(city, layer, role=role).tileset_json()
+    def tileset_json(self, city: City, layer: str, *, role: str | None = None,
+                     version: int | None = None) -> dict[str, Any]:
+        """tileset.json of ``layer`` (current, or its past ``version``) for ``role``."""
+        return self.plan(city, layer, role=role, version=version).tileset_json()
 
-    def content(self, city: City, layer: str, key: str, *, role: str | None = None) -> bytes:
+    def content(self, city: City, layer: str, key: str, *, role: str | None = None,
+                version: int | None = None) -> bytes:
         """One tile's glb, from disk when it was made before."""
-        plan = self.plan(city, layer, role=role)
+        plan = self.plan(city, layer, role=role, version=version)
         plan.node(key)  # unknown key → LayerNotFound before touching the disk
         path = cache_dir(city, layer, plan.version, plan.view) / f"{key}.glb"
         if self.disk and path.is_file():

@@ -217,8 +217,9 @@ def _align(features: Any, wanted: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def plan_tileset(city: City, layer: str, *, view: str = "full",
-                 max_features: int = DEFAULT_MAX_FEATURES) -> Tileset3D:
-    """Plan the 3D tileset of a polygon layer's current version (LOD1 extrusions).
+                 max_features: int = DEFAULT_MAX_FEATURES, version: int | None = None) -> Tileset3D:
+    """Plan the 3D tileset of a polygon layer's current version (or of ``version``, a past one) (LOD1
+    extrusions).
 
     ``view="coarse"`` plans the desensitised tileset (see ``serving.threed.access``).
 
@@ -231,7 +232,7 @@ def plan_tileset(city: City, layer: str, *, view: str = "full",
         raise ValidationError(f"layer {layer!r} is a raster: 3D tiles are made from polygon layers with heights")
     if view not in ("full", "coarse"):
         raise ValidationError(f"view must be 'full' or 'coarse', not {view!r}")
-    version = int(row["version"])
+    version = int(row["version"]) if version is None else int(version)
     kind = "mesh" if has_meshes(city, layer, version) else "lod1"
     table = mesh_plan_inputs(city, layer, version) if kind == "mesh" else source.plan_inputs(city, layer, version)
     if table.num_rows == 0:

@@ -47,6 +47,7 @@ def original(tmp_path_factory, data_root) -> Path:
     try:
         _second_version_of_green_space(city, folder)
         _layer_with_a_rejected_row(city, folder)
+        _a_proposal(city, folder)
         allow_unit(city, "[psi]", name="pound per square inch", dimension="pressure", factor=6894.757)
         stream = city.store.scalar("SELECT min(id) FROM iot_datastreams")
         write_observations(city, pa.table({
@@ -65,6 +66,17 @@ def _second_version_of_green_space(city: cim.City, folder: Path) -> None:
     frame.to_parquet(folder / "green_space.parquet", index=False)
     city.ingest(folder / "green_space.parquet", layer="green_space", feature_class="GreenSpace",
                 id_field="green_id", phase="plan", classification="public")
+
+
+def _a_proposal(city: cim.City, folder: Path) -> None:
+    from cim.analysis.proposals import add_proposal
+
+    ring = [[120.180, 35.950], [120.1803, 35.950], [120.1803, 35.9502], [120.180, 35.9502], [120.180, 35.950]]
+    massing = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "t1", "height": 45.0, "名称": "方案塔楼"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    (folder / "massing.geojson").write_text(json.dumps(massing, ensure_ascii=False), encoding="utf-8")
+    add_proposal(city, "scheme-a", folder / "massing.geojson", note="方案一")
 
 
 def _layer_with_a_rejected_row(city: cim.City, folder: Path) -> None:

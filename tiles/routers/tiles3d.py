@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from cim.model.catalog import LayerInfo, etag_for
+from cim.model.diff import layer_at
 from serving.threed import Tiles3DService
 from serving.threed.service import dumps
 from tiles.dependencies import CityDep, Layer, Role
@@ -44,14 +45,36 @@ def _reply(body: bytes, media_type: str, etag: str, if_none_match: str | None) -
 
 
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier response (304 if unchanged).")]
+DateTime = Annotated[str | None, Query(max_length=64, description=(
+    "The layer as it was: a version number or an ISO 8601 time with zone (the version valid then; "
+    "docs/compare.md). Default: the current version."))]
+
+
+def _as_of(city: CityDep, info: LayerInfo, when: str | None) -> LayerInfo:
+    """``info`` at ``when`` (itself without one)."""
+    return info if when is None else layer_at(city, info, when)
+
+
+def _pin_contents(tile: dict[str, Any], version: int) -> None:
+    """Content URIs of a past tileset ask for the same version (``?datetime=N``)."""
+    if "content" in tile:
+        tile["content"] = {**tile["content"], "uri": f"{tile['content']['uri']}?datetime={version}"}
+    for child in tile.get("children", ()):
+        _pin_contents(child, version)
 
 
 @router.get("/3dtiles/{layer}/tileset.json", summary="3D Tiles 1.1 tileset of a layer",
             response_class=Response, responses={200: {"content": {"application/json": {}}}, 304: {}})
-def tileset(request: Request, city: CityDep, info: Layer, role: Role, if_none_match: IfNoneMatch = None) -> Response:
-    """The layer's tileset.json: a quadtree of glb tiles, landmarks first (additive refinement)."""
-    doc = _cache(request).tileset_json(city, info.name, role=role)
-    etag = etag_for("3dtiles", info.name, info.version, info.view)
+def tileset(request: Request, city: CityDep, info: Layer, role: Role, if_none_match: IfNoneMatch = None,
+            datetime: DateTime = None) -> Response:
+    """The layer's tileset.json: a quadtree of glb tiles, landmarks first (additive refinement);
+    with ``datetime``, the tileset of the version valid then (its content URIs pinned to it)."""
+    past = _as_of(city, info, datetime)
+    doc = _cache(request).tileset_json(city, info.name, role=role, version=None if datetime is None else past.version)
+    if past.version != info.version:
+        doc = {**doc, "root": dict(doc["root"])}
+        _pin_contents(doc["root"], past.version)
+    etag = etag_for("3dtiles", info.name, past.version, info.view)
     return _reply(dumps(doc), "application/json", etag, if_none_match)
 
 
@@ -60,11 +83,12 @@ def tileset(request: Request, city: CityDep, info: Layer, role: Role, if_none_ma
 def content(
     request: Request, city: CityDep, info: Layer, role: Role,
     key: Annotated[str, Path(description="Tile address level_x_y, as in tileset.json.", pattern=TILE_KEY)],
-    if_none_match: IfNoneMatch = None,
+    if_none_match: IfNoneMatch = None, datetime: DateTime = None,
 ) -> Response:
     """A tile of LOD1 blocks with per-feature ids and metadata (EXT_mesh_features, EXT_structural_metadata)."""
-    etag = etag_for("3dtiles", info.name, info.version, info.view, key)
+    past = _as_of(city, info, datetime)
+    etag = etag_for("3dtiles", info.name, past.version, info.view, key)
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
-    data = _cache(request).content(city, info.name, key, role=role)
+    data = _cache(request).content(city, info.name, key, role=role, version=None if datetime is None else past.version)
     return _reply(data, GLB, etag, None)

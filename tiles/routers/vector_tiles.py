@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from cim.model.catalog import LayerInfo
+from cim.model.diff import layer_at
 from serving.tilegrid import MAX_ZOOM, check_tile
 from serving.vector import VectorTileService
 from serving.vector.archive import vector_layer
@@ -31,6 +32,12 @@ MAX_TILE_ZOOM = 22
 Z = Annotated[int, Path(ge=0, le=MAX_ZOOM, description="Zoom level (tile matrix).")]
 X = Annotated[int, Path(ge=0, description="Tile column.")]
 Y = Annotated[int, Path(ge=0, description="Tile row (from the top).")]
+DateTime = Annotated[str | None, Query(max_length=64, description=(
+    "The map as it was: a version number of the layer or an ISO 8601 time with zone (the version valid "
+    "then; docs/compare.md). Default: the current version."))]
+#: (model token, layer, view, datetime) → the layer as it was; bounded, cleared when full
+_PAST: dict[tuple[str, str, str, str], LayerInfo] = {}
+_PAST_MAX = 4096
 TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile"},
     204: {"description": "No features in this tile"},
@@ -49,8 +56,22 @@ def _tms(tms: str) -> None:
         raise NotFound(f"unknown tile matrix set {tms[:40]!r}: use {TMS}")
 
 
+async def past_layer(city: CityDep, info: LayerInfo, when: str | None, token: str) -> LayerInfo:
+    """``info`` as it was at ``when`` (a version or a time), remembered per model token; itself without ``when``."""
+    if when is None:
+        return info
+    key = (token, info.name, info.view, when)
+    found = _PAST.get(key)
+    if found is None:
+        found = await run_in_threadpool(layer_at, city, info, when)
+        if len(_PAST) >= _PAST_MAX:
+            _PAST.clear()
+        _PAST[key] = found
+    return found
+
+
 async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x: int, y: int,
-                     if_none_match: str | None, accept_encoding: str | None) -> Response:
+                     if_none_match: str | None, accept_encoding: str | None, when: str | None = None) -> Response:
     """The shared path of both tile URLs: ETag/304, the in-process cache, then the kept or freshly
     rendered tile (``serving.vector.VectorTileService``).
 
@@ -61,6 +82,10 @@ async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x
     _vector(info)
     service: VectorTileService = request.app.state.vector_tiles
     token = layer_token(info)
+    if when is not None:  # a past version: its own prepared tables, kept tiles and cache entries
+        past = await past_layer(city, info, when, token)
+        if past.version != info.version:
+            info, token = past, f"{token}.v{past.version}"
     etag = service.etag(info, z, x, y, token)
     headers = {"ETag": etag, "Cache-Control": "no-cache" if info.view != "full" or info.classification != "public"
                else "public, max-age=0, must-revalidate", "Vary": "Accept-Encoding, X-API-Key"}
@@ -81,19 +106,21 @@ async def serve_tile(request: Request, city: CityDep, info: LayerInfo, z: int, x
 async def tile(request: Request, city: CityDep, info: Layer, z: Z, y: Y, x: X,
          tms: Annotated[str, Path(alias="tileMatrixSetId", max_length=40, description="Only WebMercatorQuad.")],
          if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
-         accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
+         accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None,
+         datetime: DateTime = None) -> Response:
     """One MVT tile of a layer (OGC API Tiles order z/y/x); 204 when the tile is empty."""
     _tms(tms)
-    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding, datetime)
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="A vector tile (XYZ order)",
             response_class=Response, responses=TILE_RESPONSES)
 async def tile_xyz(request: Request, city: CityDep, info: Layer, z: Z, x: X, y: Y,
              if_none_match: Annotated[str | None, Header(description="ETag of a copy you hold.")] = None,
-             accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None) -> Response:
+             accept_encoding: Annotated[str | None, Header(description="gzip is honoured.")] = None,
+             datetime: DateTime = None) -> Response:
     """The same tile for clients that build z/x/y URLs."""
-    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding)
+    return await serve_tile(request, city, info, z, x, y, if_none_match, accept_encoding, datetime)
 
 
 def tilejson(base: str, info: LayerInfo) -> dict[str, Any]:
