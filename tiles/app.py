@@ -32,6 +32,7 @@ from serving.threed import Tiles3DService
 from serving.vector import VectorTileService
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware
+from tiles.routers import annotations as annotation_routes
 from tiles.routers import (
     city,
     features,
@@ -82,7 +83,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   viewer):
+                   annotation_routes, viewer):
         app.include_router(module.router)
     return app
 
@@ -90,7 +91,8 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
 def _middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
