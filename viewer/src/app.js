@@ -4,7 +4,7 @@ import { annotationLayers, annotationTip } from './annotations.js';
 import { compareLayers, layerFilter, mapSides, sideExtensions } from './compare.js';
 import { api, getOptional, url } from './api.js';
 import { flyTo, setCamera, setDeck } from './camera.js';
-import { cityLayers, layerRole } from './citylayers.js';
+import { FLAT, cityLayers, layerRole } from './citylayers.js';
 import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
 import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
@@ -269,6 +269,20 @@ function getTooltip({ object, layer }) {
   return { text: `${p.name || p.id || ''}` };
 }
 
+/**
+ * The picked surface under a click as [lon, lat, z]: a roof, a wall or a BIM element from the depth
+ * buffer; flat ground layers (parcels, roads, …) and empty ground are at z = 0 exactly.
+ */
+function surfaceAt(info) {
+  const hit = deck.pickObject({ x: info.x, y: info.y, radius: 2, unproject3D: true });
+  const at = hit?.coordinate || info.coordinate;
+  if (!at) return null;
+  const name = (hit?.layer?.id || '').replace(/^city-/, '').replace(/@[ab]$/, '');
+  const layer = hit && state.city.layers.find((l) => l.name === name);
+  const flat = !hit || (layer && FLAT.has(layerRole(layer)));
+  return [at[0], at[1], flat ? 0 : Number(at[2]) || 0];
+}
+
 const clickHooks = { annotate: null };
 
 /** While `fn` is set, a click on the map hands it the clicked [lon, lat] (the annotation tool). */
@@ -279,8 +293,7 @@ export function onMapClick(fn) {
 function onClick(info) {
   if (measure.active) {
     // heights need the picked surface (roof, element, ground), not the point on the ground plane
-    const at = measure.kind === 'height' ? (deck.pickObject({ x: info.x, y: info.y, radius: 2, unproject3D: true })
-      ?.coordinate || info.coordinate) : info.coordinate;
+    const at = measure.kind === 'height' ? surfaceAt(info) : info.coordinate;
     if (at) measure.add(at);
     return;
   }
