@@ -87,6 +87,22 @@ def require_role(role: str, minimum: str, action: str) -> None:
                                f"send an X-API-Key that carries it (you are {role})")
 
 
+def readable_minimums(role: str) -> tuple[str, ...]:
+    """The minimum roles of what ``role`` may read: data marked for a role is read by it and every
+    higher role (annotations carry such a minimum).
+
+    Example:
+        >>> readable_minimums("operator")
+        ('anonymous', 'viewer', 'operator')
+    """
+    return ROLES[: role_rank(role) + 1]
+
+
+def may_read(minimum: str | None, role: str) -> bool:
+    """Whether ``role`` may read data marked for ``minimum`` and above (unknown or missing → admin only)."""
+    return (minimum if minimum in ROLES else "admin") in readable_minimums(role)
+
+
 def view_of(classification: str | None, role: str) -> View | None:
     """How ``role`` sees data of ``classification``: "full", "coarse" (desensitised) or None (hidden)."""
     row = _MATRIX.get(classification or "restricted", _MATRIX["restricted"])
@@ -285,6 +301,8 @@ __all__ = [
     "check_role",
     "role_rank",
     "require_role",
+    "readable_minimums",
+    "may_read",
     "view_of",
     "visible_classifications",
     "coarse_geometry_sql",

@@ -32,6 +32,7 @@ from serving.threed import Tiles3DService
 from serving.vector import VectorTileService
 from tiles import errors
 from tiles.limits import BodyLimitMiddleware, PrivateCachingMiddleware, QueryTimeoutMiddleware
+from tiles.routers import annotations as annotation_routes
 from tiles.routers import (
     city,
     compare,
@@ -85,7 +86,7 @@ def create_app(source: Settings | City | str | None = None, **overrides: Any) ->
     errors.install(app)
     _middleware(app, settings)
     for module in (landing, features, vector_tiles, city, tiles3d, raster, sensorthings, iot, wmts, wms, processes,
-                   people, compare, proposals, viewer):
+                   people, compare, proposals, annotation_routes, viewer):
         app.include_router(module.router)
     return app
 
@@ -94,7 +95,8 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(PrivateCachingMiddleware)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(QueryTimeoutMiddleware, seconds=settings.query_timeout_s)

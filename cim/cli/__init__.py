@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 import typer
 
 from cim.cli import common
+from cim.cli.annotations import register as _register_annotations
 from cim.cli.check import register as _register_check
 from cim.cli.compare import register as _register_compare
 from cim.cli.copy import register as _register_copy
@@ -38,7 +39,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 
 for _register in (_register_core, _register_demo, _register_iot, _register_export, _register_check, _register_copy,
-                  _register_people, _register_compare, _register_proposal):
+                  _register_people, _register_compare, _register_proposal, _register_annotations):
     _register(app)
 
 

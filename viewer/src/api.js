@@ -55,6 +55,24 @@ export async function getOptional(path, params, fallback) {
   }
 }
 
+/** Send JSON (POST, PATCH) or nothing (DELETE); problem+json errors become ApiError. */
+export async function sendJSON(method, path, body) {
+  const headers = { Accept: 'application/json', ...authHeaders() };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) {
+    let title = res.statusText;
+    try {
+      const problem = await res.json();
+      title = problem.detail || problem.title || title;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, title, path);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
 export const api = {
   city: () => getJSON('/api/city'),
   collections: () => getOptional('/collections', null, null),
@@ -68,4 +86,13 @@ export const api = {
   series: (id, params) => getJSON(`/api/sensors/${encodeURIComponent(id)}/series`, params),
   alerts: (at) => getOptional('/api/alerts', at ? { at } : { current: true }, []),
   period: () => getOptional('/api/sensors/period', null, null),
+  // compare (docs/compare.md): null when the server has no such endpoint
+  versions: (layer) => getOptional('/api/versions', { layer }, null),
+  diff: (layer, from, to) => getOptional(`/collections/${encodeURIComponent(layer)}/diff`, { from, to, f: 'geojson' }, null),
+  proposals: () => getOptional('/api/proposals', null, null),
+  proposalFeatures: (name) => getOptional(`/api/proposals/${encodeURIComponent(name)}/features`, null, null),
+  // annotations (批注)
+  annotations: (params) => getOptional('/api/annotations', params, null),
+  addAnnotation: (body) => sendJSON('POST', '/api/annotations', body),
+  deleteAnnotation: (id) => sendJSON('DELETE', `/api/annotations/${encodeURIComponent(id)}`),
 };

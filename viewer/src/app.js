@@ -1,8 +1,10 @@
 // The viewer's state and its deck: which layers each mode shows, what is selected, live data.
 import { Deck, MapView, WebMercatorViewport } from '@deck.gl/core';
+import { annotationLayers, annotationTip } from './annotations.js';
+import { compareLayers, layerFilter, mapSides, sideExtensions } from './compare.js';
 import { api, getOptional, url } from './api.js';
 import { flyTo, setCamera, setDeck } from './camera.js';
-import { cityLayers, layerRole } from './citylayers.js';
+import { FLAT, cityLayers, layerRole } from './citylayers.js';
 import { elementAt } from './bimpick.js';
 import { applyLabels, setLang, t } from './i18n.js';
 import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
@@ -51,11 +53,13 @@ export function createDeck(city, measureTool, onFirstRender) {
     eventRecognizerOptions: { click: { time: 5000 } },
     onViewStateChange: ({ viewState }) => {
       state.viewState = viewState;
+      // side by side: the view moved by the user leads, the other follows
+      if (splitView()) deck.setProps({ viewState: { a: viewState, b: viewState } });
       return viewState;
     },
     onClick,
     getTooltip,
-    getCursor: ({ isHovering, isDragging }) => (measure.active ? 'crosshair' : isDragging ? 'grabbing' : isHovering ? 'pointer' : 'grab'),
+    getCursor: ({ isHovering, isDragging }) => (measure.active || clickHooks.annotate ? 'crosshair' : isDragging ? 'grabbing' : isHovering ? 'pointer' : 'grab'),
     onAfterRender: afterRender,
     layers: [],
   });
@@ -92,7 +96,8 @@ function vectorStyle() {
   const zRange = {};
   for (const [name, [lo, hi]] of Object.entries(state.zSeen)) zRange[name] = [Math.min(lo * k, 0), Math.max(hi, 0)];
   return { mode: state.mode, below: state.below, depthScale: k, visible, tileZoom: state.tileZoom, zRange,
-    failures: state.failures };
+    failures: state.failures, sides: mapSides(), compare: state.compare.on && state.compare.view,
+    section: Boolean(state.section) };
 }
 
 function onFeatures(role, features, name) {
@@ -145,8 +150,12 @@ function overlayLayers() {
   for (const l of state.city.layers) {
     const role = layerRole(l);
     if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) {
-      if (tiles3d) out.push(tiles3d.tilesetLayer(l));
-      else loadTiles3d();
+      if (tiles3d) {
+        for (const side of mapSides()) {
+          out.push(tiles3d.tilesetLayer(l, { suffix: side.suffix, datetime: side.datetime,
+            extensions: sideExtensions(side.key) }));
+        }
+      } else loadTiles3d();
     }
     if (l.raster_tiles && isVisible(l.name, 'raster')) {
       out.push(rasterTileLayer(`raster-${l.name}`, url(l.raster_tiles).replace(/%7B/g, '{').replace(/%7D/g, '}'),
@@ -156,6 +165,8 @@ function overlayLayers() {
   const keep = sensorFilter(state.mode, state.worksiteBoxes);
   out.push(sensorLayer(state.sensors.filter(keep), { visible: isVisible(PSEUDO.sensors, 'sensors'), version: state.sensorVersion }));
   out.push(alertLayer(visibleAlerts(), { visible: isVisible(PSEUDO.alerts, 'alerts'), version: state.alertVersion }));
+  out.push(...compareLayers());
+  out.push(...annotationLayers());
   out.push(selectionLayer(state.selection));
   out.push(...measureLayers(measure.points, measure.kind));
   return out.filter(Boolean);
@@ -172,12 +183,50 @@ function vectorLayers() {
   const style = vectorStyle();
   const key = JSON.stringify(style);
   if (key !== vectorCache.key) {
+    const hooks = { onFeatures, onViewportLoad: (name) => state.loaded.add(name) };
     vectorCache = {
       key,
-      layers: cityLayers(state.city.layers, style, { onFeatures, onViewportLoad: (name) => state.loaded.add(name) }),
+      layers: style.sides.flatMap((side) => cityLayers(existingAt(side.datetime), style, hooks,
+        { suffix: side.suffix, datetime: side.datetime, extensions: sideExtensions(side.key) })),
     };
   }
   return vectorCache.layers;
+}
+
+/** Is the map split into two synchronised views (compare side by side)? */
+export function splitView() {
+  return state.compare.on && state.compare.view === 'split';
+}
+
+const SPLIT_VIEWS = () => [
+  new MapView({ id: 'a', x: 0, width: '50%', repeat: false, controller: { doubleClickZoom: false, inertia: true } }),
+  new MapView({ id: 'b', x: '50%', width: '50%', repeat: false, controller: { doubleClickZoom: false, inertia: true } }),
+];
+
+/** One view, or two side by side that move together (the compare tool's 分屏). */
+export function applyViews() {
+  if (!deck) return;
+  const vs = { ...state.viewState };
+  for (const k of ['transitionDuration', 'transitionInterpolator', 'onTransitionEnd', 'onTransitionInterrupt']) delete vs[k];
+  if (splitView()) {
+    deck.setProps({ views: SPLIT_VIEWS(), viewState: { a: vs, b: vs }, layerFilter });
+  } else {
+    deck.setProps({ views: new MapView({ repeat: false }), viewState: null, initialViewState: vs, layerFilter: null });
+  }
+  document.body.dataset.compare = state.compare.on ? state.compare.view : '';
+  redraw();
+}
+
+/** Redraw the picture without rebuilding layers (the swipe handle, the section slider moved). */
+export function repaint() {
+  deck?.redraw('clip');
+}
+
+/** The city's layers that existed at `datetime` (all of them for null: now); a layer's tiles before its first version are empty. */
+function existingAt(datetime) {
+  if (!datetime) return state.city.layers;
+  const at = Date.parse(datetime);
+  return state.city.layers.filter((l) => !(Number.isFinite(state.layerStart[l.name]) && at < state.layerStart[l.name]));
 }
 
 /** Rebuild the deck's layer list from the state. */
@@ -208,6 +257,8 @@ function getTooltip({ object, layer }) {
   if (!object || !layer) return null;
   if (layer.id === 'sensors') return { text: `${sensorTitle(object)}\n${object.value ?? '—'} ${object.unit || ''}` };
   if (layer.id === 'alerts') return { text: object.message || object.rule };
+  if (layer.id.startsWith('annotation-') && object.text) return { text: annotationTip(object) };
+  if (layer.id === 'compare-diff') return { text: `${object.properties?.id ?? ''} · ${t(`compare.${object.properties?.change}`)}` };
   const p = object.properties;
   if (!p) return null;
   if (p.land_use && (p.far_limit !== undefined || p.height_limit !== undefined)) {
@@ -218,9 +269,36 @@ function getTooltip({ object, layer }) {
   return { text: `${p.name || p.id || ''}` };
 }
 
+/**
+ * The picked surface under a click as [lon, lat, z]: a roof, a wall or a BIM element from the depth
+ * buffer; flat ground layers (parcels, roads, …) and empty ground are at z = 0 exactly.
+ */
+function surfaceAt(info) {
+  const hit = deck.pickObject({ x: info.x, y: info.y, radius: 2, unproject3D: true });
+  const at = hit?.coordinate || info.coordinate;
+  if (!at) return null;
+  const name = (hit?.layer?.id || '').replace(/^city-/, '').replace(/@[ab]$/, '');
+  const layer = hit && state.city.layers.find((l) => l.name === name);
+  const flat = !hit || (layer && FLAT.has(layerRole(layer)));
+  return [at[0], at[1], flat ? 0 : Number(at[2]) || 0];
+}
+
+const clickHooks = { annotate: null };
+
+/** While `fn` is set, a click on the map hands it the clicked [lon, lat] (the annotation tool). */
+export function onMapClick(fn) {
+  clickHooks.annotate = fn;
+}
+
 function onClick(info) {
   if (measure.active) {
-    if (info.coordinate) measure.add(info.coordinate);
+    // heights need the picked surface (roof, element, ground), not the point on the ground plane
+    const at = measure.kind === 'height' ? surfaceAt(info) : info.coordinate;
+    if (at) measure.add(at);
+    return;
+  }
+  if (clickHooks.annotate) {
+    if (info.coordinate) clickHooks.annotate(info.coordinate);
     return;
   }
   const id = info.layer?.id || '';
@@ -245,7 +323,7 @@ async function pickElement(info) {
   let id = tileFeatureId(info);
   if (!id && point) {
     try {
-      id = await elementAt(info.layer.id.slice(3), point);
+      id = await elementAt(info.layer.id.slice(3).replace(/@[ab]$/, ''), point);
     } catch {
       id = null;
     }
@@ -483,9 +561,17 @@ export function switchLanguage(value) {
 }
 
 let asOfAsked = 0;
-/** As-of time from the slider (ISO) or null for now: sensors, alerts and KPIs as they were then. */
-export async function setAsOf(iso) {
+/**
+ * As-of time from the slider (ISO) or null for now: sensors, alerts, KPIs and the map layers as they
+ * were then. `atEnd` (the slider at its right end) keeps the map on the current city: history data
+ * may well be older than the city's first ingest.
+ */
+export async function setAsOf(iso, { atEnd = false } = {}) {
   state.asOf = iso;
+  state.mapTime = atEnd ? null : iso;
+  if (state.mapTime) await loadLayerStarts();
+  showMapTime();
+  redraw();
   const mine = ++asOfAsked;
   const [sensors, alerts] = await Promise.all([api.sensorsLatest(null, iso), api.alerts(iso)]);
   if (mine !== asOfAsked) return;
@@ -496,4 +582,33 @@ export async function setAsOf(iso) {
   renderAlerts(visibleAlerts(), pickAlert);
   redraw();
   refreshKpis();
+}
+
+let startsAsked = null;
+/** When each layer's first version was made (/api/versions, asked once, when the map first goes back in time). */
+function loadLayerStarts() {
+  startsAsked ??= api.versions().then((answer) => {
+    for (const v of answer?.versions || []) {
+      const at = Date.parse(v.created_at);
+      if (Number.isFinite(at) && !(state.layerStart[v.layer] <= at)) state.layerStart[v.layer] = at;
+    }
+  }).catch(() => {});
+  return startsAsked;
+}
+
+/** The time bar's note on what the map shows: the city now, or its layers as they were (and which did not exist yet). */
+export function showMapTime() {
+  const note = document.getElementById('time-map');
+  if (!note) return;
+  if (!state.mapTime) {
+    note.textContent = '';
+    note.hidden = true;
+    return;
+  }
+  const at = Date.parse(state.mapTime);
+  const absent = state.city.layers.filter((l) => l.tiles && Number.isFinite(state.layerStart?.[l.name])
+    && at < state.layerStart[l.name]).map((l) => l.name);
+  note.hidden = false;
+  note.textContent = `${t('time.map')}${absent.length ? ` · ${t('time.absent')}: ${absent.join(', ')}` : ''}`;
+  note.dataset.datetime = state.mapTime;
 }

@@ -57,7 +57,9 @@ export function transitionTo(changes, duration, interpolator) {
     ...current, ...changes, transitionDuration: duration, transitionInterpolator: interpolator,
     onTransitionEnd: stop, onTransitionInterrupt: stop,
   };
-  deck.setProps({ initialViewState: state.viewState });
+  // side by side (compare) the deck holds the view state of both views itself
+  if (state.compare?.on && state.compare.view === 'split') deck.setProps({ viewState: { a: state.viewState, b: state.viewState } });
+  else deck.setProps({ initialViewState: state.viewState });
 }
 
 /** The highest zoom at which an object `height` metres tall fits in a third of the screen height. */

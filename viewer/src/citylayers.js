@@ -194,8 +194,10 @@ function renderer(role, style) {
  * @param {object} style   {mode, below, depthScale, visible: name → bool, tileZoom: name → [min, max],
  *                          zRange: name → [lowest, highest] z seen in metres}
  * @param {object} hooks   {onFeatures(role, features), onViewportLoad(name)}
+ * @param {object} side    {suffix: appended to layer ids ('@a'), datetime: the time the tiles show
+ *                          (null: now), extensions: deck.gl extensions (swipe, section)}
  */
-export function cityLayers(layers, style, hooks) {
+export function cityLayers(layers, style, hooks, { suffix = '', datetime = null, extensions = [] } = {}) {
   // Hidden layers are left out entirely: a hidden TileLayer would still fetch its tiles.
   const vector = layers.filter((l) => l.tiles && !['bim', 'raster'].includes(layerRole(l)) && style.visible[l.name]);
   vector.sort((a, b) => ROLE_ORDER.indexOf(layerRole(a)) - ROLE_ORDER.indexOf(layerRole(b)));
@@ -204,8 +206,10 @@ export function cityLayers(layers, style, hooks) {
     const prepare = prepareFor(role);
     const [minZoom, maxZoom] = style.tileZoom?.[layer.name] || [0, 16];
     return vectorTileLayer({
-      id: `city-${layer.name}`,
+      id: `city-${layer.name}${suffix}`,
       layer,
+      datetime,
+      extensions,
       minZoom,
       maxZoom,
       // one tile level coarser than the view: a quarter of the requests, and as the server caps the
@@ -222,7 +226,7 @@ export function cityLayers(layers, style, hooks) {
       },
       render: renderer(role, style),
       onViewportLoad: () => hooks.onViewportLoad?.(layer.name),
-      updateTriggers: [style.mode, style.below, style.depthScale],
+      updateTriggers: [style.mode, style.below, style.depthScale, extensions.length],
     });
   });
 }

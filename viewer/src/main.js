@@ -13,10 +13,14 @@ import { createMeasureTool } from './ui/measuretool.js';
 import { initSearch } from './ui/search.js';
 import { initTimeSlider } from './ui/timeslider.js';
 import { initialAsOf, loadTimeline } from './timeline.js';
+import { clipState } from './clip.js';
+import { initAnnotate, refreshAnnotations } from './ui/annotate.js';
+import { initCompare } from './ui/compare.js';
+import { initSection } from './ui/section.js';
 
 // What the page tests (and a curious user in the console) can read.
 window.cim = {
-  state, firstRenderMs: null, dataLoaded: false, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, loadingLayers, pickAt,
+  state, clip: clipState, annotations: [], firstRenderMs: null, dataLoaded: false, selected: null, moving: false, live: false, project, flyTo, select, setMode, tilesLoading, loadingLayers, pickAt,
   get deck() { return deckInstance(); },
 };
 
@@ -75,6 +79,9 @@ async function start() {
   const measure = createMeasureTool(() => redraw());
   initControls(measure);
   initSettings();
+  initCompare();
+  initSection();
+  initAnnotate();
   let city;
   try {
     city = await api.city();
@@ -114,7 +121,7 @@ async function start() {
       live.textContent = t(live.dataset.i18n);
     },
   });
-  await Promise.all([loadSideData(), zooms]);
+  await Promise.all([loadSideData(), zooms, refreshAnnotations()]);
   window.cim.dataLoaded = true;
   refreshSidebar();
   initTimeSlider(range, debounce(setAsOf, 150));

@@ -42,3 +42,22 @@ export function formatArea(squareMetres) {
   if (squareMetres >= 1e6) return `${(squareMetres / 1e6).toFixed(3)} km²`;
   return `${Math.round(squareMetres).toLocaleString('en-US')} m²`;
 }
+
+/**
+ * Height measurement between two picked points [lon, lat, z] (z in metres above the city's datum,
+ * 0 on the ground): the difference in elevation (second minus first), the horizontal (geodesic)
+ * distance and the slope in degrees; null for fewer than two points.
+ */
+export function heightDifference(points) {
+  if (points.length < 2) return null;
+  const [a, b] = points.slice(-2);
+  const dz = (b[2] || 0) - (a[2] || 0);
+  const horizontal = pathLength([a, b]);
+  const slope = horizontal > 0 ? (Math.atan2(Math.abs(dz), horizontal) * 180) / Math.PI : 90;
+  return { dz, horizontal, slope, from: a[2] || 0, to: b[2] || 0 };
+}
+
+/** '+23.4 m' / '-3.0 m' for a signed height difference in metres. */
+export function formatHeight(metres) {
+  return `${metres >= 0 ? '+' : '−'}${Math.abs(metres).toFixed(1)} m`;
+}

@@ -5,10 +5,12 @@ import { Tiles3DLoader } from '@loaders.gl/3d-tiles';
 import { authHeaders, url } from './api.js';
 
 /** Tile3DLayer over a layer's 3D Tiles 1.1 tileset (BIM models, LOD1 massing). */
-export function tilesetLayer(layer, { visible = true, opacity = 1, onLoad } = {}) {
+export function tilesetLayer(layer, { visible = true, opacity = 1, onLoad, suffix = '', datetime = null,
+  extensions = [] } = {}) {
   return new Tile3DLayer({
-    id: `3d-${layer.name}`,
-    data: url(layer.tileset3d),
+    id: `3d-${layer.name}${suffix}`,
+    data: url(layer.tileset3d, { datetime }),
+    extensions,
     loader: Tiles3DLoader,
     // loaders must never reach out for workers or decoders: everything runs in the page
     loadOptions: { worker: false, fetch: { headers: authHeaders() }, tileset: { throttleRequests: true } },

@@ -2,6 +2,7 @@
 // readings that are all from 2017 give a slider over 2017 resting on the last reading, not one that
 // ends at an empty "now"; live data gives a slider up to now. Times show on the city's clock.
 import { api } from './api.js';
+import { state } from './state.js';
 import { setTimeZone } from './ui/dom.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -32,8 +33,9 @@ export async function loadTimeline() {
   const [period, collections] = await Promise.all([api.period().catch(() => null),
     api.collections().catch(() => null)]);
   setTimeZone(period?.timezone || null);
-  const starts = (collections?.collections || [])
-    .map((c) => Date.parse(c.extent?.temporal?.interval?.[0]?.[0] ?? ''))
-    .filter(Number.isFinite);
-  return sliderRange(period, starts);
+  // when each layer's first version was made: before it, the map has no such layer
+  state.layerStart = Object.fromEntries((collections?.collections || [])
+    .map((c) => [c.id, Date.parse(c.extent?.temporal?.interval?.[0]?.[0] ?? '')])
+    .filter(([, start]) => Number.isFinite(start)));
+  return sliderRange(period, Object.values(state.layerStart));
 }

@@ -17,9 +17,14 @@ export async function decodeTile(buffer, index) {
   return Array.isArray(features) ? features : features?.features || [];
 }
 
-/** The tile URL template of a layer from /api/city as an absolute URL with {z}/{x}/{y} kept. */
-export function tileTemplate(layer) {
-  return url(layer.tiles).replace(/%7B/g, '{').replace(/%7D/g, '}');
+/**
+ * The tile URL template of a layer from /api/city as an absolute URL with {z}/{x}/{y} kept;
+ * `datetime` (ISO time or version) asks for the tiles of the layer as it was then.
+ */
+export function tileTemplate(layer, datetime = null) {
+  const u = new URL(url(layer.tiles));
+  if (datetime) u.searchParams.set('datetime', datetime);
+  return u.toString().replace(/%7B/g, '{').replace(/%7D/g, '}');
 }
 
 /**
@@ -31,14 +36,16 @@ export function tileTemplate(layer) {
  * @param {object} o.stats       counters the app reads (tiles loaded, features seen)
  */
 export function vectorTileLayer({ id, layer, prepare, render, minZoom = 0, maxZoom = 16, zoomOffset = 0,
-  onTileLoad, onViewportLoad, updateTriggers, extent, zRange }) {
+  onTileLoad, onViewportLoad, updateTriggers, extent, zRange, datetime = null, extensions = [] }) {
   const callbacks = {};
   if (onTileLoad) callbacks.onTileLoad = onTileLoad;
   if (onViewportLoad) callbacks.onViewportLoad = onViewportLoad;
   return new TileLayer({
     ...callbacks,
     id,
-    data: tileTemplate(layer),
+    data: tileTemplate(layer, datetime),
+    // handed on to every tile's sublayers (swipe and section clipping)
+    extensions,
     minZoom,
     maxZoom,
     extent,
@@ -53,6 +60,7 @@ export function vectorTileLayer({ id, layer, prepare, render, minZoom = 0, maxZo
     updateTriggers: { renderSubLayers: updateTriggers },
     getTileData: async (tile) => {
       const res = await fetch(tile.url, { headers: authHeaders(), signal: tile.signal });
+      // 404: no tile there, or (with datetime) no version of the layer yet at that time
       if (res.status === 204 || res.status === 404) return prepare([]);
       if (!res.ok) throw new Error(`tile ${tile.url}: ${res.status}`);
       const features = await decodeTile(await res.arrayBuffer(), tile.index);

@@ -7,8 +7,9 @@ const STEPS = 1000;
 
 /**
  * Wire the slider over `range` ({start, end, live} in ms; end is null for live data, whose right end
- * is now). `onChange(isoOrNull)` fires (debounced by the caller) with null at the right end of live
- * data (the current state) and with the last reading's time at the right end of history.
+ * is now). `onChange(isoOrNull, {atEnd})` fires (debounced by the caller) with null at the right end of
+ * live data (the current state) and with the last reading's time at the right end of history; `atEnd`
+ * says the slider is at its right end (the map then shows the current city).
  */
 export function initTimeSlider(range, onChange) {
   const input = document.getElementById('time-range');
@@ -33,7 +34,7 @@ export function initTimeSlider(range, onChange) {
   input.addEventListener('change', () => {
     show();
     const d = current();
-    onChange(d ? d.toISOString() : null);
+    onChange(d ? d.toISOString() : null, { atEnd: Number(input.value) >= STEPS });
   });
   show();
   return { relabel: show, value: () => current() };
