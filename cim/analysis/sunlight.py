@@ -11,7 +11,8 @@ the convex hull of a convex footprint and its translate (non-convex footprints a
 triangles first, so the union is exact). Sample points sit every ``sample_spacing`` m along the
 sunny façades (outward normal within ``facing_within`` degrees of the noon sun), 5 cm outside
 the wall; a point is lit at a step when its façade faces the sun and no shadow covers it.
-Hours = lit steps × step. Ground is taken as flat.
+Hours = lit steps × step. Ground is taken as flat. Pieces farther from every sample point than
+their longest shadow of the window are left out before the steps (they cannot shade any).
 
 Example:
     >>> from cim.analysis import sunlight
