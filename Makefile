@@ -39,8 +39,10 @@ demo: install viewer
 	$(VENV)/bin/cim info $(CITY)
 	$(VENV)/bin/cim serve $(CITY) --host 127.0.0.1 --port 8000
 
+# every benchmark, one table of ratios, bench/RESULTS.md rewritten (SCALE=1000000 for the issue's city)
+SCALE ?= 100000
 bench: install
-	$(PY) -m bench.ingest_bench --scale 100000
+	$(PY) -m bench --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache

@@ -2,12 +2,13 @@
 
     python -m bench.analysis_bench                   # 100 000 buildings
     python -m bench.analysis_bench --scale 1000000   # the full 1 M-building city
+    python -m bench.analysis_bench --quick           # smoke check: 2 000 buildings, 50 for sunlight
 
 Indicators: cim reads the city file and runs one DuckDB query (spatial join parcel ⊃ building
 centroid, sums, green-space intersection); geopandas gets the same layers already in memory
 (its read time is printed apart) and does sjoin + groupby + overlay. Both results are compared.
 The goal is ours ≤ 0.5 × geopandas. Sunlight: hours on 大寒日 for 1 000 residential buildings,
-reported as buildings per second.
+reported as buildings per second. Times are medians of ``--repeat`` runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 import cim
-from bench.common import print_table, timed
+from bench.common import print_table, ratio, repeated, timed
 from cim.analysis import indicators, sunlight
 from cim.demo import generate_frames, ingest_frame
 from cim.demo.recipe import load_recipe
@@ -60,16 +61,16 @@ def geopandas_indicators(parcels: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
     return out
 
 
-def run(scale: int, sun_buildings: int) -> None:
+def run(scale: int, sun_buildings: int, repeat: int = 3) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="cim-analysis-bench-") as tmp:
         workdir = Path(tmp)
         print(f"building a demo city of ~{scale:,} buildings …", flush=True)
         path, frames = build(workdir, scale)
         read_s, _ = timed(lambda: [gpd.read_parquet(workdir / f"{n}.parquet") for n in frames])
         with cim.open(path, read_only=True) as city:
-            ours_s, ours = timed(lambda: indicators(city, output="pandas"), repeat=2)
-            theirs_s, theirs = timed(lambda: geopandas_indicators(frames["parcels"], frames["buildings"],
-                                                                  frames["green_space"]), repeat=2)
+            ours_s, _, ours = repeated(lambda: indicators(city, output="pandas"), repeat)
+            theirs_s, _, theirs = repeated(lambda: geopandas_indicators(frames["parcels"], frames["buildings"],
+                                                                        frames["green_space"]), repeat)
             _compare(ours, theirs)
             n_buildings = len(frames["buildings"])
             print_table(f"indicators per parcel: {len(frames['parcels']):,} parcels, {n_buildings:,} buildings", [
@@ -79,10 +80,20 @@ def run(scale: int, sun_buildings: int) -> None:
             ])
             print(f"ratio cim / geopandas = {ours_s / theirs_s:.2f} (goal <= 0.5)")
             ids = city.features("buildings", where="use = '住宅'", limit=sun_buildings, output="pandas")["id"]
-            sun_s, sun = timed(lambda: sunlight(city, buildings=list(ids), output="pandas"))
+            sun_s, _, sun = repeated(lambda: sunlight(city, buildings=list(ids), output="pandas"), repeat)
             print_table("sunlight on 大寒日, 08:00–16:00 true solar time, 5-minute steps", [
                 {"buildings": len(sun), "seconds": sun_s, "buildings/s": len(sun) / sun_s,
                  "passing": float(sun["passed"].mean())}])
+    summary = [
+        ratio(f"indicators per parcel, {n_buildings:,} buildings", f"{ours_s:.2f} s",
+              f"geopandas {theirs_s:.2f} s (layers in memory)", ours_s / theirs_s, "≤ 0.5 (time cim/peer)",
+              "results agree (counts exact, ratios to 1e-6)"),
+        ratio(f"sunlight (大寒日) on {len(sun):,} buildings (buildings/s, not a ratio)",
+              f"{len(sun) / sun_s:.1f} buildings/s", "—", len(sun) / sun_s, "≥ 200 buildings/s",
+              f"city of {n_buildings:,} buildings; 5-minute steps"),
+    ]
+    print_table("analysis ratios", summary)
+    return summary
 
 
 def _compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
@@ -94,12 +105,16 @@ def _compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
     print("results agree (counts exact; FAR, density, green ratio to 1e-6)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="buildings in the demo city")
     parser.add_argument("--sun-buildings", type=int, default=1000, help="residential buildings for sunlight")
-    args = parser.parse_args()
-    run(args.scale, args.sun_buildings)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side (median)")
+    parser.add_argument("--quick", action="store_true", help="smoke check: 2 000 buildings, 50 for sunlight, one run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scale, args.sun_buildings, args.repeat = 2000, 50, 1
+    return run(args.scale, args.sun_buildings, args.repeat)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,43 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
+
+
+def installed(module: str) -> bool:
+    """Whether an optional peer (a Python module) can be imported; benches report "not installed" when not."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def repeated(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
+    """Median wall time of ``repeat`` runs (≥ 1), every run's seconds, and the last result."""
+    runs, result = [], None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs), runs, result
+
+
+def ratio(workload: str, ours: str, peer: str, value: float | None, goal: str, note: str = "") -> dict[str, Any]:
+    """One row of the summary that ``python -m bench`` prints and writes to bench/RESULTS.md.
+
+    ``value`` is the ratio as the goal states it (say "time ours/peer" or "rate ours/peer" in ``goal``);
+    ``None`` when the peer could not run (``note`` says why).
+    """
+    return {"workload": workload, "ours": ours, "peer": peer,
+            "ratio": float("nan") if value is None else float(value), "goal": goal, "note": note}
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """``rows`` as a GitHub markdown table."""
+    if not rows:
+        return "(no rows)\n"
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)).replace("|", "/") for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

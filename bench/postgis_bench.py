@@ -5,8 +5,10 @@ and many writers (bench.writers_bench).
     python -m bench.postgis_bench                  # 1 000 000 buildings
     python -m bench.postgis_bench --scale 100000   # quicker
     python -m bench.postgis_bench --skip-tiles --writer-seconds 0
+    python -m bench.postgis_bench --quick          # smoke check: 2 000 buildings, no tiles, no writers
 
-Prints seconds and ratios (PostGIS / DuckDB: above 1 means the file is faster). Counts must match.
+Prints seconds (median of ``--repeat``) and ratios (PostGIS / DuckDB: above 1 means the file is
+faster). The joins must give identical id pairs on both backends, the indicators the same counts.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
 import cim
-from bench.common import print_table, timed
+from bench.common import print_table, ratio, repeated, timed
 from bench.ingest_bench import write_sources
+from cim.analysis import indicators
+from cim.testing import available
 
 
 def _ingest(location: str | Path, sources: dict[str, Path]) -> tuple[cim.City, dict[str, float]]:
@@ -45,12 +50,21 @@ def _bbox_reads(city: cim.City, n: int = 50) -> tuple[float, int]:
     return timed(run)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1_000_000, help="buildings in the demo city")
     parser.add_argument("--skip-tiles", action="store_true", help="leave out the tile comparison")
     parser.add_argument("--writer-seconds", type=float, default=60.0, help="0 leaves out the writers run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each query (median)")
+    parser.add_argument("--quick", action="store_true", help="smoke check: 2 000 buildings, no tiles, no writers")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.scale, args.skip_tiles, args.writer_seconds, args.repeat = 2000, True, 0.0, 1
+    why = available()
+    if why:
+        print(f"PostGIS: not installed ({why})")
+        return [ratio("PostGIS city: centroid join and indicators", "—", "PostgreSQL/PostGIS: not installed", None,
+                      "≤ 2 (time PostGIS/DuckDB)")]
     from bench.writers_bench import run as run_writers
     from cim.testing import PostgresServer
 
@@ -65,11 +79,20 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("parcels", "buildings"):
             rows.append({"what": f"ingest {name}.parquet", "duckdb_s": duck_t[name], "postgis_s": post_t[name]})
         for predicate in ("contains_centroid", "contains"):
-            d_s, d = timed(lambda p=predicate: duck.spatial_join("parcels", "buildings", predicate=p))
-            p_s, p = timed(lambda p=predicate: post.spatial_join("parcels", "buildings", predicate=p))
-            assert d.num_rows == p.num_rows, (predicate, d.num_rows, p.num_rows)
+            d_s, _, d = repeated(lambda p=predicate: duck.spatial_join("parcels", "buildings", predicate=p),
+                                 args.repeat)
+            p_s, _, p = repeated(lambda p=predicate: post.spatial_join("parcels", "buildings", predicate=p),
+                                 args.repeat)
+            if set(zip(*d.to_pydict().values(), strict=True)) != set(zip(*p.to_pydict().values(), strict=True)):
+                raise AssertionError(f"{predicate}: the id pairs differ between DuckDB and PostGIS")
             rows.append({"what": f"join parcels ⊃ buildings ({predicate}, {d.num_rows:,} pairs)",
                          "duckdb_s": d_s, "postgis_s": p_s})
+        d_s, _, d = repeated(lambda: indicators(duck, output="pandas"), args.repeat)
+        p_s, _, p = repeated(lambda: indicators(post, output="pandas"), args.repeat)
+        counts = [sorted(zip(t["parcel"], t["buildings"], strict=True)) for t in (d, p)]
+        if counts[0] != counts[1]:
+            raise AssertionError("indicators: building counts per parcel differ between DuckDB and PostGIS")
+        rows.append({"what": f"indicators per parcel ({len(d):,} parcels)", "duckdb_s": d_s, "postgis_s": p_s})
         d_s, d_n = _bbox_reads(duck)
         p_s, p_n = _bbox_reads(post)
         assert d_n == p_n, (d_n, p_n)
@@ -93,6 +116,15 @@ def main(argv: list[str] | None = None) -> None:
 
         subprocess.run([sys.executable, "-m", "bench.tiles_bench", "--scale", str(args.scale),
                         "--backends", "duckdb,postgis", "--concurrency", "1,8,64"], check=True)
+    n = f"{args.scale:,} buildings"
+    summary = [ratio(f"PostGIS city: {'centroid ' if 'join' in r['what'] else ''}{r['what'].split(' (')[0]}, {n}",
+                     f"PostGIS {r['postgis_s']:.2f} s",
+                     f"DuckDB file {r['duckdb_s']:.2f} s", r["ratio"], "≤ 2 (time PostGIS/DuckDB)",
+                     "identical id pairs" if "join" in r["what"] else "")
+               for r in rows if "contains_centroid" in r["what"] or r["what"].startswith("indicators")]
+    print_table("PostGIS ratios", summary)
+    shutil.rmtree(work, ignore_errors=True)
+    return summary
 
 
 if __name__ == "__main__":

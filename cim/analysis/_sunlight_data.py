@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from cim.analysis._common import sql_text
@@ -45,10 +47,12 @@ def load_buildings(city: City, rules: RuleSet, settings: dict[str, Any], *, parc
     heights = np.nan_to_num(table["height"].to_numpy(zero_copy_only=False).astype(float), nan=0.0)
     geoms = shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
     target = table["residential"].to_numpy(zero_copy_only=False).astype(bool)
-    if parcels:
-        target &= np.isin(parcel, np.asarray(list(parcels), dtype=object))
+    if parcels:  # Arrow's hash lookup: numpy's isin over object arrays sorts them (seconds at 1 M buildings)
+        target &= pc.is_in(table["parcel"], value_set=pa.array([str(p) for p in parcels], pa.string())).to_numpy(
+            zero_copy_only=False).astype(bool)
     if ids:
-        target &= np.isin(all_ids, np.asarray(list(ids), dtype=object))
+        target &= pc.is_in(table["id"], value_set=pa.array([str(i) for i in ids], pa.string())).to_numpy(
+            zero_copy_only=False).astype(bool)
     keep = _near(geoms, heights, target, sun, z)
     return SunlightBuildings(all_ids[keep], parcel[keep], geoms[keep], heights[keep], target[keep])
 

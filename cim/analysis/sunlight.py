@@ -11,7 +11,8 @@ the convex hull of a convex footprint and its translate (non-convex footprints a
 triangles first, so the union is exact). Sample points sit every ``sample_spacing`` m along the
 sunny façades (outward normal within ``facing_within`` degrees of the noon sun), 5 cm outside
 the wall; a point is lit at a step when its façade faces the sun and no shadow covers it.
-Hours = lit steps × step. Ground is taken as flat.
+Hours = lit steps × step. Ground is taken as flat. Pieces farther from every sample point than
+their longest shadow of the window are left out before the steps (they cannot shade any).
 
 Example:
     >>> from cim.analysis import sunlight
@@ -106,13 +107,21 @@ def lit_hours(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, he
     pieces, owner = _convex_pieces(obstacles)
     tall = heights[owner] > z
     pieces, owner = pieces[tall], owner[tall]
+    tree = shapely.STRtree(shapely.points(points))  # points stay put: one tree for every step
+    lit = np.zeros(len(points), dtype=np.int64)
+    if len(sun.altitude) == 0 or len(points) == 0:
+        return lit * sun.step_hours
+    # a piece's shadow never reaches farther than its longest one in the window: pieces with no
+    # sample point that near cannot shade any (the same hours, without their hulls at every step)
+    longest = np.minimum((heights[owner] - z) / np.tan(np.radians(float(sun.altitude.min()))), _MAX_SHADOW)
+    near = np.zeros(len(pieces), dtype=bool)
+    near[tree.query(pieces, predicate="dwithin", distance=longest + 1e-6)[0]] = True
+    pieces, owner = pieces[near], owner[near]
     coords, cidx = shapely.get_coordinates(pieces, return_index=True)
     rise = heights[owner][cidx] - z
     both = np.concatenate([cidx, cidx])
-    order = np.argsort(both, kind="stable")  # multipoints() wants the owner index sorted
+    order = np.argsort(both, kind="stable")  # linestrings() wants the owner index sorted
     both = both[order]
-    tree = shapely.STRtree(shapely.points(points))  # points stay put: one tree for every step
-    lit = np.zeros(len(points), dtype=np.int64)
     for alt, az in zip(sun.altitude, sun.azimuth, strict=True):
         s = np.array([np.sin(np.radians(az)), np.cos(np.radians(az))])
         facing = normals @ s > 1e-9
@@ -120,7 +129,9 @@ def lit_hours(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, he
             continue
         length = np.minimum(rise / np.tan(np.radians(alt)), _MAX_SHADOW)
         swept = np.vstack([coords, coords - length[:, None] * s])[order]
-        hulls = shapely.convex_hull(shapely.multipoints(swept, indices=both))
+        # the hull of a piece and its translate; the points go in as one coordinate sequence per piece
+        # (a line through them): the same hull as from a multipoint, without a Point object per vertex
+        hulls = shapely.convex_hull(shapely.linestrings(swept, indices=both))
         shaded = np.zeros(len(points), dtype=bool)
         shaded[tree.query(hulls, predicate="intersects")[1]] = True
         lit[facing & ~shaded] += 1

@@ -85,3 +85,46 @@ def test_sunlight_results_join_the_compliance_table(demo):
     assert len(rows) > 0 and set(rows["rule"]) == {"sunlight"} and set(rows["parcel"]) == {parcel}
     assert rows["status"].isin(["pass", "fail"]).all()
     assert rows["reason_zh"].str.contains("大寒").all() and (rows["limit"] == 2.0).all()
+
+
+def _hours_point_by_point(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, heights: np.ndarray,
+                          sun: SunPath, z: float) -> np.ndarray:
+    """Hours by the definition, one point and one building at a time: a point is shaded at a step when
+    it lies in the union of every triangle of a taller footprint swept away from the sun."""
+    lit = np.zeros(len(points))
+    for alt, az in zip(sun.altitude, sun.azimuth, strict=True):
+        s = np.array([np.sin(np.radians(az)), np.cos(np.radians(az))])
+        shadows = []
+        for geom, h in zip(obstacles, heights, strict=True):
+            if h <= z:
+                continue
+            length = min((h - z) / np.tan(np.radians(alt)), 1500.0)
+            for tri in shapely.get_parts(shapely.constrained_delaunay_triangles(geom)):
+                ring = np.asarray(tri.exterior.coords)
+                shadows.append(shapely.MultiPoint(np.vstack([ring, ring - length * s])).convex_hull)
+        shade = shapely.union_all(shadows) if shadows else shapely.Polygon()
+        for i, (p, n) in enumerate(zip(points, normals, strict=True)):
+            if n @ s > 1e-9 and not shade.intersects(shapely.Point(p)):
+                lit[i] += 1
+    return lit * sun.step_hours
+
+
+def test_hours_of_a_mixed_block_match_the_definition_point_by_point():
+    # L- and U-shaped (non-convex) blocks, towers to the south, low sheds, and towers too far away to matter
+    rng = np.random.default_rng(7)
+    sun = sun_path(36.0, 120.2, {"day": "大寒", "window": ["08:00", "16:00"], "step_minutes": 20})
+    homes = [shapely.box(x, y, x + 30, y + 12) for x, y in ((0, 0), (45, 5), (90, -3))]
+    others = [
+        shapely.Polygon([(-10, -40), (30, -40), (30, -30), (0, -30), (0, -15), (-10, -15)]),  # L
+        shapely.Polygon([(50, -50), (90, -50), (90, -20), (80, -20), (80, -40), (60, -40), (60, -20),
+                         (50, -20)]),  # U
+        shapely.box(100, -60, 115, -45), shapely.box(-30, 20, -20, 30), shapely.box(5000, 5000, 5020, 5020),
+        *[shapely.box(x, y, x + 8, y + 8) for x, y in rng.uniform(-150, 150, (12, 2))],
+    ]
+    geoms = np.array(homes + others)
+    heights = np.concatenate([[18.0, 27.0, 54.0], [60.0, 45.0, 100.0, 3.0, 200.0], rng.uniform(2, 80, 12)])
+    xy, _, normals = facade_points(geoms[:3], 4.0)
+    got = lit_hours(xy, normals, geoms, heights, sun, 0.9)
+    want = _hours_point_by_point(xy, normals, geoms, heights, sun, 0.9)
+    assert 0 < got.sum() < len(xy) * len(sun.altitude) * sun.step_hours  # some shade, some sun
+    np.testing.assert_allclose(got, want, atol=1 / 60)  # the same hours to a minute
