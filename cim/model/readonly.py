@@ -100,6 +100,7 @@ def _parser() -> duckdb.DuckDBPyConnection:
     con = getattr(_local, "con", None)
     if con is None:
         con = _local.con = duckdb.connect(config={"enable_external_access": "false"})
+        con.execute("SET enable_progress_bar = false")  # a slow parse on a busy machine must not print
     return con
 
 

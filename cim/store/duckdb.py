@@ -43,11 +43,11 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     """A DuckDB connection with spatial loaded offline and extension auto-install switched off."""
     config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     con = duckdb.connect(str(path), read_only=read_only, config=config)
-    con.execute(f"LOAD '{spatial_extension_path()}'")
-    try:
+    try:  # first: loading spatial on a busy machine takes seconds, and would print a bar on stdout
         con.execute("SET enable_progress_bar = false")  # the CLI reports progress itself
     except duckdb.Error:  # inside Jupyter without ipywidgets DuckDB refuses to touch the setting
         pass
+    con.execute(f"LOAD '{spatial_extension_path()}'")
     return con
 
 
