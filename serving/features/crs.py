@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -113,12 +114,40 @@ def bbox_to_city(bbox: tuple[float, ...], crs: str, city_crs: str) -> tuple[floa
             raise QueryError("bbox is outside longitude -180..180 / latitude -90..90")
     if b > d:
         raise QueryError("bbox has its lower corner above its upper corner (miny > maxy)")
+    if not _inside(crs_name(crs), (a, b, c, d)):
+        raise QueryError(f"bbox lies far outside the area {crs_name(crs)} is defined for: give coordinates "
+                         "in bbox-crs (its x, y order), or name the CRS they are in")
     if crs_name(crs) == crs_name(city_crs):
         return (a, b, c, d)
     out = transformer(crs_name(crs), city_crs).transform_bounds(a, b, c, d, errcheck=False)
     if not all(math.isfinite(v) for v in out):
         raise QueryError("bbox lies outside the area the city's CRS can represent")
     return tuple(out)  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=64)
+def _domain(crs: str) -> tuple[float, float, float, float] | None:
+    """Where a projected CRS is defined (its area of use, in its own x, y), widened by its own size on
+    every side — generous to a bbox over the edge, but not to 1e300."""
+    from pyproj import CRS
+
+    from gis.crs import transformer
+
+    area = CRS.from_user_input(crs).area_of_use
+    if area is None or CRS.from_user_input(crs).is_geographic:
+        return None
+    x0, y0, x1, y1 = transformer("EPSG:4326", crs).transform_bounds(*area.bounds, errcheck=False)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None
+    w, h = x1 - x0, y1 - y0
+    return x0 - w, y0 - h, x1 + w, y1 + h
+
+
+def _inside(crs: str, bbox: tuple[float, float, float, float]) -> bool:
+    domain = _domain(crs)
+    if domain is None:
+        return True
+    return domain[0] <= bbox[0] <= bbox[2] <= domain[2] and domain[1] <= bbox[1] <= bbox[3] <= domain[3]
 
 
 def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
