@@ -33,8 +33,8 @@ KEYS = {f"{role}-corpus-key-1": role for role in ROLES[1:]}
 PER_REQUEST_S = 5.0
 
 #: values put in place of each path parameter in turn (already percent-encoded where needed)
-HOSTILE_PATH = ["..%2F..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fkeys.json", "%00", "x%00.js", "A" * 3000,
-                "%FF%FE", "pipes", "utility_tunnel", "'%20OR%20'1'%3D'1", "-1", "99999999999999999999999"]
+HOSTILE_PATH = ["..%2F..%2F..%2F..%2Fetc%2Fpasswd", "%00", "x%00.js", "A" * 3000, "%FF%FE", "pipes",
+                "'%20OR%20'1'%3D'1", "99999999999999999999999"]
 
 CQL2_TEXT = [
     "name = 'x'; DROP TABLE features; --", "name = 'x' OR 1=1", "name = 'a'') OR (''1''=''1", "1=1",
@@ -209,8 +209,8 @@ def query_requests(roles: list[str]) -> list[tuple[str, str, str, dict[str, Any]
     """CQL2 × injection and backtracking, bbox/CRS × NaN/inf/huge/inverted, on items and sensors."""
     out = []
     for role in roles:
-        full_grid = role in ("anonymous", "operator")  # the roles that see least, and coarse: every pairing
-        for layer in ("buildings", "pipes") if role in ("operator", "admin") else ("buildings",):
+        full_grid = role == "anonymous"  # every bbox × every CRS once; the other roles the bboxes alone
+        for layer in ("buildings", "pipes") if role == "operator" else ("buildings",):
             out += [(role, "GET", f"/collections/{layer}/items", {"params": {"filter": f, "limit": "5"}})
                     for f in CQL2_TEXT]
             out += [(role, "GET", f"/collections/{layer}/items",
