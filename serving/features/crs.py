@@ -18,9 +18,10 @@ import math
 from typing import Any
 
 import numpy as np
+from pyproj import CRS
 
 from cim.errors import QueryError
-from gis.crs import north_first
+from gis.crs import north_first, transformer
 
 CRS84 = "OGC:CRS84"
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -100,8 +101,6 @@ def from_city(geoms: np.ndarray, crs: str, city_crs: str) -> np.ndarray:
 
 def bbox_to_city(bbox: tuple[float, ...], crs: str, city_crs: str) -> tuple[float, float, float, float]:
     """A bbox (4 or 6 numbers, in ``crs`` axis order) → minx, miny, maxx, maxy in the city CRS."""
-    from gis.crs import transformer
-
     if len(bbox) == 6:
         bbox = (bbox[0], bbox[1], bbox[3], bbox[4])
     if len(bbox) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox):
@@ -129,10 +128,6 @@ def bbox_to_city(bbox: tuple[float, ...], crs: str, city_crs: str) -> tuple[floa
 def _domain(crs: str) -> tuple[float, float, float, float] | None:
     """Where a projected CRS is defined (its area of use, in its own x, y), widened by its own size on
     every side — generous to a bbox over the edge, but not to 1e300."""
-    from pyproj import CRS
-
-    from gis.crs import transformer
-
     area = CRS.from_user_input(crs).area_of_use
     if area is None or CRS.from_user_input(crs).is_geographic:
         return None
@@ -157,16 +152,12 @@ def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
 
 def point_to_4326(x: float, y: float, city_crs: str) -> tuple[float, float]:
     """One city-CRS point → (lon, lat)."""
-    from gis.crs import transformer
-
     lon, lat = transformer(city_crs, "EPSG:4326").transform(x, y)
     return (round(lon, 7), round(lat, 7))
 
 
 def bounds_to_4326(bounds: tuple[float, ...], city_crs: str) -> list[float]:
     """A city-CRS bbox → [w, s, e, n] in lon/lat."""
-    from gis.crs import transformer
-
     return [round(v, 7) for v in transformer(city_crs, "EPSG:4326").transform_bounds(*bounds)]
 
 
