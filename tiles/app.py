@@ -31,7 +31,7 @@ from serving.sensorthings.live import SensorEventService
 from serving.threed import Tiles3DService
 from serving.vector import VectorTileService
 from tiles import errors
-from tiles.limits import BodyLimitMiddleware, PrivateCachingMiddleware, QueryTimeoutMiddleware
+from tiles.limits import BodyLimitMiddleware, NullBytePathMiddleware, PrivateCachingMiddleware, QueryTimeoutMiddleware
 from tiles.routers import annotations as annotation_routes
 from tiles.routers import (
     city,
@@ -100,6 +100,7 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
                            allow_headers=["X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(QueryTimeoutMiddleware, seconds=settings.query_timeout_s)
+    app.add_middleware(NullBytePathMiddleware)
 
 
 def _lifespan(settings: Settings, given: City | None) -> Callable[[FastAPI], Any]:

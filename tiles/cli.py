@@ -22,6 +22,9 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level: debug, info, warning, error."),
     mqtt: str = typer.Option(None, help="MQTT broker host:port: store sensor messages from it while serving "
                                         "(the listener runs inside the server; a city file has one writer)."),
+    query_timeout: float = typer.Option(None, help="Longest a query made for one request may run, in seconds "
+                                                   "(default 5, CIM_QUERY_TIMEOUT_S; 0 = no limit); past it "
+                                                   "the request gets 503 with Retry-After."),
     cors_origin: list[str] = typer.Option(None, help="A web page's origin allowed to call the APIs from the "
                                                      "browser, e.g. http://127.0.0.1:8080 (repeatable)."),
 ) -> None:
@@ -38,7 +41,8 @@ def serve(
     try:
         settings = Settings(city=city, **({"api_keys": api_keys} if api_keys else {}),
                             **({"mqtt": mqtt} if mqtt else {}),
-                            **({"cors_origins": cors_origin} if cors_origin else {}))
+                            **({"cors_origins": cors_origin} if cors_origin else {}),
+                            **({"query_timeout_s": query_timeout} if query_timeout is not None else {}))
     except ValidationError as exc:
         fail(settings_error(exc))
     app = create_app(settings)

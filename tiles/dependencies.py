@@ -8,12 +8,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 
 from cim.access import require_role
 from cim.city import City
+from cim.errors import ValidationError
 from cim.model.catalog import LayerInfo, layer_info
 from cim.users import UserDirectory
 from tiles.errors import Unauthorized
@@ -106,6 +108,22 @@ async def get_layer(
 Layer = Annotated[LayerInfo, Depends(get_layer)]
 
 
+#: times a request may ask about: far wider than any data, far from where date arithmetic overflows
+EARLIEST_YEAR, LATEST_YEAR = 1000, 9000
+
+
+def query_time(name: str, when: datetime | None) -> datetime | None:
+    """A time parameter as given, refused (400) without a zone or outside years 1000–9000."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise ValidationError(f"{name} has no time zone: add one, e.g. Z or +08:00")
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        raise ValidationError(f"{name} {when.isoformat()[:32]} is outside the years {EARLIEST_YEAR}–{LATEST_YEAR} "
+                              "a question about this city can be about")
+    return when
+
+
 def layer_token(info: LayerInfo) -> str:
     """What a response made from one layer depends on: that layer's own version (and when it was
     last changed), never the city's — so a change to a layer the caller may not see leaves the ETags
@@ -123,8 +141,6 @@ class PageParams:
 
 def page_limit(params: PageParams, settings: Settings) -> int:
     """The effective page size; a limit above the maximum is refused, not silently cut."""
-    from cim.errors import ValidationError
-
     if params.limit is None:
         return min(settings.default_page_size, settings.max_page_size)
     if params.limit > settings.max_page_size:

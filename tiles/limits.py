@@ -10,6 +10,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cim.store.timeout import statement_timeout
 
 
+class NullBytePathMiddleware:
+    """A path with a null byte (``%00``) names nothing: no layer, feature or file can hold one. It is
+    answered 404 here, before it can reach a file system or a SQL string literal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope.get("path", ""):
+            body = json.dumps({"type": "about:blank", "title": "Not Found", "status": 404,
+                               "detail": "no such resource: a path cannot hold a null byte"}).encode()
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/problem+json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 class PrivateCachingMiddleware:
     """What a response holds may depend on the caller's key (hidden layers, coarse views, counts), so
     every response varies on ``X-API-Key``, and one that states no caching of its own is
@@ -75,6 +94,9 @@ class BodyLimitMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(scope, send)
             return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            await self._buffered(scope, receive, send)  # chunked: read it all first, answer 413 past the limit
+            return
         seen = 0
         started = False
 
@@ -97,6 +119,34 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if not started:
                 await self._reject(scope, send)
+
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A body of unknown length (chunked) is read here, up to the limit, then handed on whole —
+        so going over answers 413 rather than a body-parsing error from inside the app."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._reject(scope, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413,

@@ -39,6 +39,8 @@ LEFT JOIN lv l ON l.datastream_id = d.id LEFT JOIN act ON act.datastream_id = d.
 LEFT JOIN iot_locations loc ON loc.thing_id = t.id
 """
 
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+
 _AS_OF = ("SELECT datastream_id, max(phenomenon_time) AS phenomenon_time, arg_max(result, phenomenon_time) AS result "
           "FROM iot_observations WHERE phenomenon_time <= ? GROUP BY 1")
 
@@ -68,7 +70,7 @@ def latest(city: City, *, bbox: tuple[float, float, float, float] | None = None,
         params.append(at)
     visible, allowed = visible_predicate(role)
     where = [visible]
-    params += [reference - stale_after, *allowed]
+    params += [max(reference, _EARLIEST + stale_after) - stale_after, *allowed]  # no overflow at year 1
     if bbox is not None:
         minx, miny, maxx, maxy = _bbox(city, bbox, bbox_crs)
         where.append(f"ST_Intersects({position_sql(role)}, ST_MakeEnvelope(?, ?, ?, ?))")

@@ -13,13 +13,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
+from pyproj import CRS
 
 from cim.errors import QueryError
-from gis.crs import north_first
+from gis.crs import north_first, transformer
 
 CRS84 = "OGC:CRS84"
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -99,8 +101,6 @@ def from_city(geoms: np.ndarray, crs: str, city_crs: str) -> np.ndarray:
 
 def bbox_to_city(bbox: tuple[float, ...], crs: str, city_crs: str) -> tuple[float, float, float, float]:
     """A bbox (4 or 6 numbers, in ``crs`` axis order) → minx, miny, maxx, maxy in the city CRS."""
-    from gis.crs import transformer
-
     if len(bbox) == 6:
         bbox = (bbox[0], bbox[1], bbox[3], bbox[4])
     if len(bbox) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox):
@@ -113,12 +113,36 @@ def bbox_to_city(bbox: tuple[float, ...], crs: str, city_crs: str) -> tuple[floa
             raise QueryError("bbox is outside longitude -180..180 / latitude -90..90")
     if b > d:
         raise QueryError("bbox has its lower corner above its upper corner (miny > maxy)")
+    if not _inside(crs_name(crs), (a, b, c, d)):
+        raise QueryError(f"bbox lies far outside the area {crs_name(crs)} is defined for: give coordinates "
+                         "in bbox-crs (its x, y order), or name the CRS they are in")
     if crs_name(crs) == crs_name(city_crs):
         return (a, b, c, d)
     out = transformer(crs_name(crs), city_crs).transform_bounds(a, b, c, d, errcheck=False)
     if not all(math.isfinite(v) for v in out):
         raise QueryError("bbox lies outside the area the city's CRS can represent")
     return tuple(out)  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=64)
+def _domain(crs: str) -> tuple[float, float, float, float] | None:
+    """Where a projected CRS is defined (its area of use, in its own x, y), widened by its own size on
+    every side — generous to a bbox over the edge, but not to 1e300."""
+    area = CRS.from_user_input(crs).area_of_use
+    if area is None or CRS.from_user_input(crs).is_geographic:
+        return None
+    x0, y0, x1, y1 = transformer("EPSG:4326", crs).transform_bounds(*area.bounds, errcheck=False)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None
+    w, h = x1 - x0, y1 - y0
+    return x0 - w, y0 - h, x1 + w, y1 + h
+
+
+def _inside(crs: str, bbox: tuple[float, float, float, float]) -> bool:
+    domain = _domain(crs)
+    if domain is None:
+        return True
+    return domain[0] <= bbox[0] <= bbox[2] <= domain[2] and domain[1] <= bbox[1] <= bbox[3] <= domain[3]
 
 
 def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
@@ -128,16 +152,12 @@ def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
 
 def point_to_4326(x: float, y: float, city_crs: str) -> tuple[float, float]:
     """One city-CRS point → (lon, lat)."""
-    from gis.crs import transformer
-
     lon, lat = transformer(city_crs, "EPSG:4326").transform(x, y)
     return (round(lon, 7), round(lat, 7))
 
 
 def bounds_to_4326(bounds: tuple[float, ...], city_crs: str) -> list[float]:
     """A city-CRS bbox → [w, s, e, n] in lon/lat."""
-    from gis.crs import transformer
-
     return [round(v, 7) for v in transformer(city_crs, "EPSG:4326").transform_bounds(*bounds)]
 
 

@@ -103,3 +103,15 @@ def test_like_patterns_that_backtrack_without_end_are_refused():
     with pytest.raises(QueryError, match="wildcards"):
         sql_of("use LIKE '%_%_%_%_%_%_%_%_%_%_~'")
     assert sql_of("use LIKE '%a%b%'").params[-1] == "%a%b%"
+
+
+def test_a_run_of_like_wildcards_is_written_without_backtracking():
+    assert sql_of("use LIKE '%_%_%_%_~'").params[-1] == "____%~"
+    assert sql_of("use LIKE '_%%_x'").params[-1] == "__%x"
+    assert sql_of("use LIKE '%a_b%c%'").params[-1] == "%a_b%c%"  # '_' inside a word costs nothing
+
+
+def test_a_like_pattern_whose_cost_grows_with_a_power_of_the_text_is_refused():
+    with pytest.raises(QueryError, match="power of the text's length"):
+        sql_of("use LIKE '%ab_%ab_~'")
+    assert sql_of("use LIKE '%ab_'").params[-1] == "%ab_"  # one '%': linear

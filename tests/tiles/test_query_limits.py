@@ -63,3 +63,21 @@ def test_number_matched_is_left_out_when_a_filter_would_count_a_large_layer(poin
     with _client(points_city, tmp_path, count_max_rows=POINTS) as client:
         small = client.get("/collections/points/items", params={"filter": "name LIKE 'p1%'", "limit": 5}).json()
         assert small["numberMatched"] == 11_111  # p1, p10–p19, …, p10000–p19999
+
+
+def test_on_postgis_the_limit_stops_reads_and_never_a_write_on_the_same_connection(postgis_server, tmp_path,
+                                                                                  monkeypatch):
+    import cim
+    from cim.errors import QueryTimeout
+    from cim.store.timeout import statement_timeout
+
+    monkeypatch.setenv("CIM_DATA_DIR", str(tmp_path))
+    city = cim.create(postgis_server.database())
+    try:
+        with statement_timeout(0.05), pytest.raises(QueryTimeout, match="took longer than 0.05 s"):
+            city.store.rows("SELECT pg_sleep(1)")
+        with statement_timeout(0.05), city.store.transaction():  # a write: never cut
+            city.store.execute("SELECT pg_sleep(0.2)")
+        city.store.execute("SELECT pg_sleep(0.2)")  # and no limit left behind on the connection
+    finally:
+        city.close()

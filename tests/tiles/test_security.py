@@ -194,3 +194,45 @@ def test_answers_that_depend_on_the_role_are_private_and_vary_on_the_api_key(cli
     cache = resp.headers["Cache-Control"]
     assert "private" in cache or "no-cache" in cache
     assert "public" not in cache
+
+
+@pytest.mark.parametrize("path", ["/static/index.html%00.js", "/static/assets%00/x", "/static/%00",
+                                  "/collections/buildings/items/x%00.js", "/api/features/%00"])
+def test_a_null_byte_in_a_path_is_not_found_not_a_server_error(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404 and resp.headers["content-type"] == "application/problem+json"
+
+
+def test_a_chunked_upload_over_the_limit_is_refused_as_too_large(client):
+    def body():  # no Content-Length: the size is only known while reading
+        yield b"["
+        for _ in range(20):
+            yield b'{"phenomenonTime": "2026-05-01T08:00:00Z", "result": 1, "Datastream": {"@iot.id": 1}},' * 4
+        yield b"{}]"
+
+    resp = client.post("/sta/v1.1/Observations", content=body(),
+                       headers={**headers("operator"), "Content-Type": "application/json"})
+    assert resp.status_code == 413 and "4096 bytes" in resp.json()["detail"]
+
+
+def test_a_small_chunked_upload_still_reaches_the_endpoint(client):
+    resp = client.post("/sta/v1.1/Observations", content=iter([b"[]"]),
+                       headers={**headers("operator"), "Content-Type": "application/json"})
+    assert resp.status_code == 201 and resp.json() == []
+
+
+@pytest.mark.parametrize("bbox, crs", [
+    ("1e300,1e300,1e300,1e300", "http://www.opengis.net/def/crs/EPSG/0/3857"),
+    ("-1e300,-1e300,1e300,1e300", "http://www.opengis.net/def/crs/EPSG/0/3857"),
+    ("1e300,1e300,1e300,1e300", "http://www.opengis.net/def/crs/EPSG/0/4549")])
+def test_a_bbox_far_outside_where_its_crs_is_defined_is_a_bad_request(client, bbox, crs):
+    resp = client.get("/collections/buildings/items", params={"bbox": bbox, "bbox-crs": crs})
+    assert resp.status_code == 400 and "outside" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/sensors/latest?at=0001-01-01T00:00:00Z",
+                                  "/api/kpis?mode=operate&at=0001-01-01T00:00:00Z",
+                                  "/api/sensors/latest?at=9999-12-31T23:59:59Z"])
+def test_a_time_far_outside_any_data_is_a_bad_request_not_a_server_error(client, path):
+    resp = client.get(path, headers=headers("admin"))
+    assert resp.status_code == 400 and "outside the years" in resp.json()["detail"]

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Path, Query
 
 from cim.analysis.kpis import kpis as city_kpis
 from cim.analysis.kpis import screen_rules
-from cim.errors import QueryError
 from cim.model.catalog import LayerInfo, visible_layers
 from serving.features.card import feature_card
 from serving.features.search import MAX_LIMIT
 from serving.features.search import search as city_search
 from serving.processes import feature_collection
-from tiles.dependencies import CityDep, Role
+from tiles.dependencies import CityDep, Role, query_time
 from tiles.routers.raster import layer_links as raster_links
 from tiles.routers.tiles3d import layer_links as tiles3d_links
 
@@ -83,9 +82,7 @@ def kpis(city: CityDep, role: Role,
     if mode == "operate" and at is not None:  # operate's figures are all the IoT part's; it takes a time
         from cim.iot.kpis import kpis as operate_kpis
 
-        if at.tzinfo is None:
-            raise QueryError("at has no time zone: add one, e.g. Z or +08:00")
-        return operate_kpis(city, mode, role, at=at)
+        return operate_kpis(city, mode, role, at=query_time("at", at))
     return city_kpis(city, mode, role=role)
 
 

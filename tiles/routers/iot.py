@@ -18,7 +18,7 @@ from cim.iot import acknowledge_alert, close_alert, data_period, get_alert, late
 from cim.iot.errors import EntityNotFound
 from cim.iot.events import EventBus, jsonable
 from cim.iot.series import last_time_before
-from tiles.dependencies import CityDep, Role, requires
+from tiles.dependencies import CityDep, Role, query_time, requires
 
 router = APIRouter(tags=["IoT"])
 
@@ -53,9 +53,7 @@ At = Annotated[datetime | None, Query(description="As of this time (ISO 8601 wit
 
 
 def _aware(name: str, when: datetime | None) -> datetime | None:
-    if when is not None and when.tzinfo is None:
-        raise QueryError(f"{name} has no time zone: add one, e.g. Z or +08:00")
-    return when
+    return query_time(name, when)
 
 
 @router.get("/api/sensors/latest", summary="Newest value and status of every sensor you may see",

@@ -48,6 +48,8 @@ def index(request: Request, f: Format = None) -> Response:
 def static(request: Request, path: str = Path(..., max_length=512, description="File under viewer/dist.")) -> Response:
     """A file of the built viewer."""
     root = _dist(request)
+    if "\x00" in path:  # no file name holds one; the OS would refuse it
+        raise NotFound("no such file in the viewer build")
     target = (root / path).resolve()
     if not target.is_relative_to(root) or not target.is_file():
         raise NotFound(f"no file {path!r} in the viewer build")
