@@ -85,6 +85,8 @@ def resolve_version(city: City, layer: str, ref: int | str | datetime) -> Versio
     an empty layer, before its first ingest). Unknown numbers and bad times are a QueryError."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
         number = int(ref)
+        if number > 2**31 - 1:
+            raise QueryError(f"layer {layer!r} has no version {number}")
         at = city.store.scalar("SELECT ingested_at FROM layer_versions WHERE layer = ? AND version = ?",
                                [layer, number])
         if at is None:
