@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if not installed("ifcopenshell"):
         print("ifcopenshell not installed (pip install 'cim[bim]')")
         return [ratio("IFC → model", "—", "ifcopenshell: not installed", None, "≥ 1.7 (rate ours/bare)")]
+    folder = None
     if args.generate:
         from bim import Anchor, write_demo_building
 
@@ -176,7 +178,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if not Path(path).exists():
             print(f"sample file not found: {path} (set CIM_SAMPLES, or pass a file)")
             return [ratio("IFC → model", "—", f"sample not found: {path}", None, "≥ 1.7 (rate ours/bare)")]
-    summary = compare(path, args.threads, args.repeat)
+    try:
+        summary = compare(path, args.threads, args.repeat)
+    finally:
+        if folder is not None:  # the generated building
+            shutil.rmtree(folder, ignore_errors=True)
     print_table("IFC ratios", summary)
     return summary
 

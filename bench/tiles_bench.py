@@ -229,6 +229,7 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
     warmup = (9, z10[1] // 2, z10[2] // 2)
     bands = {band: [t for t in tiles if t[0] in zooms] for band, zooms in BANDS.items()}
     rows = []
+    features: dict[str, list[int]] = {}  # per band: features in each tile (counted once, at the first level)
     for c in levels:
         got: dict[tuple[str, str], dict[str, list]] = {}
         for r in range(repeat):
@@ -249,13 +250,13 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
                                        if t[0] == 14]
                         acc["sizes"] += res["sizes"]
                         if want:
-                            acc["features"] = [count_features(b) for b in res["bodies"]]
+                            features[band] = [count_features(b) for b in res["bodies"]]
                             if keep is not None:
                                 keep.update(zip(band_tiles, res["bodies"], strict=True))
             print(f"  {engine} c={c} repeat {r + 1}/{repeat}: " + ", ".join(
                 f"{b} {p} {a['rates'][-1]:.1f}/s" for (b, p), a in got.items()), flush=True)
         for (band, passname), acc in got.items():
-            feats = acc.get("features") or got[(band, "warm")].get("features") or [0]
+            feats = features.get(band) or [0]
             rows.append({"engine": engine, "band": band, "pass": passname, "c": c,
                          "req/s": median(acc["rates"]), "p50 ms": percentile(acc["lat"], 50),
                          "p99 ms": percentile(acc["lat"], 99), "samples": len(acc["lat"]),

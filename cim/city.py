@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -106,13 +107,14 @@ class City:
 
     @domain_errors
     def diff(self, layer: str, from_: int | str | datetime, to: int | str | datetime | None = None, *,
-             limit: int | None = None) -> LayerDiff:
+             limit: int | None = None, ignore: Sequence[str] = ()) -> LayerDiff:
         """What differs in ``layer`` between two versions, each a version number or a time (the
         version valid then; ``to`` defaults to the current version): added, removed and modified
         features by id, attribute changes old → new, area/height deltas, centroid move, Hausdorff
-        distance (docs/compare.md)."""
+        distance (docs/compare.md). ``ignore`` names attributes whose changes do not count (``fid``)."""
         self.layer(layer)
-        return diff_layer(self, layer, from_, self.layer(layer)["version"] if to is None else to, limit=limit)
+        return diff_layer(self, layer, from_, self.layer(layer)["version"] if to is None else to, limit=limit,
+                          ignore=ignore)
 
     # -- reads -------------------------------------------------------------------------------
     @domain_errors

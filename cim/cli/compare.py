@@ -64,6 +64,8 @@ def diff(city: str = typer.Argument(..., help=CITY_HELP),
          fmt: DiffFormat = typer.Option(DiffFormat.table, "--format", help="table | geojson | json | html."),
          output: Path = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
          limit: int = typer.Option(None, help="List at most this many changes (the summary counts all)."),
+         ignore: list[str] = typer.Option(None, "--ignore", help="An attribute whose changes do not count, e.g. "
+                                                                 "fid after a change of file format (repeatable)."),
          ) -> None:
     """Added, removed and modified features of a layer between two versions: attribute changes
     old → new, area and height deltas, how far each moved, Hausdorff distance (IFC: by GlobalId)."""
@@ -71,7 +73,7 @@ def diff(city: str = typer.Argument(..., help=CITY_HELP),
 
     c = cim.open(city, read_only=True)
     try:
-        d = c.diff(layer, from_, to, limit=limit)
+        d = c.diff(layer, from_, to, limit=limit, ignore=ignore or ())
     finally:
         c.close()
     if fmt is DiffFormat.table and output is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -85,6 +85,8 @@ def resolve_version(city: City, layer: str, ref: int | str | datetime) -> Versio
     an empty layer, before its first ingest). Unknown numbers and bad times are a QueryError."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
         number = int(ref)
+        if number > 2**31 - 1:
+            raise QueryError(f"layer {layer!r} has no version {number}")
         at = city.store.scalar("SELECT ingested_at FROM layer_versions WHERE layer = ? AND version = ?",
                                [layer, number])
         if at is None:
@@ -180,7 +182,8 @@ def diff_layer(city: City, layer: str, from_: int | str | datetime, to: int | st
                limit: int | None = DEFAULT_LIMIT, coarse: bool = False,
                coarse_geometry: Callable[[str], str] | None = None,
                mask: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-               round_z: Callable[[float | None], float | None] | None = None) -> LayerDiff:
+               round_z: Callable[[float | None], float | None] | None = None,
+               ignore: Sequence[str] = ()) -> LayerDiff:
     """Added, removed and modified features of ``layer`` from version ``from_`` to version ``to``.
 
     Features are matched by id. A feature is modified when a compared column, a property or its
@@ -188,7 +191,9 @@ def diff_layer(city: City, layer: str, from_: int | str | datetime, to: int | st
     ``measures`` the area and height deltas, the centroid's move and the Hausdorff distance (city
     CRS units). ``coarse`` (a desensitised view; the caller gives the access module's functions):
     geometries are compared and measured as ``coarse_geometry`` makes them, heights as ``round_z``
-    rounds them, and changed attribute values are shown as ``mask`` shows them.
+    rounds them, and changed attribute values are shown as ``mask`` shows them. ``ignore`` names
+    attributes whose changes do not count (a source's row number such as ``fid`` after a format
+    change, an export timestamp).
     """
     a, b = resolve_version(city, layer, from_), resolve_version(city, layer, to)
     geom = coarse_geometry("geom") if coarse and coarse_geometry else "geom"
@@ -197,16 +202,17 @@ def diff_layer(city: City, layer: str, from_: int | str | datetime, to: int | st
     new = features(layers=[layer], version=b.version, columns=cols, alias="b")
     differs = " OR ".join([f"a.{c} IS DISTINCT FROM b.{c}" for c in COMPARED_COLUMNS]
                           + ["a.props IS DISTINCT FROM b.props",
-                             "ST_AsWKB(a.geom) IS DISTINCT FROM ST_AsWKB(b.geom)"])
+                             # binary equality of the stored shapes (DuckDB's blob; PostGIS's = since 2.4)
+                             "a.geom IS DISTINCT FROM b.geom"])
     side = ", ".join(f"{s}.{c} AS {s}_{c}" for s in "ab" for c in (*COMPARED_COLUMNS, "props"))
     sql = (f"SELECT coalesce(a.id, b.id) AS id, a.id IS NOT NULL AS in_old, b.id IS NOT NULL AS in_new, {side}, "
            f"ST_AsWKB(a.geom) AS a_geom, ST_AsWKB(b.geom) AS b_geom "
            f"FROM {old} FULL OUTER JOIN {new} ON a.id = b.id "
            f"WHERE a.id IS NULL OR b.id IS NULL OR {differs} ORDER BY 1")
     table = city.store.arrow(sql)
-    total_new = int(city.store.scalar(f"SELECT count(*) FROM ({features(layers=[layer], version=b.version)}) n")
-                    if b.version else 0)
-    changes = _changes(table, coarse=coarse, mask=mask, round_z=round_z)
+    total_new = int(city.store.scalar("SELECT stored FROM layer_versions WHERE layer = ? AND version = ?",
+                                      [layer, b.version]) or 0) if b.version else 0
+    changes = _changes(table, coarse=coarse, mask=mask, round_z=round_z, ignore=frozenset(ignore))
     summary = {"added": 0, "removed": 0, "modified": 0}
     for change in changes:
         summary[change.change] += 1
@@ -216,7 +222,7 @@ def diff_layer(city: City, layer: str, from_: int | str | datetime, to: int | st
 
 
 def _changes(table: pa.Table, *, coarse: bool, mask: Callable[[dict[str, Any]], dict[str, Any]] | None,
-             round_z: Callable[[float | None], float | None] | None) -> list[FeatureChange]:
+             round_z: Callable[[float | None], float | None] | None, ignore: frozenset[str]) -> list[FeatureChange]:
     rows = table.drop_columns(["a_geom", "b_geom"]).to_pylist()
     old_geoms = shapely.from_wkb(np.array(table.column("a_geom").to_pylist(), dtype=object))
     new_geoms = shapely.from_wkb(np.array(table.column("b_geom").to_pylist(), dtype=object))
@@ -238,7 +244,7 @@ def _changes(table: pa.Table, *, coarse: bool, mask: Callable[[dict[str, Any]], 
             m = {k: v for k, v in m.items() if k.endswith("_old")}
         change = FeatureChange(row["id"], kind, old_geom=old_geoms[i], new_geom=new_geoms[i], measures=m)
         if kind == "modified":
-            change.attributes = _attribute_changes(row, coarse=coarse, mask=mask, round_z=round_z)
+            change.attributes = _attribute_changes(row, coarse=coarse, mask=mask, round_z=round_z, ignore=ignore)
             change.geometry_changed = not same_geom[i]
             if not change.attributes and not change.geometry_changed:
                 continue  # the same values written differently (JSON key order): not a change
@@ -247,7 +253,8 @@ def _changes(table: pa.Table, *, coarse: bool, mask: Callable[[dict[str, Any]], 
 
 
 def _attribute_changes(row: dict[str, Any], *, coarse: bool, mask: Callable[[dict[str, Any]], dict[str, Any]] | None,
-                       round_z: Callable[[float | None], float | None] | None) -> dict[str, dict[str, Any]]:
+                       round_z: Callable[[float | None], float | None] | None,
+                       ignore: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
     old = {c: row[f"a_{c}"] for c in COMPARED_COLUMNS} | {"properties": json.loads(row["a_props"] or "{}")}
     new = {c: row[f"b_{c}"] for c in COMPARED_COLUMNS} | {"properties": json.loads(row["b_props"] or "{}")}
     if coarse and round_z is not None:
@@ -262,6 +269,7 @@ def _attribute_changes(row: dict[str, Any], *, coarse: bool, mask: Callable[[dic
     for key in sorted(set(po) | set(pn)):
         if po.get(key) != pn.get(key):
             changes[key] = {"old": po.get(key), "new": pn.get(key)}
+    changes = {k: v for k, v in changes.items() if k not in ignore}
     if coarse and mask is not None and changes:
         shown_old = mask({k: v["old"] for k, v in changes.items()})
         shown_new = mask({k: v["new"] for k, v in changes.items()})

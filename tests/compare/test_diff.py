@@ -91,3 +91,8 @@ def test_cli_versions_and_diff(two_versions_at, tmp_path):
     subprocess.run([*run, "diff", location, "buildings", "--from", "1", "--to", "2", "--format", "html",
                     "-o", str(html)], capture_output=True, text=True, check=True)
     assert "buildings.b5" in html.read_text() and "<table" in html.read_text()
+
+
+def test_a_version_number_beyond_any_version_is_the_same_clear_error(two_versions):
+    with pytest.raises(QueryError, match="no version 99999999999999"):
+        two_versions.diff("buildings", "99999999999999", 2)

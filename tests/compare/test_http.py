@@ -47,3 +47,9 @@ def test_coarse_view_diff_masks_changed_values_and_coarsens_geometry(served):
     full = served.get("/collections/pipes/diff?from=1&to=2", headers=headers("admin")).json()
     assert full["changes"][0]["attributes"] == {"pressure": {"old": 0.4, "new": 0.8}}
     assert full["changes"][0]["measures"]["moved"] == pytest.approx(120.0)
+
+
+def test_ignored_attributes_do_not_count_as_changes(served):
+    doc = served.get("/collections/buildings/diff?from=1&to=2&ignore=floors").json()
+    assert doc["summary"] == {"added": 1, "removed": 1, "modified": 2, "unchanged": 7}
+    assert "buildings.b8" not in {c["id"] for c in doc["changes"]}

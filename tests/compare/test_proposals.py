@@ -129,3 +129,20 @@ def test_proposals_over_http_by_role(planned_at, tmp_path):
         far = next(r for r in doc["rows"] if r["indicator"] == "far")
         assert far["values"]["tower"] == pytest.approx(1.2)
         assert client.get("/api/proposals/nope/features", headers=headers("viewer")).status_code == 404
+
+
+def test_an_ifc_model_is_a_proposal_on_the_parcel_it_stands_on(planned_at, tmp_path):
+    from bim.generate import write_demo_building
+    from bim.georef import Anchor
+
+    ifc = write_demo_building(tmp_path / "scheme.ifc", storeys=10, width=20, depth=12,
+                              anchor=Anchor(X0 + 50, Y0 + 50, 0.0, crs="EPSG:4549"))
+    with cim.open(planned_at) as city:
+        before = snapshot(city)
+        row = add_proposal(city, "bim-scheme", ifc)
+        result = compare(city, ["bim-scheme"], sunlight=False)
+        assert snapshot(city) == before
+    assert (row["kind"], row["parcel"], row["buildings"]) == ("bim", "parcels.P1", 1)
+    assert result.value("far", "bim-scheme", "parcels.P1") == pytest.approx(20 * 12 * 10 / 10_000, rel=0.02)
+    assert result.value("buildings", "bim-scheme", "parcels.P1") == 1
+    assert any(v["rule"] == "height" for v in result.violations["bim-scheme"])   # 10 × 3.2 m > 30 m

@@ -43,12 +43,15 @@ def diff(city: CityDep, info: Layer,
          to: Annotated[str | None, Query(max_length=64, description="The same; default: the current version.")] = None,
          f: Annotated[Literal["json", "geojson"] | None, Query(description="json (default) or geojson.")] = None,
          limit: Annotated[int, Query(ge=0, le=MAX_DIFF_LIMIT, description="Most changes listed.")] = DEFAULT_LIMIT,
+         ignore: Annotated[str | None, Query(max_length=400, description=(
+             "Attributes whose changes do not count, comma-separated (e.g. fid)."))] = None,
          accept: Annotated[str | None, Header()] = None) -> JSONResponse:
     """Added, removed and modified features by id with attribute changes (old → new) and geometry
     measures (area and height deltas, centroid move, Hausdorff distance, metres)."""
     coarse = info.view == "coarse"
     d = diff_layer(city, info.name, from_, info.version if to is None else to, limit=limit, coarse=coarse,
-                   coarse_geometry=coarse_geometry_sql, mask=mask_properties, round_z=coarsen_z)
+                   coarse_geometry=coarse_geometry_sql, mask=mask_properties, round_z=coarsen_z,
+                   ignore=[i.strip() for i in (ignore or "").split(",") if i.strip()])
     if f == "geojson" or (f is None and accept and GEOJSON in accept):
         return JSONResponse(d.to_geojson(), media_type=GEOJSON)
     return JSONResponse(d.as_dict())
