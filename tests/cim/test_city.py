@@ -187,3 +187,17 @@ def test_both_backends_reach_the_same_schema_version_with_their_own_indexes(post
         # the id lookup is planned on its index, not a scan of every feature
         plan = " ".join(r[0] for r in db_city.store.rows("EXPLAIN SELECT * FROM features WHERE id = 'x'"))
         assert "features_id" in plan
+
+
+def test_typed_property_casts_work_when_postgres_plans_a_parallel_scan(postgis_server):
+    """The tolerant casts catch bad values in a subtransaction, which a parallel query cannot start."""
+    with cim.create(postgis_server.database()) as city:
+        store = city.store
+        store.execute("CREATE TABLE cast_probe AS SELECT g::text AS v FROM generate_series(1, 50000) g")
+        store.execute("INSERT INTO cast_probe VALUES ('not a number')")
+        store.execute("ANALYZE cast_probe")
+        for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                        "max_parallel_workers_per_gather = 2"):
+            store.execute(f"SET {setting}")
+        assert store.rows("SELECT sum(cim_try_double(v)), count(cim_try_bigint(v)) FROM cast_probe")[0] == (
+            50000 * 50001 / 2, 50000)
