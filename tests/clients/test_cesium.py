@@ -68,7 +68,7 @@ def test_cesium_loads_the_city_and_the_bim_worksite_and_shows_a_picked_features_
     building = _info_after_click(page, city_spot)
     assert building["id"] == city_spot["id"] and building["id"].startswith("buildings.")
     assert building["class"] == "Building" and float(building["height"]) > 0
-    served = httpx.get(f"{server}/collections/buildings/items/{building['id']}").json()
+    served = httpx.get(f"{server}/collections/buildings/items/{building['id']}", timeout=60).json()
     assert served["properties"]["height"] == float(building["height"])
 
     page.evaluate("() => viewer.zoomTo(tilesets[1])")  # a person zooms in on the worksite
