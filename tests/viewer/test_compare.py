@@ -351,3 +351,31 @@ def test_an_annotation_written_in_the_viewer_is_stored_and_read_by_allowed_roles
     with urllib.request.urlopen(req, timeout=30) as res:
         assert made not in [a["id"] for a in json.loads(res.read())["annotations"]]
     _assert_clean(traffic)
+
+
+def _bim_picks(overview, cells: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+    """(x, y, z) of every map pixel in `cells` where a BIM model (a 3D tileset) is picked."""
+    return overview.page.evaluate(
+        "(cells) => cells.map(([x, y]) => [x, y, window.cim.pickAt(x, y)])"
+        ".filter(([, , r]) => r && r.layer && r.layer.startsWith('3d-') && r.coordinate)"
+        ".map(([x, y, r]) => [x, y, r.coordinate[2]])", cells)
+
+
+def test_a_horizontal_section_cuts_the_bim_model_above_its_elevation(overview, traffic):
+    overview.open("build", api_key=ADMIN_KEY)  # build mode opens on the worksite with its BIM tower
+    box = overview.page.locator("#map").bounding_box()
+    cells = [(x, y) for x in range(int(box["width"] * 0.3), int(box["width"] * 0.75), 30)
+             for y in range(int(box["height"] * 0.15), int(box["height"] * 0.9), 30)]
+    before = _bim_picks(overview, cells)
+    cut = 5.0
+    assert any(z > cut + 3 for _, _, z in before), f"no BIM storey above {cut} m in view: {before[:5]}"
+    overview.page.click("#section-toggle")
+    overview.page.locator("#section-range").evaluate(
+        "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input')); }", cut)
+    overview.page.wait_for_function(f"document.getElementById('section-bar').dataset.value === '{cut:g}'")
+    overview.settle()
+    after = _bim_picks(overview, cells)
+    overview.screenshot(artifact("viewer-section-bim.png"))
+    assert after, "the section cut the whole model away"
+    assert max(z for _, _, z in after) <= cut + 0.5, sorted(z for _, _, z in after)[-5:]
+    _assert_clean(traffic)

@@ -1,7 +1,7 @@
 // The viewer's state and its deck: which layers each mode shows, what is selected, live data.
 import { Deck, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { annotationLayers, annotationTip } from './annotations.js';
-import { compareLayers, layerFilter, mapSides, sideExtensions } from './compare.js';
+import { compareLayers, layerFilter, mapSides, sideExtensions, tilesetExtensions, tilesetSuffix } from './compare.js';
 import { api, getOptional, url } from './api.js';
 import { flyTo, setCamera, setDeck } from './camera.js';
 import { FLAT, cityLayers, layerRole } from './citylayers.js';
@@ -152,8 +152,8 @@ function overlayLayers() {
     if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) {
       if (tiles3d) {
         for (const side of mapSides()) {
-          out.push(tiles3d.tilesetLayer(l, { suffix: side.suffix, datetime: side.datetime,
-            extensions: sideExtensions(side.key) }));
+          out.push(tiles3d.tilesetLayer(l, { suffix: tilesetSuffix(side), datetime: side.datetime,
+            extensions: tilesetExtensions(side.key) }));
         }
       } else loadTiles3d();
     }
@@ -323,7 +323,7 @@ async function pickElement(info) {
   let id = tileFeatureId(info);
   if (!id && point) {
     try {
-      id = await elementAt(info.layer.id.slice(3).replace(/@[ab]$/, ''), point);
+      id = await elementAt(info.layer.id.slice(3).replace(/@[ab](-split)?$/, ''), point);
     } catch {
       id = null;
     }
