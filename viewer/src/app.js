@@ -151,7 +151,7 @@ function overlayLayers() {
     const role = layerRole(l);
     if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) {
       if (tiles3d) {
-        for (const side of mapSides()) {
+        for (const side of mapSides().filter((sd) => existsAt(l, sd.datetime))) {
           out.push(tiles3d.tilesetLayer(l, { suffix: tilesetSuffix(side), datetime: side.datetime,
             extensions: tilesetExtensions(side.key) }));
         }
@@ -224,9 +224,14 @@ export function repaint() {
 
 /** The city's layers that existed at `datetime` (all of them for null: now); a layer's tiles before its first version are empty. */
 function existingAt(datetime) {
-  if (!datetime) return state.city.layers;
-  const at = Date.parse(datetime);
-  return state.city.layers.filter((l) => !(Number.isFinite(state.layerStart[l.name]) && at < state.layerStart[l.name]));
+  return state.city.layers.filter((l) => existsAt(l, datetime));
+}
+
+/** Did `layer` exist at `datetime` (null: now)? Unknown first versions count as existing. */
+function existsAt(layer, datetime) {
+  if (!datetime) return true;
+  const start = state.layerStart[layer.name];
+  return !(Number.isFinite(start) && Date.parse(datetime) < start);
 }
 
 /** Rebuild the deck's layer list from the state. */
@@ -586,7 +591,7 @@ export async function setAsOf(iso, { atEnd = false } = {}) {
 
 let startsAsked = null;
 /** When each layer's first version was made (/api/versions, asked once, when the map first goes back in time). */
-function loadLayerStarts() {
+export function loadLayerStarts() {
   startsAsked ??= api.versions().then((answer) => {
     for (const v of answer?.versions || []) {
       const at = Date.parse(v.created_at);
