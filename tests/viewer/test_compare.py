@@ -60,13 +60,11 @@ def _has(base: str, path: str) -> bool:
         raise
 
 
-def _assert_clean(traffic, allow_missing: bool = False) -> None:
-    """Nothing left 127.0.0.1 and the console stayed clean (save, where the server lacks an optional
-    endpoint, the browser's own line about its 404)."""
+def _assert_clean(traffic) -> None:
+    """Nothing left 127.0.0.1 and the console stayed clean: optional endpoints the server lacks are
+    not asked for (the viewer reads the server's OpenAPI paths first), so not even a 404 line."""
     assert traffic.outside == [], f"requests left 127.0.0.1: {traffic.outside[:5]}"
-    errors = [e for e in traffic.console_errors
-              if not (allow_missing and "status of 404" in e)]
-    assert errors == [], f"console errors: {errors[:5]}"
+    assert traffic.console_errors == [], f"console errors: {traffic.console_errors[:5]}"
     assert traffic.local
 
 
@@ -176,7 +174,7 @@ def test_swipe_shows_side_a_left_of_the_handle_and_side_b_right_of_it(overview, 
                   for k in ("added", "removed", "modified")}
         assert counts == {"added": "新增 0", "removed": "删除 1", "modified": "修改 3"}
         assert "compare-diff" in overview.page.evaluate("window.cim.deck.props.layers.map(l => l.id)")
-    _assert_clean(traffic, allow_missing=not versions)
+    _assert_clean(traffic)
 
 
 def test_side_by_side_views_move_together_and_draw_one_side_each(overview, traffic, server):
@@ -222,7 +220,7 @@ def test_side_by_side_views_move_together_and_draw_one_side_each(overview, traff
     overview.page.click("#compare-toggle")
     overview.page.wait_for_function("document.body.dataset.compare === ''")
     assert overview.page.evaluate("window.cim.deck.getViewports().length") == 1
-    _assert_clean(traffic, allow_missing=not _has(server, "/api/versions"))
+    _assert_clean(traffic)
 
 
 def test_a_horizontal_section_cuts_the_buildings_above_its_elevation(overview, traffic, server):
@@ -297,7 +295,7 @@ def test_the_time_slider_moves_the_map_layers_too(overview, traffic, server):
             assert shown in _datetimes(traffic, name), f"{name} tiles were not asked for at {shown}"
     overview.set_time(1.0)
     overview.page.wait_for_function("document.getElementById('time-map').hidden")
-    _assert_clean(traffic, allow_missing=not _has(server, "/api/versions"))
+    _assert_clean(traffic)
 
 
 def _ms(iso: str) -> float:
