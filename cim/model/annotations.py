@@ -76,10 +76,10 @@ def _check_position(position: Any) -> None:
     if (not isinstance(position, list | tuple) or len(position) < 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
                        for v in position[:2])):
-        raise ValidationError(f"bad position {position!r}: give [lon, lat] in degrees")
+        raise ValidationError(f"bad position {position!r}: give lon and lat in degrees")
     lon, lat = position[0], position[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise ValidationError(f"position [{lon}, {lat}] is outside lon/lat: give [lon, lat] in degrees")
+        raise ValidationError(f"position [{lon}, {lat}] is outside lon/lat: give lon and lat in degrees")
 
 
 def _ring_area(ring: list[list[float]]) -> float:

@@ -4,6 +4,8 @@ command line, on both backends."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -123,7 +125,7 @@ def test_http_refuses_a_bad_body_with_a_clear_message(client):
     assert answer.status_code == 400 and "needs a text" in answer.text
     answer = client.post("/api/annotations", json={"text": "t", "geometry": {"type": "Point"}},
                          headers=key("viewer"))
-    assert answer.status_code == 400 and "[lon, lat]" in answer.text
+    assert answer.status_code == 400 and "lon and lat in degrees" in answer.text
 
 
 def test_http_bbox_keeps_notes_that_touch_it(client):
@@ -151,3 +153,8 @@ def test_cli_lists_the_notes_a_role_may_read(tmp_path):
     listed = json.loads(runner.invoke(cli_app, ["annotations", "list", str(path), "--role", "anonymous",
                                                 "--json"]).output)
     assert [a["text"] for a in listed] == ["公开"]
+    # as a user runs it: one line saying what to fix, no traceback
+    refused = subprocess.run([sys.executable, "-m", "cim", "annotations", "add", str(path), "x", "--lon", "500",
+                              "--lat", "35.9"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "outside lon/lat: give lon and lat in degrees" in refused.stderr

@@ -73,6 +73,24 @@ export async function sendJSON(method, path, body) {
   return res.status === 204 ? null : res.json();
 }
 
+let described = null;
+/**
+ * The paths this server describes in its OpenAPI document (/api), asked once; null when it cannot
+ * be read. Optional endpoints (versions, diffs, proposals) are asked for only when listed, so a
+ * server without them costs no failed request.
+ */
+export function serverPaths() {
+  described ??= getJSON('/api').then((doc) => new Set(Object.keys(doc?.paths || {}))).catch(() => null);
+  return described;
+}
+
+/** GET an optional endpoint `path` (its OpenAPI template in `template`): `fallback` when the server lacks it. */
+async function ifServed(template, path, params, fallback) {
+  const paths = await serverPaths();
+  if (paths && !paths.has(template)) return fallback;
+  return getOptional(path, params, fallback);
+}
+
 export const api = {
   city: () => getJSON('/api/city'),
   collections: () => getOptional('/collections', null, null),
@@ -87,10 +105,12 @@ export const api = {
   alerts: (at) => getOptional('/api/alerts', at ? { at } : { current: true }, []),
   period: () => getOptional('/api/sensors/period', null, null),
   // compare (docs/compare.md): null when the server has no such endpoint
-  versions: (layer) => getOptional('/api/versions', { layer }, null),
-  diff: (layer, from, to) => getOptional(`/collections/${encodeURIComponent(layer)}/diff`, { from, to, f: 'geojson' }, null),
-  proposals: () => getOptional('/api/proposals', null, null),
-  proposalFeatures: (name) => getOptional(`/api/proposals/${encodeURIComponent(name)}/features`, null, null),
+  versions: (layer) => ifServed('/api/versions', '/api/versions', { layer }, null),
+  diff: (layer, from, to) => ifServed('/collections/{layer}/diff', `/collections/${encodeURIComponent(layer)}/diff`,
+    { from, to, f: 'geojson' }, null),
+  proposals: () => ifServed('/api/proposals', '/api/proposals', null, null),
+  proposalFeatures: (name) => ifServed('/api/proposals/{name}/features',
+    `/api/proposals/${encodeURIComponent(name)}/features`, null, null),
   // annotations (批注)
   annotations: (params) => getOptional('/api/annotations', params, null),
   addAnnotation: (body) => sendJSON('POST', '/api/annotations', body),

@@ -1,7 +1,7 @@
 // The viewer's state and its deck: which layers each mode shows, what is selected, live data.
 import { Deck, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { annotationLayers, annotationTip } from './annotations.js';
-import { compareLayers, layerFilter, mapSides, sideExtensions } from './compare.js';
+import { compareLayers, layerFilter, mapSides, sideExtensions, tilesetExtensions, tilesetSuffix } from './compare.js';
 import { api, getOptional, url } from './api.js';
 import { flyTo, setCamera, setDeck } from './camera.js';
 import { FLAT, cityLayers, layerRole } from './citylayers.js';
@@ -151,9 +151,9 @@ function overlayLayers() {
     const role = layerRole(l);
     if (l.tileset3d && role === 'bim' && isVisible(l.name, role)) {
       if (tiles3d) {
-        for (const side of mapSides()) {
-          out.push(tiles3d.tilesetLayer(l, { suffix: side.suffix, datetime: side.datetime,
-            extensions: sideExtensions(side.key) }));
+        for (const side of mapSides().filter((sd) => existsAt(l, sd.datetime))) {
+          out.push(tiles3d.tilesetLayer(l, { suffix: tilesetSuffix(side), datetime: side.datetime,
+            extensions: tilesetExtensions(side.key) }));
         }
       } else loadTiles3d();
     }
@@ -224,9 +224,14 @@ export function repaint() {
 
 /** The city's layers that existed at `datetime` (all of them for null: now); a layer's tiles before its first version are empty. */
 function existingAt(datetime) {
-  if (!datetime) return state.city.layers;
-  const at = Date.parse(datetime);
-  return state.city.layers.filter((l) => !(Number.isFinite(state.layerStart[l.name]) && at < state.layerStart[l.name]));
+  return state.city.layers.filter((l) => existsAt(l, datetime));
+}
+
+/** Did `layer` exist at `datetime` (null: now)? Unknown first versions count as existing. */
+function existsAt(layer, datetime) {
+  if (!datetime) return true;
+  const start = state.layerStart[layer.name];
+  return !(Number.isFinite(start) && Date.parse(datetime) < start);
 }
 
 /** Rebuild the deck's layer list from the state. */
@@ -323,7 +328,7 @@ async function pickElement(info) {
   let id = tileFeatureId(info);
   if (!id && point) {
     try {
-      id = await elementAt(info.layer.id.slice(3).replace(/@[ab]$/, ''), point);
+      id = await elementAt(info.layer.id.slice(3).replace(/@[ab](-split)?$/, ''), point);
     } catch {
       id = null;
     }
@@ -586,7 +591,7 @@ export async function setAsOf(iso, { atEnd = false } = {}) {
 
 let startsAsked = null;
 /** When each layer's first version was made (/api/versions, asked once, when the map first goes back in time). */
-function loadLayerStarts() {
+export function loadLayerStarts() {
   startsAsked ??= api.versions().then((answer) => {
     for (const v of answer?.versions || []) {
       const at = Date.parse(v.created_at);

@@ -116,6 +116,23 @@ export function sideExtensions(key) {
   return out;
 }
 
+/**
+ * Extensions of a 3D tileset of side `key`: deck.gl's glTF layers build their shaders once, so the
+ * section extension is always there (it cuts nothing without a plane), and the tileset's id changes
+ * with the compare view (`tilesetSuffix`) so that swipe clipping comes and goes with new sublayers.
+ */
+export function tilesetExtensions(key) {
+  const out = [];
+  if (key && state.compare.on && state.compare.view === 'swipe') out.push(key === 'a' ? swipeA : swipeB);
+  out.push(section);
+  return out;
+}
+
+/** The id suffix of a side's 3D tileset: its side, and the compare view it was made for. */
+export function tilesetSuffix(side) {
+  return side.suffix && state.compare.view === 'split' ? `${side.suffix}-split` : side.suffix;
+}
+
 /** The sides to draw: [{key, suffix, datetime}], one side ('' suffix, the slider's time) outside compare mode. */
 export function mapSides() {
   if (!state.compare.on) return [{ key: '', suffix: '', datetime: state.mapTime }];

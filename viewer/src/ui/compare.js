@@ -1,6 +1,6 @@
 // The compare bar: swipe or side by side, the layer whose versions are listed and diffed, and what
 // sides A and B show (now, a version, a time, a proposal); the swipe handle; the split labels.
-import { applyViews, redraw, repaint } from '../app.js';
+import { applyViews, loadLayerStarts, redraw, repaint } from '../app.js';
 import { clipState } from '../clip.js';
 import { CHANGE_COLORS, loadCompareData, loadProposals, loadVersions, parseSide, sideValue } from '../compare.js';
 import { layerRole } from '../citylayers.js';
@@ -66,7 +66,8 @@ async function fillSides({ pickPrevious = false } = {}) {
   const c = state.compare;
   const bar = $('compare-bar');
   bar.dataset.ready = 'false';
-  const [listed, props] = await Promise.all([loadVersions(c.layer), loadProposals()]);
+  // the layers' first versions too: a side in the past leaves out layers that did not exist yet
+  const [listed, props] = await Promise.all([loadVersions(c.layer), loadProposals(), loadLayerStarts()]);
   versions = listed.versions;
   proposals = props;
   if (pickPrevious && versions.length >= 2 && c.a.kind === 'now') {
