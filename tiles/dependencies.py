@@ -15,7 +15,7 @@ from fastapi import Depends, Header, Path, Query, Request
 
 from cim.access import require_role
 from cim.city import City
-from cim.errors import ValidationError
+from cim.errors import QueryError, ValidationError
 from cim.model.catalog import LayerInfo, layer_info
 from cim.users import UserDirectory
 from tiles.errors import Unauthorized
@@ -147,3 +147,16 @@ def page_limit(params: PageParams, settings: Settings) -> int:
         raise ValidationError(f"limit {params.limit} is above the maximum {settings.max_page_size}: "
                               "page through with offset and the 'next' link")
     return params.limit
+
+
+def lonlat_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """A ``bbox=west,south,east,north`` query parameter in degrees, checked; None when absent."""
+    if not text:
+        return None
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees") from exc
+    if len(box) != 4 or not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
+        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees, west <= east, south <= north")
+    return box  # type: ignore[return-value]

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
-from cim.errors import QueryError
 from cim.model.annotations import (
     add_annotation,
     annotation_history,
@@ -20,23 +19,11 @@ from cim.model.annotations import (
     list_annotations,
 )
 from cim.model.reads import parse_time
-from tiles.dependencies import CityDep, Role, requires
+from tiles.dependencies import CityDep, Role, lonlat_bbox, requires
 
 router = APIRouter(tags=["Annotations"])
 
 AnnotationId = Annotated[str, Path(max_length=64, description="The annotation's id (a-…).")]
-
-
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    if not text:
-        return None
-    try:
-        box = tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees") from exc
-    if len(box) != 4 or not (box[0] <= box[2] and box[1] <= box[3]):
-        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees, west <= east, south <= north")
-    return box  # type: ignore[return-value]
 
 
 @router.get("/api/annotations", summary="The annotations your role may read", response_model=dict[str, Any])
@@ -50,7 +37,7 @@ def annotations_list(
     """``{"annotations": [...], "role": ...}``; each with id, version, kind (point/area), geometry
     (GeoJSON, lon/lat), text, author, role, min_role, created_at, valid_from."""
     when = parse_time(datetime) if datetime else None
-    items = list_annotations(city.store, role=role, as_of=when, bbox=_bbox(bbox), feature=feature)
+    items = list_annotations(city.store, role=role, as_of=when, bbox=lonlat_bbox(bbox), feature=feature)
     return {"annotations": items, "role": role}
 
 

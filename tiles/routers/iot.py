@@ -18,7 +18,7 @@ from cim.iot import acknowledge_alert, close_alert, data_period, get_alert, late
 from cim.iot.errors import EntityNotFound
 from cim.iot.events import EventBus, jsonable
 from cim.iot.series import last_time_before
-from tiles.dependencies import CityDep, Role, query_time, requires
+from tiles.dependencies import CityDep, Role, lonlat_bbox, query_time, requires
 
 router = APIRouter(tags=["IoT"])
 
@@ -30,18 +30,6 @@ _NICE_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 def publish_batch(request: Request, report: Any) -> None:
     """Send the events a written batch causes to the live stream (used by POST endpoints)."""
     request.app.state.sensor_events.publish_report(report)
-
-
-def _bbox(text: str | None) -> tuple[float, ...] | None:
-    if not text:
-        return None
-    try:
-        box = tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees") from exc
-    if len(box) != 4 or not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
-        raise QueryError(f"bad bbox {text!r}: give west,south,east,north in degrees, west <= east, south <= north")
-    return box
 
 
 _LATEST_KEYS = ("datastream_id", "thing_id", "feature_id", "name", "property", "unit", "value", "time", "status",
@@ -63,7 +51,7 @@ def sensors_latest(city: CityDep, role: Role,
                                                      "tested against the position you may see")] = None,
                    at: At = None) -> list[dict[str, Any]]:
     """One row per datastream: value, time, status (ok, warn, alarm, stale) and position (lon/lat)."""
-    table = latest(city, bbox=_bbox(bbox), bbox_crs="EPSG:4326" if bbox else None, role=role,
+    table = latest(city, bbox=lonlat_bbox(bbox), bbox_crs="EPSG:4326" if bbox else None, role=role,
                    at=_aware("at", at))
     return [jsonable({k: r[k] for k in _LATEST_KEYS}) for r in table.to_pylist()]
 
