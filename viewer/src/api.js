@@ -68,4 +68,5 @@ export const api = {
   series: (id, params) => getJSON(`/api/sensors/${encodeURIComponent(id)}/series`, params),
   alerts: (at) => getOptional('/api/alerts', at ? { at } : { current: true }, []),
   period: () => getOptional('/api/sensors/period', null, null),
+  population: (by = 'grid', cell = 200) => getOptional('/api/people/population', { by, cell }, null),
 };
