@@ -59,7 +59,8 @@ def build(workdir: Path, units: int, residents: int) -> tuple[Path, Path, Path]:
 def ingest(path: Path, units_csv: Path, residents_csv: Path) -> list[dict]:
     rows = []
     with cim.open(path) as city:
-        for csv, table, extra in ((units_csv, "units", {"parent_layer": "buildings"}), (residents_csv, "residents", {})):
+        sources = ((units_csv, "units", {"parent_layer": "buildings"}), (residents_csv, "residents", {}))
+        for csv, table, extra in sources:
             start = time.perf_counter()
             report = ingest_people(city, csv, table=table, **extra)
             seconds = time.perf_counter() - start
