@@ -101,9 +101,12 @@ class PeopleView:
         for layer in layers:
             levels, kinds = _levels(self.city, layer)
             where = self._resident_filter(building, unit, parcel, current)
-            sql = (features(layers=[layer], columns="id, parent, properties", where=where)
-                   + f" ORDER BY id LIMIT {int(limit) - len(out)} OFFSET {int(offset)}")
-            rows = self.city.store.rows(sql)
+            # the page's ids first (no JSON carried through the sort), then those rows
+            page = [r[0] for r in self.city.store.rows(
+                features(layers=[layer], columns="id", where=where)
+                + f" ORDER BY id LIMIT {int(limit) - len(out)} OFFSET {int(offset)}")]
+            rows = self.city.store.rows(features(layers=[layer], ids=page, columns="id, parent, properties")
+                                        + " ORDER BY id") if page else []
             buildings = self._unit_buildings([r[1] for r in rows])
             for fid, parent, props in rows:
                 record = _json(props)
