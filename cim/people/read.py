@@ -88,6 +88,8 @@ class PeopleView:
     def residents(self, *, building: str | None = None, unit: str | None = None, parcel: str | None = None,
                   limit: int = 100, offset: int = 0, current: bool = True) -> list[dict[str, Any]]:
         """Residents (of a building, unit or parcel), masked as the role requires; audited."""
+        for value in (building, unit, parcel):
+            _check_id(value)
         asked = {k: v for k, v in (("building", building), ("unit", unit), ("parcel", parcel),
                                    ("limit", limit), ("offset", offset)) if v is not None}
         layers = people_layers(self.city).get("residents", [])
@@ -122,6 +124,7 @@ class PeopleView:
         """The housing units of ``building``, fields by level. For roles with person access also its
         residents (masked; audited): under each unit when the role sees residents' units in full,
         else as one list for the building (an exact address is shown only to the building)."""
+        _check_id(building)
         units = []
         for layer in people_layers(self.city).get("units", []):
             levels, kinds = _levels(self.city, layer)
@@ -260,6 +263,12 @@ class PeopleView:
     def field_view(self, level: str) -> str | None:
         """How this role sees a field of ``level`` (for clients drawing a table)."""
         return field_view(level, self.role)
+
+
+def _check_id(value: str | None) -> None:
+    """A feature id a caller gave: printable text of at most 200 characters (it becomes a SQL literal)."""
+    if value is not None and (len(value) > 200 or any(ord(c) < 32 for c in value)):
+        raise ValidationError(f"bad feature id {value[:40]!r}: ids are printable text of at most 200 characters")
 
 
 def _json(value: Any) -> dict[str, Any]:
