@@ -199,21 +199,29 @@ class PeopleView:
         return out
 
     def _per_building(self) -> list[dict[str, Any]]:
+        """Residents, units and occupied units per building. Two plain scans joined here: a join of
+        the two in SQL is planned as a nested loop on PostGIS (the JSON filter's rows are misjudged)."""
         layers = people_layers(self.city)
         units, residents = layers.get("units", []), layers.get("residents", [])
         if not units:
             return []
-        today = literal(datetime.now(UTC).date().isoformat())
-        living = f"({prop_text('moved_out')} IS NULL OR {prop_text('moved_out')} > {today})"
-        r = features(layers=residents, columns="parent", where=living, alias="r") if residents else None
-        per_unit = (f"(SELECT r.parent AS unit, count(*) AS n FROM {r} GROUP BY r.parent) AS pu" if r else
-                    "(SELECT CAST(NULL AS VARCHAR) AS unit, 0 AS n WHERE FALSE) AS pu")
-        sql = (f"SELECT u.parent, count(*) AS units, count(pu.unit) AS occupied, coalesce(sum(pu.n), 0) AS people, "
-               f"min(ST_X(u.geom)) AS x, min(ST_Y(u.geom)) AS y "
-               f"FROM {features(layers=units, columns='id, parent, geom', alias='u')} "
-               f"LEFT JOIN {per_unit} ON pu.unit = u.id GROUP BY u.parent ORDER BY u.parent")
-        return [{"id": b, "residents": int(n), "units": int(nu), "occupied_units": int(occ), "x": x, "y": y}
-                for b, nu, occ, n, x, y in self.city.store.rows(sql)]
+        per_unit: dict[str, int] = {}
+        if residents:
+            today = literal(datetime.now(UTC).date().isoformat())
+            living = f"({prop_text('moved_out')} IS NULL OR {prop_text('moved_out')} > {today})"
+            per_unit = {u: int(n) for u, n in self.city.store.rows(
+                features(layers=residents, columns="parent, count(*) AS n", where=living) + " GROUP BY parent")}
+        out: dict[str, dict[str, Any]] = {}
+        for uid, building, x, y in self.city.store.rows(
+                features(layers=units, columns="id, parent, ST_X(geom), ST_Y(geom)") + " ORDER BY parent, id"):
+            b = out.get(building)
+            if b is None:
+                b = out[building] = {"id": building, "residents": 0, "units": 0, "occupied_units": 0, "x": x, "y": y}
+            n = per_unit.get(uid, 0)
+            b["units"] += 1
+            b["residents"] += n
+            b["occupied_units"] += 1 if n else 0
+        return list(out.values())
 
     def _containing(self, base: list[dict[str, Any]], by: str) -> dict[str, str]:
         """Building id → the parcel (or district) under its point."""
