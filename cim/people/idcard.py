@@ -47,6 +47,30 @@ def id_number_problem(number: str, today: date | None = None) -> str | None:
     return None
 
 
+def id_number_problems(numbers: list[str], today: date | None = None) -> list[str | None]:
+    """``id_number_problem`` of many numbers at once (vectorised: a million in about a second)."""
+    import numpy as np
+
+    text = np.array([n.strip().upper() for n in numbers], dtype="U18")
+    shaped = np.array([bool(_SHAPE.match(t)) for t in text.tolist()], dtype=bool)
+    out: list[str | None] = [None if ok else id_number_problem(n, today) for n, ok in zip(numbers, shaped, strict=True)]
+    if not shaped.any():
+        return out
+    good = text[shaped]
+    codes = good.view(np.uint32).reshape(-1, 18).astype(np.int64) - ord("0")
+    check = np.array(list(_CHECK))[(codes[:, :17] * np.array(_WEIGHTS)).sum(axis=1) % 11]
+    year, month, day = codes[:, 6:10] @ [1000, 100, 10, 1], codes[:, 10:12] @ [10, 1], codes[:, 12:14] @ [10, 1]
+    limit = today or date.today()
+    plausible = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1890) & (year <= limit.year)
+    rows = np.nonzero(shaped)[0]
+    for i, row in enumerate(rows.tolist()):
+        if not plausible[i] or check[i] != good[i][17]:
+            out[row] = id_number_problem(str(good[i]), today) or "ID number fails its GB 11643 check digit"
+        elif year[i] == limit.year or day[i] > 28:  # the exact calendar (29 Feb, 31 Apr, a future day)
+            out[row] = id_number_problem(str(good[i]), today)
+    return out
+
+
 def make_id_number(region: str, born: date, sequence: int) -> str:
     """A well-formed ID number (valid check digit) for synthetic data: 6-digit region, birth date,
     3-digit sequence (odd for men, even for women)."""
@@ -54,4 +78,4 @@ def make_id_number(region: str, born: date, sequence: int) -> str:
     return first17 + check_digit(first17)
 
 
-__all__ = ["check_digit", "birth_date", "id_number_problem", "make_id_number"]
+__all__ = ["check_digit", "birth_date", "id_number_problem", "id_number_problems", "make_id_number"]

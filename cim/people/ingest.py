@@ -22,7 +22,7 @@ from cim.access import mask_id_number
 from cim.errors import SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import PeopleOptions
-from cim.people.idcard import birth_date, id_number_problem
+from cim.people.idcard import birth_date, id_number_problem, id_number_problems
 from cim.people.profile import PeopleProfile, Table, table
 
 #: suffixes the reader takes
@@ -92,6 +92,11 @@ def read_people(path: Path, options: PeopleOptions, target: Target, ctx: ReadCon
     ctx.progress(f"{target.layer}: linking {len(rows):,} rows", 0.3)
     known = ctx.lookup(sorted({p for p in parents if p}), point=spec.name != "land")
     check = {"units": _check_unit, "residents": _check_resident, "land": _check_land}[spec.name]
+    if spec.name == "residents":  # the ID numbers checked at once (GB 11643), then each row's other facts
+        numbers = [None if r.get("id_number") is None else _text(r["id_number"]).upper() for r in records]
+        found = id_number_problems([n or "" for n in numbers])
+        for record, number, problem in zip(records, numbers, found, strict=True):
+            record["id_number"], record["_id_problem"] = number, problem
     keep: list[int] = []
     seen: dict[str, int] = {}
     stays: dict[str, list[tuple[date, date, str, int]]] = defaultdict(list)
@@ -196,10 +201,10 @@ def _check_unit(record: dict[str, Any]) -> str | None:
 
 def _check_resident(record: dict[str, Any]) -> str | None:
     number = record.get("id_number")
+    problem = record.pop("_id_problem", None) if "_id_problem" in record else id_number_problem(_text(number or ""))
     if number is None:
         return "no ID number"
-    number = record["id_number"] = _text(number).upper()
-    if (problem := id_number_problem(number)) is not None:
+    if problem is not None:
         return f"{problem}: {mask_id_number(number)}"
     born = birth_date(number)
     record["birth_year"] = born.year if born else None

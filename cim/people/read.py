@@ -88,6 +88,8 @@ class PeopleView:
     def residents(self, *, building: str | None = None, unit: str | None = None, parcel: str | None = None,
                   limit: int = 100, offset: int = 0, current: bool = True) -> list[dict[str, Any]]:
         """Residents (of a building, unit or parcel), masked as the role requires; audited."""
+        for value in (building, unit, parcel):
+            _check_id(value)
         asked = {k: v for k, v in (("building", building), ("unit", unit), ("parcel", parcel),
                                    ("limit", limit), ("offset", offset)) if v is not None}
         layers = people_layers(self.city).get("residents", [])
@@ -101,9 +103,12 @@ class PeopleView:
         for layer in layers:
             levels, kinds = _levels(self.city, layer)
             where = self._resident_filter(building, unit, parcel, current)
-            sql = (features(layers=[layer], columns="id, parent, properties", where=where)
-                   + f" ORDER BY id LIMIT {int(limit) - len(out)} OFFSET {int(offset)}")
-            rows = self.city.store.rows(sql)
+            # the page's ids first (no JSON carried through the sort), then those rows
+            page = [r[0] for r in self.city.store.rows(
+                features(layers=[layer], columns="id", where=where)
+                + f" ORDER BY id LIMIT {int(limit) - len(out)} OFFSET {int(offset)}")]
+            rows = self.city.store.rows(features(layers=[layer], ids=page, columns="id, parent, properties")
+                                        + " ORDER BY id") if page else []
             buildings = self._unit_buildings([r[1] for r in rows])
             for fid, parent, props in rows:
                 record = _json(props)
@@ -119,6 +124,7 @@ class PeopleView:
         """The housing units of ``building``, fields by level. For roles with person access also its
         residents (masked; audited): under each unit when the role sees residents' units in full,
         else as one list for the building (an exact address is shown only to the building)."""
+        _check_id(building)
         units = []
         for layer in people_layers(self.city).get("units", []):
             levels, kinds = _levels(self.city, layer)
@@ -193,21 +199,29 @@ class PeopleView:
         return out
 
     def _per_building(self) -> list[dict[str, Any]]:
+        """Residents, units and occupied units per building. Two plain scans joined here: a join of
+        the two in SQL is planned as a nested loop on PostGIS (the JSON filter's rows are misjudged)."""
         layers = people_layers(self.city)
         units, residents = layers.get("units", []), layers.get("residents", [])
         if not units:
             return []
-        today = literal(datetime.now(UTC).date().isoformat())
-        living = f"({prop_text('moved_out')} IS NULL OR {prop_text('moved_out')} > {today})"
-        r = features(layers=residents, columns="parent", where=living, alias="r") if residents else None
-        per_unit = (f"(SELECT r.parent AS unit, count(*) AS n FROM {r} GROUP BY r.parent) AS pu" if r else
-                    "(SELECT CAST(NULL AS VARCHAR) AS unit, 0 AS n WHERE FALSE) AS pu")
-        sql = (f"SELECT u.parent, count(*) AS units, count(pu.unit) AS occupied, coalesce(sum(pu.n), 0) AS people, "
-               f"min(ST_X(u.geom)) AS x, min(ST_Y(u.geom)) AS y "
-               f"FROM {features(layers=units, columns='id, parent, geom', alias='u')} "
-               f"LEFT JOIN {per_unit} ON pu.unit = u.id GROUP BY u.parent ORDER BY u.parent")
-        return [{"id": b, "residents": int(n), "units": int(nu), "occupied_units": int(occ), "x": x, "y": y}
-                for b, nu, occ, n, x, y in self.city.store.rows(sql)]
+        per_unit: dict[str, int] = {}
+        if residents:
+            today = literal(datetime.now(UTC).date().isoformat())
+            living = f"({prop_text('moved_out')} IS NULL OR {prop_text('moved_out')} > {today})"
+            per_unit = {u: int(n) for u, n in self.city.store.rows(
+                features(layers=residents, columns="parent, count(*) AS n", where=living) + " GROUP BY parent")}
+        out: dict[str, dict[str, Any]] = {}
+        for uid, building, x, y in self.city.store.rows(
+                features(layers=units, columns="id, parent, ST_X(geom), ST_Y(geom)") + " ORDER BY parent, id"):
+            b = out.get(building)
+            if b is None:
+                b = out[building] = {"id": building, "residents": 0, "units": 0, "occupied_units": 0, "x": x, "y": y}
+            n = per_unit.get(uid, 0)
+            b["units"] += 1
+            b["residents"] += n
+            b["occupied_units"] += 1 if n else 0
+        return list(out.values())
 
     def _containing(self, base: list[dict[str, Any]], by: str) -> dict[str, str]:
         """Building id → the parcel (or district) under its point."""
@@ -257,6 +271,12 @@ class PeopleView:
     def field_view(self, level: str) -> str | None:
         """How this role sees a field of ``level`` (for clients drawing a table)."""
         return field_view(level, self.role)
+
+
+def _check_id(value: str | None) -> None:
+    """A feature id a caller gave: printable text of at most 200 characters (it becomes a SQL literal)."""
+    if value is not None and (len(value) > 200 or any(ord(c) < 32 for c in value)):
+        raise ValidationError(f"bad feature id {value[:40]!r}: ids are printable text of at most 200 characters")
 
 
 def _json(value: Any) -> dict[str, Any]:

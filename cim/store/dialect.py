@@ -208,9 +208,9 @@ def _try_cast(name: str, target: str, volatility: str = "IMMUTABLE", fallback: s
 
 
 #: functions the translated SQL relies on, created in the city's schema by ``PostGISStore``.
-#: The cim_try_* functions catch errors in a subtransaction, which no process of a parallel query can
-#: start — not even the leader while its workers run: PARALLEL UNSAFE keeps such queries serial
-#: (SAFE and RESTRICTED both failed on large parallel scans).
+#: The cim_try_* functions catch errors in a subtransaction, which no process may start while a
+#: parallel operation runs — not even the leader, so PARALLEL RESTRICTED failed too ("cannot start
+#: subtransactions during a parallel operation" on a 100 000-row JSON cast): PARALLEL UNSAFE.
 COMPAT_SQL = "".join([
     _try_cast("double", "double precision"),
     _try_cast("bigint", "bigint", fallback="trunc(t::numeric)::bigint"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 
 import openpyxl
@@ -136,3 +137,28 @@ def test_the_same_file_again_is_unchanged_and_a_new_file_closes_the_old_version(
     _write(tmp_path / "units_v2.csv", rows)
     v2 = ingest_people(people_city, tmp_path / "units_v2.csv", table="units")
     assert v2.version == 2 and people_city.layer("units")["feature_count"] == len(rows) - 1
+
+
+def test_land_use_rights_link_to_parcels_and_their_holder_is_masked_on_the_map_below_admin(people_city, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tiles import create_app
+
+    _write(tmp_path / "宗地.csv", [
+        ["不动产单元号", "地块", "权利人", "起始日期", "终止日期", "用途"],
+        ["R1", "P1", "示例置业有限公司", "2001-01-01", "2071-01-01", "住宅"],
+        ["R2", "P2", "示例投资集团", "2010-05-01", "2050-04-30", "商业"],
+        ["R3", "P9", "某人", "2010-05-01", "2050-04-30", "商业"],
+        ["R4", "P3", "某人", "2050-05-01", "2010-04-30", "商业"],
+    ])
+    report = ingest_people(people_city, tmp_path / "宗地.csv", table="land", parent_layer="parcels")
+    reasons = {r.row: r.reason for r in report.rejects}
+    assert (report.stored, set(reasons)) == (2, {"4", "5"})
+    assert "parcels.P9" in reasons["4"] and "ends" in reasons["5"]
+    assert people_city.feature("land_rights.R1")["parent"] == "parcels.P1"
+    keys = json.dumps({"planner-key-0001": "planner", "admin-key-00001": "admin"})
+    with TestClient(create_app(people_city, api_keys=keys)) as client:
+        planner = client.get("/collections/land_rights/items", headers={"X-API-Key": "planner-key-0001"}).json()
+        admin = client.get("/collections/land_rights/items", headers={"X-API-Key": "admin-key-00001"}).json()
+    assert {f["properties"]["holder"] for f in planner["features"]} == {"***"}
+    assert {f["properties"]["holder"] for f in admin["features"]} == {"示例置业有限公司", "示例投资集团"}

@@ -119,16 +119,16 @@ def test_search_by_a_chinese_road_name_flies_to_it(overview, traffic, server):
 
 def test_the_english_toggle_relabels_modes_legend_and_kpis(overview, traffic, server):
     overview.open("plan")
-    assert overview.mode_labels() == ["规划", "建设", "管理", "运行"]
+    assert overview.mode_labels() == ["规划", "建设", "管理", "运行", "服务"]
     overview.toggle_language()
-    assert overview.mode_labels() == ["Plan", "Build", "Manage", "Operate"]
+    assert overview.mode_labels() == ["Plan", "Build", "Manage", "Operate", "Services"]
     assert "Residential (class 2)" in overview.legend_texts()
     kpis = get_json(server, "/api/kpis?mode=plan")
     if kpis:
         overview.page.wait_for_function(
             f"document.querySelector('#kpis').innerText.includes({kpis[0]['label_en']!r})")
     overview.toggle_language()
-    assert overview.mode_labels() == ["规划", "建设", "管理", "运行"]
+    assert overview.mode_labels() == ["规划", "建设", "管理", "运行", "服务"]
     assert_clean(traffic)
 
 

@@ -49,6 +49,22 @@ def _population(city: City, role: str, by: str, cell: float) -> list[dict[str, A
     return rows
 
 
+_mercator: dict[int, tuple[list[dict[str, Any]], np.ndarray]] = {}
+
+
+def _mercator_cells(city: City, rows: list[dict[str, Any]]) -> np.ndarray:
+    """The cells of ``rows`` in Web Mercator, kept beside the cached counts they belong to."""
+    hit = _mercator.get(id(rows))
+    if hit is not None and hit[0] is rows:
+        return hit[1]
+    geoms = _cells(city, rows, "EPSG:3857")
+    with _lock:
+        if len(_mercator) > 64:
+            _mercator.clear()
+        _mercator[id(rows)] = (rows, geoms)
+    return geoms
+
+
 def _cells(city: City, rows: list[dict[str, Any]], crs: str) -> np.ndarray:
     boxes = shapely.box(*np.asarray([r["bounds"] for r in rows], dtype=float).reshape(-1, 4).T)
     t = transformer(city.crs, crs)
@@ -92,7 +108,7 @@ def population_tile(city: CityDep, role: Role, z: Annotated[int, Path(ge=0, le=2
     bounds = tile_bounds(z, x, y)
     data = b""
     if rows:
-        geoms = _cells(city, rows, "EPSG:3857")
+        geoms = _mercator_cells(city, rows)
         hit = shapely.intersects(geoms, shapely.box(*bounds))
         if hit.any():
             chosen = [r for r, h in zip(rows, hit, strict=True) if h]

@@ -115,4 +115,5 @@ export const api = {
   annotations: (params) => getOptional('/api/annotations', params, null),
   addAnnotation: (body) => sendJSON('POST', '/api/annotations', body),
   deleteAnnotation: (id) => sendJSON('DELETE', `/api/annotations/${encodeURIComponent(id)}`),
+  population: (by = 'grid', cell = 200) => getOptional('/api/people/population', { by, cell }, null),
 };

@@ -10,6 +10,7 @@ import { applyLabels, setLang, t } from './i18n.js';
 import { applyAlert, applyAlertToSensor, applyObservation } from './live.js';
 import { MODE_PITCH, MODE_ROLES, legendFor, sensorFilter } from './modes.js';
 import { alertLayer, measureLayers, rasterTileLayer, selectionLayer, sensorLayer, tileFeatureId } from './overlays.js';
+import { fetchPopulation, populationKpis, populationLayer, unitsSection } from './people.js';
 import { closePanel, onPanelClosed, pushLiveValue, sensorTitle, showFeature } from './ui/panel.js';
 import { state } from './state.js';
 import { renderAlerts, renderKpis, renderLegend, renderToggles } from './ui/sidebar.js';
@@ -18,7 +19,7 @@ export { state };
 export { deckInstance, flyTo, pickAt, project } from './camera.js';
 
 const MAX_TILE_ZOOM = 17;
-const PSEUDO = { sensors: 'sensors', alerts: 'alerts', basemap: 'basemap' };
+const PSEUDO = { sensors: 'sensors', alerts: 'alerts', basemap: 'basemap', population: 'population' };
 
 let deck = null;
 let measure = null;
@@ -239,7 +240,10 @@ export function redraw() {
   if (!deck || !state.city) return;
   const base = state.basemap && isVisible(PSEUDO.basemap, 'basemap') ? [rasterTileLayer('basemap', state.basemap)] : [];
   const vector = vectorLayers();
-  deck.setProps({ layers: [...base, ...vector, ...overlayLayers()] });
+  // 服 mode's density cells lie under the buildings
+  const density = state.population && state.mode === 'serve'
+    ? [populationLayer(state.population, { visible: isVisible(PSEUDO.population, 'population') })] : [];
+  deck.setProps({ layers: [...base, ...density.filter(Boolean), ...vector, ...overlayLayers()] });
 }
 
 function afterRender() {
@@ -347,6 +351,7 @@ export async function select(id, { sensor = null } = {}) {
     return null;
   }
   const feature = await showFeature(id, { onOpen: (pid) => select(pid), sensor, asOf: state.asOf });
+  if (state.mode === 'serve' && feature?.class === 'Building') showUnits(feature.id);
   state.selection = feature;
   window.cim.selected = feature?.id || sensor?.datastream_id || null;
   redraw();
@@ -365,6 +370,13 @@ export function pickAlert(alert) {
   else if (alert.feature_id) select(alert.feature_id);
 }
 
+/** 服 mode: the picked building's housing units (masked per role) under its details in the panel. */
+async function showUnits(buildingId) {
+  const section = await unitsSection(buildingId);
+  const panel = document.getElementById('panel');
+  if (section && panel && !panel.hidden && window.cim.selected === buildingId) panel.append(section);
+}
+
 /** Switch mode: layers, legend, KPI cards, camera pitch. */
 export async function setMode(mode) {
   state.mode = mode;
@@ -375,6 +387,7 @@ export async function setMode(mode) {
   document.getElementById('below-toggle').classList.toggle('on', state.below);
   setCamera({ pitch: MODE_PITCH[mode] });
   if (mode === 'build') focusWorksites();
+  if (mode === 'serve' && !state.population) state.population = await fetchPopulation();
   refreshSidebar();
   redraw();
   await refreshKpis();
@@ -417,6 +430,7 @@ export function refreshSidebar() {
     ...state.city.layers.map((l) => ({ name: l.name, role: layerRole(l) })),
     // sensors and alerts are offered only when the city has sensors
     ...(state.sensors.length ? [{ name: PSEUDO.sensors, role: 'sensors' }, { name: PSEUDO.alerts, role: 'alerts' }] : []),
+    ...(state.population ? [{ name: PSEUDO.population, role: 'population' }] : []),
   ];
   const label = (it) => t(`layer.${it.name}`, it.role === 'bim' ? `${t('legend.bim')} · ${it.name}` : it.name);
   renderToggles(items.map((it) => ({ name: it.name, label: label(it), on: isVisible(it.name, it.role) })),
@@ -433,6 +447,10 @@ let kpiAsked = 0;
 export async function refreshKpis() {
   const mine = ++kpiAsked;
   const mode = state.mode;
+  if (mode === 'serve') {
+    renderKpis(populationKpis(state.population));
+    return;
+  }
   try {
     const kpis = await api.kpis(mode, state.asOf);
     if (mine === kpiAsked) renderKpis(kpis);

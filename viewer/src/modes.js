@@ -1,8 +1,9 @@
-// The four modes — 规划 plan · 建设 build · 管理 manage · 运行 operate — each a preset of layers,
+// The five modes — 规划 plan · 建设 build · 管理 manage · 运行 operate · 服 serve — each a preset of layers,
 // legend and KPI cards (the cards come from /api/kpis?mode=).
 import { COLORS, NETWORK_COLORS, STATUS_COLORS, landUseColor, landUseKey } from './palette.js';
+import { populationLegend } from './people.js';
 
-export const MODES = ['plan', 'build', 'manage', 'operate'];
+export const MODES = ['plan', 'build', 'manage', 'operate', 'serve'];
 
 /** Layer roles shown when a mode opens (the user may toggle any of them afterwards). */
 export const MODE_ROLES = {
@@ -11,10 +12,12 @@ export const MODE_ROLES = {
   build: ['blocks', 'green', 'roads', 'parcels', 'buildings', 'bim', 'sensors'],
   manage: ['blocks', 'green', 'roads', 'buildings', 'pipes', 'tunnel', 'parking', 'generic', 'sensors'],
   operate: ['blocks', 'green', 'roads', 'buildings', 'sensors', 'alerts'],
+  // 服: population and housing per grid cell over the buildings (people.js)
+  serve: ['roads', 'buildings', 'population'],
 };
 
 /** Camera pitch per mode: 3D massing and BIM want a tilted view. */
-export const MODE_PITCH = { plan: 45, build: 50, manage: 40, operate: 35 };
+export const MODE_PITCH = { plan: 45, build: 50, manage: 40, operate: 35, serve: 0 };
 
 /** Sensors a mode shows: build shows the worksite's (dust, noise, crane …), the others all. */
 export function sensorFilter(mode, worksiteBoxes) {
@@ -63,6 +66,7 @@ export function legendFor(mode, seen, { hasBim = false, roles = new Set(), failu
       ...when(roles.has('roads'), { color: COLORS.road, key: 'legend.road' }),
     ];
   }
+  if (mode === 'serve') return populationLegend();
   return sensors ? [...status, { color: STATUS_COLORS.alarm, key: 'legend.alert', ring: true }] : [];
 }
 

@@ -31,4 +31,5 @@ export const state = {
   basemap: '',
   viewState: null,
   loaded: new Set(),
+  population: null, // 服 mode: /api/people/population?by=grid (GeoJSON, counts below k are null)
 };
