@@ -22,6 +22,7 @@ from cim.model.annotations import (
     edit_annotation,
     list_annotations,
 )
+from cim.users import add_user
 from tiles import create_app
 
 KEYS = {"viewer-key-0001": "viewer", "operator-key-0001": "operator", "planner-key-0001": "planner",
@@ -158,3 +159,14 @@ def test_cli_lists_the_notes_a_role_may_read(tmp_path):
                               "--lat", "35.9"], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "outside lon/lat: give lon and lat in degrees" in refused.stderr
+
+
+def test_a_named_users_note_carries_their_name_as_author(new_city, tmp_path):
+    city = new_city()
+    wang = add_user(city, "wang.li", name="王丽", role="operator")
+    app = create_app(city, api_keys=json.dumps(KEYS), viewer_dist=str(tmp_path / "no-viewer"))
+    with TestClient(app) as client:
+        made = client.post("/api/annotations", json={"text": "井盖缺失", "geometry": POINT},
+                           headers={"X-API-Key": wang})
+        assert made.status_code == 201, made.text
+        assert made.json()["author"] == "wang.li" and made.json()["role"] == "operator"

@@ -24,7 +24,7 @@ import pytest
 import shapely
 
 import cim
-from cim.access import COARSE_GRID_M, ROLES, view_of
+from cim.access import COARSE_GRID_M, ROLES, may_read_people, view_of
 from cim.testing import cim_serve
 from gis.crs import transformer
 
@@ -87,7 +87,9 @@ def read_secrets(location: str | Path) -> Secrets:
     """Exact positions of restricted features and sensors, and hidden layer names per role."""
     with cim.open(location) as city:
         layers = list(zip(city.layers["name"], city.layers["classification"], strict=True))
-        hidden = {role: {n for n, c in layers if view_of(c, role) is None} for role in ROLES}
+        # person-level layers (secret) are read through /api/people by the roles with person access
+        hidden = {role: {n for n, c in layers if view_of(c, role) is None
+                         and not (c == "secret" and may_read_people(role))} for role in ROLES}
         points = []
         for name, classification in layers:
             if classification == "restricted":

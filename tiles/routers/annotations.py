@@ -1,7 +1,7 @@
 """Annotations (批注) over HTTP: list, read, write, edit and delete notes on the map.
 
 Reading follows the caller's role (``cim.access.may_read``: an annotation's minimum role and above);
-writing needs at least the viewer role, and the author is the caller's role.
+writing needs at least the viewer role, and the author is the caller's named user (`cim users`), else its role.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cim.model.annotations import (
     list_annotations,
 )
 from cim.model.reads import parse_time
-from tiles.dependencies import CityDep, Role, lonlat_bbox, requires
+from tiles.dependencies import CityDep, Role, UserDep, lonlat_bbox, requires
 
 router = APIRouter(tags=["Annotations"])
 
@@ -53,14 +53,14 @@ def annotations_get(city: CityDep, role: Role, annotation_id: AnnotationId) -> d
              response_model=dict[str, Any])
 def annotations_post(
     city: CityDep, response: Response,
-    role: Annotated[str, Depends(requires("viewer", "writing an annotation"))],
+    role: Annotated[str, Depends(requires("viewer", "writing an annotation"))], user: UserDep,
     body: Annotated[dict[str, Any], Body(examples=[{
         "text": "东侧围挡破损", "geometry": {"type": "Point", "coordinates": [120.17, 35.95]},
         "min_role": "operator"}])],
 ) -> dict[str, Any]:
     """Body: ``text``, ``geometry`` (GeoJSON Point or Polygon in lon/lat), optional ``min_role`` (the
     lowest role that may read it; default your role, never above it) and ``feature`` (an id)."""
-    note = add_annotation(city.store, text=body.get("text"), geometry=body.get("geometry"), author=role,
+    note = add_annotation(city.store, text=body.get("text"), geometry=body.get("geometry"), author=user or role,
                           role=role, min_role=body.get("min_role"), feature=body.get("feature"))
     response.headers["Location"] = f"/api/annotations/{note['id']}"
     return note
@@ -70,11 +70,11 @@ def annotations_post(
               response_model=dict[str, Any])
 def annotations_patch(
     city: CityDep, annotation_id: AnnotationId,
-    role: Annotated[str, Depends(requires("viewer", "editing an annotation"))],
+    role: Annotated[str, Depends(requires("viewer", "editing an annotation"))], user: UserDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Body: any of ``text``, ``geometry``, ``min_role``. The writer's role or a higher one may edit."""
-    return edit_annotation(city.store, annotation_id, role=role, by=role, text=body.get("text"),
+    return edit_annotation(city.store, annotation_id, role=role, by=user or role, text=body.get("text"),
                            geometry=body.get("geometry"), min_role=body.get("min_role"))
 
 
@@ -82,8 +82,8 @@ def annotations_patch(
                status_code=204)
 def annotations_delete(
     city: CityDep, annotation_id: AnnotationId,
-    role: Annotated[str, Depends(requires("viewer", "deleting an annotation"))],
+    role: Annotated[str, Depends(requires("viewer", "deleting an annotation"))], user: UserDep,
 ) -> Response:
     """Closes the annotation; ``?datetime=`` before now still reads it. The writer's role or a higher one may."""
-    delete_annotation(city.store, annotation_id, role=role, by=role)
+    delete_annotation(city.store, annotation_id, role=role, by=user or role)
     return Response(status_code=204)
