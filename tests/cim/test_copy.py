@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 import cim
 from cim.copy import CopyMismatch, city_tables, copy_city
+from cim.model.annotations import add_annotation
 from cim.store import DuckDBStore, PostGISStore, connect
+from cim.users import add_user
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +50,9 @@ def original(tmp_path_factory, data_root) -> Path:
         _second_version_of_green_space(city, folder)
         _layer_with_a_rejected_row(city, folder)
         _a_proposal(city, folder)
+        add_user(city, "wang.li", name="王丽", role="operator", organisation="住建局")
+        add_annotation(city.store, text="东侧围挡破损", author="wang.li", role="operator",
+                       geometry={"type": "Point", "coordinates": [120.171, 35.948]})
         allow_unit(city, "[psi]", name="pound per square inch", dimension="pressure", factor=6894.757)
         stream = city.store.scalar("SELECT min(id) FROM iot_datastreams")
         write_observations(city, pa.table({
