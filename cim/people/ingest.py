@@ -210,15 +210,7 @@ def _check_resident(record: dict[str, Any]) -> str | None:
     record["birth_year"] = born.year if born else None
     if record.get("phone") is not None:
         record["phone"] = _text(record["phone"])
-    for name in ("moved_in", "moved_out"):
-        try:
-            record[name] = _date(record.get(name))
-        except (ValueError, TypeError):
-            return f"{name} {record.get(name)!r} is not a date (use 2021-03-14)"
-    moved_in, moved_out = record["moved_in"], record["moved_out"]
-    if moved_in is not None and moved_out is not None and moved_out < moved_in:
-        return f"moved out ({record['moved_out']}) before moving in ({record['moved_in']})"
-    return None
+    return _period(record, "moved_in", "moved_out", "moved out ({end}) before moving in ({start})")
 
 
 def _check_stay(record: dict[str, Any], unit: str, row_no: int,
@@ -236,14 +228,22 @@ def _check_stay(record: dict[str, Any], unit: str, row_no: int,
 
 
 def _check_land(record: dict[str, Any]) -> str | None:
-    for name in ("term_start", "term_end"):
+    return _period(record, "term_start", "term_end", "the right ends ({end}) before it starts ({start})")
+
+
+def _period(record: dict[str, Any], first: str, last: str, backwards: str) -> str | None:
+    """Parse the dates ``first`` and ``last`` of ``record`` in place; why they are refused, or None.
+
+    ``backwards`` (with ``{start}`` and ``{end}``) says what it means when the period ends before it starts.
+    """
+    for name in (first, last):
         try:
             record[name] = _date(record.get(name))
         except (ValueError, TypeError):
             return f"{name} {record.get(name)!r} is not a date (use 2021-03-14)"
-    start, end = record["term_start"], record["term_end"]
+    start, end = record[first], record[last]
     if start is not None and end is not None and end < start:
-        return f"the right ends ({record['term_end']}) before it starts ({record['term_start']})"
+        return backwards.format(start=start, end=end)
     return None
 
 

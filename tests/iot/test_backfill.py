@@ -15,6 +15,7 @@ import pytest
 from cim.errors import ValidationError
 from cim.iot import Rule, acknowledge_alert, add_rules, backfill_rules, datastream_id, list_alerts, write_observations
 from tests.iot.conftest import T0, at
+from tests.iot.reference import alerts_above
 from tests.iot.test_write import obs
 
 RULES = [
@@ -66,23 +67,10 @@ def test_a_rule_added_after_the_load_opens_and_closes_alerts_as_a_pandas_recompu
     frame = pd.DataFrame(iot_city.store.rows(
         "SELECT phenomenon_time, result FROM iot_observations WHERE datastream_id = ? ORDER BY 1", [ds]),
         columns=["t", "v"])
-    expected = hysteresis(frame, threshold=150, clear=120)
+    expected = alerts_above(frame, threshold=150, clear=120)
     got = [(a["opened_at"], a["cleared_at"], a["value"]) for a in sorted(list_alerts(iot_city), key=lambda a: a["id"])]
     assert got == expected and len(expected) >= 2
     assert all(a["state"] == ("closed" if a["cleared_at"] else "open") for a in list_alerts(iot_city))
-
-
-def hysteresis(frame: pd.DataFrame, *, threshold: float, clear: float) -> list[tuple]:
-    """(opened, ended or None, value at opening) of an ``above`` rule, recomputed with pandas."""
-    signal = pd.Series(np.where(frame["v"] > threshold, 1.0, np.where(frame["v"] <= clear, 0.0, np.nan)))
-    state = signal.ffill().fillna(0.0)
-    change = state.diff().fillna(state)
-    opens, ends = frame[change == 1], frame[change == -1]
-    out = []
-    for _, row in opens.iterrows():
-        later = ends[ends["t"] > row["t"]]
-        out.append((row["t"], later["t"].iloc[0] if len(later) else None, row["v"]))
-    return out
 
 
 def test_stale_rules_replay_each_silence_longer_than_allowed(iot_city):
@@ -109,7 +97,7 @@ def test_a_changed_rule_replaces_its_alerts_and_the_history_keeps_who_had_handle
         "SELECT phenomenon_time, result FROM iot_observations WHERE datastream_id = ? ORDER BY 1", [ds]),
         columns=["t", "v"])
     got = [(a["opened_at"], a["cleared_at"], a["value"]) for a in sorted(list_alerts(iot_city), key=lambda a: a["id"])]
-    assert got == hysteresis(frame, threshold=170, clear=140) and report.replaced == len(before)
+    assert got == alerts_above(frame, threshold=170, clear=140) and report.replaced == len(before)
     record = iot_city.history().query("action == 'iot-alerts-replaced'")
     assert len(record) == 1 and "wang" in str(record.iloc[0]["details"])
 

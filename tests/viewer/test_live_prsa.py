@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import sample
+from tests.iot.reference import alerts_above
 from tests.viewer.conftest import assert_clean, get_json
 
 ZONE = "Asia/Shanghai"
@@ -116,20 +117,6 @@ def test_day_buckets_match_a_pandas_computation_on_beijing_days(city, station):
     assert np.allclose(table["max"], days["max"])
 
 
-def _pandas_alerts(frame: pd.DataFrame, threshold: float, clear: float) -> list[tuple]:
-    """(opened, ended or None, value) of an ``above`` rule with hysteresis, recomputed with pandas."""
-    signal = pd.Series(np.where(frame["v"] > threshold, 1.0, np.where(frame["v"] <= clear, 0.0, np.nan)))
-    state = signal.ffill().fillna(0.0)
-    change = state.diff().fillna(state)
-    opens, ends = frame[change == 1], frame[change == -1]
-    out = []
-    for _, row in opens.iterrows():
-        later = ends[ends["t"] > row["t"]]
-        end = later["t"].iloc[0].to_pydatetime() if len(later) else None
-        out.append((row["t"].to_pydatetime(), end, float(row["v"])))
-    return out
-
-
 @pytest.mark.parametrize("rule", [PM10_RULE, PM25_RULE], ids=["on-ingest", "backfilled"])
 @pytest.mark.parametrize("station", STATIONS)
 def test_alert_open_and_close_times_match_a_pandas_recomputation(city, station, rule):
@@ -139,7 +126,7 @@ def test_alert_open_and_close_times_match_a_pandas_recomputation(city, station, 
     ds = datastream_id(city, f"{station.lower()}.{suffix}")
     got = sorted((a["opened_at"], a["cleared_at"], a["value"]) for a in list_alerts(city, limit=100_000)
                  if a["datastream_id"] == ds and a["rule"] == name)
-    expected = _pandas_alerts(_readings(station, column), threshold, clear)
+    expected = alerts_above(_readings(station, column), threshold=threshold, clear=clear)
     assert got == expected and len(expected) >= 1
     closed = [a for a in list_alerts(city, limit=100_000) if a["datastream_id"] == ds and a["cleared_at"]]
     assert all(a["state"] == "closed" and a["closed_at"] == a["cleared_at"] for a in closed)
