@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cim.testing import PostgresServer
+from cim.testing import PostgresServer, available
 
 
 class TempPostGIS(PostgresServer):
@@ -51,3 +51,8 @@ def load_layer(pg: TempPostGIS, name: str, columns: list[tuple[str, str]], rows:
         con.execute(f'ANALYZE "{name}"')
         con.commit()
     return time.perf_counter() - start
+
+
+def pg_missing() -> str:
+    """Why PostgreSQL + PostGIS cannot be started here ("" when it can)."""
+    return "PostgreSQL/PostGIS not installed" if available() else ""

@@ -49,8 +49,9 @@ from statistics import median
 
 import numpy as np
 
-from bench._postgis import TempPostGIS, load_layer
+from bench._postgis import TempPostGIS, pg_missing
 from bench.common import installed, percentile, print_table, ratio
+from bench.tile_floors import cim_in_process, duckdb_floor, load_postgis, postgis_floor
 from cim.testing import free_port, stop
 
 BANDS = {"z10–13": range(10, 14), "z14–16": range(14, 17)}
@@ -266,99 +267,6 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
     return rows
 
 
-def _floor(engine: str, render: Callable[[int, int, int], bytes], tiles: list[tuple[int, int, int]],
-           ) -> dict[str, object]:
-    lat, sizes = [], []
-    start = time.perf_counter()
-    for z, x, y in tiles:
-        t = time.perf_counter()
-        sizes.append(len(render(z, x, y)))
-        lat.append((time.perf_counter() - t) * 1000)
-    elapsed = time.perf_counter() - start
-    z14 = [v for v, t in zip(lat, tiles, strict=True) if t[0] == 14]
-    return {"engine": engine, "tiles/s": len(tiles) / elapsed, "p50 ms": percentile(lat, 50),
-            "p99 ms": percentile(lat, 99), "z14 p99 ms": percentile(z14, 99),
-            "mean KB": sum(sizes) / len(sizes) / 1024, "max KB": max(sizes) / 1024}
-
-
-def duckdb_floor(store: Path, table: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
-    """``store``: a city file holding the prepared layer ``table`` (a derived table)."""
-    # DuckDB ST_AsMVTGeom + ST_AsMVT over the same 3857 geometries with an RTREE, no generalisation
-    from cim.store.duckdb import connect
-    from serving.tilegrid import tile_bounds
-
-    con = connect()
-    con.execute(f"ATTACH '{store}' AS store (READ_ONLY)")
-    con.execute(f'CREATE TABLE b AS SELECT id, class, name, height, ST_GeomFromWKB(wkb) AS geom FROM store."{table}"')
-    con.execute("CREATE INDEX b_rtree ON b USING RTREE (geom)")
-    sql = ("SELECT ST_AsMVT(t, 'buildings', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(geom, "
-           "ST_Extent(ST_MakeEnvelope(?, ?, ?, ?)), 4096, 64, true) AS geom, id, class, name, height "
-           "FROM b WHERE ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?))) t")
-
-    def render(z: int, x: int, y: int) -> bytes:
-        b = tile_bounds(z, x, y)
-        row = con.execute(sql, [*b, *b]).fetchone()
-        return bytes(row[0]) if row and row[0] else b""
-
-    try:
-        return _floor("DuckDB ST_AsMVT (raw)", render, tiles)
-    finally:
-        con.close()
-
-
-def cim_in_process(city_path: Path, layer: str, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
-    """cim rendering each tile from scratch, without HTTP (prepared layer, generalised, own encoder)."""
-    import cim
-    from cim.model.catalog import layer_info
-    from serving.vector import VectorTiles
-
-    city = cim.open(city_path)
-    vt = VectorTiles(city)
-    info = layer_info(city, layer, "anonymous")
-    try:
-        return _floor("cim render, no store (in process)", lambda z, x, y: vt.tile(info, z, x, y), tiles)
-    finally:
-        vt.close()
-        city.close()
-
-
-def postgis_floor(pg: TempPostGIS, tiles: list[tuple[int, int, int]]) -> dict[str, object]:
-    """PostGIS ST_AsMVTGeom + ST_AsMVT, no generalisation."""
-    con = pg.connect()
-    sql = ("SELECT ST_AsMVT(t, 'buildings', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(geom, "
-           "ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom, id, class, name, height FROM buildings "
-           "WHERE geom && ST_TileEnvelope(%s, %s, %s)) t")
-
-    def render(z: int, x: int, y: int) -> bytes:
-        row = con.execute(sql, (z, x, y, z, x, y)).fetchone()
-        return bytes(row[0]) if row and row[0] else b""
-
-    try:
-        return _floor("PostGIS ST_AsMVT (raw)", render, tiles)
-    finally:
-        con.close()
-
-
-def load_postgis(pg: TempPostGIS, store: Path, table: str) -> float:
-    """The prepared 3857 rows (same attributes as cim's tiles, from the city file ``store``) into PostGIS
-    as table ``buildings``."""
-    from cim.store.duckdb import connect
-
-    con = connect(store, read_only=True)
-    try:
-        cur = con.execute(f'SELECT id, class, name, height, z_min, z_max, wkb FROM "{table}"')
-        columns = [("id", "text"), ("class", "text"), ("name", "text"), ("height", "double precision"),
-                   ("z_min", "double precision"), ("z_max", "double precision")]
-
-        def rows() -> Iterator[tuple]:
-            while batch := cur.fetchmany(50_000):
-                yield from batch
-
-        return load_layer(pg, "buildings", columns, rows())
-    finally:
-        con.close()
-
-
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="demo buildings in the city (default 100 000)")
@@ -449,14 +357,6 @@ def _run(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     summary = _ratios(rows, tipg_missing or ("skipped (--skip-tipg)" if args.skip_tipg else None), info["raw_from"])
     print_table("tile ratios", summary)
     return summary
-
-
-def pg_missing() -> str:
-    """Why PostgreSQL + PostGIS cannot be started here ("" when it can)."""
-    from cim.testing import available
-
-    why = available()
-    return "PostgreSQL/PostGIS not installed" if why else ""
 
 
 def _prepare_both(city_path: Path, backend: str, work: Path, pg: TempPostGIS | None,
