@@ -18,8 +18,8 @@ import typer
 
 from cim.access import K_ANONYMITY, POPULATION_CELL_M
 from cim.audit import audit_entries, export_audit
-from cim.cli.common import CITY_HELP, console, fail
-from cim.people.read import for_role, ingest_people
+from cim.cli.common import CITY_HELP, console, err_console, fail
+from cim.people.read import for_role, ingest_people, people_layers
 from cim.users import add_user, authenticate, list_users, revoke_user, rotate_key
 
 if TYPE_CHECKING:
@@ -162,7 +162,11 @@ def stats_cmd(
     c = _open(city)
     try:
         role, actor = _who(c, key)
-        _print(for_role(c, role, user=actor, path="cli", k=k).population(by, cell=cell), as_json)  # type: ignore[arg-type]
+        rows = for_role(c, role, user=actor, path="cli", k=k).population(by, cell=cell)  # type: ignore[arg-type]
+        if not rows and not people_layers(c).get("units"):
+            err_console.print("no housing units in the city, so no counts: load them with "
+                          "`cim people ingest CITY units.csv --table units` (docs/people.md)")
+        _print(rows, as_json)
     finally:
         c.close()
 

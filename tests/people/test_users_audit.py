@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+import cim
 from cim.audit import audit_entries, export_audit
 from cim.errors import PermissionDenied, ValidationError
 from cim.people.read import for_role
@@ -111,3 +112,12 @@ def test_postgis_ignores_updates_and_deletes_of_the_audit_trail(people_city, bac
     people_city.store.execute("UPDATE audit SET actor = 'someone else'")
     people_city.store.execute("DELETE FROM audit")
     assert _entries(people_city) == before
+
+
+def test_population_of_a_city_without_housing_units_says_how_to_load_them(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    cim.create(path, crs="EPSG:28992").close()
+    proc = subprocess.run([sys.executable, "-m", "cim", "people", "stats", str(path), "--by", "building", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert "no housing units in the city" in proc.stderr and "cim people ingest" in proc.stderr
