@@ -14,6 +14,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
+from cim.model.joins import check_predicate, compute_pairs, kept_pairs
 from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
 from gis.crs import parse_crs, reproject, transformer
@@ -221,19 +222,32 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
 
     ``contains``: the left feature wholly holds the right one (parcel ⊃ building);
     ``contains_centroid``: the left holds the right's centroid (which parcel each building stands
-    on); ``intersects``: they touch or overlap. DuckDB plans this as a SPATIAL_JOIN.
+    on); ``intersects``: they touch or overlap. Features without a geometry take part in no pair.
+
+    A DuckDB city keeps the pairs of the current layers (``cim.model.joins``): the first ask
+    computes them, later asks read them until either layer gets a new version. ``as_of`` reads
+    the city as it was then (computed each time). A PostGIS city joins in SQL.
 
     Example:
         >>> spatial_join(city, "parcels", "buildings", predicate="contains_centroid")  # doctest: +SKIP
     """
-    if predicate not in _JOINS:
-        raise QueryError(f"unknown predicate {predicate!r}: use one of {', '.join(_JOINS)}")
+    check_predicate(predicate)
     when = as_of_time(as_of)
+    if city.store.kind != "duckdb":
+        table = _sql_join(city, left, right, predicate, when)
+    elif when is None:
+        table = kept_pairs(city, left, right, predicate)
+    else:
+        table = compute_pairs(city, left, right, predicate, as_of=when)
+    return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
+
+
+def _sql_join(city: City, left: str, right: str, predicate: str, when: datetime | None) -> pa.Table:
+    """The pairs by one SQL join in the store (PostGIS probes its GiST index)."""
     sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
            f"WHERE {features_where(layers=[left], as_of=when, alias='l')} "
            f"AND {features_where(layers=[right], as_of=when, alias='r')}")
-    table = city.store.arrow(sql)
-    return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
+    return city.store.arrow(sql)
 
 
 def current_shapes(city: City, ids: list[str], *, point: bool = True, chunk: int = 5000) -> dict[str, bytes | None]:

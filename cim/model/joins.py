@@ -1,0 +1,149 @@
+"""Which features of one layer hold (or touch) those of another, as id pairs, kept per pair of layer versions.
+
+Why: "which parcel does each building stand on" is asked again and again of layers that change
+rarely, and answering it means reading and parsing every geometry of both layers — which alone
+takes longer than a GEOS join of geometries already in memory. So a DuckDB city computes the
+pairs once per pair of layer versions and keeps them as a derived table (``cim.model.derived``:
+in the city file, or in memory for a read-only city; never copied or exported). The key is both
+layers' version, update time and count and the predicate: the next ask reads the kept pairs; once
+either layer has a new version the key changes, the pairs are computed again from the current
+features and the old table is dropped. Past cities (``as_of``) are computed each time, not kept.
+
+The pairs are computed with GEOS through shapely 2: the left layer's geometries prepared, the
+right layer's in an STRtree (``contains_centroid`` tests the right features' centroids, taken by
+the store's ``ST_Centroid``). PostGIS cities join in SQL instead (``cim.model.reads``).
+
+Example:
+    >>> pairs = kept_pairs(city, "parcels", "buildings", "contains_centroid")  # doctest: +SKIP
+    >>> pairs.column_names                                                      # doctest: +SKIP
+    ['left_id', 'right_id']
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from cim.errors import LayerNotFound, QueryError
+from cim.model.derived import DerivedEntry, DerivedTables, open_derived, table_name
+from cim.model.relations import features
+
+if TYPE_CHECKING:
+    from cim.city import City
+
+#: what ``spatial_join`` may ask: the left feature holds the right one, its centroid, or they touch
+PREDICATES = ("contains", "intersects", "contains_centroid")
+#: the kind of a kept join in the derived catalogue
+KIND = "join"
+#: changes when the way pairs are computed changes, so older kept pairs are not read
+FORMAT = "1"
+_SCHEMA = pa.schema([("left_id", pa.string()), ("right_id", pa.string())])
+
+
+def check_predicate(predicate: str) -> None:
+    """Refuse an unknown predicate, naming the ones there are."""
+    if predicate not in PREDICATES:
+        raise QueryError(f"unknown predicate {predicate!r}: use one of {', '.join(PREDICATES)}")
+
+
+def compute_pairs(city: City, left: str, right: str, predicate: str, *, as_of: datetime | None = None) -> pa.Table:
+    """(``left_id``, ``right_id``) of the features valid now (or at ``as_of``) where ``predicate``
+    holds, computed from their geometries; features without a geometry take part in no pair."""
+    check_predicate(predicate)
+    lefts = city.store.arrow(features(layers=[left], as_of=as_of, with_geometry=True,
+                                      columns="id, ST_AsWKB(geom) AS wkb"))
+    if predicate == "contains_centroid":
+        centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
+        rights = city.store.arrow(f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) r "
+                                  "WHERE NOT ST_IsEmpty(c)")
+        right_geoms = shapely.points(rights.column("x").to_numpy(), rights.column("y").to_numpy())
+    else:
+        rights = city.store.arrow(features(layers=[right], as_of=as_of, with_geometry=True,
+                                           columns="id, ST_AsWKB(geom) AS wkb"))
+        right_geoms = shapely.from_wkb(rights.column("wkb").to_numpy(zero_copy_only=False))
+    if lefts.num_rows == 0 or rights.num_rows == 0:
+        return _SCHEMA.empty_table()
+    left_geoms = shapely.from_wkb(lefts.column("wkb").to_numpy(zero_copy_only=False))
+    # the query prepares each left geometry and tests it against the right ones whose boxes meet it
+    i, j = shapely.STRtree(right_geoms).query(left_geoms, predicate="intersects" if predicate == "intersects"
+                                               else "contains")
+    order = np.lexsort((j, i))
+    return pa.table({"left_id": lefts.column("id").take(i[order]).cast(pa.string()),
+                     "right_id": rights.column("id").take(j[order]).cast(pa.string())}, schema=_SCHEMA)
+
+
+def join_key(city: City, left: str, right: str, predicate: str) -> tuple[str, int]:
+    """The key of the pairs of ``left`` and ``right`` as they are now — from both layers' version,
+    update time and count, and the predicate — and the left layer's version (a layer that is not in
+    the city is refused)."""
+    rows = {r[0]: r[1:] for r in city.store.rows(
+        "SELECT name, version, updated_at, feature_count FROM layers WHERE name IN (?, ?)", [left, right])}
+    for name in (left, right):
+        if name not in rows:
+            raise LayerNotFound(f"no layer {name!r} in {city.location}; `cim layers` lists them")
+    text = "|".join([FORMAT, predicate, *(f"{name}|{'|'.join(map(str, rows[name]))}" for name in (left, right))])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest(), int(rows[left][0])
+
+
+def kept_pairs(city: City, left: str, right: str, predicate: str) -> pa.Table:
+    """The pairs of the current ``left`` and ``right`` features: read when kept for these layer
+    versions, else computed and kept (replacing the pairs kept for older versions)."""
+    check_predicate(predicate)
+    key, version = join_key(city, left, right, predicate)
+    derived = open_derived(city.store)
+    try:
+        found = _read_kept(derived, key)
+        if found is not None:
+            return found
+        pairs = compute_pairs(city, left, right, predicate)
+        _keep(derived, key, pairs, left=left, version=version, right=right, predicate=predicate)
+        return pairs
+    finally:
+        derived.close()
+
+
+def forget_joins(city: City) -> int:
+    """Drop every kept join of the city (they are made again when next asked); how many there were."""
+    derived = open_derived(city.store)
+    try:
+        kept = [e.key for e in derived.entries() if e.kind == KIND]
+        for key in kept:
+            derived.drop(key)
+        return len(kept)
+    finally:
+        derived.close()
+
+
+def _read_kept(derived: DerivedTables, key: str) -> pa.Table | None:
+    entry = derived.entry(key)
+    if entry is None:
+        return None
+    try:
+        return derived.arrow(f'SELECT left_id, right_id FROM "{entry.tables[0]}"').cast(_SCHEMA)
+    except duckdb.Error:  # dropped under this read (a newer version was kept meanwhile): compute
+        return None
+
+
+def _keep(derived: DerivedTables, key: str, pairs: pa.Table, *, left: str, version: int, right: str,
+          predicate: str) -> None:
+    view = f"{KIND} {predicate} {right}"
+    table = table_name(KIND, key)
+    with derived.building(key):
+        if derived.entry(key) is not None:  # kept meanwhile by another caller
+            return
+        for old in derived.entries(layer=left, view=view):
+            if old.kind == KIND:
+                derived.drop(old.key)
+        # kept in the order they were computed in (``n``), so a later read returns them in the same order
+        derived.write_table(table, pairs.append_column("n", pa.array(np.arange(pairs.num_rows))), order_by="n")
+        derived.record(DerivedEntry(key, KIND, left, version, view, (table,),
+                                    {"right": right, "predicate": predicate, "pairs": pairs.num_rows}))
+
+
+__all__ = ["PREDICATES", "check_predicate", "compute_pairs", "forget_joins", "join_key", "kept_pairs"]
