@@ -24,6 +24,7 @@ import cim
 from bench.common import print_table, ratio, repeated, timed
 from bench.ingest_bench import write_sources
 from cim.analysis import indicators
+from cim.model.joins import forget_joins
 from cim.testing import available
 
 
@@ -48,6 +49,13 @@ def _bbox_reads(city: cim.City, n: int = 50) -> tuple[float, int]:
         return sum(city.features("buildings", bbox=b, output="arrow").num_rows for b in boxes)
 
     return timed(run)
+
+
+def _first_join(city: cim.City, predicate: str) -> object:
+    """The file city's first ask (pairs computed from the geometries, then kept), never a read of
+    pairs an earlier repeat kept: the PostGIS city computes every time."""
+    forget_joins(city)
+    return city.spatial_join("parcels", "buildings", predicate=predicate)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -79,8 +87,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for name in ("parcels", "buildings"):
             rows.append({"what": f"ingest {name}.parquet", "duckdb_s": duck_t[name], "postgis_s": post_t[name]})
         for predicate in ("contains_centroid", "contains"):
-            d_s, _, d = repeated(lambda p=predicate: duck.spatial_join("parcels", "buildings", predicate=p),
-                                 args.repeat)
+            d_s, _, d = repeated(lambda p=predicate: _first_join(duck, p), args.repeat)
             p_s, _, p = repeated(lambda p=predicate: post.spatial_join("parcels", "buildings", predicate=p),
                                  args.repeat)
             if set(zip(*d.to_pydict().values(), strict=True)) != set(zip(*p.to_pydict().values(), strict=True)):
