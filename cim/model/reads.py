@@ -14,7 +14,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
-from cim.model.joins import check_predicate, compute_pairs, kept_pairs
+from cim.model.joins import check_predicate, compute_pairs, join_key, kept_pairs
 from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
 from gis.crs import parse_crs, reproject, transformer
@@ -233,12 +233,14 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
     """
     check_predicate(predicate)
     when = as_of_time(as_of)
-    if city.store.kind != "duckdb":
-        table = _sql_join(city, left, right, predicate, when)
-    elif when is None:
+    if city.store.kind == "duckdb" and when is None:
         table = kept_pairs(city, left, right, predicate)
     else:
-        table = compute_pairs(city, left, right, predicate, as_of=when)
+        join_key(city, left, right, predicate)  # refuses a layer the city does not have
+        if city.store.kind == "duckdb":
+            table = compute_pairs(city, left, right, predicate, as_of=when)
+        else:
+            table = _sql_join(city, left, right, predicate, when)
     return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
 
 

@@ -146,9 +146,9 @@ def test_a_read_only_city_joins_and_keeps_the_pairs_in_memory(tmp_path):
         assert _kept_joins(city) == []
 
 
-def test_an_unknown_layer_or_predicate_is_a_clear_error(lots_and_houses, backend):
+def test_an_unknown_layer_or_predicate_is_a_clear_error(lots_and_houses):
     with pytest.raises(QueryError, match="use one of contains, intersects, contains_centroid"):
         lots_and_houses.spatial_join("lots", "houses", predicate="within")
-    if backend == "duckdb":
+    for as_of in (None, datetime.now(UTC)):
         with pytest.raises(LayerNotFound, match="'parcels'"):
-            lots_and_houses.spatial_join("parcels", "houses")
+            lots_and_houses.spatial_join("parcels", "houses", as_of=as_of)
