@@ -9,9 +9,11 @@ layers' version, update time and count and the predicate: the next ask reads the
 either layer has a new version the key changes, the pairs are computed again from the current
 features and the old table is dropped. Past cities (``as_of``) are computed each time, not kept.
 
-The pairs are computed with GEOS through shapely 2: the left layer's geometries prepared, the
-right layer's in an STRtree (``contains_centroid`` tests the right features' centroids, taken by
-the store's ``ST_Centroid``). PostGIS cities join in SQL instead (``cim.model.reads``).
+How the pairs are computed was chosen by measurement (the demo city at 100 000 buildings, both
+ways in one run): ``contains`` with GEOS through shapely 2 — the left layer's geometries
+prepared, the right layer's in an STRtree — took 1.14 s where DuckDB's SPATIAL_JOIN took 1.52 s;
+``contains_centroid`` and ``intersects`` by DuckDB's own SPATIAL_JOIN, 0.69 s and 0.61 s where
+shapely took 0.93 s and 0.77 s. PostGIS cities join in SQL instead (``cim.model.reads``).
 
 Example:
     >>> pairs = kept_pairs(city, "parcels", "buildings", "contains_centroid")  # doctest: +SKIP
@@ -32,7 +34,7 @@ import shapely
 
 from cim.errors import LayerNotFound, QueryError
 from cim.model.derived import DerivedEntry, DerivedTables, open_derived, table_name
-from cim.model.relations import features
+from cim.model.relations import features, features_where
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -56,23 +58,29 @@ def compute_pairs(city: City, left: str, right: str, predicate: str, *, as_of: d
     """(``left_id``, ``right_id``) of the features valid now (or at ``as_of``) where ``predicate``
     holds, computed from their geometries; features without a geometry take part in no pair."""
     check_predicate(predicate)
-    lefts = city.store.arrow(features(layers=[left], as_of=as_of, with_geometry=True,
-                                      columns="id, ST_AsWKB(geom) AS wkb"))
-    if predicate == "contains_centroid":
-        centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
-        rights = city.store.arrow(f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) r "
-                                  "WHERE NOT ST_IsEmpty(c)")
-        right_geoms = shapely.points(rights.column("x").to_numpy(), rights.column("y").to_numpy())
-    else:
-        rights = city.store.arrow(features(layers=[right], as_of=as_of, with_geometry=True,
-                                           columns="id, ST_AsWKB(geom) AS wkb"))
-        right_geoms = shapely.from_wkb(rights.column("wkb").to_numpy(zero_copy_only=False))
+    if predicate == "contains":
+        return _contains_by_geos(city, left, right, as_of)
+    sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_SPATIAL_JOINS[predicate]} "
+           f"WHERE {features_where(layers=[left], as_of=as_of, alias='l')} "
+           f"AND {features_where(layers=[right], as_of=as_of, alias='r')}")
+    return city.store.arrow(sql).cast(_SCHEMA)
+
+
+#: the predicates DuckDB answers faster itself, as one SPATIAL_JOIN
+_SPATIAL_JOINS = {"intersects": "ST_Intersects(l.geom, r.geom)",
+                  "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))"}
+
+
+def _contains_by_geos(city: City, left: str, right: str, as_of: datetime | None) -> pa.Table:
+    """Polygon in polygon: each left geometry prepared once, tested against the right ones whose
+    boxes meet it (an STRtree); pairs in the order the features were read."""
+    lefts, rights = (city.store.arrow(features(layers=[name], as_of=as_of, with_geometry=True,
+                                               columns="id, ST_AsWKB(geom) AS wkb")) for name in (left, right))
     if lefts.num_rows == 0 or rights.num_rows == 0:
         return _SCHEMA.empty_table()
-    left_geoms = shapely.from_wkb(lefts.column("wkb").to_numpy(zero_copy_only=False))
-    # the query prepares each left geometry and tests it against the right ones whose boxes meet it
-    i, j = shapely.STRtree(right_geoms).query(left_geoms, predicate="intersects" if predicate == "intersects"
-                                               else "contains")
+    left_geoms, right_geoms = (shapely.from_wkb(t.column("wkb").to_numpy(zero_copy_only=False))
+                               for t in (lefts, rights))
+    i, j = shapely.STRtree(right_geoms).query(left_geoms, predicate="contains")
     order = np.lexsort((j, i))
     return pa.table({"left_id": lefts.column("id").take(i[order]).cast(pa.string()),
                      "right_id": rights.column("id").take(j[order]).cast(pa.string())}, schema=_SCHEMA)

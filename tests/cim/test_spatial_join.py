@@ -113,22 +113,24 @@ def test_the_tricky_houses_are_judged_as_geos_judges_them(lots_and_houses):
     assert not {h for _, h in centroid} & {"houses.house_between_parts", "houses.house_across_two"}
 
 
-def test_a_new_version_of_either_layer_gives_new_pairs_and_as_of_the_old_ones(lots_and_houses, tmp_path, backend):
+@pytest.mark.parametrize("predicate", PREDICATES)
+def test_a_new_version_of_either_layer_gives_new_pairs_and_as_of_the_old_ones(lots_and_houses, tmp_path, backend,
+                                                                              predicate):
     city = lots_and_houses
-    before = _pairs(city.spatial_join("lots", "houses", predicate="contains"))
+    before = _pairs(city.spatial_join("lots", "houses", predicate=predicate))
     time.sleep(0.01)
     between = datetime.now(UTC)
     time.sleep(0.01)
     city.ingest(_write(_houses(moved=True), tmp_path / "houses2.parquet"), layer="houses", id_field="key")
-    after = _pairs(city.spatial_join("lots", "houses", predicate="contains"))
-    assert after == _reference(_lots(), _houses(moved=True), "contains") != before
-    assert _pairs(city.spatial_join("lots", "houses", predicate="contains", as_of=between)) == before
+    after = _pairs(city.spatial_join("lots", "houses", predicate=predicate))
+    assert after == _reference(_lots(), _houses(moved=True), predicate) != before
+    assert _pairs(city.spatial_join("lots", "houses", predicate=predicate, as_of=between)) == before
     lots = _lots().iloc[1:]  # the L is gone from the lots' next version
     city.ingest(_write(lots, tmp_path / "lots2.parquet"), layer="lots", id_field="key")
-    assert _pairs(city.spatial_join("lots", "houses", predicate="contains")) == _reference(
-        lots, _houses(moved=True), "contains")
+    assert _pairs(city.spatial_join("lots", "houses", predicate=predicate)) == _reference(
+        lots, _houses(moved=True), predicate)
     if backend == "duckdb":  # one kept relation for the layers as they are now; older ones dropped
-        assert [(e.layer, e.view) for e in _kept_joins(city)] == [("lots", f"{KIND} contains houses")]
+        assert [(e.layer, e.view) for e in _kept_joins(city)] == [("lots", f"{KIND} {predicate} houses")]
 
 
 def test_a_read_only_city_joins_and_keeps_the_pairs_in_memory(tmp_path):
