@@ -19,6 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 import cim
 from cim.errors import LayerNotFound, QueryError
+from cim.model import joins
 from cim.model.derived import open_derived
 from cim.model.joins import KIND
 
@@ -131,6 +132,16 @@ def test_a_new_version_of_either_layer_gives_new_pairs_and_as_of_the_old_ones(lo
         lots, _houses(moved=True), predicate)
     if backend == "duckdb":  # one kept relation for the layers as they are now; older ones dropped
         assert [(e.layer, e.view) for e in _kept_joins(city)] == [("lots", f"{KIND} {predicate} houses")]
+
+
+def test_pairs_kept_in_several_parts_are_read_back_whole(new_city, tmp_path, monkeypatch):
+    monkeypatch.setattr(joins, "PART_ROWS", 2)  # the ten houses' pairs in parts of two
+    city = new_city()
+    city.ingest(_write(_lots(), tmp_path / "lots.parquet"), layer="lots", id_field="key")
+    city.ingest(_write(_houses(), tmp_path / "houses.parquet"), layer="houses", id_field="key")
+    first = city.spatial_join("lots", "houses", predicate="intersects")
+    again = city.spatial_join("lots", "houses", predicate="intersects")
+    assert first.num_rows > 2 * 2 and again.equals(first)  # same pairs, same order
 
 
 def test_a_read_only_city_joins_and_keeps_the_pairs_in_memory(tmp_path):
