@@ -4,8 +4,8 @@ Why: "which parcel does each building stand on" is asked again and again of laye
 rarely, and answering it means reading and parsing every geometry of both layers — which alone
 takes longer than a GEOS join of geometries already in memory. So a DuckDB city computes the
 pairs once per pair of layer versions and keeps them, as compressed Arrow, in a derived table
-(``cim.model.derived``: in the city file, or in memory for a read-only city; never copied or
-exported). The key is both
+(``cim.model.derived``: in the city file, or in memory for a read-only city, which also reads
+the pairs its file keeps; never copied or exported). The key is both
 layers' version, update time and count and the predicate: the next ask reads the kept pairs; once
 either layer has a new version the key changes, the pairs are computed again from the current
 features and the old table is dropped. Past cities (``as_of``) are computed each time, not kept.
@@ -35,8 +35,9 @@ import pyarrow.ipc as ipc
 import shapely
 
 from cim.errors import LayerNotFound, QueryError
-from cim.model.derived import DerivedEntry, DerivedTables, open_derived, table_name
+from cim.model.derived import CATALOG, DerivedEntry, DerivedTables, open_derived, table_name
 from cim.model.relations import features, features_where
+from cim.store.base import SQLRunner
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -111,6 +112,8 @@ def kept_pairs(city: City, left: str, right: str, predicate: str) -> pa.Table:
     derived = open_derived(city.store)
     try:
         found = _read_kept(derived, key)
+        if found is None and derived.where == "memory" and city.store.has_table(CATALOG):
+            found = _read_kept(city.store, key)  # a read-only city reads what its file keeps
         if found is not None:
             return found
         pairs = compute_pairs(city, left, right, predicate)
@@ -132,12 +135,13 @@ def forget_joins(city: City) -> int:
         derived.close()
 
 
-def _read_kept(derived: DerivedTables, key: str) -> pa.Table | None:
-    entry = derived.entry(key)
-    if entry is None:
+def _read_kept(runner: SQLRunner, key: str) -> pa.Table | None:
+    """The pairs kept under ``key`` in the derived tables ``runner`` reads, or None."""
+    found = runner.rows(f"SELECT tables FROM {CATALOG} WHERE key = ? AND kind = ?", [key, KIND])
+    if not found:
         return None
     try:
-        parts = derived.rows(f'SELECT ipc FROM "{entry.tables[0]}" ORDER BY part')
+        parts = runner.rows(f'SELECT ipc FROM "{found[0][0]}" ORDER BY part')
     except duckdb.Error:  # dropped under this read (a newer version was kept meanwhile): compute
         return None
     return pa.concat_tables([_SCHEMA.empty_table(), *(ipc.open_stream(bytes(b)).read_all() for (b,) in parts)])

@@ -144,19 +144,25 @@ def test_pairs_kept_in_several_parts_are_read_back_whole(new_city, tmp_path, mon
     assert first.num_rows > 2 * 2 and again.equals(first)  # same pairs, same order
 
 
-def test_a_read_only_city_joins_and_keeps_the_pairs_in_memory(tmp_path):
+def test_a_read_only_city_reads_the_pairs_its_file_keeps_and_keeps_new_ones_in_memory(tmp_path):
     path = tmp_path / "city.duckdb"
     with cim.create(path) as city:
         city.ingest(_write(_lots(), tmp_path / "lots.parquet"), layer="lots", id_field="key")
         city.ingest(_write(_houses(), tmp_path / "houses.parquet"), layer="houses", id_field="key")
+        kept = city.spatial_join("lots", "houses", predicate="contains")
+        assert len(_kept_joins(city)) == 1  # in the file
     with cim.open(path, read_only=True) as city:
+        assert city.spatial_join("lots", "houses", predicate="contains").equals(kept)
+        assert _kept_joins(city) == []  # read from the file, nothing kept in memory
         for _ in range(2):
             pairs = city.spatial_join("lots", "houses", predicate="contains_centroid", output="pandas")
             assert set(zip(pairs.left_id, pairs.right_id, strict=True)) == _reference(
                 _lots(), _houses(), "contains_centroid")
-        assert len(_kept_joins(city)) == 1
+        assert [e.view for e in _kept_joins(city)] == [f"{KIND} contains_centroid houses"]  # in memory
     with cim.open(path, read_only=True) as city:  # nothing was written to the file
-        assert _kept_joins(city) == []
+        assert [e.view for e in _kept_joins(city)] == []
+    with cim.open(path) as city:
+        assert [e.view for e in _kept_joins(city)] == [f"{KIND} contains houses"]
 
 
 def test_an_unknown_layer_or_predicate_is_a_clear_error(lots_and_houses):
