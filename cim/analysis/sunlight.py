@@ -111,11 +111,10 @@ def lit_hours(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, he
     lit = np.zeros(len(points), dtype=np.int64)
     if len(sun.altitude) == 0 or len(points) == 0:
         return lit * sun.step_hours
-    # a piece's shadow never reaches farther than its longest one in the window: pieces with no
-    # sample point that near cannot shade any (the same hours, without their hulls at every step)
-    longest = np.minimum((heights[owner] - z) / np.tan(np.radians(float(sun.altitude.min()))), _MAX_SHADOW)
+    # a piece can shade only what lies in its shadows of the whole window: pieces with no sample
+    # point there cannot shade any (the same hours, without their hulls at every step)
     near = np.zeros(len(pieces), dtype=bool)
-    near[tree.query(pieces, predicate="dwithin", distance=longest + 1e-6)[0]] = True
+    near[tree.query(_window_shadows(pieces, heights[owner] - z, sun), predicate="intersects")[0]] = True
     pieces, owner = pieces[near], owner[near]
     coords, cidx = shapely.get_coordinates(pieces, return_index=True)
     rise = heights[owner][cidx] - z
@@ -136,6 +135,24 @@ def lit_hours(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, he
         shaded[tree.query(hulls, predicate="intersects")[1]] = True
         lit[facing & ~shaded] += 1
     return lit * sun.step_hours
+
+
+def _window_shadows(pieces: np.ndarray, rise: np.ndarray, sun: SunPath) -> np.ndarray:
+    """Per convex piece, a convex region holding all its shadows of the window.
+
+    The shadow at a step is the hull of the piece and its translate by ``-min(rise / tan(alt),
+    1500) * s`` (``s`` the unit vector to the sun). Those offsets, scaled by the rise, lie in the
+    hull of the origin and the unit offsets ``-s / tan(alt)`` (the 1500 m cap only shortens one
+    along its own ray). So piece ⊕ rise × that hull holds every step's shadow: a fan pointing away
+    from the sun's path (northwards in a northern winter), far tighter than a circle of the
+    longest shadow.
+    """
+    az, tan = np.radians(sun.azimuth), np.tan(np.radians(sun.altitude))
+    unit = np.vstack([[0.0, 0.0], -np.stack([np.sin(az), np.cos(az)], axis=1) / tan[:, None]])
+    fan = shapely.get_coordinates(shapely.convex_hull(shapely.multipoints(unit)))[:-1]  # closed ring: last = first
+    coords, cidx = shapely.get_coordinates(pieces, return_index=True)
+    spread = (coords[:, None, :] + rise[cidx][:, None, None] * fan[None, :, :]).reshape(-1, 2)
+    return shapely.convex_hull(shapely.linestrings(spread, indices=np.repeat(cidx, len(fan))))
 
 
 def building_hours(points_hours: np.ndarray, owner: np.ndarray, n: int, min_share: float) -> dict[str, np.ndarray]:
