@@ -11,8 +11,13 @@ the convex hull of a convex footprint and its translate (non-convex footprints a
 triangles first, so the union is exact). Sample points sit every ``sample_spacing`` m along the
 sunny façades (outward normal within ``facing_within`` degrees of the noon sun), 5 cm outside
 the wall; a point is lit at a step when its façade faces the sun and no shadow covers it.
-Hours = lit steps × step. Ground is taken as flat. Pieces farther from every sample point than
-their longest shadow of the window are left out before the steps (they cannot shade any).
+Hours = lit steps × step. Ground is taken as flat.
+
+How it is computed fast: a point is in a convex piece's shadow exactly when the segment from the
+point toward the sun, as long as the shadow, meets the piece. The (point, piece) pairs that can
+ever meet are found once, from each piece's shadows of the whole window (a fan pointing away from
+the sun's path); at each step a strip test keeps the pairs near the shadow and the segment is
+clipped against the piece's edges in numpy (Cyrus–Beck), with no geometry built per step.
 
 Example:
     >>> from cim.analysis import sunlight
