@@ -7,7 +7,10 @@
   and rows already committed are recognised as duplicates (ingest is idempotent).
 * Batching: messages gather until the line has been quiet for ``quiet`` seconds (a burst is over),
   ``flush_interval`` seconds have passed since the first of them, or ``batch_size`` messages are
-  held; then they go in one transaction and their PUBACKs leave together. MQTT 5
+  held; then they go in one transaction and their PUBACKs leave together. When storing a batch
+  takes long (a loaded machine), the window grows to twice that time (at most 4 × flush_interval)
+  and the quiet gap to a quarter of it, so batches grow rather than the share of time spent on
+  each transaction's fixed cost. MQTT 5
   ``Receive Maximum`` lets the broker keep that many unacknowledged messages in flight.
 * The wire is ``cim.iot.mqtt_wire``: one ``recv`` takes every packet the socket holds; the
   datastream list is cached and reloaded only when a topic names an unknown datastream.
@@ -115,6 +118,7 @@ class MqttListener:
         self._buffer: list[Publish] = []
         self._first_number = 1  # running number of the first buffered message (for reports)
         self._first_at = 0.0
+        self._write_seconds = 0.0  # how long the last batch took to store
         self._streams = load_datastreams(city)
         self._streams_at = time.monotonic()
         self._wire = WireClient(self.host, self.port, self.client_id, self.auth, keepalive=30,
@@ -159,14 +163,18 @@ class MqttListener:
         wire = self._wire
         while not self._stop.is_set():
             held = bool(self._buffer)
-            wait = min(self.quiet, max(0.0, self._first_at + self.flush_interval - time.monotonic())) if held \
-                else self.flush_interval
+            # a write's fixed cost is paid per batch: when writes get slow (a loaded machine), the
+            # window and the quiet gap grow with them, up to 4 × flush_interval, so that batches grow
+            # instead of the time spent writing
+            window = min(max(self.flush_interval, 2.0 * self._write_seconds), 4.0 * self.flush_interval)
+            quiet = min(window, max(self.quiet, self._write_seconds / 4.0))
+            wait = min(quiet, max(0.0, self._first_at + window - time.monotonic())) if held else self.flush_interval
             try:
                 got = wire.read(wait)
                 if got:
                     self._take(got)
                 if self._buffer and (len(self._buffer) >= self.batch_size or (held and not got)
-                                     or time.monotonic() - self._first_at >= self.flush_interval):
+                                     or time.monotonic() - self._first_at >= window):
                     self._flush(ack=True)
                 wire.keep_alive()
             except ConnectionLost as exc:
@@ -194,6 +202,7 @@ class MqttListener:
         if not self._buffer:
             return
         buffer, first, self._buffer = self._buffer, self._first_number, []
+        started = time.monotonic()
         try:
             report = self._write([Message(topic, payload, first + i) for i, (_, topic, payload) in enumerate(buffer)])
         except Exception as exc:
@@ -202,6 +211,7 @@ class MqttListener:
             self._buffer, self._first_number = buffer + self._buffer, first
             self._stop.wait(1.0)
             return
+        self._write_seconds = time.monotonic() - started
         if ack:
             self._wire.ack([mid for mid, _, _ in buffer])
         self._publish_events(report)
