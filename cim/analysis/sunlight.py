@@ -11,8 +11,13 @@ the convex hull of a convex footprint and its translate (non-convex footprints a
 triangles first, so the union is exact). Sample points sit every ``sample_spacing`` m along the
 sunny façades (outward normal within ``facing_within`` degrees of the noon sun), 5 cm outside
 the wall; a point is lit at a step when its façade faces the sun and no shadow covers it.
-Hours = lit steps × step. Ground is taken as flat. Pieces farther from every sample point than
-their longest shadow of the window are left out before the steps (they cannot shade any).
+Hours = lit steps × step. Ground is taken as flat.
+
+How it is computed fast: a point is in a convex piece's shadow exactly when the segment from the
+point toward the sun, as long as the shadow, meets the piece. The (point, piece) pairs that can
+ever meet are found once, from each piece's shadows of the whole window (a fan pointing away from
+the sun's path); at each step a strip test keeps the pairs near the shadow and the segment is
+clipped against the piece's edges in numpy (Cyrus–Beck), with no geometry built per step.
 
 Example:
     >>> from cim.analysis import sunlight
@@ -111,31 +116,111 @@ def lit_hours(points: np.ndarray, normals: np.ndarray, obstacles: np.ndarray, he
     lit = np.zeros(len(points), dtype=np.int64)
     if len(sun.altitude) == 0 or len(points) == 0:
         return lit * sun.step_hours
-    # a piece's shadow never reaches farther than its longest one in the window: pieces with no
-    # sample point that near cannot shade any (the same hours, without their hulls at every step)
-    longest = np.minimum((heights[owner] - z) / np.tan(np.radians(float(sun.altitude.min()))), _MAX_SHADOW)
-    near = np.zeros(len(pieces), dtype=bool)
-    near[tree.query(pieces, predicate="dwithin", distance=longest + 1e-6)[0]] = True
-    pieces, owner = pieces[near], owner[near]
-    coords, cidx = shapely.get_coordinates(pieces, return_index=True)
-    rise = heights[owner][cidx] - z
-    both = np.concatenate([cidx, cidx])
-    order = np.argsort(both, kind="stable")  # linestrings() wants the owner index sorted
-    both = both[order]
+    # a piece can shade only the points in its shadows of the whole window: those (piece, point)
+    # pairs are found once; each step tests only them
+    piece, point = tree.query(_window_shadows(pieces, heights[owner] - z, sun), predicate="intersects")
+    used, piece = np.unique(piece, return_inverse=True)
+    pieces, rise = pieces[used], heights[owner[used]] - z
+    edges = _Edges(pieces)
+    strip = edges.strips(points, point, piece)
     for alt, az in zip(sun.altitude, sun.azimuth, strict=True):
         s = np.array([np.sin(np.radians(az)), np.cos(np.radians(az))])
         facing = normals @ s > 1e-9
         if not facing.any():
             continue
         length = np.minimum(rise / np.tan(np.radians(alt)), _MAX_SHADOW)
-        swept = np.vstack([coords, coords - length[:, None] * s])[order]
-        # the hull of a piece and its translate; the points go in as one coordinate sequence per piece
-        # (a line through them): the same hull as from a multipoint, without a Point object per vertex
-        hulls = shapely.convex_hull(shapely.linestrings(swept, indices=both))
+        toward_sun = length[:, None] * s
+        near = strip.holds(s, length) & facing[point]
         shaded = np.zeros(len(points), dtype=bool)
-        shaded[tree.query(hulls, predicate="intersects")[1]] = True
+        shaded[point[near][edges.reached(points[point[near]], piece[near], toward_sun[piece[near]])]] = True
         lit[facing & ~shaded] += 1
     return lit * sun.step_hours
+
+
+@dataclass
+class _Strips:
+    """(point, piece) pairs: the point relative to the piece's center, and the piece's radius.
+
+    ``holds`` is a quick necessary condition for ``_Edges.reached``: the point lies within the
+    radius of the segment the center sweeps away from the sun (a strip as wide as the piece).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    radius: np.ndarray
+    piece: np.ndarray
+
+    def holds(self, s: np.ndarray, length: np.ndarray) -> np.ndarray:
+        away = -(self.x * s[0] + self.y * s[1])
+        across = np.abs(self.x * s[1] - self.y * s[0])
+        r = self.radius
+        return (across <= r) & (away >= -r) & (away <= length[self.piece] + r)
+
+
+class _Edges:
+    """The edges of convex pieces as arrays, for "does the segment from a point toward the sun
+    meet the piece": the point is then in the piece's shadow (the hull of the piece and its
+    translate away from the sun is the piece swept along that segment)."""
+
+    def __init__(self, pieces: np.ndarray) -> None:
+        coords, idx = shapely.get_coordinates(shapely.orient_polygons(pieces), return_index=True)
+        same = idx[:-1] == idx[1:]  # consecutive vertices of one ring (rings are closed)
+        start, d = coords[:-1][same], coords[1:][same] - coords[:-1][same]
+        self.normal = np.stack([d[:, 1], -d[:, 0]], axis=1)  # outward: exterior rings run counter-clockwise
+        self.offset = np.einsum("ij,ij->i", self.normal, start)
+        self.count = np.bincount(idx[:-1][same], minlength=len(pieces))
+        self.first = np.cumsum(self.count) - self.count
+        sums = np.stack([np.bincount(idx[:-1][same], start[:, k], len(pieces)) for k in (0, 1)], axis=1)
+        self.center = sums.astype(float) / np.maximum(self.count, 1)[:, None]  # the mean vertex
+        reach = np.hypot(*(start - self.center[idx[:-1][same]]).T)
+        self.radius = np.zeros(len(pieces))
+        np.maximum.at(self.radius, idx[:-1][same], reach)
+        self.radius += 1e-6  # every vertex, and so the piece, within this of the center
+
+    def strips(self, points: np.ndarray, point: np.ndarray, piece: np.ndarray) -> _Strips:
+        """The (point, piece) pairs ready for the quick test of each step."""
+        rel = points[point] - self.center[piece]
+        return _Strips(rel[:, 0].copy(), rel[:, 1].copy(), self.radius[piece], piece)
+
+    def reached(self, q: np.ndarray, piece: np.ndarray, toward_sun: np.ndarray) -> np.ndarray:
+        """For each pair, True when q + t * toward_sun lies in the piece for some t in [0, 1].
+
+        Clips the segment against every edge's half-plane n·p <= c (Cyrus–Beck); boundaries count,
+        as GEOS ``intersects`` counts them.
+        """
+        if len(piece) == 0:
+            return np.zeros(0, dtype=bool)
+        count = self.count[piece]
+        pair = np.repeat(np.arange(len(piece)), count)
+        starts = np.cumsum(count) - count
+        edge = self.first[piece][pair] + np.arange(len(pair)) - starts[pair]
+        n = self.normal[edge]
+        a = np.einsum("ij,ij->i", n, q[pair]) - self.offset[edge]  # > 0: q outside this edge
+        b = np.einsum("ij,ij->i", n, toward_sun[pair])  # how fast the segment crosses it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = -a / b
+        enter = np.maximum.reduceat(np.where(b < 0, t, -np.inf), starts)
+        leave = np.minimum.reduceat(np.where(b > 0, t, np.inf), starts)
+        parallel_out = np.logical_or.reduceat((b == 0) & (a > 0), starts)
+        return (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0)) & ~parallel_out
+
+
+def _window_shadows(pieces: np.ndarray, rise: np.ndarray, sun: SunPath) -> np.ndarray:
+    """Per convex piece, a convex region holding all its shadows of the window.
+
+    The shadow at a step is the hull of the piece and its translate by ``-min(rise / tan(alt),
+    1500) * s`` (``s`` the unit vector to the sun). Those offsets, scaled by the rise, lie in the
+    hull of the origin and the unit offsets ``-s / tan(alt)`` (the 1500 m cap only shortens one
+    along its own ray). So piece ⊕ rise × that hull holds every step's shadow: a fan pointing away
+    from the sun's path (northwards in a northern winter), far tighter than a circle of the
+    longest shadow.
+    """
+    az, tan = np.radians(sun.azimuth), np.tan(np.radians(sun.altitude))
+    unit = np.vstack([[0.0, 0.0], -np.stack([np.sin(az), np.cos(az)], axis=1) / tan[:, None]])
+    fan = shapely.get_coordinates(shapely.convex_hull(shapely.multipoints(unit)))[:-1]  # closed ring: last = first
+    coords, cidx = shapely.get_coordinates(pieces, return_index=True)
+    spread = (coords[:, None, :] + rise[cidx][:, None, None] * fan[None, :, :]).reshape(-1, 2)
+    return shapely.convex_hull(shapely.linestrings(spread, indices=np.repeat(cidx, len(fan))))
 
 
 def building_hours(points_hours: np.ndarray, owner: np.ndarray, n: int, min_share: float) -> dict[str, np.ndarray]:

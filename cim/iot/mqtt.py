@@ -5,9 +5,15 @@
 * Manual acknowledgements: a message is acknowledged only after the transaction holding its rows
   has committed. A listener killed at any point loses nothing: unacknowledged messages come again,
   and rows already committed are recognised as duplicates (ingest is idempotent).
-* Batching: messages gather for ``flush_interval`` seconds or ``batch_size`` messages, then go in
-  one transaction. MQTT 5 ``Receive Maximum`` lets the broker keep that many unacknowledged
-  messages in flight.
+* Batching: messages gather until the line has been quiet for ``quiet`` seconds (a burst is over),
+  ``flush_interval`` seconds have passed since the first of them, or ``batch_size`` messages are
+  held; then they go in one transaction and their PUBACKs leave together. When storing a batch
+  takes long (a loaded machine), the window grows to twice that time (at most 4 × flush_interval)
+  and the quiet gap to a quarter of it, so batches grow rather than the share of time spent on
+  each transaction's fixed cost. MQTT 5
+  ``Receive Maximum`` lets the broker keep that many unacknowledged messages in flight.
+* The wire is ``cim.iot.mqtt_wire``: one ``recv`` takes every packet the socket holds; the
+  datastream list is cached and reloaded only when a topic names an unknown datastream.
 * Reconnects with back-off after the broker goes away; a bad payload is counted, logged and
   reported, never fatal.
 * Credentials and TLS (``MqttAuth``) for brokers that refuse anonymous clients; observation times
@@ -20,7 +26,6 @@ does this, since a DuckDB file has one writing process); ``run()`` blocks (``cim
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +38,7 @@ from cim.iot.events import events_for
 from cim.iot.lookup import load_datastreams
 from cim.iot.mqtt_auth import MqttAuth
 from cim.iot.mqtt_payload import Message, parse_messages
+from cim.iot.mqtt_wire import ConnectionLost, Publish, Refused, WireClient
 from cim.iot.write import write_observations
 
 if TYPE_CHECKING:
@@ -76,16 +82,6 @@ def parse_broker(broker: str) -> tuple[str, int]:
     return host, number
 
 
-def _readable(sock: Any, want_write: bool, timeout: float) -> bool:
-    """Wait for the socket; True when there is something to read. A TLS socket may hold decrypted
-    bytes that select() cannot see: those count as readable at once."""
-    pending = getattr(sock, "pending", None)
-    if pending is not None and pending():
-        return True
-    readable, _, _ = select.select([sock], [sock] if want_write else [], [], timeout)
-    return bool(readable)
-
-
 def topic_prefix(city: City) -> str:
     """The default topic prefix of a city: ``cim/<city name>``."""
     name = city.meta("name") or "city"
@@ -102,7 +98,7 @@ class MqttListener:
 
     def __init__(self, city: City, broker: str = "127.0.0.1:1883", *, prefix: str | None = None,
                  client_id: str | None = None, batch_size: int = 20_000, flush_interval: float = 0.25,
-                 on_event: EventSink | None = None, stale_every: float = 30.0,
+                 quiet: float = 0.005, on_event: EventSink | None = None, stale_every: float = 30.0,
                  receive_maximum: int = 65_535, exit_when_idle: float | None = None,
                  auth: MqttAuth | None = None, window: TimeWindow | None = None) -> None:
         self.city = city
@@ -111,7 +107,7 @@ class MqttListener:
         self.window = window
         self.prefix = (prefix or topic_prefix(city)).rstrip("/")
         self.client_id = client_id or ("cim-listener-" + self.prefix.replace("/", "-"))
-        self.batch_size, self.flush_interval = batch_size, flush_interval
+        self.batch_size, self.flush_interval, self.quiet = batch_size, flush_interval, min(quiet, flush_interval)
         self.on_event, self.stale_every, self.receive_maximum = on_event, stale_every, receive_maximum
         self.exit_when_idle = exit_when_idle
         self.stats = ListenerStats()
@@ -119,11 +115,14 @@ class MqttListener:
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._buffer: list[tuple[int, Message]] = []
+        self._buffer: list[Publish] = []
+        self._first_number = 1  # running number of the first buffered message (for reports)
         self._first_at = 0.0
+        self._write_seconds = 0.0  # how long the last batch took to store
         self._streams = load_datastreams(city)
         self._streams_at = time.monotonic()
-        self._client = self._make_client()
+        self._wire = WireClient(self.host, self.port, self.client_id, self.auth, keepalive=30,
+                                session_expiry=SESSION_EXPIRY, receive_maximum=receive_maximum)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> MqttListener:
@@ -161,21 +160,26 @@ class MqttListener:
 
     # -- the loop ----------------------------------------------------------------------------
     def _serve(self, last_stale: float) -> float:
-        client = self._client
+        wire = self._wire
         while not self._stop.is_set():
-            sock = client.socket()
-            if sock is None:
+            held = bool(self._buffer)
+            # a write's fixed cost is paid per batch: when writes get slow (a loaded machine), the
+            # window and the quiet gap grow with them, up to 4 × flush_interval, so that batches grow
+            # instead of the time spent writing
+            window = min(max(self.flush_interval, 2.0 * self._write_seconds), 4.0 * self.flush_interval)
+            quiet = min(window, max(self.quiet, self._write_seconds / 4.0))
+            wait = min(quiet, max(0.0, self._first_at + window - time.monotonic())) if held else self.flush_interval
+            try:
+                got = wire.read(wait)
+                if got:
+                    self._take(got)
+                if self._buffer and (len(self._buffer) >= self.batch_size or (held and not got)
+                                     or time.monotonic() - self._first_at >= window):
+                    self._flush(ack=True)
+                wire.keep_alive()
+            except ConnectionLost as exc:
+                self._lost(str(exc))
                 break
-            wait = self.flush_interval if not self._buffer else max(
-                0.0, self._first_at + self.flush_interval - time.monotonic())
-            rc = self._read_available() if _readable(sock, client.want_write(), wait) else 0
-            rc = rc or client.loop_write() or client.loop_misc()
-            if rc:
-                self._lost(f"connection lost ({rc})")
-                break
-            if self._buffer and (len(self._buffer) >= self.batch_size
-                                 or time.monotonic() - self._first_at >= self.flush_interval):
-                self._flush(ack=True)
             if (self.exit_when_idle is not None and not self._buffer
                     and time.monotonic() - self._last_message >= self.exit_when_idle):
                 log.info("no messages for %.1f s: stopping", self.exit_when_idle)
@@ -185,43 +189,34 @@ class MqttListener:
                 self._check_stale()
         return last_stale
 
-    def _read_available(self) -> int:
-        client = self._client
-        for _ in range(10_000):
-            before = self.stats.messages
-            rc = client.loop_read()
-            if rc or self.stats.messages == before or len(self._buffer) >= self.batch_size:
-                return int(rc)
-        return 0
-
-    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        self.stats.messages += 1
-        self._last_message = time.monotonic()
+    def _take(self, got: list[Publish]) -> None:
+        now = time.monotonic()
         if not self._buffer:
-            self._first_at = time.monotonic()
-        self._buffer.append((msg.mid if msg.qos else 0, Message(msg.topic, msg.payload, self.stats.messages)))
+            self._first_at, self._first_number = now, self.stats.messages + 1
+        self._buffer += got
+        self.stats.messages += len(got)
+        self._last_message = now
 
     def _flush(self, *, ack: bool) -> None:
         """Write the buffer in one transaction; only then acknowledge its messages."""
         if not self._buffer:
             return
-        buffer, self._buffer = self._buffer, []
+        buffer, first, self._buffer = self._buffer, self._first_number, []
+        started = time.monotonic()
         try:
-            report = self._write([m for _, m in buffer])
+            report = self._write([Message(topic, payload, first + i) for i, (_, topic, payload) in enumerate(buffer)])
         except Exception as exc:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("could not store %d messages, they stay unacknowledged", len(buffer))
-            self._buffer = buffer + self._buffer
+            self._buffer, self._first_number = buffer + self._buffer, first
             self._stop.wait(1.0)
             return
+        self._write_seconds = time.monotonic() - started
         if ack:
-            for mid, _ in buffer:
-                if mid:
-                    self._client.ack(mid, 1)
+            self._wire.ack([mid for mid, _, _ in buffer])
         self._publish_events(report)
 
     def _write(self, messages: list[Message]) -> Any:
-
         parsed = parse_messages(self.city, messages, self.prefix, self._refresh_streams(messages))
         scheme = "mqtts" if self.auth.uses_tls else "mqtt"
         report = write_observations(self.city, parsed.batch, source=f"{scheme}://{self.host}:{self.port}",
@@ -244,8 +239,8 @@ class MqttListener:
     def _refresh_streams(self, messages: list[Message]) -> Any:
         """Reload the datastream list when a topic names one we do not know (at most once a second)."""
         prefix = self.prefix + "/obs/"
-        unknown = any(m.topic.startswith(prefix) and self._streams.resolve(m.topic[len(prefix):]) is None
-                      for m in messages)
+        topics = {m.topic for m in messages}
+        unknown = any(t.startswith(prefix) and self._streams.resolve(t[len(prefix):]) is None for t in topics)
         if unknown and time.monotonic() - self._streams_at > 1.0:
             self._streams, self._streams_at = load_datastreams(self.city), time.monotonic()
         return self._streams
@@ -273,74 +268,25 @@ class MqttListener:
                 self.on_event("alert", alert)
 
     # -- connection --------------------------------------------------------------------------
-    def _make_client(self) -> Any:
-        try:
-            import paho.mqtt.client as mqtt
-        except ImportError as exc:  # pragma: no cover
-            raise CIMError("MQTT needs paho-mqtt: pip install 'cim[iot]'") from exc
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
-        self.auth.apply(client)
-        client.on_message = self._on_message
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        return client
-
     def _connect(self) -> bool:
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY
-        props.ReceiveMaximum = self.receive_maximum
         try:
-            self._client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+            self._wire.open([f"{self.prefix}/obs/+", f"{self.prefix}/batch"], timeout=5.0)
+        except Refused as exc:
+            self.stats.last_error = str(exc)
+            log.error(self.stats.last_error)
+            return False
+        except ConnectionLost as exc:
+            self.stats.last_error = f"{exc} (does the broker expect TLS, or other credentials?)"
+            log.warning("%s; retrying", self.stats.last_error)
+            return False
         except OSError as exc:  # ssl.SSLError too: a bad certificate or a plain-text broker
             self.stats.last_error = f"cannot reach {self.host}:{self.port}: {exc}"
             log.warning("%s; retrying", self.stats.last_error)
             return False
-        deadline = time.monotonic() + 5.0
-        while not self.connected.is_set() and time.monotonic() < deadline and not self._stop.is_set():
-            if self._pump(0.1):  # not client.loop(): it adds a wake-up socket every acknowledgement writes to
-                if self.stats.last_error is None or "refused" not in self.stats.last_error:
-                    self.stats.last_error = (f"{self.host}:{self.port} closed the connection before accepting it "
-                                             "(does the broker expect TLS, or other credentials?)")
-                    log.warning("%s; retrying", self.stats.last_error)
-                return False
-        return self.connected.is_set()
-
-    def _pump(self, timeout: float) -> int:
-        """One round of network work with paho's public pieces; non-zero when the connection broke."""
-        client = self._client
-        sock = client.socket()
-        if sock is None:
-            return 1
-        readable = _readable(sock, client.want_write(), timeout)
-        return int((client.loop_read() if readable else 0) or client.loop_write() or client.loop_misc())
-
-    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            self.stats.last_error = f"broker refused the connection: {reason}"
-            log.error(self.stats.last_error)
-            return
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
-        options = SubscribeOptions(qos=1)
-        client.subscribe([(f"{self.prefix}/obs/+", options), (f"{self.prefix}/batch", options)])
-
-    def _on_subscribe(self, _client: Any, _userdata: Any, _mid: Any, reasons: Any, _props: Any) -> None:
-        """Subscribed: from now on the broker keeps what is published for this session."""
-        if any(r.is_failure for r in reasons):
-            self.stats.last_error = f"broker refused the subscription: {[str(r) for r in reasons]}"
-            log.error(self.stats.last_error)
-            return
         self.stats.connects += 1
         self.connected.set()
         log.info("listening on %s:%d to %s/obs/+ and %s/batch", self.host, self.port, self.prefix, self.prefix)
-
-    def _on_disconnect(self, *_args: Any) -> None:
-        self.connected.clear()
+        return True
 
     def _lost(self, why: str) -> None:
         """Connection gone: store what is buffered (their acks are void now — the broker sends those
@@ -350,15 +296,8 @@ class MqttListener:
         log.warning("%s; reconnecting", why)
         self.connected.clear()
         self._flush(ack=False)
-        try:
-            self._client.disconnect()
-        except Exception:  # noqa: BLE001 - the socket is already gone
-            pass
+        self._wire.close()
 
     def _disconnect(self) -> None:
-        try:
-            self._client.loop_write()
-            self._client.disconnect()
-        except Exception:  # noqa: BLE001
-            pass
+        self._wire.close(polite=True)
         self.connected.clear()

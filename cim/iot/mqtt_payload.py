@@ -15,6 +15,7 @@ a bad item inside a readable payload is one rejected observation.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.json as pajson
 
 from cim.errors import ValidationError
 from cim.iot.lookup import Datastreams
@@ -60,7 +62,10 @@ def parse_messages(city: City, messages: Sequence[Message], prefix: str, streams
     """Parse every message; nothing here raises for bad input, it is reported instead."""
     acc = _Accumulator(city, streams, messages)
     obs_topic, batch_topic = f"{prefix}/obs/", f"{prefix}/batch"
+    done = _singles_at_once(acc, messages, obs_topic)
     for m, msg in enumerate(messages):
+        if done is not None and done[m]:
+            continue
         try:
             body = json.loads(msg.payload)
         except (ValueError, UnicodeDecodeError):
@@ -76,6 +81,45 @@ def parse_messages(city: City, messages: Sequence[Message], prefix: str, streams
 
 
 _NUMBER = (int, float)
+_OPEN, _CLOSE = ord("{"), ord("}")
+
+
+def _singles_at_once(acc: _Accumulator, messages: Sequence[Message], obs_topic: str) -> np.ndarray | None:
+    """Take the plain ``{"t": <number>, "v": <number>}`` messages of known datastreams in one pass.
+
+    Their payloads, one a line, go to Arrow's JSON reader together. That reads every line on its
+    own, so row i is message i when no payload holds a line break, each starts with ``{`` and ends
+    with ``}`` (none is skipped as blank) and the rows come out as many as the messages (none held
+    two objects). Anything else (text times, units, arrays, nulls, a bad payload) is left to the
+    message-by-message path; returns which messages were taken, or None when none were.
+    """
+    resolve, cut = acc.streams.resolve, len(obs_topic)
+    ds_of = {t: resolve(t[cut:]) for t in {m.topic for m in messages} if t.startswith(obs_topic)}
+    take = [m for m, msg in enumerate(messages)
+            if ds_of.get(msg.topic) is not None and msg.payload[:1] == b"{" and msg.payload[-1:] == b"}"]
+    if len(take) < 2:
+        return None
+    lines = b"\n".join([messages[m].payload for m in take])
+    if lines.count(b"\n") != len(take) - 1 or b"\r" in lines:
+        return None
+    try:
+        table = pajson.read_json(io.BytesIO(lines))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(take) or set(table.column_names) != {"t", "v"}:
+        return None
+    t, v = table["t"], table["v"]
+    numeric = (pa.types.is_integer(t.type) or pa.types.is_floating(t.type)) and (
+        pa.types.is_integer(v.type) or pa.types.is_floating(v.type))
+    if not numeric or t.null_count or v.null_count:
+        return None
+    at = np.asarray(take, dtype=np.int64)
+    ids = np.fromiter((ds_of[messages[m].topic] for m in take), dtype=np.int64, count=len(take))
+    acc.blocks.append((at, np.full(len(take), -1, dtype=np.int64), ids,
+                       t.to_numpy().astype(np.float64), v.to_numpy().astype(np.float64)))
+    done = np.zeros(len(messages), dtype=bool)
+    done[at] = True
+    return done
 
 
 class _Accumulator:
@@ -88,7 +132,8 @@ class _Accumulator:
         self.ds: list[int] = []
         self.times: list[Any] = []
         self.values: list[float] = []
-        self.blocks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # fast batches
+        # rows taken as arrays: message, item (-1: the message is the observation), datastream, time, value
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.rejects: list[tuple[str, str]] = []
         self.malformed = 0
         self._factors: dict[tuple[int, str], tuple[float, float] | str] = {}
@@ -144,7 +189,8 @@ class _Accumulator:
         if None in known.values():
             return False
         ids = np.fromiter((known[r] for r in refs), dtype=np.int64, count=len(refs))
-        self.blocks.append((m, ids, np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64)))
+        self.blocks.append((np.full(len(refs), m, dtype=np.int64), np.arange(len(refs), dtype=np.int64), ids,
+                            np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64)))
         return True
 
     def add(self, m: int, k: int, ds: int, time: Any, value: Any, unit: Any) -> None:
@@ -184,13 +230,13 @@ class _Accumulator:
         ds = [np.asarray(self.ds, dtype=np.int64)[keep]]
         t = [micros[keep]]
         v = [np.asarray(self.values, dtype=np.float64)[keep]]
-        for m, ids, times, values in self.blocks:
+        for ms, items, ids, times, values in self.blocks:
             ok = np.isfinite(times) & (np.abs(times) < 1e14)
             for k in np.flatnonzero(~ok):
-                self.rejects.append((self.label(m, int(k)), f"unreadable time {times[k]!r}"))
+                self.rejects.append((self.label(int(ms[k]), int(items[k])), f"unreadable time {times[k]!r}"))
             idx = np.flatnonzero(ok)
-            msg.append(np.full(len(idx), m, dtype=np.int64))
-            item.append(idx)
+            msg.append(ms[idx])
+            item.append(items[idx])
             ds.append(ids[idx])
             t.append(np.round(np.where(np.abs(times[idx]) > 1e11, times[idx] * 1e3, times[idx] * 1e6)).astype(np.int64))
             v.append(values[idx])

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
 from cim.analysis.solar import solar_position, solar_term_date, true_solar_times
 from cim.analysis.sunlight import SunPath, facade_points, lit_hours, sun_path, sunlight
@@ -128,3 +129,24 @@ def test_hours_of_a_mixed_block_match_the_definition_point_by_point():
     want = _hours_point_by_point(xy, normals, geoms, heights, sun, 0.9)
     assert 0 < got.sum() < len(xy) * len(sun.altitude) * sun.step_hours  # some shade, some sun
     np.testing.assert_allclose(got, want, atol=1 / 60)  # the same hours to a minute
+
+
+def test_hours_of_a_random_district_match_the_definition_point_by_point():
+    # rotated slabs and L-shapes in every direction, on winter and summer paths (shadows north and south)
+    rng = np.random.default_rng(11)
+    geoms = []
+    for x, y in rng.uniform(-200, 200, (40, 2)):
+        w, d = rng.uniform(8, 40), rng.uniform(6, 14)
+        shape = shapely.box(x, y, x + w, y + d)
+        if rng.random() < 0.3:
+            shape = shapely.union(shape, shapely.box(x, y, x + d, y + w))
+        geoms.append(shapely.affinity.rotate(shape, rng.uniform(0, 90), origin="centroid"))
+    geoms = np.array(shapely.get_parts(shapely.union_all(geoms)))  # no overlaps: each a real footprint
+    heights = rng.uniform(3, 90, len(geoms))
+    xy, _, normals = facade_points(geoms[:8], 3.0)
+    for day in ("大寒", "2026-06-21"):
+        sun = sun_path(23.0, 113.3, {"day": day, "window": ["08:00", "16:00"], "step_minutes": 30})
+        got = lit_hours(xy, normals, geoms, heights, sun, 0.9)
+        want = _hours_point_by_point(xy, normals, geoms, heights, sun, 0.9)
+        assert 0 < got.sum() < len(xy) * len(sun.altitude) * sun.step_hours
+        np.testing.assert_allclose(got, want, atol=1 / 60)

@@ -217,3 +217,32 @@ def test_batch_payloads_parse_the_same_whole_or_item_by_item(iot_city):
     labels = parsed.where(list(range(len(rows))))
     assert labels[rows.index(by_value[61.0])] == f"{PREFIX}/batch message 1 item 5"
     assert sorted(labels)[-1] == f"{PREFIX}/batch message 2 item 1"
+
+
+def test_single_messages_parse_the_same_together_or_one_by_one(iot_city):
+    from cim.iot.lookup import load_datastreams
+    from cim.iot.mqtt_payload import Message, parse_messages
+
+    streams, dust = load_datastreams(iot_city), datastream_id(iot_city, "ws.dust")
+    plain = [json.dumps({"t": T0_MS + i * 1000, "v": i}) for i in range(20)]
+    tricky = ['{"t": @1, "v": 1}{"t": @2, "v": 2}', '{"t": @1, "v": 1} {"t": @2, "v": 2}',  # two readings
+              " ", "", '{"t": @3, "v": null}', '{"t": @4, "v": true}', '{"t": "2026-05-01T07:59:00+08:00", "v": 3}',
+              '{"t": @5, "v": 80, "u": "mg/m3"}', '{"t": @6,\n "v": 4}', '{"t": 1, "t": @7, "v": 5}',
+              '{"t": @8, "v": 6, "note": "x"}', '{"t": @9}', "[1, 2]", "{not json}"]
+    topics = [f"{PREFIX}/obs/ws.dust", f"{PREFIX}/obs/{dust}", f"{PREFIX}/obs/nope"]
+
+    def rows(parsed) -> list:
+        labels = parsed.where(list(range(parsed.batch.num_rows)))
+        return sorted(zip(labels, parsed.batch.to_pylist(), strict=True))
+
+    for k, odd in enumerate(tricky):  # each odd payload among plain ones, so the plain ones could go at once
+        payloads = [*plain[:10], odd.replace("@", str(T0_MS - 1000 * k)), *plain[10:]]
+        messages = [Message(topics[i % 3], p.encode(), i + 1) for i, p in enumerate(payloads)]
+        together = parse_messages(iot_city, messages, PREFIX, streams)
+        alone = [parse_messages(iot_city, [m], PREFIX, streams) for m in messages]
+        assert rows(together) == sorted(r for p in alone for r in rows(p)), odd
+        assert sorted(together.rejects) == sorted(r for p in alone for r in p.rejects), odd
+        assert together.malformed == sum(p.malformed for p in alone), odd
+    plain_only = parse_messages(iot_city, [Message(topics[i % 3], p.encode(), i + 1) for i, p in enumerate(plain)],
+                                PREFIX, streams)
+    assert plain_only.batch.num_rows == 14 and len(plain_only.rejects) == 6  # every third topic is unknown
