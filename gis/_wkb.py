@@ -28,13 +28,12 @@ def wkb_types(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     valid = np.diff(offsets) >= 5
     if array.null_count:
         valid &= np.asarray(array.is_valid())
-    starts = offsets[:-1][valid].astype(np.int64)
-    raw = data[starts[:, None] + np.arange(1, 5)].astype(np.uint64)
-    little = data[starts] == 1
-    shifts = np.where(little[:, None], [0, 8, 16, 24], [24, 16, 8, 0]).astype(np.uint64)
-    code = (raw << shifts).sum(axis=1)
-    ewkb_z = (code & 0x80000000) != 0
-    base = (code & 0x0FFFFFFF).astype(np.int64)
+    starts = offsets[:-1][valid]
+    b1, b2, b3, b4 = (data[starts + i].astype(np.uint32) for i in range(1, 5))
+    code = np.where(data[starts] == 1, b1 | (b2 << 8) | (b3 << 16) | (b4 << 24),
+                    b4 | (b3 << 8) | (b2 << 16) | (b1 << 24))
+    ewkb_z = (code & np.uint32(0x80000000)) != 0
+    base = (code & np.uint32(0x0FFFFFFF)).astype(np.int64)
     iso_dims = base // 1000
     return base % 1000, ewkb_z | (iso_dims == 1) | (iso_dims == 3)
 

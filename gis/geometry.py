@@ -103,6 +103,14 @@ def check_and_repair(wkb: Any) -> GeometryCheck:
 
 def _parse(wkb: Any) -> tuple[np.ndarray, np.ndarray]:
     """Geometries plus a reason array (``None`` = fine so far) for null and unreadable input."""
+    if isinstance(wkb, pa.ChunkedArray | pa.Array) and pa.types.is_binary(wkb.type):
+        # Arrow WKB (the ingest path): nothing but bytes and nulls, so parse in one call
+        null = np.asarray(wkb.is_null())
+        geoms = _from_wkb(wkb.to_numpy(zero_copy_only=False))
+        reasons = np.full(len(geoms), None, dtype=object)
+        reasons[null] = "null geometry"
+        reasons[~null & shapely.is_missing(geoms)] = "unreadable geometry"
+        return geoms, reasons
     if isinstance(wkb, pa.ChunkedArray | pa.Array):
         wkb = wkb.to_numpy(zero_copy_only=False)
     values = np.empty(len(wkb), dtype=object)

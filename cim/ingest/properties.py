@@ -90,7 +90,7 @@ def feature_ids(attrs: pa.Table, *, layer: str, rows: np.ndarray, id_field: str 
         elif id_field:
             raise ValidationError(f"--id-field {id_field!r} has empty or repeated values; ids must be unique")
     if ids is None:
-        ids = pa.array(rows.astype(str), pa.string())
+        ids = pc.cast(pa.array(rows), pa.string())
     return pc.binary_join_element_wise(pa.repeat(pa.scalar(layer), len(ids)), ids, ".")
 
 
