@@ -62,25 +62,38 @@ def cell_size(store: SQLRunner, polygons: str) -> float:
     return value if math.isfinite(value) and value > 0 else 1.0
 
 
-def cell_join(polygons: str, points: str, size: float) -> str:
-    """The pairs by an equality join on grid cells of side ``size`` (see the module's docstring)."""
+def contained_pairs(store: SQLRunner, polygons: str, shapes: str) -> str:
+    """SQL of the pairs (``left_id``, ``right_id``) where a polygon of ``polygons`` wholly holds a
+    feature of ``shapes``: on PostGIS the same cell join, since a shape inside a polygon has its
+    centroid inside the polygon's box (the box is convex), then the exact test on the whole shape."""
+    if getattr(store, "kind", "duckdb") != "postgis":
+        return (f"SELECT l.id AS left_id, r.id AS right_id FROM ({polygons}) AS l "
+                f"JOIN {_relation(shapes)} AS r ON ST_Contains(l.geom, r.geom)")
+    return cell_join(polygons, shapes, cell_size(store, polygons), whole=True)
+
+
+def cell_join(polygons: str, points: str, size: float, *, whole: bool = False) -> str:
+    """The pairs by an equality join on grid cells of side ``size`` (see the module's docstring);
+    ``whole``: the polygon must hold the whole feature, not only its centroid."""
     s = repr(float(size))
     cells = (f"SELECT id, geom, CAST(floor(ST_XMin(geom) / {s}) AS BIGINT) AS x0, "
              f"CAST(floor(ST_XMax(geom) / {s}) AS BIGINT) AS x1, CAST(floor(ST_YMin(geom) / {s}) AS BIGINT) AS y0, "
              f"CAST(floor(ST_YMax(geom) / {s}) AS BIGINT) AS y1 FROM ({polygons}) AS polygons")
     # OFFSET 0 keeps the centroid a computed column: flattened, it would be computed once per use
-    centroids = f"SELECT id, ST_Centroid(geom) AS c FROM {_relation(points)} AS points OFFSET 0"
+    shape, test = (", geom", "_ST_Contains(l.geom, r.geom)") if whole else ("", "_ST_Contains(l.geom, r.c)")
+    centroids = f"SELECT id{shape}, ST_Centroid(geom) AS c FROM {_relation(points)} AS points OFFSET 0"
     return (
         "SELECT l.id AS left_id, r.id AS right_id FROM "
         f"(SELECT id, geom, kx, generate_series(y0, y1) AS ky FROM "
         f"(SELECT id, geom, generate_series(x0, x1) AS kx, y0, y1 FROM ({cells}) AS boxes) AS columns_) AS l "
-        f"JOIN (SELECT id, c, CAST(floor(ST_X(c) / {s}) AS BIGINT) AS kx, CAST(floor(ST_Y(c) / {s}) AS BIGINT) AS ky "
+        f"JOIN (SELECT id{shape}, c, CAST(floor(ST_X(c) / {s}) AS BIGINT) AS kx, "
+        f"CAST(floor(ST_Y(c) / {s}) AS BIGINT) AS ky "
         f"FROM ({centroids}) AS centroids) AS r "
-        "ON l.kx = r.kx AND l.ky = r.ky AND _ST_Contains(l.geom, r.c)")
+        f"ON l.kx = r.kx AND l.ky = r.ky AND {test}")
 
 
 def _relation(points: str) -> str:
     return f"({points})" if points.lstrip().upper().startswith("SELECT") else points
 
 
-__all__ = ["centroid_pairs", "holders", "cell_size", "cell_join"]
+__all__ = ["centroid_pairs", "contained_pairs", "holders", "cell_size", "cell_join"]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
-from cim.model.centroid_join import centroid_pairs
+from cim.model.centroid_join import centroid_pairs, contained_pairs
 from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
 from gis.crs import parse_crs, reproject, transformer
@@ -215,6 +215,9 @@ _JOINS = {
     "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))",
 }
 
+#: on PostGIS, equality joins on grid cells (``cim.model.centroid_join``) instead of a GiST probe per row
+_CELL_JOINS = {"contains_centroid": centroid_pairs, "contains": contained_pairs}
+
 
 def spatial_join(city: City, left: str, right: str, *, predicate: str = "contains",
                  as_of: Any = None, output: str = "arrow") -> Any:
@@ -230,9 +233,9 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
     if predicate not in _JOINS:
         raise QueryError(f"unknown predicate {predicate!r}: use one of {', '.join(_JOINS)}")
     when = as_of_time(as_of)
-    if predicate == "contains_centroid" and city.store.kind == "postgis":  # no spatial join operator there
-        sql = centroid_pairs(city.store, features(layers=[left], as_of=when, columns="id, geom"),
-                             features(layers=[right], as_of=when, columns="id, geom"))
+    if predicate in _CELL_JOINS and city.store.kind == "postgis":  # no spatial join operator there
+        sql = _CELL_JOINS[predicate](city.store, features(layers=[left], as_of=when, columns="id, geom"),
+                                     features(layers=[right], as_of=when, columns="id, geom"))
         return to_output(city.store.arrow(sql), city.crs, "pandas" if output == "geopandas" else output)
     sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
            f"WHERE {features_where(layers=[left], as_of=when, alias='l')} "

@@ -48,12 +48,12 @@ def _city(new_city, tmp_path):
     return city
 
 
-def _expected(city) -> set[tuple[str, str]]:
+def _expected(city, *, whole: bool = False) -> set[tuple[str, str]]:
     parcels = city.features("parcels", output="geopandas")
     buildings = city.features("buildings", output="geopandas")
     return {(p, b) for p, pg in zip(parcels["id"], parcels.geometry, strict=True)
             for b, bg in zip(buildings["id"], buildings.geometry, strict=True)
-            if shapely.contains(pg, shapely.centroid(bg))}
+            if shapely.contains(pg, bg if whole else shapely.centroid(bg))}
 
 
 def test_each_building_pairs_with_every_parcel_holding_its_centroid_and_no_other(new_city, tmp_path):
@@ -76,3 +76,14 @@ def test_each_rectangular_footprint_holds_its_own_centroid_only(new_city, tmp_pa
     got = city.spatial_join("buildings", "buildings", predicate="contains_centroid", output="pandas")
     assert set(zip(got["left_id"], got["right_id"], strict=True)) == {
         (b, b) for b in city.features("buildings", output="pandas")["id"]}
+
+
+def test_a_parcel_wholly_holding_a_building_pairs_with_it_and_a_straddling_one_does_not(new_city, tmp_path):
+    city = _city(new_city, tmp_path)
+    got = city.spatial_join("parcels", "buildings", predicate="contains", output="pandas")
+    pairs = list(zip(got["left_id"], got["right_id"], strict=True))
+    assert len(pairs) == len(set(pairs))
+    expected = _expected(city, whole=True)
+    assert set(pairs) == expected
+    assert ("parcels.p0", "buildings.inside") in expected and ("parcels.big", "buildings.on_corner") in expected
+    assert not {b for p, b in expected if p != "parcels.big"} & {"buildings.on_shared_edge", "buildings.on_corner"}
