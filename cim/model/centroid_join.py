@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cim.store.base import SQLRunner
 
 #: polygons whose box size sets the cell size (a sample is enough: the size only tunes speed)
-_SAMPLE = 10_000
+_SAMPLE = 2_000
 
 
 def centroid_pairs(store: SQLRunner, polygons: str, points: str) -> str:
