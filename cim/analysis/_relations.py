@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cim.model.centroid_join import holders
 from cim.model.relations import prop
 
 if TYPE_CHECKING:
     from cim.analysis.rules import RuleSet
+    from cim.store.base import SQLRunner
 
 #: parcel fields carried into results when the parcels layer has them
 PARCEL_LABELS = ("block_id", "district", "land_use", "land_use_name")
@@ -73,18 +75,17 @@ def parcels_sql(rules: RuleSet, cols: dict[str, str]) -> str:
     return rules.input("parcels").relation(f"id, name, geom, ST_Area(geom) AS area{extra}")
 
 
-def placed_sql(rules: RuleSet) -> str:
+def placed_sql(rules: RuleSet, store: SQLRunner | None = None) -> str:
     """Buildings with the parcel holding their centroid (NULL when none): needs CTE ``b``.
 
-    An inner SPATIAL_JOIN, then an equality LEFT JOIN: inside larger queries DuckDB 1.5.5's LEFT
+    An inner join, then an equality LEFT JOIN: inside larger queries DuckDB 1.5.5's LEFT
     SPATIAL_JOIN emitted an extra unmatched (NULL) row for a building it had matched. ``min``
-    picks one parcel, deterministically, where parcels overlap. The parcels are read from
-    ``features`` itself, not from CTE ``p``: PostGIS then probes its spatial index once per
-    building (a CTE has no index), while DuckDB plans the same SPATIAL_JOIN either way.
+    picks one parcel, deterministically, where parcels overlap. On DuckDB the parcels are read
+    from ``features`` itself, not from CTE ``p``, and the join is a SPATIAL_JOIN; on PostGIS the
+    pairs come from ``cim.model.centroid_join`` (an equality join on grid cells, no index probe
+    per building).
     """
-    parcels = rules.input("parcels").relation("id, geom", alias="p")
-    inner = (f"SELECT b.id, min(p.id) AS parcel FROM b JOIN {parcels} ON ST_Contains(p.geom, ST_Centroid(b.geom)) "
-             "GROUP BY b.id")
+    inner = holders(store, rules.input("parcels").relation("id, geom"), "b")
     return f"SELECT b.*, m.parcel FROM b LEFT JOIN ({inner}) m ON m.id = b.id"
 
 

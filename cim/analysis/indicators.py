@@ -132,7 +132,7 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     if label and label not in cols:
         cols[label] = prop(label, "VARCHAR")
     ctes = [f"p AS ({parcels_sql(rules, cols)})", f"b AS ({buildings_sql(rules, extra)})",
-            f"bp AS MATERIALIZED ({placed_sql(rules)})"]
+            f"bp AS MATERIALIZED ({placed_sql(rules, city.store)})"]
     if rows_from:
         return [*ctes, f"ind AS (SELECT * FROM {rows_from})"]
     ctes.append(f"agg AS ({per_parcel_sql()})")

@@ -14,6 +14,7 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
+from cim.model.centroid_join import centroid_pairs, contained_pairs
 from cim.model.joins import check_predicate, compute_pairs, join_key, kept_pairs
 from cim.model.readonly import check_read_only
 from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
@@ -215,6 +216,9 @@ _JOINS = {
     "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))",
 }
 
+#: on PostGIS, equality joins on grid cells (``cim.model.centroid_join``) instead of a GiST probe per row
+_CELL_JOINS = {"contains_centroid": centroid_pairs, "contains": contained_pairs}
+
 
 def spatial_join(city: City, left: str, right: str, *, predicate: str = "contains",
                  as_of: Any = None, output: str = "arrow") -> Any:
@@ -245,7 +249,11 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
 
 
 def _sql_join(city: City, left: str, right: str, predicate: str, when: datetime | None) -> pa.Table:
-    """The pairs by one SQL join in the store (PostGIS probes its GiST index)."""
+    """The pairs by SQL in the store: PostGIS matches containment by grid cell, else probes its GiST index."""
+    if predicate in _CELL_JOINS and city.store.kind == "postgis":  # no spatial join operator there
+        return city.store.arrow(_CELL_JOINS[predicate](city.store,
+                                                       features(layers=[left], as_of=when, columns="id, geom"),
+                                                       features(layers=[right], as_of=when, columns="id, geom")))
     sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
            f"WHERE {features_where(layers=[left], as_of=when, alias='l')} "
            f"AND {features_where(layers=[right], as_of=when, alias='r')}")

@@ -73,7 +73,7 @@ def _translate(sql: str) -> str:
     for tree in trees:
         if tree is None:
             continue
-        tree = tree.transform(_rewrite)
+        tree = _one_parse_per_row(tree.transform(_rewrite))
         out.append(tree.sql(dialect="postgres"))
     text = "; ".join(out)
     # psycopg reads %s as a parameter: literal percent signs are doubled, then the markers swapped in
@@ -125,6 +125,72 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             raise QueryError(f"{name} reads files inside DuckDB and has no PostGIS equivalent")
         return exp.Anonymous(this=target, expressions=[a.transform(_rewrite) for a in _args(node)])
     return node
+
+
+#: the lateral relation holding a row's properties, parsed once (see ``_one_parse_per_row``)
+_PROPS = "cim_props"
+#: PostgreSQL cuts identifiers at 63 bytes: longer property names keep their own extraction
+_MAX_NAME = 63
+
+
+def _one_parse_per_row(tree: exp.Expression) -> exp.Expression:
+    """Properties of ``features`` read once per row, not once per property.
+
+    ``json_extract_path_text`` parses a row's whole JSON text on every call: a query reading nine
+    properties of each parcel parsed each one nine times. Where one SELECT over ``features`` reads
+    two or more named properties, they come instead from one ``json_to_record`` of the row (a
+    LEFT JOIN LATERAL, so no row is lost), which gives the same text: strings unescaped, other
+    values as written, JSON null as NULL, the last of duplicate keys; a row whose properties are
+    not an object reads NULL for each, as the path extraction does.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        source = select.args.get("from_") or select.args.get("from")
+        table = source.this if source is not None else None
+        if select.args.get("joins") or not isinstance(table, exp.Table) or table.name.lower() != "features" \
+                or table.args.get("db") or any(_bare_star(e) for e in select.expressions):
+            continue
+        name = table.alias_or_name
+        found = [(node, key) for node in select.walk(prune=lambda n, s=select: isinstance(n, exp.Select) and n is not s)
+                 if isinstance(node, exp.JSONExtractScalar) and (key := _property_key(node, name)) is not None]
+        keys = list(dict.fromkeys(key for _, key in found))
+        if len(found) < 2:
+            continue
+        for node, key in found:  # numbered names: a property called "height" must not shadow the column
+            column = exp.column(f"cim_p{keys.index(key)}", table=_PROPS)
+            # an unnamed output column keeps the name PostgreSQL gave the extraction
+            node.replace(exp.alias_(column, "json_extract_path_text") if node.parent is select else column)
+        props = f'"{name}".properties' if table.alias else "features.properties"
+        quoted = ['"' + key.replace('"', '""') + '"' for key in keys]
+        picked = ", ".join(f"r.{q} AS cim_p{i}" for i, q in enumerate(quoted))
+        join = sqlglot.parse_one(
+            f"SELECT 1 FROM features LEFT JOIN LATERAL (SELECT {picked} FROM json_to_record(CASE WHEN "
+            f"json_typeof({props}) = 'object' THEN {props} END) AS r({', '.join(q + ' TEXT' for q in quoted)})) "
+            f"AS {_PROPS} ON TRUE", read="postgres").args["joins"][0]
+        select.append("joins", join)
+    return tree
+
+
+def _bare_star(node: exp.Expression) -> bool:
+    """``*`` (it would list the lateral columns too); ``features.*`` is fine."""
+    return isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+                                          and not node.table)
+
+
+def _property_key(node: exp.JSONExtractScalar, table: str) -> str | None:
+    """The top-level key ``node`` reads from ``table``'s properties, or None (a nested path, a parameter)."""
+    column = node.this
+    if not isinstance(column, exp.Column) or column.name.lower() != "properties" \
+            or (column.table and column.table != table):
+        return None
+    path = node.expression
+    if not isinstance(path, exp.JSONPath) or len(path.expressions) != 2 \
+            or not isinstance(path.expressions[0], exp.JSONPathRoot) \
+            or not isinstance(path.expressions[1], exp.JSONPathKey):
+        return None
+    key = path.expressions[1].this
+    if not isinstance(key, str) or not key or len(key.encode()) > _MAX_NAME or "\x00" in key:
+        return None
+    return key
 
 
 _PRINTF_SPEC = re.compile(r"%(?:(%)|(s)|(d)|(?:\.(\d+))?(f))")

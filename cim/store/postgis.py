@@ -51,6 +51,13 @@ _ARROW = {
 }
 
 
+#: per connection: sorts and hashes of analysis queries (a join over a million buildings) stay in
+#: memory when the server's work_mem is lower (the default 4 MB spilled them to disk); no JIT,
+#: whose compile time (seconds on the big cost estimates of analysis queries) exceeds its gain
+_SESSION = ("SELECT set_config('work_mem', '64MB', false) "
+            "WHERE pg_size_bytes(current_setting('work_mem')) < 64 * 1024 * 1024; SET jit = off")
+
+
 def is_url(location: object) -> bool:
     """True for a ``postgresql://`` (or ``postgres://``) URL."""
     return isinstance(location, str) and location.startswith(SCHEMES)
@@ -98,6 +105,7 @@ class PostGISStore(Store):
         except psycopg.ProgrammingError as exc:
             raise CIMError(f"bad PostgreSQL URL {self.location}: {first_line(exc)}") from None
         con.execute("SET TIME ZONE 'UTC'")
+        con.execute(_SESSION)
         if self._read_only:
             con.execute("SET default_transaction_read_only = on")
         _text_loaders(con)
