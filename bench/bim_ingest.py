@@ -202,7 +202,7 @@ def compare(path: str, threads_list: list[int], repeat: int) -> list[dict]:
               f"peak memory {memory:.2f}x (goal >= 1.7x with 2 workers, memory <= 2x)")
         shapes = "same shapes" if best["ours"]["shapes"] == best["bare"]["shapes"] else (
             f"shapes differ: ours {best['ours']['shapes']}, bare {best['bare']['shapes']}")
-        who = f"{threads} worker(s) vs {threads} thread(s)"
+        who = f"{threads} thread(s) bare vs {threads} worker(s) ours"
         summary.append(ratio(f"IFC → model, {Path(path).name}, {who}",
                              f"{best['ours']['seconds']:.2f} s", f"bare iterator {best['bare']['seconds']:.2f} s",
                              speed, "≥ 1.7 (rate ours/bare, 2 workers)",

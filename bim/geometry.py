@@ -122,7 +122,8 @@ def iter_meshes(
     Example:
         >>> items = list(iter_meshes(model, georef, threads=1))  # doctest: +SKIP
     """
-    shares = _shares(model, exclude, include, workers) if workers > 1 else []
+    forkable = not multiprocessing.current_process().daemon  # a daemonic process may not have children
+    shares = _shares(model, exclude, include, workers) if workers > 1 and forkable else []
     if len(shares) > 1:
         yield from _iter_workers(model, georef, threads, shares)
     else:
