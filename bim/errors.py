@@ -32,6 +32,14 @@ class BIMError(Exception):
         super().__init__(message)
         self.path = path
 
+    def __reduce__(self) -> tuple:
+        """Pickle with `path` (an error raised in a geometry worker process reaches the caller whole)."""
+        return _rebuild, (type(self), str(self), self.path)
+
+
+def _rebuild(cls: type[BIMError], message: str, path: str | None) -> BIMError:
+    return cls(message, path=path)
+
 
 class InvalidIFC(BIMError):
     """The file is not a readable IFC: 0 bytes, truncated, corrupt, unknown schema, or not IFC."""

@@ -54,7 +54,8 @@ class BimModel:
     schema: str
     georef: Georeference
     elements: list[IfcElement]
-    threads: int = 2
+    threads: int = 1
+    workers: int = 1
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     failures: list[GeometryFailure] = field(default_factory=list)
     buildings: dict[str | None, BuildingFootprint] = field(default_factory=dict)
@@ -79,7 +80,8 @@ class BimModel:
         """
         building_of = {e.global_id: e.building_id for e in self.elements}
         shapes, failures, count = BuildingShape(), [], 0
-        for item in iter_meshes(self._ifc, self.georef, threads=self.threads, exclude=self.exclude, include=include):
+        for item in iter_meshes(self._ifc, self.georef, threads=self.threads, workers=self.workers,
+                                exclude=self.exclude, include=include):
             if isinstance(item, GeometryFailure):
                 failures.append(item)
                 continue
@@ -140,10 +142,14 @@ def read_model(
     path: str | Path,
     *,
     anchor: Anchor | None = None,
-    threads: int = 2,
+    threads: int = 1,
+    workers: int = 1,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> BimModel:
     """Open, georeference and read the elements of an IFC file; geometry streams later.
+
+    Geometry is meshed by `workers` processes (see `bim.geometry.iter_meshes`), each running
+    ifcopenshell's iterator with `threads` threads.
 
     Raises InvalidIFC, NoGeoreference, AbsurdCoordinates or NoGeometry before anything is
     returned, so a caller that stores nothing until this returns is never left half-done.
@@ -164,6 +170,7 @@ def read_model(
         georef=georef,
         elements=read_elements(ifc),
         threads=threads,
+        workers=workers,
         exclude=tuple(exclude),
         _ifc=ifc,
     )

@@ -52,7 +52,8 @@ def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) 
 
     name = target.layer
     ctx.progress(f"{name}: reading {path.name}", 0.02)
-    model = read_model(path, anchor=_anchor(ctx.city_crs, options), threads=options.threads)
+    model = read_model(path, anchor=_anchor(ctx.city_crs, options), threads=options.threads,
+                       workers=options.workers)
     out = SourceLayer(target, kind="bim", feature_class="BimElement", source_crs=model.georef.crs,
                       read=len(model.elements))
     out.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")

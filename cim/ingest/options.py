@@ -122,12 +122,17 @@ class IfcOptions(Options):
     rotation: float | None = option(help="IFC anchor rotation: degrees counter-clockwise from grid east to "
                                           "the model's x axis.")
     anchor_crs: str | None = option(help="CRS of --anchor (default: the city's).")
-    threads: int = option(2, shapes=False, help="Threads meshing the IFC geometry.")
+    threads: int = option(1, shapes=False, help="Threads of ifcopenshell's geometry iterator in each worker "
+                                                "(its threads do not scale; workers do).")
+    workers: int = option(2, shapes=False, help="Processes meshing the IFC geometry, each on its own share of the "
+                                                "elements (1 = in the ingesting process); same meshes either way.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.anchor is None and (self.rotation is not None or self.anchor_crs is not None):
             raise ValidationError("--rotation and --anchor-crs go with --anchor x,y[,z]")
+        if self.threads < 1 or self.workers < 1:
+            raise ValidationError(f"--threads and --workers take 1 or more (got {self.threads} and {self.workers})")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,7 +64,8 @@ class _Meshed:
 
 @pytest.fixture(scope="session")
 def meshed() -> Callable[..., _Meshed]:
-    """``meshed(path, anchor=None)`` -> cached geometry run (each file meshed once per session)."""
+    """``meshed(path, anchor=None)`` -> cached geometry run (each file meshed once per session), by two
+    worker processes as ``cim ingest`` does by default."""
     from bim import Anchor, read_model
 
     cache: dict[str, _Meshed] = {}
@@ -72,7 +73,7 @@ def meshed() -> Callable[..., _Meshed]:
     def run(path: Path, anchor: Anchor | None = None) -> _Meshed:
         key = f"{path}|{anchor}"
         if key not in cache:
-            model = read_model(path, anchor=anchor, threads=2)
+            model = read_model(path, anchor=anchor, threads=1, workers=2)
             cache[key] = _Meshed(model, list(model.iter_meshes()))
         return cache[key]
 

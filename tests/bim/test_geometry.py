@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ifcopenshell
+import ifcopenshell.geom
 import numpy as np
 import pytest
 import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import Polygon, box
 
-from bim import Anchor, BuildingShape, ElementMesh, GeometryFailure, NoGeometry, building_footprint, read_model
-from bim.geometry import DEFAULT_EXCLUDE, element_footprint, iter_meshes
+from bim import (
+    AbsurdCoordinates,
+    Anchor,
+    BuildingShape,
+    ElementMesh,
+    GeometryFailure,
+    NoGeometry,
+    building_footprint,
+    read_model,
+)
+from bim.geometry import DEFAULT_EXCLUDE, _shares, element_footprint, iter_meshes
 from tests.bim import ifc_factory as factory
 from tests.bim.conftest import IFC_SAMPLES
 
@@ -115,6 +126,98 @@ def test_one_and_two_threads_give_the_same_meshes(ifc_sample) -> None:
     one = {m.global_id: len(m.faces) for m in iter_meshes(model.ifc, model.georef, threads=1)}
     two = {m.global_id: len(m.faces) for m in iter_meshes(model.ifc, model.georef, threads=2)}
     assert one == two and len(one) == 115
+
+
+def shape_of(mesh: ElementMesh) -> tuple:
+    """What must not depend on who meshed an element: counts, distinct points, bbox, footprint, colour."""
+    return (len(mesh.vertices), len(mesh.faces), len(np.unique(mesh.vertices.round(6), axis=0)),
+            tuple(mesh.vertices.min(axis=0).round(9)), tuple(mesh.vertices.max(axis=0).round(9)),
+            None if mesh.footprint is None else round(mesh.footprint.area, 9), mesh.color)
+
+
+@pytest.mark.parametrize("name", MESHABLE)
+def test_two_workers_give_the_same_shapes_per_globalid_as_one_process(name: str, meshed, ifc_sample) -> None:
+    two = run(meshed, ifc_sample, name)  # the session's run: two worker processes
+    model = read_model(ifc_sample(name), anchor=None if IFC_SAMPLES[name][3] else ANCHOR, threads=1, workers=1)
+    one = {m.global_id: shape_of(m) for m in model.iter_meshes()}
+    assert {m.global_id: shape_of(m) for m in two.meshes} == one
+    assert len(two.meshes) == len(one)  # each element once
+    assert two.model.failures == model.failures
+    for bid, building in model.buildings.items():
+        other = two.model.buildings[bid]
+        assert other.footprint.equals_exact(building.footprint, 1e-9)
+        assert (other.z_min, other.z_max, other.element_count) == (building.z_min, building.z_max,
+                                                                   building.element_count)
+
+
+def test_shared_representations_placed_here_match_the_iterators_world_coordinates(ifc_sample) -> None:
+    path = ifc_sample("duplex.ifc")  # 167 mapped items: doors and windows of a few types
+    model = read_model(path, threads=1, workers=2)
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    world, ifc = {}, ifcopenshell.open(str(path))  # the iterator needs the file kept alive
+    it = ifcopenshell.geom.iterator(settings, ifc, 1, exclude=list(DEFAULT_EXCLUDE))
+    assert it.initialize()
+    while True:
+        shape = it.get()
+        v = model.georef.to_map(np.frombuffer(shape.geometry.verts_buffer, dtype=np.float64).reshape(-1, 3))
+        world[shape.guid] = (len(shape.geometry.faces_buffer) // 12, len(np.unique(v.round(6), axis=0)),
+                             v.min(axis=0), v.max(axis=0))
+        if not it.next():
+            break
+    ours = list(model.iter_meshes())
+    assert {m.global_id for m in ours} == set(world) and len(ours) == 215
+    for mesh in ours:
+        faces, points, low, high = world[mesh.global_id]
+        assert (len(mesh.faces), len(np.unique(mesh.vertices.round(6), axis=0))) == (faces, points)
+        np.testing.assert_allclose(mesh.vertices.min(axis=0), low, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(mesh.vertices.max(axis=0), high, rtol=0, atol=1e-6)
+
+
+def test_elements_sharing_a_representation_are_meshed_by_one_worker(ifc_sample) -> None:
+    ifc = ifcopenshell.open(str(ifc_sample("duplex.ifc")))
+    shares = _shares(ifc, DEFAULT_EXCLUDE, None, 2)
+    assert len(shares) == 2 and not set(shares[0]) & set(shares[1])
+    owner = {step: i for i, share in enumerate(shares) for step in share}
+    expected = {p.id() for p in ifc.by_type("IfcProduct")
+                if p.Representation is not None and not any(p.is_a(c) for c in DEFAULT_EXCLUDE)}
+    assert set(owner) == expected
+    users: dict[int, set[int]] = {}
+    for item in ifc.by_type("IfcMappedItem"):
+        for rep in ifc.get_inverse(item):
+            for shape in ifc.get_inverse(rep):
+                for product in ifc.get_inverse(shape):
+                    if product.id() in owner:
+                        users.setdefault(item.MappingSource.id(), set()).add(owner[product.id()])
+    assert users and all(len(workers) == 1 for workers in users.values())
+    assert min(map(len, shares)) > 0.3 * len(expected)  # both workers have a fair share
+
+
+def test_a_failing_element_meshed_by_a_worker_is_reported_by_globalid(tmp_path: Path) -> None:
+    f, body, storey = factory.skeleton()
+    good = [factory.add_wall(f, body, storey, f"good {i}", x=6.0 * i) for i in range(20)]
+    bad = factory.add_broken_wall(f, body, storey)
+    factory.georeference(f)
+    model = read_model(factory.write(f, tmp_path / "partly.ifc"), workers=2)
+    meshes = list(model.iter_meshes())
+    assert sorted(m.global_id for m in meshes) == sorted(w.GlobalId for w in good)
+    (failure,) = model.failures
+    assert (failure.global_id, failure.ifc_class) == (bad.GlobalId, "IfcWall")
+    assert "extrusion" in failure.reason.lower()
+    assert model.counts()["with_geometry"] == 21
+
+
+def test_an_element_off_the_earth_in_a_worker_stops_the_stream_naming_the_file(tmp_path: Path) -> None:
+    f, body, storey = factory.skeleton()
+    for i in range(20):
+        factory.add_wall(f, body, storey, f"wall {i}", x=6.0 * i)
+    far = factory.add_wall(f, body, storey, "far", x=5.0e7)
+    factory.georeference(f)
+    path = factory.write(f, tmp_path / "one-far.ifc")
+    model = read_model(path, workers=2)
+    with pytest.raises(AbsurdCoordinates, match=rf"one-far\.ifc: element {far.GlobalId}") as info:
+        list(model.iter_meshes())
+    assert info.value.path == str(path)
 
 
 def test_an_l_shaped_slab_keeps_its_l_shaped_footprint() -> None:

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 import cim
+from cim.errors import ValidationError
 from cim.model.meshes import read_meshes
 from tests.bim.ifc_factory import add_broken_wall, add_wall, georeference, skeleton, write
 from tests.conftest import sample
@@ -242,3 +243,25 @@ def test_an_ifc_ingest_reports_its_progress_stage_by_stage(city_location, tmp_pa
     assert fractions == sorted(fractions) and all(0 <= f <= 1 for f in fractions)
     assert heard[0][0] == "p: reading p.ifc" and heard[-1][0] == f"p: writing {report.stored:,} features"
     assert any(message.startswith("p: ") and message.endswith(" meshes") for message, _ in heard)
+
+
+def test_one_or_two_geometry_workers_store_the_same_features_and_meshes(city_location):
+    path = sample("ifc/duplex.ifc")
+    stored = []
+    for workers in (1, 2):
+        with cim.create(city_location(), crs="EPSG:4549") as city:
+            report = city.ingest(path, anchor="515000,3980000", workers=workers, layer="duplex")
+            assert report.read == report.stored + report.rejected and report.extra["meshes"] == 215
+            features = [{k: v for k, v in row.items() if k != "valid_from"}  # the ingest time
+                        for row in city.features("duplex", output="arrow").sort_by("id").to_pylist()]
+            meshes = [(m.feature_id, m.vertices.tobytes(), m.faces.tobytes(), m.color)
+                      for m in read_meshes(city, "duplex")]
+            stored.append((features, meshes))
+    assert len(stored[0][0]) == 295 and len(stored[0][1]) == 215
+    assert stored[0][0] == stored[1][0]
+    assert stored[0][1] == stored[1][1]
+
+
+def test_ifc_workers_and_threads_below_one_are_refused(city_location):
+    with cim.create(city_location()) as city, pytest.raises(ValidationError, match="--workers"):
+        city.ingest(sample("ifc/duplex.ifc"), anchor="515000,3980000", workers=0)
