@@ -278,3 +278,30 @@ def test_tiles_rendered_on_request_are_kept_together_and_a_tile_kept_elsewhere_i
     near, _ = RenderedTiles(tiles).get(info, 15, x + 1, y)  # kept by another renderer after that read
     assert again.get(info, 15, x + 1, y)[0] == near == tiles.tile(info, 15, x + 1, y)
     tiles.close()
+
+
+def test_rows_held_in_memory_give_the_same_tiles_as_the_range_query(served_city):
+    from cim.model.catalog import layer_info
+    from serving.tilegrid import tiles_covering
+    from serving.vector.held import HeldRows
+    from serving.vector.tiles import VectorTiles
+
+    held = VectorTiles(served_city, max_features=300)            # a dataset of its own, beside the server's
+    queried = VectorTiles(served_city, max_features=300, hold=False)
+    for layer, role in (("buildings", "anonymous"), ("pipes", "operator"), ("pipes", "admin"),
+                        ("inspections", "viewer")):
+        info = layer_info(served_city, layer, role)
+        p = held.prepare(info)
+        tiles = [(z, x, y) for z in range(max(p.raw_from, 12), 19)
+                 for x, y in sorted(tiles_covering(p.bounds, z))[:40]]
+        drawn = 0
+        for z, x, y in tiles:
+            data = held.tile(info, z, x, y)
+            assert data == queried.tile(info, z, x, y), (layer, role, z, x, y)
+            drawn += bool(data)
+        assert drawn > 0, (layer, role)
+        assert held.held.get(p, "id, wkb") is not None  # answered from memory, not by the query
+    small = HeldRows(held.derived, budget=1)              # a table over the budget is never held
+    assert small.get(held.prepare(layer_info(served_city, "buildings", "anonymous")), "id, wkb") is None
+    held.close()
+    queried.close()
