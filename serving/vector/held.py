@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from serving.tilegrid import HALF_WORLD, tile_size
+from serving.vector.encode import Properties
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,12 +49,13 @@ _BOX = ("minx", "miny", "maxx", "maxy", "size")
 
 
 class LayerRows:
-    """The rows of one prepared table: box columns as numpy arrays, the rest as an Arrow table."""
+    """The rows of one prepared table: box columns as numpy arrays, the WKB, the properties encoded ahead."""
 
     def __init__(self, table: pa.Table) -> None:
         self.minx, self.miny, self.maxx, self.maxy, self.size = (
             table.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _BOX)
-        self.table = table.drop_columns(list(_BOX))
+        self.wkb = table.column("wkb").combine_chunks()
+        self.properties = Properties(table.drop_columns([*_BOX, "wkb"]))
         self.num_rows = table.num_rows
         n = self.num_rows
         cx, cy = (self.minx + self.maxx) / 2, (self.miny + self.maxy) / 2

@@ -31,13 +31,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import shapely
 
 from cim.model.derived import DerivedTables, open_derived
 from cim.store.timeout import statement_timeout
 from serving.tilegrid import check_tile, tile_bounds
-from serving.vector.encode import encode_tile
+from serving.vector.encode import PropertyRows, encode_tile
 from serving.vector.held import HeldRows
 from serving.vector.prepare import (
     AGG_CELLS,
@@ -123,20 +124,28 @@ class VectorTiles:
                 raise
             self.forget(p.key)  # superseded and dropped under this request: prepare again
             rows = self._rows(self.prepare(info), z, x, y, bounds)
+        if isinstance(rows, tuple):  # held in memory: the WKB of the rows, their properties
+            wkb, props = rows
+            if len(wkb) == 0:
+                return b""
+            return encode_tile(info.name, shapely.from_wkb(wkb), props, bounds)
         if rows.num_rows == 0:
             return b""
         geoms = shapely.from_wkb(rows.column("wkb").to_numpy(zero_copy_only=False))
         return encode_tile(info.name, geoms, rows.drop_columns(["wkb"]), bounds)
 
-    def _rows(self, p: Prepared, z: int, x: int, y: int, bounds: tuple[float, ...]) -> pa.Table:
+    def _rows(self, p: Prepared, z: int, x: int, y: int, bounds: tuple[float, ...],
+              ) -> pa.Table | tuple[np.ndarray, PropertyRows]:
         if z < p.raw_from and p.agg_table:
             sql, params = _aggregate_sql(p, z, x, y)
             return self.derived.arrow(sql, params)
         own = z >= p.own_from() and bool(p.own)
         held = self.held.get(p, _columns(p, own=True)) if self.held is not None else None
         if held is not None:
-            names = _CORE.split(", ") + ([name for _, name in p.own] if own else []) + ["wkb"]
-            return held.table.select(names).take(pa.array(held.select(bounds, smallest(p.kind, z))))
+            idx = held.select(bounds, smallest(p.kind, z))
+            names = _CORE.split(", ") + ([name for _, name in p.own] if own else [])
+            wkb = held.wkb.take(pa.array(idx)).to_numpy(zero_copy_only=False)
+            return wkb, held.properties.rows(idx, names)
         return self.derived.overlapping(p.table, _columns(p, own=own), bounds, "size >= ?", [smallest(p.kind, z)])
 
 
