@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HELD_ROWS", "HeldRows", "LayerRows"]
 
-#: features held in memory over all prepared keys (~300 bytes each for building footprints)
-HELD_ROWS = 3_000_000
+#: features held in memory over all prepared keys (~310 bytes each for demo building footprints:
+#: ~310 MB for a 1 M-building layer; reading it in peaks at about twice that)
+HELD_ROWS = 2_000_000
 #: beyond this many z14 columns of cells a tile scans every held row instead (low zooms)
 _MAX_CELL_COLUMNS = 64
 _CELL = tile_size(14)
