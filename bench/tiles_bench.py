@@ -18,12 +18,18 @@ on loopback, each URL once per pass, first a tile outside the list so the proces
   serving a fresh copy of the prepared-only city file in a fresh process for every repeat: no
   rendered tile exists in the file, in the process's memory or in the client (httpx keeps no
   cache). The operating system's page cache may hold the file's pages, as PostgreSQL's buffers
-  hold TiPg's table pages. **Warm** is the second pass over the same URLs in the same process.
+  hold TiPg's table pages. The server reads the prepared rows into memory (``serving.vector.held``)
+  when the layer is first used — the request before the passes — as PostgreSQL reads TiPg's rows
+  into its buffers; no tile is rendered then. **Warm** is the second pass over the same URLs in
+  the same process.
 * ``cim (seeded store)``: the tiles rendered ahead into the city's derived tables (seed time
   printed beside the rates), so "cold" here means "not yet in the process's memory".
 * ``TiPg``: TiPg over PostgreSQL + PostGIS holding the same prepared EPSG:3857 rows (load + GIST
   time printed), its fastest set-up; TiPg keeps no tile cache, cold and warm differ only by
   PostgreSQL's buffers. Reported "not installed" when ``tipg`` or PostgreSQL is missing.
+* What each side sends is in the ``sent`` column (the load generator asks for gzip like a browser):
+  TiPg compresses every response (starlette-cramjam, gzip level 6); cim gzips a tile rendered on
+  request at level 1 and keeps those bytes. Sizes are uncompressed (the client decodes).
 * ``static files``: the very bytes cim served, written to disk and served by uvicorn +
   Starlette ``StaticFiles`` (the same ASGI server as cim): the physical floor for warm serving.
 
@@ -193,6 +199,7 @@ async def _load(urls: list[str], concurrency: int, keep: bool = False) -> dict[s
     latencies: list[float] = [0.0] * len(urls)
     sizes: list[int] = [0] * len(urls)
     statuses: list[int] = [0] * len(urls)
+    encodings: set[str] = set()
     bodies: list[bytes] = [b""] * len(urls) if keep else []
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -204,6 +211,8 @@ async def _load(urls: list[str], concurrency: int, keep: bool = False) -> dict[s
                 resp = await client.get(url)
                 latencies[i] = time.perf_counter() - start
                 sizes[i], statuses[i] = len(resp.content), resp.status_code
+                if resp.status_code == 200:
+                    encodings.add(resp.headers.get("content-encoding", "identity"))
                 if keep:
                     bodies[i] = resp.content
 
@@ -213,7 +222,7 @@ async def _load(urls: list[str], concurrency: int, keep: bool = False) -> dict[s
     bad = [s for s in statuses if s not in (200, 204)]
     if bad:
         raise RuntimeError(f"{len(bad)} tile requests failed with {sorted(set(bad))}")
-    return {"latencies": latencies, "sizes": sizes, "elapsed": elapsed, "bodies": bodies}
+    return {"latencies": latencies, "sizes": sizes, "elapsed": elapsed, "bodies": bodies, "encodings": encodings}
 
 
 def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[int, int, int, int], str],
@@ -244,7 +253,9 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
                     for passname in ("cold", "warm"):
                         want = passname == "warm" and r == 0 and c == levels[0]
                         res = asyncio.run(_load(urls, c, keep=want))
-                        acc = got.setdefault((band, passname), {"rates": [], "lat": [], "z14": [], "sizes": []})
+                        acc = got.setdefault((band, passname), {"rates": [], "lat": [], "z14": [], "sizes": [],
+                                                                "sent": set()})
+                        acc["sent"] |= res["encodings"]
                         acc["rates"].append(len(urls) / res["elapsed"])
                         acc["lat"] += [v * 1000 for v in res["latencies"]]
                         acc["z14"] += [v * 1000 for v, t in zip(res["latencies"], band_tiles, strict=True)
@@ -263,7 +274,7 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
                          "p99 ms": percentile(acc["lat"], 99), "samples": len(acc["lat"]),
                          "z14 p99 ms": percentile(acc["z14"], 99),
                          "feat/tile": sum(feats) / len(feats), "KB/tile": sum(acc["sizes"]) / len(acc["sizes"]) / 1024,
-                         "max KB": max(acc["sizes"]) / 1024})
+                         "max KB": max(acc["sizes"]) / 1024, "sent": "+".join(sorted(acc["sent"])) or "—"})
     return rows
 
 

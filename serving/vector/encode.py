@@ -241,18 +241,24 @@ def _point_commands(geoms: np.ndarray, to_tile: Callable[[np.ndarray], np.ndarra
 # -- properties ----------------------------------------------------------------------------------
 def _values_section(dictionary: pa.Array) -> bytes:
     """Layer ``values`` entries (field 4) for every value of a dictionary, encoded as arrays."""
+    if len(dictionary) <= 32:
+        return b"".join(_value_entry(v, dictionary.type) for v in dictionary.to_pylist())
+    return _value_entries(dictionary)[0].tobytes()
+
+
+def _value_entries(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Every value's ``values`` entry, concatenated (uint8), and the byte count of each."""
     t = dictionary.type
     n = len(dictionary)
-    if n <= 32:
-        return b"".join(_value_entry(v, t) for v in dictionary.to_pylist())
     ones = np.ones(n, np.int64)
     if pa.types.is_boolean(t):
         flags = dictionary.to_numpy(zero_copy_only=False).astype(np.uint8)
-        return np.column_stack((np.full(n, 0x22), np.full(n, 2), np.full(n, 0x38), flags)).astype(np.uint8).tobytes()
+        flat = np.column_stack((np.full(n, 0x22), np.full(n, 2), np.full(n, 0x38), flags)).astype(np.uint8)
+        return flat.ravel(), ones * 4
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         raw = dictionary.cast(pa.float64()).to_numpy(zero_copy_only=False).astype("<f8").view(np.uint8).reshape(n, 8)
         head = np.tile(np.array([0x22, 9, 0x19], np.uint8), (n, 1))
-        return np.hstack((head, raw)).tobytes()
+        return np.hstack((head, raw)).ravel(), ones * 11
     if pa.types.is_integer(t):
         zz, zs = varints(_zigzag(dictionary.cast(pa.int64()).to_numpy(zero_copy_only=False)))
         inner = 1 + zs
@@ -280,12 +286,82 @@ def _value_entry(value: object, t: pa.DataType) -> bytes:
     return b"\x22" + varint_bytes(len(inner)) + inner
 
 
-def _entries(n: int, pieces: list[tuple[np.ndarray, np.ndarray]], inner: np.ndarray) -> bytes:
+def _entries(n: int, pieces: list[tuple[np.ndarray, np.ndarray]], inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ib, isz = varints(inner)
     ones = np.ones(n, np.int64)
     per = 1 + isz + inner
     starts = np.cumsum(per) - per
-    return _scatter(int(per.sum()), starts, [(np.full(n, 0x22, np.uint8), ones), (ib, isz), *pieces]).tobytes()
+    return _scatter(int(per.sum()), starts, [(np.full(n, 0x22, np.uint8), ones), (ib, isz), *pieces]), per
+
+
+class Properties:
+    """Property columns dictionary-encoded once, every value's ``values`` entry encoded ahead, so
+    many tiles over the same rows only gather bytes (``serving.vector.held`` keeps one per layer).
+    A tile built from them (``rows``) is byte for byte the tile built from the taken rows' table."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.names = table.column_names
+        self._index: dict[str, np.ndarray] = {}
+        self._flat: dict[str, np.ndarray] = {}
+        self._start: dict[str, np.ndarray] = {}
+        self._size: dict[str, np.ndarray] = {}
+        for name in self.names:
+            col = table.column(name).combine_chunks()
+            if pa.types.is_dictionary(col.type):
+                col = col.cast(col.type.value_type)
+            enc = pc.dictionary_encode(col)
+            self._index[name] = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+            flat, sizes = _value_entries(enc.dictionary) if len(enc.dictionary) else (np.zeros(0, np.uint8),
+                                                                                     np.zeros(0, np.int64))
+            self._flat[name], self._size[name] = flat, sizes
+            self._start[name] = np.cumsum(sizes) - sizes
+
+    def rows(self, rows: np.ndarray, names: list[str]) -> PropertyRows:
+        """The properties ``names`` of the rows ``rows`` (indices into the table), in that order."""
+        return PropertyRows(self, np.asarray(rows, np.int64), names)
+
+
+class PropertyRows:
+    """Some rows and columns of ``Properties``: what ``encode_tile`` takes instead of a table."""
+
+    def __init__(self, source: Properties, rows: np.ndarray, names: list[str]) -> None:
+        self.source, self.rows, self.names = source, rows, names
+
+    def tags(self, kept: np.ndarray) -> tuple[list[str], list[bytes], np.ndarray, np.ndarray]:
+        """As ``_tags`` of the table of these rows, for the features ``kept`` (positions in ``rows``)."""
+        src = self.source
+        keys: list[str] = []
+        values: list[bytes] = []
+        n_values = 0
+        key_ids, val_ids, owners = [], [], []
+        for name in self.names:
+            g = src._index[name][self.rows[kept]]
+            mask = g >= 0
+            if not mask.any():
+                continue
+            present = g[mask]
+            uniq, first, inverse = np.unique(present, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")  # first-appearance order, as dictionary_encode
+            rank = np.empty(order.size, np.int64)
+            rank[order] = np.arange(order.size)
+            chosen = uniq[order]
+            lens = src._size[name][chosen]
+            starts = src._start[name][chosen]
+            gather = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+            kid = len(keys)
+            keys.append(name)
+            values.append(src._flat[name][gather].tobytes())
+            owners.append(np.nonzero(mask)[0])
+            key_ids.append(np.full(present.size, kid))
+            val_ids.append(rank[inverse.ravel()] + n_values)
+            n_values += chosen.size
+        if not owners:
+            return keys, values, np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        owner = np.concatenate(owners)
+        order = np.argsort(owner, kind="stable")
+        kk, vv, oo = np.concatenate(key_ids)[order], np.concatenate(val_ids)[order], owner[order]
+        stream = np.column_stack((kk, vv)).ravel().astype(np.uint64)
+        return keys, values, stream, np.repeat(oo, 2)
 
 
 def _tags(props: pa.Table, rows: np.ndarray) -> tuple[list[str], list[bytes], np.ndarray, np.ndarray]:
@@ -337,7 +413,7 @@ def _scatter(total: int, starts: np.ndarray, pieces: list[tuple[np.ndarray, np.n
     return out
 
 
-def encode_tile(name: str, geoms: np.ndarray, props: pa.Table, bounds: tuple[float, float, float, float],
+def encode_tile(name: str, geoms: np.ndarray, props: pa.Table | PropertyRows, bounds: tuple[float, float, float, float],
                 *, extent: int = EXTENT, buffer: int = BUFFER) -> bytes:
     """One-layer MVT of ``geoms`` (map units, e.g. EPSG:3857) with ``props`` rows; b"" when empty."""
     if len(geoms) == 0:
@@ -368,7 +444,7 @@ def encode_tile(name: str, geoms: np.ndarray, props: pa.Table, bounds: tuple[flo
     g_order = np.argsort(geo_owner, kind="stable")
     geo_bytes, geo_sizes = varints(geo_stream[g_order])
     geo_len = _segment_sums(geo_sizes, geo_owner[g_order], n)
-    keys, values, tag_stream, tag_owner = _tags(props, rows)
+    keys, values, tag_stream, tag_owner = props.tags(rows) if isinstance(props, PropertyRows) else _tags(props, rows)
     tag_bytes, tag_sizes = varints(tag_stream)
     tag_len = _segment_sums(tag_sizes, tag_owner, n)
     return _layer_bytes(name, keys, values, extent, _features(n, ftype, tag_bytes, tag_len, geo_bytes, geo_len))
@@ -401,4 +477,4 @@ def _layer_bytes(name: str, keys: list[str], values: list[bytes], extent: int, f
     return b"\x1a" + varint_bytes(len(layer)) + layer
 
 
-__all__ = ["encode_tile", "quantise", "varints", "EXTENT", "BUFFER"]
+__all__ = ["Properties", "PropertyRows", "encode_tile", "quantise", "varints", "EXTENT", "BUFFER"]

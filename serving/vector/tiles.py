@@ -6,7 +6,10 @@ store (``cim.model.derived``). A tile selects the features whose bbox overlaps i
 ``&&``) with plain range predicates: the row order makes DuckDB prune all but a few row groups by
 their min/max, and PostGIS answers from a GiST index on the boxes. That measured 6 ms for a dense
 z14 tile of the 1 M city in DuckDB where ``ST_Intersects`` after an RTREE scan took 80 ms (the
-exact predicate itself costs ~70 µs a row; the MVT clip makes it unnecessary).
+exact predicate itself costs ~70 µs a row; the MVT clip makes it unnecessary). A server then holds
+the prepared rows of a layer in memory (``serving.vector.held``, bounded, per prepared key and so
+per view) and selects a detail-zoom tile's rows with numpy — the same rows in the same order, a
+fraction of the query's time; a table too large to hold keeps using the range query.
 
 * **Individual features from ``raw_from`` up.** Lines and polygons smaller than half a display
   pixel (``size`` < tile width / 512) are dropped (points never are); the rest are snapped to the
@@ -28,12 +31,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
 import shapely
 
 from cim.model.derived import DerivedTables, open_derived
 from cim.store.timeout import statement_timeout
 from serving.tilegrid import check_tile, tile_bounds
-from serving.vector.encode import encode_tile
+from serving.vector.encode import PropertyRows, encode_tile
+from serving.vector.held import HeldRows
 from serving.vector.prepare import (
     AGG_CELLS,
     FULL_PROPERTIES_ZOOM,
@@ -46,8 +52,6 @@ from serving.vector.prepare import (
 )
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from cim.city import City
     from cim.model.catalog import LayerInfo
 
@@ -61,7 +65,7 @@ class VectorTiles:
     """
 
     def __init__(self, city: City, derived: DerivedTables | None = None, *,
-                 max_features: int = MAX_FEATURES_PER_TILE) -> None:
+                 max_features: int = MAX_FEATURES_PER_TILE, hold: bool = True) -> None:
         self.city = city
         self.max_features = max_features
         self._owned = derived is None
@@ -69,6 +73,7 @@ class VectorTiles:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._prepared: dict[str, Prepared] = {}
+        self.held = HeldRows(self.derived) if hold else None
 
     def close(self) -> None:
         """Close the derived tables when this object opened them."""
@@ -92,6 +97,9 @@ class VectorTiles:
                 else:  # shared, kept work, not shaped by the caller: no statement time limit
                     with statement_timeout(None):
                         found = prepare_layer(self.city, self.derived, info, key, self.max_features)
+                if self.held is not None:  # read the rows now, not in the first detail tile's request
+                    with statement_timeout(None):
+                        self.held.get(found, _columns(found, own=True))
             self._prepared[key] = found
         return found
 
@@ -99,6 +107,8 @@ class VectorTiles:
         """Drop what this process remembers of a prepared layer (its tables went: another process
         replaced them), so the next request prepares it again."""
         self._prepared.pop(key, None)
+        if self.held is not None:
+            self.held.forget(key)
 
     def tile(self, info: LayerInfo, z: int, x: int, y: int) -> bytes:
         """The MVT bytes of one tile, rendered now (empty bytes when nothing is there)."""
@@ -114,19 +124,37 @@ class VectorTiles:
                 raise
             self.forget(p.key)  # superseded and dropped under this request: prepare again
             rows = self._rows(self.prepare(info), z, x, y, bounds)
+        if isinstance(rows, tuple):  # held in memory: the WKB of the rows, their properties
+            wkb, props = rows
+            if len(wkb) == 0:
+                return b""
+            return encode_tile(info.name, shapely.from_wkb(wkb), props, bounds)
         if rows.num_rows == 0:
             return b""
         geoms = shapely.from_wkb(rows.column("wkb").to_numpy(zero_copy_only=False))
         return encode_tile(info.name, geoms, rows.drop_columns(["wkb"]), bounds)
 
-    def _rows(self, p: Prepared, z: int, x: int, y: int, bounds: tuple[float, ...]) -> pa.Table:
+    def _rows(self, p: Prepared, z: int, x: int, y: int, bounds: tuple[float, ...],
+              ) -> pa.Table | tuple[np.ndarray, PropertyRows]:
         if z < p.raw_from and p.agg_table:
             sql, params = _aggregate_sql(p, z, x, y)
             return self.derived.arrow(sql, params)
-        cols = _CORE
-        if z >= p.own_from() and p.own:
-            cols += ", " + ", ".join(f'{col} AS "{name}"' for col, name in p.own)
-        return self.derived.overlapping(p.table, cols + ", wkb", bounds, "size >= ?", [smallest(p.kind, z)])
+        own = z >= p.own_from() and bool(p.own)
+        held = self.held.get(p, _columns(p, own=True)) if self.held is not None else None
+        if held is not None:
+            idx = held.select(bounds, smallest(p.kind, z))
+            names = _CORE.split(", ") + ([name for _, name in p.own] if own else [])
+            wkb = held.wkb.take(pa.array(idx)).to_numpy(zero_copy_only=False)
+            return wkb, held.properties.rows(idx, names)
+        return self.derived.overlapping(p.table, _columns(p, own=own), bounds, "size >= ?", [smallest(p.kind, z)])
+
+
+def _columns(p: Prepared, *, own: bool) -> str:
+    """The columns of a detail-zoom tile's rows: the core ones, the layer's own when ``own``, the geometry."""
+    cols = _CORE
+    if own and p.own:
+        cols += ", " + ", ".join(f'{col} AS "{name}"' for col, name in p.own)
+    return cols + ", wkb"
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

@@ -254,3 +254,54 @@ def test_a_request_still_rendering_the_previous_version_survives_a_new_one_landi
     kept = [e.version for e in tiles.derived.entries(layer="parcels", view="full")]
     assert kept == [i.version for i in infos[1:]]  # the oldest is dropped
     tiles.close()
+
+
+def test_tiles_rendered_on_request_are_kept_together_and_a_tile_kept_elsewhere_is_served_alike(served_city):
+    import gzip
+
+    from cim.model.catalog import layer_info
+    from serving.vector import RenderedTiles
+    from serving.vector.tiles import VectorTiles
+
+    tiles = VectorTiles(served_city, max_features=400)  # a dataset of its own, beside the server's
+    info = layer_info(served_city, "buildings", "anonymous")
+    key = tiles.prepare(info).key
+    x, y = busiest_tile(served_city, "buildings", 15)
+    behind = RenderedTiles(tiles, behind=True)
+    data, gz = behind.get(info, 15, x, y)      # rendered: waits in memory for the next commit
+    assert gzip.decompress(gz) == data and decode(data)["buildings"]["features"]
+    assert behind.get(info, 15, x, y) == (data, gz)  # the same bytes while it waits
+    behind.close()                             # what was pending is kept
+    assert tiles.derived.tile(key, 15, x, y) == gz
+    again = RenderedTiles(tiles)               # reads which z15 tiles are kept
+    assert again.get(info, 15, x, y) == (data, gz)  # the kept bytes, read back
+    near, _ = RenderedTiles(tiles).get(info, 15, x + 1, y)  # kept by another renderer after that read
+    assert again.get(info, 15, x + 1, y)[0] == near == tiles.tile(info, 15, x + 1, y)
+    tiles.close()
+
+
+def test_rows_held_in_memory_give_the_same_tiles_as_the_range_query(served_city):
+    from cim.model.catalog import layer_info
+    from serving.tilegrid import tiles_covering
+    from serving.vector.held import HeldRows
+    from serving.vector.tiles import VectorTiles
+
+    held = VectorTiles(served_city, max_features=300)            # a dataset of its own, beside the server's
+    queried = VectorTiles(served_city, max_features=300, hold=False)
+    for layer, role in (("buildings", "anonymous"), ("pipes", "operator"), ("pipes", "admin"),
+                        ("inspections", "viewer")):
+        info = layer_info(served_city, layer, role)
+        p = held.prepare(info)
+        tiles = [(z, x, y) for z in range(max(p.raw_from, 12), 19)
+                 for x, y in sorted(tiles_covering(p.bounds, z))[:40]]
+        drawn = 0
+        for z, x, y in tiles:
+            data = held.tile(info, z, x, y)
+            assert data == queried.tile(info, z, x, y), (layer, role, z, x, y)
+            drawn += bool(data)
+        assert drawn > 0, (layer, role)
+        assert held.held.get(p, "id, wkb") is not None  # answered from memory, not by the query
+    small = HeldRows(held.derived, budget=1)              # a table over the budget is never held
+    assert small.get(held.prepare(layer_info(served_city, "buildings", "anonymous")), "id, wkb") is None
+    held.close()
+    queried.close()
