@@ -355,13 +355,7 @@ class PropertyRows:
             key_ids.append(np.full(present.size, kid))
             val_ids.append(rank[inverse.ravel()] + n_values)
             n_values += chosen.size
-        if not owners:
-            return keys, values, np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        owner = np.concatenate(owners)
-        order = np.argsort(owner, kind="stable")
-        kk, vv, oo = np.concatenate(key_ids)[order], np.concatenate(val_ids)[order], owner[order]
-        stream = np.column_stack((kk, vv)).ravel().astype(np.uint64)
-        return keys, values, stream, np.repeat(oo, 2)
+        return keys, values, *_tag_stream(owners, key_ids, val_ids)
 
 
 def _tags(props: pa.Table, rows: np.ndarray) -> tuple[list[str], list[bytes], np.ndarray, np.ndarray]:
@@ -391,13 +385,19 @@ def _tags(props: pa.Table, rows: np.ndarray) -> tuple[list[str], list[bytes], np
         owners.append(np.nonzero(mask)[0])
         key_ids.append(np.full(int(mask.sum()), kid))
         val_ids.append(idx[mask].astype(np.int64) + base)
+    return keys, values, *_tag_stream(owners, key_ids, val_ids)
+
+
+def _tag_stream(owners: list[np.ndarray], key_ids: list[np.ndarray], val_ids: list[np.ndarray],
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The (key, value) tag stream (uint64) ordered by feature, with each entry's owner row."""
     if not owners:
-        return keys, values, np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
     owner = np.concatenate(owners)
     order = np.argsort(owner, kind="stable")
     kk, vv, oo = np.concatenate(key_ids)[order], np.concatenate(val_ids)[order], owner[order]
     stream = np.column_stack((kk, vv)).ravel().astype(np.uint64)
-    return keys, values, stream, np.repeat(oo, 2)
+    return stream, np.repeat(oo, 2)
 
 
 # -- assembly ------------------------------------------------------------------------------------
