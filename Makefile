@@ -41,7 +41,9 @@ demo: install viewer
 
 # every benchmark, one table of ratios, bench/RESULTS.md rewritten (SCALE=1000000 for the issue's city)
 SCALE ?= 100000
+# the peers (TiPg, TiTiler, py3dtiles) are the `bench` extra, installed here and not for `make test`
 bench: install
+	$(PY) -m pip install --quiet -e '.[all,dev,bench]'
 	$(PY) -m bench --scale $(SCALE)
 
 clean:
