@@ -28,10 +28,9 @@ import pyarrow as pa
 
 from bim._compat import ifcopenshell
 from bim.errors import NoGeometry
+from bim.footprints import BuildingFootprint, BuildingShape
 from bim.geometry import (
     DEFAULT_EXCLUDE,
-    BuildingFootprint,
-    BuildingShape,
     ElementMesh,
     GeometryFailure,
     iter_meshes,

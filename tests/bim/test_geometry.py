@@ -22,7 +22,8 @@ from bim import (
     building_footprint,
     read_model,
 )
-from bim.geometry import DEFAULT_EXCLUDE, _shares, element_footprint, iter_meshes
+from bim.footprints import element_footprint
+from bim.geometry import DEFAULT_EXCLUDE, _shares, iter_meshes
 from tests.bim import ifc_factory as factory
 from tests.bim.conftest import IFC_SAMPLES
 
