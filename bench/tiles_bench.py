@@ -44,12 +44,11 @@ import asyncio
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from statistics import median
 
@@ -57,8 +56,9 @@ import numpy as np
 
 from bench._postgis import TempPostGIS, pg_missing
 from bench.common import installed, percentile, print_table, ratio
+from bench.http_load import load, serve
 from bench.tile_floors import cim_in_process, duckdb_floor, load_postgis, postgis_floor
-from cim.testing import free_port, stop
+from cim.testing import free_port
 
 BANDS = {"z10–13": range(10, 14), "z14–16": range(14, 17)}
 ZOOMS = range(10, 17)
@@ -172,59 +172,6 @@ def count_features(data: bytes) -> int:
                for m, _ in fields(layer) if m == 2)
 
 
-@contextmanager
-def serve(cmd: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
-    """Run a server process until the block ends; wait for ``probe`` to answer first."""
-    import httpx
-
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[2]} exited: {proc.stderr.read().decode()[-1500:]}")
-            try:
-                if httpx.get(probe, timeout=2).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield
-    finally:
-        stop(proc)
-
-
-async def _load(urls: list[str], concurrency: int, keep: bool = False) -> dict[str, object]:
-    import httpx
-
-    latencies: list[float] = [0.0] * len(urls)
-    sizes: list[int] = [0] * len(urls)
-    statuses: list[int] = [0] * len(urls)
-    encodings: set[str] = set()
-    bodies: list[bytes] = [b""] * len(urls) if keep else []
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=300, headers={"Accept-Encoding": "gzip"}) as client:
-
-        async def one(i: int, url: str) -> None:
-            async with gate:
-                start = time.perf_counter()
-                resp = await client.get(url)
-                latencies[i] = time.perf_counter() - start
-                sizes[i], statuses[i] = len(resp.content), resp.status_code
-                if resp.status_code == 200:
-                    encodings.add(resp.headers.get("content-encoding", "identity"))
-                if keep:
-                    bodies[i] = resp.content
-
-        start = time.perf_counter()
-        await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
-        elapsed = time.perf_counter() - start
-    bad = [s for s in statuses if s not in (200, 204)]
-    if bad:
-        raise RuntimeError(f"{len(bad)} tile requests failed with {sorted(set(bad))}")
-    return {"latencies": latencies, "sizes": sizes, "elapsed": elapsed, "bodies": bodies, "encodings": encodings}
-
-
 def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[int, int, int, int], str],
                tiles: list[tuple[int, int, int]], levels: list[int], repeat: int,
                fresh: Callable[[], None] | None = None, keep: dict | None = None) -> list[dict[str, object]]:
@@ -247,12 +194,12 @@ def run_engine(engine: str, start: Callable[[int], object], url_of: Callable[[in
                 fresh()
             port = free_port()
             with start(port):
-                asyncio.run(_load([url_of(port, *warmup)], 1))
+                asyncio.run(load([url_of(port, *warmup)], 1))
                 for band, band_tiles in bands.items():
                     urls = [url_of(port, *t) for t in band_tiles]
                     for passname in ("cold", "warm"):
                         want = passname == "warm" and r == 0 and c == levels[0]
-                        res = asyncio.run(_load(urls, c, keep=want))
+                        res = asyncio.run(load(urls, c, keep=want))
                         acc = got.setdefault((band, passname), {"rates": [], "lat": [], "z14": [], "sizes": [],
                                                                 "sent": set()})
                         acc["sent"] |= res["encodings"]
