@@ -26,6 +26,18 @@ def sample(relative: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests of one folder of tests/ in one process when the suite runs in several
+    (``-n``, pyproject.toml): a folder's session fixtures — demo cities, a PostgreSQL server, a
+    broker — are then built once, not once per process. A test file directly in tests/ is a
+    group of its own."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        parts = item.path.relative_to(ROOT / "tests").parts
+        item.add_marker(pytest.mark.xdist_group(parts[0] if len(parts) > 1 else item.path.stem))
+
+
 @pytest.fixture
 def samples() -> Path:
     """The shared datasets folder (skip when absent, fail under CI)."""
