@@ -1,4 +1,5 @@
-"""Vector tiles (MVT 2.1): layers prepared per version and view, generalised per zoom, encoded with numpy.
+"""Vector tiles (MVT 2.1): layers prepared per version and view, generalised per zoom, encoded by
+compiled loops (``serving.vector.kernels``).
 
 ``VectorTileService`` is what a server opens; ``VectorTiles`` renders, ``RenderedTiles`` keeps.
 """

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import shapely
 
 from serving.tilegrid import HALF_WORLD, tile_size
-from serving.vector.encode import Properties
+from serving.vector.encode import Properties, ShapeRows, Shapes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HELD_ROWS", "HeldRows", "LayerRows"]
 
-#: features held in memory over all prepared keys (~310 bytes each for demo building footprints:
-#: ~310 MB for a 1 M-building layer; reading it in peaks at about twice that)
+#: features held in memory over all prepared keys (~450 bytes each for demo building footprints —
+#: WKB, ragged coordinates, boxes, properties: ~450 MB for a 1 M-building layer)
 HELD_ROWS = 2_000_000
 #: beyond this many z14 columns of cells a tile scans every held row instead (low zooms)
 _MAX_CELL_COLUMNS = 64
@@ -56,6 +57,7 @@ class LayerRows:
         self.minx, self.miny, self.maxx, self.maxy, self.size = (
             table.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _BOX)
         self.wkb = table.column("wkb").combine_chunks()
+        self.shapes = Shapes.of(self.wkb)  # None for a layer of mixed families: parsed per tile
         self.properties = Properties(table.drop_columns([*_BOX, "wkb"]))
         self.num_rows = table.num_rows
         n = self.num_rows
@@ -79,6 +81,12 @@ class LayerRows:
         keep = ((self.maxx[cand] >= b0) & (self.minx[cand] <= b2) & (self.maxy[cand] >= b1)
                 & (self.miny[cand] <= b3) & (self.size[cand] >= min_size))
         return cand[keep]
+
+    def geometries(self, idx: np.ndarray) -> ShapeRows | np.ndarray:
+        """The shapes of rows ``idx`` for the encoder: held ragged arrays, or parsed from WKB now."""
+        if self.shapes is not None:
+            return self.shapes.rows(idx)
+        return shapely.from_wkb(self.wkb.take(pa.array(idx)).to_numpy(zero_copy_only=False))
 
     def _candidates(self, b0: float, b1: float, b2: float, b3: float) -> np.ndarray:
         if not self.indexed or self.num_rows == 0:

@@ -41,6 +41,7 @@ from cim.model.catalog import etag_for, visible_layers
 from cim.model.derived import DerivedTables, open_derived, tile_id
 from serving.cache import CachedTile, TileCache
 from serving.tilegrid import check_tile, tiles_covering
+from serving.vector import kernels
 from serving.vector.tiles import VectorTiles
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class VectorTileService:
         """Open the city's derived tables; start the warm-up when asked to."""
         self.derived = open_derived(self.city.store)
         self.tiles = VectorTiles(self.city, self.derived)
+        # the encoder's compiled loops load (or compile, the first time on a machine) off the request path
+        threading.Thread(target=kernels.warm, name="compile-mvt", daemon=True).start()
         self.rendered = RenderedTiles(self.tiles, behind=True)
         if self.prepare:
             self._warm = threading.Thread(target=self._warm_up, name="prepare-tiles", daemon=True)

@@ -38,7 +38,7 @@ import shapely
 from cim.model.derived import DerivedTables, open_derived
 from cim.store.timeout import statement_timeout
 from serving.tilegrid import check_tile, tile_bounds
-from serving.vector.encode import PropertyRows, encode_tile
+from serving.vector.encode import PropertyRows, ShapeRows, encode_tile
 from serving.vector.held import HeldRows
 from serving.vector.prepare import (
     AGG_CELLS,
@@ -124,18 +124,18 @@ class VectorTiles:
                 raise
             self.forget(p.key)  # superseded and dropped under this request: prepare again
             rows = self._rows(self.prepare(info), z, x, y, bounds)
-        if isinstance(rows, tuple):  # held in memory: the WKB of the rows, their properties
-            wkb, props = rows
-            if len(wkb) == 0:
+        if isinstance(rows, tuple):  # held in memory: the shapes of the rows, their properties
+            shapes, props = rows
+            if len(shapes) == 0:
                 return b""
-            return encode_tile(info.name, shapely.from_wkb(wkb), props, bounds)
+            return encode_tile(info.name, shapes, props, bounds)
         if rows.num_rows == 0:
             return b""
         geoms = shapely.from_wkb(rows.column("wkb").to_numpy(zero_copy_only=False))
         return encode_tile(info.name, geoms, rows.drop_columns(["wkb"]), bounds)
 
     def _rows(self, p: Prepared, z: int, x: int, y: int, bounds: tuple[float, ...],
-              ) -> pa.Table | tuple[np.ndarray, PropertyRows]:
+              ) -> pa.Table | tuple[ShapeRows | np.ndarray, PropertyRows]:
         if z < p.raw_from and p.agg_table:
             sql, params = _aggregate_sql(p, z, x, y)
             return self.derived.arrow(sql, params)
@@ -144,8 +144,7 @@ class VectorTiles:
         if held is not None:
             idx = held.select(bounds, smallest(p.kind, z))
             names = _CORE.split(", ") + ([name for _, name in p.own] if own else [])
-            wkb = held.wkb.take(pa.array(idx)).to_numpy(zero_copy_only=False)
-            return wkb, held.properties.rows(idx, names)
+            return held.geometries(idx), held.properties.rows(idx, names)
         return self.derived.overlapping(p.table, _columns(p, own=own), bounds, "size >= ?", [smallest(p.kind, z)])
 
 
