@@ -31,6 +31,7 @@ import pyarrow as pa
 import shapely
 
 from serving.tilegrid import HALF_WORLD, tile_size
+from serving.vector import kernels
 from serving.vector.encode import Properties, ShapeRows, Shapes
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ HELD_ROWS = 2_000_000
 _MAX_CELL_COLUMNS = 64
 _CELL = tile_size(14)
 _BOX = ("minx", "miny", "maxx", "maxy", "size")
+_NONE = np.zeros(0, np.int64)
 
 
 class LayerRows:
@@ -63,7 +65,7 @@ class LayerRows:
         n = self.num_rows
         cx, cy = (self.minx + self.maxx) / 2, (self.miny + self.maxy) / 2
         ix, iy = np.floor(cx / _CELL), np.floor(cy / _CELL)
-        self.large = np.nonzero(~(self.size <= _CELL))[0]  # NaN sizes included: always candidates
+        self.large = np.nonzero(~(self.size <= _CELL))[0].astype(np.int64)  # NaN sizes included: always candidates
         small = np.isfinite(ix) & np.isfinite(iy)
         self.x0 = int(ix[small].min()) if small.any() else 0
         self.y0 = int(iy[small].min()) if small.any() else 0
@@ -76,11 +78,9 @@ class LayerRows:
     def select(self, bounds: Sequence[float], min_size: float) -> np.ndarray:
         """Indices, in written order, of the rows whose box overlaps ``bounds`` (edges included) and
         whose size is at least ``min_size``."""
-        b0, b1, b2, b3 = bounds
-        cand = self._candidates(b0, b1, b2, b3)
-        keep = ((self.maxx[cand] >= b0) & (self.minx[cand] <= b2) & (self.maxy[cand] >= b1)
-                & (self.miny[cand] <= b3) & (self.size[cand] >= min_size))
-        return cand[keep]
+        starts, ends, large = self._runs(*bounds)
+        return kernels.boxes_in(starts, ends, large, self.minx, self.miny, self.maxx, self.maxy, self.size,
+                                np.asarray(bounds, np.float64), float(min_size))
 
     def geometries(self, idx: np.ndarray) -> ShapeRows | np.ndarray:
         """The shapes of rows ``idx`` for the encoder: held ragged arrays, or parsed from WKB now."""
@@ -88,25 +88,24 @@ class LayerRows:
             return self.shapes.rows(idx)
         return shapely.from_wkb(self.wkb.take(pa.array(idx)).to_numpy(zero_copy_only=False))
 
-    def _candidates(self, b0: float, b1: float, b2: float, b3: float) -> np.ndarray:
+    def _runs(self, b0: float, b1: float, b2: float, b3: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate rows: runs (starts, ends) of contiguous rows, and the rows larger than a cell."""
+        every = (np.zeros(1, np.int64), np.full(1, self.num_rows, np.int64), _NONE)
         if not self.indexed or self.num_rows == 0:
-            return np.arange(self.num_rows)
+            return every
         # a small feature's centre lies within half a cell of any box it overlaps; one cell more of
         # margin on each side absorbs rounding at cell edges
         x_lo, x_hi = int(np.floor((b0 - _CELL) / _CELL)) - 1, int(np.floor((b2 + _CELL) / _CELL)) + 1
         y_lo, y_hi = int(np.floor((b1 - _CELL) / _CELL)) - 1, int(np.floor((b3 + _CELL) / _CELL)) + 1
         y_lo, y_hi = max(y_lo, self.y0), min(y_hi, self.y0 + self.height - 1)
-        if x_hi - x_lo + 1 > _MAX_CELL_COLUMNS or y_lo > y_hi:
-            return np.arange(self.num_rows) if y_lo <= y_hi else self.large
+        if y_lo > y_hi:
+            return _NONE, _NONE, self.large
+        if x_hi - x_lo + 1 > _MAX_CELL_COLUMNS:
+            return every
         columns = np.arange(x_lo, x_hi + 1) - self.x0
         starts = np.searchsorted(self.key, columns * self.height + (y_lo - self.y0), side="left")
         ends = np.searchsorted(self.key, columns * self.height + (y_hi - self.y0), side="right")
-        spans = [np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True) if e > s]
-        if self.large.size:
-            spans.append(self.large)
-        if not spans:
-            return np.zeros(0, np.int64)
-        return np.unique(np.concatenate(spans)) if self.large.size else np.concatenate(spans)
+        return starts.astype(np.int64), ends.astype(np.int64), self.large
 
 
 class HeldRows:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["feature_bytes", "gather", "line_bytes", "point_bytes", "polygon_bytes", "tag_bytes", "warm"]
+__all__ = ["boxes_in", "feature_bytes", "gather", "line_bytes", "point_bytes", "polygon_bytes", "tag_bytes", "warm"]
 
 _MOVE, _LINE, _CLOSE = 1, 2, 7
 
@@ -205,29 +205,57 @@ def gather(flat: np.ndarray, starts: np.ndarray, lens: np.ndarray, order: np.nda
 
 
 @njit(cache=True, nogil=True)
+def _first_seen(col: np.ndarray, at: np.ndarray, rank: np.ndarray) -> int:
+    """Rank of each row's value (-1: null) by the order values first appear in ``col``; ``at``: the
+    rows sorted by value (stable). Returns how many distinct values there are."""
+    n = col.size
+    firsts = np.empty(n, np.int64)
+    group = np.empty(n, np.int64)
+    m = 0
+    i = 0
+    while i < n and col[at[i]] < 0:
+        rank[at[i]] = -1
+        i += 1
+    while i < n:
+        j = i
+        while j < n and col[at[j]] == col[at[i]]:
+            group[at[j]] = m
+            j += 1
+        firsts[m] = at[i]  # stable order: the first row of a value comes first
+        m += 1
+        i = j
+    order = np.argsort(firsts[:m])
+    by_group = np.empty(m, np.int64)
+    for r in range(m):
+        by_group[order[r]] = r
+    for i in range(n):
+        if col[i] >= 0:
+            rank[i] = by_group[group[i]]
+    return m
+
+
+@njit(cache=True, nogil=True)
 def tag_bytes(codes: np.ndarray, base: np.ndarray, vflat: np.ndarray, vstart: np.ndarray, vsize: np.ndarray,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tags of rows × columns of dictionary codes (-1: null), values numbered key by key in order of
     first appearance. Returns the tag bytes of every row (concatenated), their byte counts, the
     layer's ``values`` entries, and which columns became keys (any value present)."""
     n, k = codes.shape
-    rank = np.full(vstart.size, -1, np.int64)
-    chosen = np.empty(n * k, np.int64)
-    used = np.zeros(k, np.int64)
+    rank = np.empty((n, k), np.int64)
     offset = np.zeros(k, np.int64)
     kid = np.full(k, -1, np.int64)
+    chosen = np.empty(n * k, np.int64)
     m = 0
     keys = 0
     for j in range(k):
+        col = codes[:, j].copy()
+        used = _first_seen(col, np.argsort(col, kind="mergesort"), rank[:, j])
         offset[j] = m
         for i in range(n):
-            g = codes[i, j]
-            if g >= 0 and rank[base[j] + g] < 0:
-                rank[base[j] + g] = used[j]
-                used[j] += 1
-                chosen[m] = base[j] + g
-                m += 1
-        if used[j] > 0:
+            if rank[i, j] >= 0:
+                chosen[m + rank[i, j]] = base[j] + col[i]
+        m += used
+        if used > 0:
             kid[j] = keys
             keys += 1
     vtotal = 0
@@ -245,12 +273,48 @@ def tag_bytes(codes: np.ndarray, base: np.ndarray, vflat: np.ndarray, vstart: np
     for i in range(n):
         start = pos
         for j in range(k):
-            g = codes[i, j]
-            if g >= 0:
+            if rank[i, j] >= 0:
                 pos = _put(out, pos, kid[j])
-                pos = _put(out, pos, offset[j] + rank[base[j] + g])
+                pos = _put(out, pos, offset[j] + rank[i, j])
         lens[i] = pos - start
     return out[:pos], lens, values, kid >= 0
+
+
+@njit(cache=True, nogil=True)
+def boxes_in(starts: np.ndarray, ends: np.ndarray, large: np.ndarray, minx: np.ndarray, miny: np.ndarray,
+             maxx: np.ndarray, maxy: np.ndarray, size: np.ndarray, b: np.ndarray, min_size: float) -> np.ndarray:
+    """Rows, ascending, among the runs ``starts[i]:ends[i]`` (ascending, disjoint) and the rows
+    ``large`` (ascending) whose box overlaps ``b`` (edges included) and whose size is at least ``min_size``."""
+    total = large.size
+    for i in range(starts.size):
+        total += ends[i] - starts[i]
+    out = np.empty(total, np.int64)
+    m = 0
+    for i in range(starts.size):
+        for r in range(starts[i], ends[i]):
+            if maxx[r] >= b[0] and minx[r] <= b[2] and maxy[r] >= b[1] and miny[r] <= b[3] and size[r] >= min_size:
+                out[m] = r
+                m += 1
+    if large.size == 0:
+        return out[:m]
+    merged = np.empty(m + large.size, np.int64)
+    a, n = 0, 0
+    for r in large:
+        if not (maxx[r] >= b[0] and minx[r] <= b[2] and maxy[r] >= b[1] and miny[r] <= b[3] and size[r] >= min_size):
+            continue
+        while a < m and out[a] < r:
+            merged[n] = out[a]
+            n += 1
+            a += 1
+        if a < m and out[a] == r:
+            a += 1
+        merged[n] = r
+        n += 1
+    while a < m:
+        merged[n] = out[a]
+        n += 1
+        a += 1
+    return merged[:n]
 
 
 @njit(cache=True, nogil=True)
@@ -298,3 +362,5 @@ def warm() -> None:
                                  np.zeros(1, np.int64), np.ones(1, np.int64))
     feature_bytes(np.full(1, 3, np.int64), tags, tlen, geo, glen)
     gather(geo, np.zeros(1, np.int64), glen, rows)
+    box = np.zeros(1)
+    boxes_in(rows, rows + 1, rows, box, box, box, box, box, np.zeros(4), 0.0)
