@@ -27,7 +27,7 @@ __all__ = ["boxes_in", "feature_bytes", "gather", "line_bytes", "point_bytes", "
 _MOVE, _LINE, _CLOSE = 1, 2, 7
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _put(out: np.ndarray, pos: int, value: int) -> int:
     """Write ``value`` (non-negative) as a varint at ``pos``; returns the position after it."""
     while value >= 0x80:
@@ -38,7 +38,7 @@ def _put(out: np.ndarray, pos: int, value: int) -> int:
     return pos + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _size(value: int) -> int:
     n = 1
     while value >= 0x80:
@@ -47,7 +47,7 @@ def _size(value: int) -> int:
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _zz(v: int) -> int:
     return (v << 1) ^ (v >> 63)
 
