@@ -158,21 +158,24 @@ class ShapeRows:
 
 def _ragged(geoms: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Coordinates and offsets of geometries of one family, always in the multi-part layout:
-    (ring, part, geometry) offsets for polygons, (line, geometry) for lines, (geometry,) for points."""
+    (ring, part, geometry) offsets for polygons and lines (each line a part of one ring), (geometry,)
+    for points."""
     kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
     offsets = tuple(np.asarray(o, np.int64) for o in offsets)
     every = np.arange(len(geoms) + 1, dtype=np.int64)
     if kind in (shapely.GeometryType.POLYGON, shapely.GeometryType.LINESTRING, shapely.GeometryType.POINT):
         offsets = (*offsets, every)
+    if kind in (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING):  # a line: a part of one ring
+        offsets = (offsets[0], np.arange(offsets[0].size, dtype=np.int64), offsets[1])
     return np.ascontiguousarray(coords, np.float64), offsets
 
 
 def _family_bytes(family: int, coords: np.ndarray, offsets: tuple[np.ndarray, ...], rows: np.ndarray,
                   t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if family == 3:
-        return kernels.polygon_bytes(coords, *offsets, rows, t)
+        return kernels.path_bytes(coords, *offsets, rows, t, True)
     if family == 2:
-        return kernels.line_bytes(coords, *offsets, rows, t)
+        return kernels.path_bytes(coords, *offsets, rows, t, False)
     return kernels.point_bytes(coords, *offsets, rows, t)
 
 

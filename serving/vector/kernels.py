@@ -14,7 +14,7 @@ Compiled on first use and cached beside this file (``cache=True``); ``warm()`` c
 ahead, e.g. while a server starts.
 
 Example:
-    >>> flat, lens = polygon_bytes(coords, ring_off, part_off, geom_off, rows, transform)  # doctest: +SKIP
+    >>> flat, lens = path_bytes(coords, ring_off, part_off, geom_off, rows, transform, True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["boxes_in", "feature_bytes", "gather", "line_bytes", "point_bytes", "polygon_bytes", "tag_bytes", "warm"]
+__all__ = ["boxes_in", "feature_bytes", "gather", "path_bytes", "point_bytes", "tag_bytes", "warm"]
 
 _MOVE, _LINE, _CLOSE = 1, 2, 7
 
@@ -59,10 +59,47 @@ def _tile_xy(coords: np.ndarray, i: int, t: np.ndarray) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def polygon_bytes(coords: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray, geom_off: np.ndarray,
-                  rows: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geometry bytes of the (multi)polygons ``rows`` of a ragged array, one after another, and the
-    byte count of each (0: nothing left, the feature is dropped)."""
+def _pixels(coords: np.ndarray, c0: int, c1: int, t: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+            ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Tile pixels of coordinates ``c0:c1`` into ``xs``, ``ys`` (grown when too small), a point that
+    lands on the previous one dropped; returns how many, and the buffers."""
+    if c1 - c0 > xs.size:
+        xs = np.empty(2 * (c1 - c0), np.int64)
+        ys = np.empty(2 * (c1 - c0), np.int64)
+    m = 0
+    for c in range(c0, c1):
+        x, y = _tile_xy(coords, c, t)
+        if c > c0:
+            px, py = _tile_xy(coords, c - 1, t)
+            if x == px and y == py:
+                continue
+        xs[m], ys[m] = x, y
+        m += 1
+    return m, xs, ys
+
+
+@njit(cache=True, nogil=True)
+def _run(out: np.ndarray, pos: int, xs: np.ndarray, ys: np.ndarray, m: int, reverse: bool, cx: int, cy: int,
+         ) -> tuple[int, int, int]:
+    """MoveTo the first of ``m`` pixels, LineTo the rest (last to first when ``reverse``), as deltas
+    from the cursor (cx, cy); returns the position after them and the cursor."""
+    pos = _put(out, pos, (1 << 3) | _MOVE)
+    for i in range(m):
+        idx = m - 1 - i if reverse else i
+        if i == 1:
+            pos = _put(out, pos, ((m - 1) << 3) | _LINE)
+        pos = _put(out, pos, _zz(xs[idx] - cx))
+        pos = _put(out, pos, _zz(ys[idx] - cy))
+        cx, cy = xs[idx], ys[idx]
+    return pos, cx, cy
+
+
+@njit(cache=True, nogil=True)
+def path_bytes(coords: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray, geom_off: np.ndarray,
+               rows: np.ndarray, t: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Geometry bytes of the features ``rows`` of a ragged array, one after another, and the byte
+    count of each (0: nothing left, the feature is dropped). ``closed``: (multi)polygons (rings of
+    parts of features); else (multi)lines (lines of features, as parts of one ring each)."""
     n = rows.size
     lens = np.zeros(n, np.int64)
     cap = 0
@@ -80,20 +117,14 @@ def polygon_bytes(coords: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray
         cx, cy = 0, 0
         for part in range(geom_off[g], geom_off[g + 1]):
             for ring in range(part_off[part], part_off[part + 1]):
+                if not closed:
+                    m, xs, ys = _pixels(coords, ring_off[ring], ring_off[ring + 1], t, xs, ys)
+                    if m >= 2:
+                        pos, cx, cy = _run(out, pos, xs, ys, m, False, cx, cy)
+                    continue
                 first = ring == part_off[part]
-                c0, c1 = ring_off[ring], ring_off[ring + 1]
-                if c1 - c0 > xs.size:
-                    xs = np.empty(2 * (c1 - c0), np.int64)
-                    ys = np.empty(2 * (c1 - c0), np.int64)
-                m = 0
-                for c in range(c0, c1 - 1):  # the closing point is not written
-                    x, y = _tile_xy(coords, c, t)
-                    if c > c0:
-                        px, py = _tile_xy(coords, c - 1, t)
-                        if x == px and y == py:
-                            continue
-                    xs[m], ys[m] = x, y
-                    m += 1
+                # the closing point is not written
+                m, xs, ys = _pixels(coords, ring_off[ring], ring_off[ring + 1] - 1, t, xs, ys)
                 area = 0
                 for i in range(m):
                     j = i + 1 if i + 1 < m else 0
@@ -102,62 +133,8 @@ def polygon_bytes(coords: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray
                     if first:
                         break  # no exterior ring: the part goes, holes and all
                     continue
-                reverse = area < 0 if first else area > 0
-                pos = _put(out, pos, (1 << 3) | _MOVE)
-                for i in range(m):
-                    idx = m - 1 - i if reverse else i
-                    x, y = xs[idx], ys[idx]
-                    if i == 1:
-                        pos = _put(out, pos, ((m - 1) << 3) | _LINE)
-                    pos = _put(out, pos, _zz(x - cx))
-                    pos = _put(out, pos, _zz(y - cy))
-                    cx, cy = x, y
+                pos, cx, cy = _run(out, pos, xs, ys, m, area < 0 if first else area > 0, cx, cy)
                 pos = _put(out, pos, (1 << 3) | _CLOSE)
-        lens[k] = pos - start
-    return out[:pos], lens
-
-
-@njit(cache=True, nogil=True)
-def line_bytes(coords: np.ndarray, line_off: np.ndarray, geom_off: np.ndarray, rows: np.ndarray,
-               t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geometry bytes of the (multi)lines ``rows`` of a ragged array and the byte count of each."""
-    n = rows.size
-    lens = np.zeros(n, np.int64)
-    cap = 0
-    for k in range(n):
-        g = rows[k]
-        cap += 20 * (line_off[geom_off[g + 1]] - line_off[geom_off[g]]) + 20 * (geom_off[g + 1] - geom_off[g])
-    out = np.empty(cap, np.uint8)
-    xs = np.empty(64, np.int64)
-    ys = np.empty(64, np.int64)
-    pos = 0
-    for k in range(n):
-        g = rows[k]
-        start = pos
-        cx, cy = 0, 0
-        for line in range(geom_off[g], geom_off[g + 1]):
-            c0, c1 = line_off[line], line_off[line + 1]
-            if c1 - c0 > xs.size:
-                xs = np.empty(2 * (c1 - c0), np.int64)
-                ys = np.empty(2 * (c1 - c0), np.int64)
-            m = 0
-            for c in range(c0, c1):
-                x, y = _tile_xy(coords, c, t)
-                if c > c0:
-                    px, py = _tile_xy(coords, c - 1, t)
-                    if x == px and y == py:
-                        continue
-                xs[m], ys[m] = x, y
-                m += 1
-            if m < 2:
-                continue
-            pos = _put(out, pos, (1 << 3) | _MOVE)
-            for i in range(m):
-                if i == 1:
-                    pos = _put(out, pos, ((m - 1) << 3) | _LINE)
-                pos = _put(out, pos, _zz(xs[i] - cx))
-                pos = _put(out, pos, _zz(ys[i] - cy))
-                cx, cy = xs[i], ys[i]
         lens[k] = pos - start
     return out[:pos], lens
 
@@ -355,8 +332,8 @@ def warm() -> None:
     off = np.array([0, 4], np.int64)
     one = np.array([0, 1], np.int64)
     rows = np.zeros(1, np.int64)
-    geo, glen = polygon_bytes(coords, off, one, one, rows, t)
-    line_bytes(coords, off, one, rows, t)
+    geo, glen = path_bytes(coords, off, one, one, rows, t, True)
+    path_bytes(coords, off, one, one, rows, t, False)
     point_bytes(coords, off, rows, t)
     tags, tlen, _, _ = tag_bytes(np.zeros((1, 1), np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint8),
                                  np.zeros(1, np.int64), np.ones(1, np.int64))
