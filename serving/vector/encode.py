@@ -15,15 +15,28 @@ Example:
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from serving.vector import kernels
-
 EXTENT = 4096
 BUFFER = 64
+
+
+def kernels() -> ModuleType:
+    """The compiled loops (``serving.vector.kernels``), imported on first use: numba loads with the
+    first tile, not with every ``cim`` command that imports the tile modules."""
+    from serving.vector import kernels as compiled
+
+    return compiled
+
+
+def warm() -> None:
+    """Load the compiled loops now (compiling them when no cache holds them), e.g. as a server starts."""
+    kernels().warm()
 
 
 # -- varints -------------------------------------------------------------------------------------
@@ -173,10 +186,10 @@ def _ragged(geoms: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
 def _family_bytes(family: int, coords: np.ndarray, offsets: tuple[np.ndarray, ...], rows: np.ndarray,
                   t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if family == 3:
-        return kernels.path_bytes(coords, *offsets, rows, t, True)
+        return kernels().path_bytes(coords, *offsets, rows, t, True)
     if family == 2:
-        return kernels.path_bytes(coords, *offsets, rows, t, False)
-    return kernels.point_bytes(coords, *offsets, rows, t)
+        return kernels().path_bytes(coords, *offsets, rows, t, False)
+    return kernels().point_bytes(coords, *offsets, rows, t)
 
 
 def _geometries(geoms: np.ndarray | ShapeRows, t: np.ndarray, box: tuple[float, float, float, float],
@@ -288,7 +301,7 @@ class PropertyRows:
         for j, name in enumerate(self.names):
             codes[:, j] = src._index[name][at]
         base = np.array([src._base[name] for name in self.names], np.int64)
-        tags, lens, values, present = kernels.tag_bytes(codes, base, src._flat, src._start, src._size)
+        tags, lens, values, present = kernels().tag_bytes(codes, base, src._flat, src._start, src._size)
         keys = [name for name, p in zip(self.names, present.tolist(), strict=True) if p]
         return keys, values.tobytes(), tags, lens
 
@@ -326,11 +339,11 @@ def encode_tile(name: str, geoms: np.ndarray | ShapeRows, props: pa.Table | Prop
         return b""
     order = kept[np.argsort(feat[kept], kind="stable")]
     rows = feat[order]
-    geo = kernels.gather(flat, np.cumsum(lens) - lens, lens, order)
+    geo = kernels().gather(flat, np.cumsum(lens) - lens, lens, order)
     if not isinstance(props, PropertyRows):
         props = Properties(props).rows(np.arange(props.num_rows), props.column_names)
     keys, values, tags, tag_len = props.tags(rows)
-    features = kernels.feature_bytes(ftype[order], tags, tag_len, geo, lens[order])
+    features = kernels().feature_bytes(ftype[order], tags, tag_len, geo, lens[order])
     return _layer_bytes(name, keys, values, extent, features.tobytes())
 
 

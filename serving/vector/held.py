@@ -31,8 +31,7 @@ import pyarrow as pa
 import shapely
 
 from serving.tilegrid import HALF_WORLD, tile_size
-from serving.vector import kernels
-from serving.vector.encode import Properties, ShapeRows, Shapes
+from serving.vector.encode import Properties, ShapeRows, Shapes, kernels
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -79,7 +78,7 @@ class LayerRows:
         """Indices, in written order, of the rows whose box overlaps ``bounds`` (edges included) and
         whose size is at least ``min_size``."""
         starts, ends, large = self._runs(*bounds)
-        return kernels.boxes_in(starts, ends, large, self.minx, self.miny, self.maxx, self.maxy, self.size,
+        return kernels().boxes_in(starts, ends, large, self.minx, self.miny, self.maxx, self.maxy, self.size,
                                 np.asarray(bounds, np.float64), float(min_size))
 
     def geometries(self, idx: np.ndarray) -> ShapeRows | np.ndarray:

@@ -41,7 +41,7 @@ from cim.model.catalog import etag_for, visible_layers
 from cim.model.derived import DerivedTables, open_derived, tile_id
 from serving.cache import CachedTile, TileCache
 from serving.tilegrid import check_tile, tiles_covering
-from serving.vector import kernels
+from serving.vector.encode import warm
 from serving.vector.tiles import VectorTiles
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class VectorTileService:
         self.derived = open_derived(self.city.store)
         self.tiles = VectorTiles(self.city, self.derived)
         # the encoder's compiled loops load (or compile, the first time on a machine) off the request path
-        threading.Thread(target=kernels.warm, name="compile-mvt", daemon=True).start()
+        threading.Thread(target=warm, name="compile-mvt", daemon=True).start()
         self.rendered = RenderedTiles(self.tiles, behind=True)
         if self.prepare:
             self._warm = threading.Thread(target=self._warm_up, name="prepare-tiles", daemon=True)
