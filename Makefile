@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/packag
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'
 	# the MVT encoder's compiled loops: built once here (numba keeps them beside the module), not in a request
-	$(PY) -c "from serving.vector import kernels; kernels.warm()"
+	$(PY) -c "from serving.vector.encode import warm; warm()"
 	npm ci --prefix tests/threed/validator --no-audit --no-fund --silent
 	npm ci --prefix tests/clients/web --no-audit --no-fund --silent
 	touch $(STAMP)

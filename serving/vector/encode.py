@@ -105,14 +105,15 @@ def _frame(bounds: tuple[float, float, float, float], extent: int, buffer: int,
     return np.array([minx, maxy, sx, sy]), (minx - pad_x, miny - pad_y, maxx + pad_x, maxy + pad_y)
 
 
-def _outside(gb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """Which boxes (rows of minx, miny, maxx, maxy) reach beyond ``box``: those geometries are clipped."""
-    return (gb[:, 0] < box[0]) | (gb[:, 1] < box[1]) | (gb[:, 2] > box[2]) | (gb[:, 3] > box[3])
+def _outside(minx: np.ndarray, miny: np.ndarray, maxx: np.ndarray, maxy: np.ndarray,
+             box: tuple[float, float, float, float]) -> np.ndarray:
+    """Which boxes reach beyond ``box``: those geometries are clipped."""
+    return (minx < box[0]) | (miny < box[1]) | (maxx > box[2]) | (maxy > box[3])
 
 
 def _clip(geoms: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """Geometries clipped to the buffered tile ``box`` (only those that reach beyond it are touched)."""
-    outside = _outside(shapely.bounds(geoms), box)
+    outside = _outside(*shapely.bounds(geoms).T, box)
     if outside.any():
         geoms = geoms.copy()
         geoms[outside] = shapely.clip_by_rect(geoms[outside], *box)
@@ -135,16 +136,18 @@ _FAMILY_OF = {0: 1, 4: 1, 1: 2, 5: 2, 3: 3, 6: 3}
 
 class Shapes:
     """The geometries of a layer of one family (points, lines or polygons) as ragged coordinate arrays,
-    with the exact box of each and their WKB: a server holds them (``serving.vector.held``) so a
-    tile's features go to the encoder without being parsed, and only those that reach beyond the
-    tile are parsed and clipped. ``of`` answers None for layers of mixed families or missing shapes."""
+    with the exact box of each (minx, miny, maxx, maxy arrays) and their WKB: a server holds them
+    (``serving.vector.held``) so a tile's features go to the encoder without being parsed, and only
+    those that reach beyond the tile are parsed and clipped. ``of`` answers None for layers of mixed
+    families or missing shapes; ``boxes`` are the ones a prepared table already holds (computed when
+    not given)."""
 
     def __init__(self, family: int, coords: np.ndarray, offsets: tuple[np.ndarray, ...], wkb: pa.Array,
-                 boxes: np.ndarray) -> None:
+                 boxes: tuple[np.ndarray, ...]) -> None:
         self.family, self.coords, self.offsets, self.wkb, self.boxes = family, coords, offsets, wkb, boxes
 
     @classmethod
-    def of(cls, wkb: pa.Array) -> Shapes | None:
+    def of(cls, wkb: pa.Array, boxes: tuple[np.ndarray, ...] | None = None) -> Shapes | None:
         geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
         ids = shapely.get_type_id(geoms)
         families = {_FAMILY_OF.get(int(i), 0) for i in np.unique(ids)}
@@ -152,7 +155,7 @@ class Shapes:
             return None
         family = families.pop()
         coords, offsets = _ragged(geoms)
-        return cls(family, coords, offsets, wkb, shapely.bounds(geoms))
+        return cls(family, coords, offsets, wkb, boxes if boxes is not None else tuple(shapely.bounds(geoms).T))
 
     def rows(self, idx: np.ndarray) -> ShapeRows:
         """The shapes of rows ``idx`` (in that order), for ``encode_tile``."""
@@ -198,7 +201,7 @@ def _geometries(geoms: np.ndarray | ShapeRows, t: np.ndarray, box: tuple[float, 
     out = []
     if isinstance(geoms, ShapeRows):
         s = geoms.shapes
-        crossing = _outside(s.boxes[geoms.idx], box)
+        crossing = _outside(*(b[geoms.idx] for b in s.boxes), box)
         inside = np.nonzero(~crossing)[0]
         if inside.size:
             out.append((inside, s.family, *_family_bytes(s.family, s.coords, s.offsets, geoms.idx[inside], t)))

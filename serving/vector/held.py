@@ -58,7 +58,8 @@ class LayerRows:
         self.minx, self.miny, self.maxx, self.maxy, self.size = (
             table.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in _BOX)
         self.wkb = table.column("wkb").combine_chunks()
-        self.shapes = Shapes.of(self.wkb)  # None for a layer of mixed families: parsed per tile
+        # the prepared table's boxes are shapely's bounds of these very shapes (serving.vector.prepare)
+        self.shapes = Shapes.of(self.wkb, (self.minx, self.miny, self.maxx, self.maxy))  # None: parsed per tile
         self.properties = Properties(table.drop_columns([*_BOX, "wkb"]))
         self.num_rows = table.num_rows
         n = self.num_rows
