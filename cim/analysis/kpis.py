@@ -22,7 +22,7 @@ from cim.access import view_of
 from cim.analysis.compliance import check_compliance
 from cim.analysis.rules import NEEDS, load_rules
 from cim.errors import ValidationError
-from cim.model.catalog import LayerInfo, all_layers, class_census, model_version
+from cim.model.catalog import LayerInfo, all_layers, class_census, model_version, store_cache
 from cim.model.relations import features, prop
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ MODES = ("plan", "build", "manage", "operate")
 #: modules with ``kpis(city, mode, role)``, asked after the core figures when importable
 PROVIDER_MODULES = ("cim.iot.kpis",)
 
-_cache: dict[tuple, list[dict[str, Any]]] = {}
 _lock = threading.Lock()
 
 
@@ -45,10 +44,11 @@ def kpis(city: City, mode: str, *, role: str = "anonymous") -> list[dict[str, An
     """The figures of one mode for one role."""
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    key = (id(city.store), model_version(city), mode, role)
+    key = (model_version(city), mode, role)
+    cache = store_cache(city.store, "kpis")
     with _lock:
-        if key in _cache:
-            return _cache[key]
+        if key in cache:
+            return cache[key]
     layers = {n: i for n, i in all_layers(city).items() if view_of(i.classification, role) is not None}
     out = list(_CORE[mode](city, layers))
     for module in PROVIDER_MODULES:
@@ -58,9 +58,9 @@ def kpis(city: City, mode: str, *, role: str = "anonymous") -> list[dict[str, An
     if mode == "operate":  # live figures (sensors, alerts) change without a new model version
         return out
     with _lock:
-        if len(_cache) > 256:
-            _cache.clear()
-        _cache[key] = out
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = out
     return out
 
 
@@ -121,7 +121,6 @@ class ScreenRule:
     inputs: frozenset[str]
 
 
-_engine: dict[tuple[int, str], dict[str, ScreenRule]] = {}
 
 
 def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
@@ -139,15 +138,16 @@ def screen_rules(city: City, visible: set[str] | None = None) -> dict[str, Scree
     """The failures of each rule of ``RULE_CARDS`` the city has the inputs for — from the compliance
     engine, once per model version (never from attributes in the data). With ``visible`` (layer
     names a role may see), only the rules whose every input layer is among them."""
-    key = (id(city.store), model_version(city))
+    key = model_version(city)
+    engine = store_cache(city.store, "screen_rules")
     with _lock:
-        found = _engine.get(key)
+        found = engine.get(key)
     if found is None:
         found = _run_screen_rules(city)
         with _lock:
-            if len(_engine) > 16:
-                _engine.clear()
-            _engine[key] = found
+            if len(engine) > 16:
+                engine.clear()
+            engine[key] = found
     return {rule: r for rule, r in found.items() if visible is None or r.inputs <= visible}
 
 

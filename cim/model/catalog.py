@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,20 @@ class LayerInfo:
         return self.kind != "raster"
 
 
+def store_cache(store: Store, name: str) -> dict[Any, Any]:
+    """A cache named ``name`` that lives and dies with ``store``.
+
+    Why not a module dict keyed by ``id(store)``: once a store is closed and freed, a new store
+    can get the same ``id`` — and with it the old city's layers, token or figures.
+    """
+    with _PER_STORE_LOCK:
+        return _PER_STORE.setdefault(store, {}).setdefault(name, {})
+
+
+_PER_STORE: weakref.WeakKeyDictionary[Any, dict[str, dict[Any, Any]]] = weakref.WeakKeyDictionary()
+_PER_STORE_LOCK = threading.Lock()
+
+
 def model_version(city: City) -> str:
     """A short token that changes whenever any layer changes (for caches and ETags).
 
@@ -69,14 +84,14 @@ def model_version(city: City) -> str:
     the count changes; otherwise on every call.
     """
     generation = getattr(city.store, "generation", None)
-    key = id(city.store)
-    if generation is not None:
-        cached = _TOKENS.get(key)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
+    if generation is None:
+        return read_model_version(city.store)
+    tokens = store_cache(city.store, "model_version")
+    cached = tokens.get("token")
+    if cached is not None and cached[0] == generation:
+        return cached[1]
     token = read_model_version(city.store)
-    if generation is not None:
-        _TOKENS[key] = (generation, token)
+    tokens["token"] = (generation, token)
     return token
 
 
@@ -87,32 +102,16 @@ def read_model_version(store: Store) -> str:
     return f"{row[0]}-{row[1]}-{row[2]}"
 
 
-_TOKENS: dict[int, tuple[int, str]] = {}
-
-
-class _Cache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.by_city: dict[int, tuple[str, dict[str, LayerInfo]]] = {}
-
-
-_CACHE = _Cache()
-
-
 def all_layers(city: City) -> dict[str, LayerInfo]:
     """Every layer, name → LayerInfo (full view), cached until the model version changes."""
     token = model_version(city)
-    key = id(city.store)
-    cached = _CACHE.by_city.get(key)
+    cache = store_cache(city.store, "layers")
+    cached = cache.get("layers")
     if cached and cached[0] == token:
         return cached[1]
     layers = _load(city)
-    with _CACHE.lock:
-        _CACHE.by_city[key] = (token, layers)
+    cache["layers"] = (token, layers)
     return layers
-
-
-_CLASSES: dict[int, tuple[str, dict[str, dict[tuple[str, int], int]]]] = {}
 
 
 def class_census(city: City) -> dict[str, dict[tuple[str, int], int]]:
@@ -123,7 +122,8 @@ def class_census(city: City) -> dict[str, dict[tuple[str, int], int]]:
     cached until the model version changes. Dimension: 0 points, 1 lines, 2 polygons, -1 none.
     """
     token = model_version(city)
-    cached = _CLASSES.get(id(city.store))
+    cache = store_cache(city.store, "class_census")
+    cached = cache.get("census")
     if cached and cached[0] == token:
         return cached[1]
     rows = city.store.rows(features(columns="layer, class, coalesce(ST_Dimension(geom), -1) AS dim, count(*) AS n")
@@ -131,8 +131,7 @@ def class_census(city: City) -> dict[str, dict[tuple[str, int], int]]:
     census: dict[str, dict[tuple[str, int], int]] = {}
     for layer, cls, dim, n in rows:
         census.setdefault(layer, {})[(cls, int(dim))] = int(n)
-    with _CACHE.lock:
-        _CLASSES[id(city.store)] = (token, census)
+    cache["census"] = (token, census)
     return census
 
 
@@ -257,4 +256,4 @@ def etag_for(*parts: object) -> str:
 
 
 __all__ = ["LayerInfo", "class_census", "catalogue", "layer_row", "layer_names", "raster_layers", "model_version",
-           "read_model_version", "all_layers", "visible_layers", "layer_info", "etag_for"]
+           "read_model_version", "store_cache", "all_layers", "visible_layers", "layer_info", "etag_for"]
