@@ -5,6 +5,7 @@
     python -m bench.tiles_bench --quick              # smoke check: a tiny city, one repeat, no TiPg
     python -m bench.tiles_bench --city big.duckdb    # reuse a city (its layer "buildings")
     python -m bench.tiles_bench --backends duckdb,postgis   # cim also serving a copy in PostGIS
+    python -m bench.tiles_bench --scale 1000000 --on-request-only   # no seeding, no static floor
 
 Tiles: the ``--per-zoom`` tiles nearest the city centre at each zoom, in two bands reported apart
 because their content differs: **z14–z16** (every engine sends the individual buildings) and
@@ -242,6 +243,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 1 500 buildings, 2 tiles a zoom, one repeat, c=1, no TiPg")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (city, tile stores)")
+    parser.add_argument("--on-request-only", action="store_true",
+                        help="only tiles rendered on request (and TiPg): no seeded store, no static floor "
+                             "(seeding z0–16 of a 1 M city takes long and is not what the cold rows measure)")
     args = parser.parse_args(argv)
     if args.quick:
         args.scale, args.per_zoom, args.repeat, args.concurrency, args.skip_tipg = 1500, 2, 1, "1", True
@@ -273,16 +277,17 @@ def _run(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     with TempPostGIS() if need_pg else nullcontext() as pg:
         cities = {}
         for backend in backends:
-            cities[backend] = _prepare_both(city_path, backend, work, pg)
+            cities[backend] = _prepare_both(city_path, backend, work, pg, seed=not args.on_request_only)
             info = cities[backend][0]
             tiles = tile_list(info["bounds"], args.per_zoom)
             print(f"[{backend}] {len(tiles)} tiles z10–z16; individual buildings from z{info['raw_from']}", flush=True)
             prep[f"cim/{backend} (render on request)"] = f"prepare {info['prepare_s']:.1f} s"
-            prep[f"cim/{backend} (seeded store)"] = (f"prepare {info['prepare_s']:.1f} s + seed {info['seeded']} "
-                                                     f"tiles z0–16 {info['seed_s']:.1f} s")
+            if not args.on_request_only:
+                prep[f"cim/{backend} (seeded store)"] = (f"prepare {info['prepare_s']:.1f} s + seed {info['seeded']} "
+                                                         f"tiles z0–16 {info['seed_s']:.1f} s")
             kept: dict = {}
             rows += _serve_cim(backend, cities[backend], tiles, levels, args.repeat, work, kept)
-            if backend == backends[0]:
+            if backend == backends[0] and not args.on_request_only:
                 rows += _serve_static(kept, tiles, levels, args.repeat, work)
                 prep["static files"] = "the bytes cim served, written to disk"
         info, _, bare = cities["duckdb"] if "duckdb" in cities else _prepare_both(city_path, "duckdb", work, pg)
@@ -317,10 +322,20 @@ def _run(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     return summary
 
 
-def _prepare_both(city_path: Path, backend: str, work: Path, pg: TempPostGIS | None,
-                  ) -> tuple[dict[str, object], str, str]:
+def _prepare_both(city_path: Path, backend: str, work: Path, pg: TempPostGIS | None, *, seed: bool = True,
+                  ) -> tuple[dict[str, object], str | None, str]:
     """(prepare info, seeded city, prepared-only city) of the buildings layer on ``backend``: two copies
-    of the city (files, or PostGIS schemas), the layer prepared in each and seeded in the first."""
+    of the city (files, or PostGIS schemas), the layer prepared in each and seeded in the first.
+    Without ``seed``: the prepared-only city alone (no seeded city: None)."""
+    if not seed:
+        bare = str(work / "duckdb-prepared.duckdb") if backend == "duckdb" else None
+        if bare:
+            shutil.copy(city_path, bare)
+        else:
+            bare = _city_on_postgis(pg, city_path, "city_prepared")
+        info = _prepare(bare, "buildings", -1)
+        print(f"[{backend}] prepared the buildings layer in {info['prepare_s']:.1f} s (no seeding)", flush=True)
+        return info, None, bare
     if backend == "duckdb":
         seeded, bare = work / "duckdb-seeded.duckdb", work / "duckdb-prepared.duckdb"
         for copy in (seeded, bare):
@@ -365,7 +380,10 @@ def _serve_cim(backend: str, cities: tuple[dict[str, object], str, str], tiles: 
     ours = "/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
     rows = []
     _, seeded, bare = cities
-    for label, location in ((f"cim/{backend} (render on request)", bare), (f"cim/{backend} (seeded store)", seeded)):
+    engines = [(f"cim/{backend} (render on request)", bare)]
+    if seeded:
+        engines.append((f"cim/{backend} (seeded store)", seeded))
+    for label, location in engines:
         served, fresh = _fresh(backend, location, work)
         if location == seeded and backend == "postgis":
             fresh = None  # seeded: nothing a run adds is read by the next one

@@ -34,9 +34,10 @@ FIND = """([which, step]) => {
 
 def _find(page, which: int) -> dict | None:
     """A pickable feature of tileset ``which``; polled, since on a busy machine the tiles can be loaded a
-    frame or two before they are drawn (and so before anything can be picked)."""
+    frame or two before they are drawn (and so before anything can be picked). One scan picks up to a
+    few thousand pixels, each a render of the scene: on a slow machine that alone can take tens of seconds."""
     try:
-        handle = page.wait_for_function(f"() => ({FIND})([{which}, 10])", timeout=60_000, polling=1000)
+        handle = page.wait_for_function(f"() => ({FIND})([{which}, 10])", timeout=180_000, polling=1000)
     except PlaywrightTimeout:
         return None
     return handle.json_value()
