@@ -14,7 +14,7 @@ from tests.cim.helpers import parcels_geojson
 def test_a_server_store_opened_after_another_closed_sees_only_its_own_layers(tmp_path):
     source = parcels_geojson(tmp_path / "parcels.geojson", n=2)
     tokens = set()
-    for i in range(8):
+    for i in range(4):
         base = cim.create(tmp_path / f"city{i}.duckdb")
         base.ingest(source, layer=f"layer_{i}")
         base.close()
