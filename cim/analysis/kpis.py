@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from cim.access import view_of
 from cim.analysis.compliance import check_compliance
 from cim.analysis.rules import NEEDS, load_rules
 from cim.errors import ValidationError
-from cim.model.catalog import LayerInfo, all_layers, class_census, model_version, store_cache
+from cim.model.catalog import LayerInfo, all_layers, class_census, per_version
 from cim.model.relations import features, prop
 
 if TYPE_CHECKING:
@@ -31,9 +30,6 @@ if TYPE_CHECKING:
 MODES = ("plan", "build", "manage", "operate")
 #: modules with ``kpis(city, mode, role)``, asked after the core figures when importable
 PROVIDER_MODULES = ("cim.iot.kpis",)
-
-_lock = threading.Lock()
-
 
 def kpi(key: str, zh: str, en: str, value: Any, unit: str | None = None, level: str | None = None) -> dict[str, Any]:
     """One figure in the shape the viewer reads."""
@@ -44,23 +40,18 @@ def kpis(city: City, mode: str, *, role: str = "anonymous") -> list[dict[str, An
     """The figures of one mode for one role."""
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    key = (model_version(city), mode, role)
-    cache = store_cache(city.store, "kpis")
-    with _lock:
-        if key in cache:
-            return cache[key]
+    if mode == "operate":  # live figures (sensors, alerts) change without a new model version
+        return _figures(city, mode, role)
+    return per_version(city, "kpis", (mode, role), lambda: _figures(city, mode, role), keep=256)
+
+
+def _figures(city: City, mode: str, role: str) -> list[dict[str, Any]]:
     layers = {n: i for n, i in all_layers(city).items() if view_of(i.classification, role) is not None}
     out = list(_CORE[mode](city, layers))
     for module in PROVIDER_MODULES:
         provider = _provider(module)
         if provider is not None:
             out += provider(city, mode, role)
-    if mode == "operate":  # live figures (sensors, alerts) change without a new model version
-        return out
-    with _lock:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = out
     return out
 
 
@@ -121,8 +112,6 @@ class ScreenRule:
     inputs: frozenset[str]
 
 
-
-
 def _plan(city: City, layers: dict[str, LayerInfo]) -> list[dict[str, Any]]:
     parcels, buildings = _of_class(city, layers, "Parcel"), _of_class(city, layers, "Building")
     out = [kpi(key, zh, en, held.count) for key, zh, en, held in (
@@ -138,16 +127,7 @@ def screen_rules(city: City, visible: set[str] | None = None) -> dict[str, Scree
     """The failures of each rule of ``RULE_CARDS`` the city has the inputs for — from the compliance
     engine, once per model version (never from attributes in the data). With ``visible`` (layer
     names a role may see), only the rules whose every input layer is among them."""
-    key = model_version(city)
-    engine = store_cache(city.store, "screen_rules")
-    with _lock:
-        found = engine.get(key)
-    if found is None:
-        found = _run_screen_rules(city)
-        with _lock:
-            if len(engine) > 16:
-                engine.clear()
-            engine[key] = found
+    found = per_version(city, "screen_rules", None, lambda: _run_screen_rules(city))
     return {rule: r for rule, r in found.items() if visible is None or r.inputs <= visible}
 
 

@@ -15,8 +15,9 @@ import hashlib
 import json
 import threading
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -25,6 +26,8 @@ from cim.errors import LayerNotFound
 from cim.model.profile import LayerProfile
 from cim.model.relations import features
 from gis.crs import transformer
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -76,6 +79,22 @@ _PER_STORE: weakref.WeakKeyDictionary[Any, dict[str, dict[Any, Any]]] = weakref.
 _PER_STORE_LOCK = threading.Lock()
 
 
+def per_version(city: City, name: str, key: Hashable, compute: Callable[[], T], *, keep: int = 1) -> T:
+    """``compute()``, once per model version and ``key``, kept in the store's cache ``name``; at
+    most ``keep`` answers are kept (all are dropped when it is full)."""
+    cache = store_cache(city.store, name)
+    full = (model_version(city), key)
+    with _PER_STORE_LOCK:
+        if full in cache:
+            return cache[full]
+    value = compute()
+    with _PER_STORE_LOCK:
+        if len(cache) >= keep:
+            cache.clear()
+        cache[full] = value
+    return value
+
+
 def model_version(city: City) -> str:
     """A short token that changes whenever any layer changes (for caches and ETags).
 
@@ -104,14 +123,7 @@ def read_model_version(store: Store) -> str:
 
 def all_layers(city: City) -> dict[str, LayerInfo]:
     """Every layer, name → LayerInfo (full view), cached until the model version changes."""
-    token = model_version(city)
-    cache = store_cache(city.store, "layers")
-    cached = cache.get("layers")
-    if cached and cached[0] == token:
-        return cached[1]
-    layers = _load(city)
-    cache["layers"] = (token, layers)
-    return layers
+    return per_version(city, "layers", None, lambda: _load(city))
 
 
 def class_census(city: City) -> dict[str, dict[tuple[str, int], int]]:
@@ -121,17 +133,15 @@ def class_census(city: City) -> dict[str, dict[tuple[str, int], int]]:
     buildings, roads and plant cover; analyses find their inputs by class. One grouped scan,
     cached until the model version changes. Dimension: 0 points, 1 lines, 2 polygons, -1 none.
     """
-    token = model_version(city)
-    cache = store_cache(city.store, "class_census")
-    cached = cache.get("census")
-    if cached and cached[0] == token:
-        return cached[1]
+    return per_version(city, "class_census", None, lambda: _census(city))
+
+
+def _census(city: City) -> dict[str, dict[tuple[str, int], int]]:
     rows = city.store.rows(features(columns="layer, class, coalesce(ST_Dimension(geom), -1) AS dim, count(*) AS n")
                            + " GROUP BY layer, class, dim")
     census: dict[str, dict[tuple[str, int], int]] = {}
     for layer, cls, dim, n in rows:
         census.setdefault(layer, {})[(cls, int(dim))] = int(n)
-    cache["census"] = (token, census)
     return census
 
 
@@ -256,4 +266,4 @@ def etag_for(*parts: object) -> str:
 
 
 __all__ = ["LayerInfo", "class_census", "catalogue", "layer_row", "layer_names", "raster_layers", "model_version",
-           "read_model_version", "store_cache", "all_layers", "visible_layers", "layer_info", "etag_for"]
+           "read_model_version", "store_cache", "per_version", "all_layers", "visible_layers", "layer_info", "etag_for"]

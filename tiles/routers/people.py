@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse, Response
 from cim.access import K_ANONYMITY, POPULATION_CELL_M, require_role
 from cim.audit import audit_entries, export_audit
 from cim.city import City
-from cim.model.catalog import model_version, store_cache
+from cim.model.catalog import per_version
 from cim.model.reads import parse_time
 from cim.people.read import for_role
 from gis.crs import transformer
@@ -35,18 +35,10 @@ _lock = threading.Lock()
 
 def _population(city: City, role: str, by: str, cell: float) -> list[dict[str, Any]]:
     """Counts per group as ``role`` may see them, cached per model version (counts hold no names)."""
-    key = (model_version(city), role, by, cell)
-    cache = store_cache(city.store, "people")
-    with _lock:
-        hit = cache.get(key)
-    if hit is not None:
-        return hit
-    rows = for_role(city, role, path="http").population(by, cell=cell)  # type: ignore[arg-type]
-    with _lock:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = rows
-    return rows
+    def count() -> list[dict[str, Any]]:
+        return for_role(city, role, path="http").population(by, cell=cell)  # type: ignore[arg-type]
+
+    return per_version(city, "people", (role, by, cell), count, keep=64)
 
 
 _mercator: dict[int, tuple[list[dict[str, Any]], np.ndarray]] = {}
