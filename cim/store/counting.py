@@ -1,7 +1,9 @@
 """A store wrapped for a server: every write through it bumps ``generation``.
 
 The server keys its layer catalogue, tile caches and ETags by the model version and re-reads it
-only when ``generation`` changes, so a cached tile costs no database round trip. ``ThreadedStore``
+only when ``generation`` changes, so a cached tile costs no database round trip. Writes made on
+the wrapped store directly (a notebook that ingests through the ``City`` it served) count too,
+when that store counts them (``writes``: ``DuckDBStore``). ``ThreadedStore``
 (a DuckDB file: per-thread read cursors) and ``cim.store.watched.WatchedStore`` (a database other
 processes write too: changes polled) both build on this; everything they do not override is the
 wrapped store's.
@@ -26,21 +28,30 @@ class CountingStore(Store):
         self.base = base
         self.kind = base.kind
         self.location = base.location
-        #: bumped after every write through this store; readers cache what they derive from it
-        self.generation = 0
+        self._own = 0
+
+    @property
+    def generation(self) -> int:
+        """Goes up after every write through this store or on the wrapped one; readers cache what
+        they derive from the model until it changes."""
+        return self._own + getattr(self.base, "writes", 0)
+
+    def changed(self) -> None:
+        """Count a change this store did not write itself (another process's, seen by a watcher)."""
+        self._own += 1
 
     # -- writes are counted ----------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         try:
             self.base.execute(sql, params)
         finally:
-            self.generation += 1
+            self._own += 1
 
     def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (), **options: Any) -> int:
         try:
             return self.base.insert_arrow(table, data, geometry=geometry, **options)
         finally:
-            self.generation += 1
+            self._own += 1
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -48,7 +59,7 @@ class CountingStore(Store):
             with self.base.transaction():
                 yield
         finally:
-            self.generation += 1
+            self._own += 1
 
     # -- everything else is the wrapped store's ----------------------------------------------------
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:

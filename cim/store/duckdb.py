@@ -115,6 +115,9 @@ class DuckDBStore(Store):
             ) from exc
         self._lock = threading.RLock()
         self._depth = 0
+        #: how many writes and transactions ended on this store; a server's wrapper adds it to its
+        #: own count, so a layer ingested through this object reaches the server's caches too
+        self.writes = 0
         self._rtrees_dropped = False
         self._threads_to_restore: int | None = None
         if not read_only:
@@ -143,7 +146,10 @@ class DuckDBStore(Store):
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         with self._lock:
-            self._con.execute(sql, params or [])
+            try:
+                self._con.execute(sql, params or [])
+            finally:
+                self.writes += 1
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         with self._lock:
@@ -268,6 +274,7 @@ class DuckDBStore(Store):
                     self._build_pending_rtrees()
             finally:
                 self._depth = 0
+                self.writes += 1
                 self._rtrees_dropped = False
                 if self._threads_to_restore is not None:
                     self._con.execute(f"SET threads = {self._threads_to_restore}")

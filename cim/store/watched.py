@@ -52,7 +52,7 @@ class WatchedStore(CountingStore):
                 log.warning("could not read the model version of %s; retrying", self.location)
                 continue
             if last is not None and token != last:
-                self.generation += 1
+                self.changed()
             last = token
 
     def close(self) -> None:

@@ -41,3 +41,23 @@ def test_a_store_cache_is_its_own_and_goes_with_the_store(tmp_path):
     gc.collect()
     assert gone() is None, "a cache kept a closed store alive"
     b.close()
+
+
+def test_a_layer_ingested_through_the_city_a_server_was_made_from_reaches_the_server(tmp_path):
+    """A notebook serves its city and goes on ingesting through the same ``City``: the server's
+    catalogue and its items follow, though the write did not pass through its store."""
+    from fastapi.testclient import TestClient
+
+    from tiles.app import create_app
+
+    source = parcels_geojson(tmp_path / "parcels.geojson", n=3)
+    city = cim.create(tmp_path / "city.duckdb")
+    city.ingest(source, layer="first")
+    with TestClient(create_app(city)) as client:
+        before = client.get("/collections").json()
+        assert [c["id"] for c in before["collections"]] == ["first"]
+        city.ingest(source, layer="second")
+        after = client.get("/collections").json()
+        assert sorted(c["id"] for c in after["collections"]) == ["first", "second"]
+        assert client.get("/collections/second/items").json()["numberMatched"] == 3
+    city.close()
