@@ -25,7 +25,8 @@ from cim.users import add_user, authenticate, list_users, revoke_user, rotate_ke
 if TYPE_CHECKING:
     from cim.city import City
 
-people_app = typer.Typer(help="人·地·房: housing units, residents and land-use rights — load, list (masked), count.",
+people_app = typer.Typer(help="人·地·房: housing units, residents and land-use rights — "
+                              "ingest, list (masked), units, stats.",
                          no_args_is_help=True)
 users_app = typer.Typer(help="Named users: API keys that belong to people (name, organisation, role), stored "
                              "hashed; add, list, rotate, revoke.", no_args_is_help=True)

@@ -7,6 +7,7 @@ network.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -88,6 +89,28 @@ class ThreadCursors:
         self._local = threading.local()
 
 
+def _held_elsewhere(location: str, error: str, read_only: bool) -> str:
+    """What to say when another process holds the file: which one, and what to do about it.
+
+    A DuckDB file is written by one process or read by several, never both; a process that only
+    reads cannot open a file a server is writing, so "open it read-only" is no way out then.
+    """
+    found = re.search(r"\(PID (\d+)\)", error)
+    holder = "another process"
+    if found:
+        try:
+            command = Path(f"/proc/{found.group(1)}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            command = ""
+        holder = f"process {found.group(1)}" + (f" ({command[:120]})" if command else "")
+    if read_only:
+        return (f"{location} is held by {holder}, which writes it (a DuckDB file is written by one process "
+                "or read by several, never both): stop that process first, or, while `cim serve` holds "
+                "it, ask the server over HTTP (/collections, /search, /api.html)")
+    return (f"{location} is open in {holder} (a DuckDB file is written by one process or read by several, "
+            "never both): stop that process first")
+
+
 class DuckDBStore(Store):
     """A city kept in one DuckDB file (``:memory:`` for throwaway cities)."""
 
@@ -104,10 +127,7 @@ class DuckDBStore(Store):
             if "not a valid DuckDB database" in str(exc):
                 raise CIMError(f"{self.location} is not a readable DuckDB city file") from exc
             if "lock" in str(exc).lower():
-                raise CIMError(
-                    f"{self.location} is open for writing in another process (a DuckDB file has one "
-                    "writer): stop that process, or open this one read-only"
-                ) from exc
+                raise CIMError(_held_elsewhere(self.location, str(exc), read_only)) from exc
             raise CIMError(f"cannot open {self.location}: {first_line(exc)}") from exc
         except duckdb.Error as exc:
             raise CIMError(

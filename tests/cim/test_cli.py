@@ -66,3 +66,23 @@ def test_query_refuses_a_statement_that_would_write_the_city_file(tmp_path):
     proc = run("query", city, f"COPY (SELECT 'x') TO '{city}'", ok=False)
     assert proc.returncode != 0 and "only SELECT" in proc.stderr and "Traceback" not in proc.stderr
     assert "crs: EPSG:4549" in run("info", city).stdout  # the city file still opens
+
+
+def test_a_read_while_a_server_holds_the_city_names_the_process_and_the_way_through_http(tmp_path):
+    """The advice was "open this one read-only", which the command already did and which cannot
+    work: a DuckDB file a process writes cannot be read by another."""
+    city = str(tmp_path / "c.duckdb")
+    run("init", city)
+    holder = subprocess.Popen([sys.executable, "-c", "import cim, sys, time; c = cim.open(sys.argv[1]); "
+                               "print('open', flush=True); time.sleep(120)", city], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        proc = run("info", city, ok=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    message = " ".join(proc.stderr.split())
+    assert f"held by process {holder.pid}" in message and "cim.open" in message
+    assert "over HTTP" in message and "read-only" not in message
+    assert run("info", city).returncode == 0  # once it stopped, the city reads again

@@ -121,3 +121,17 @@ def test_population_of_a_city_without_housing_units_says_how_to_load_them(tmp_pa
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and json.loads(proc.stdout) == []
     assert "no housing units in the city" in proc.stderr and "cim people ingest" in proc.stderr
+
+
+def test_the_people_group_help_names_the_commands_it_has():
+    """Its summary once promised `load` and `count`, which do not exist."""
+    import re
+
+    from typer.main import get_command
+
+    from cim.cli.people import people_app
+
+    group = get_command(people_app)
+    summary = people_app.info.help.split("—", 1)[1]
+    named = {re.sub(r"\(.*?\)", "", part).strip(" .") for part in summary.split(",")}
+    assert named == set(group.commands), (named, sorted(group.commands))
