@@ -22,8 +22,8 @@ th{background:#f6f8fa;text-align:left} .verdict{font-size:1.3em;font-weight:bold
 
 def render(report: ReviewReport) -> str:
     """The page: verdict, model and parcel facts, the checks table, and a plan of parcel and footprint."""
-    ok = report.passed
-    verdict = ("合规 COMPLIANT", "#1a7f37") if ok else ("不合规 NON-COMPLIANT", "#cf222e")
+    verdict = {"compliant": ("合规 COMPLIANT", "#1a7f37"), "non_compliant": ("不合规 NON-COMPLIANT", "#cf222e"),
+               "not_checked": ("未能审查 NOT CHECKED", "#9a6700")}[report.verdict]
     m, p = report.model, report.parcel
     facts = [("模型文件 model", m["file"]), ("IFC 版本 schema", m["schema"]),
              ("地理配准 georeference", f"{m['georeference']} ({m['crs']})"),
@@ -58,7 +58,7 @@ def _checks(report: ReviewReport) -> str:
         unit = f" {c['unit']}" if c.get("unit") else ""
         body.append(
             f"<tr><td>{escape(c['rule_name'])}<br><small>{escape(c['rule_name_en'])}</small></td>"
-            f"<td>{escape(c['subject'])}</td><td style='color:{colour};font-weight:bold'>{zh} {en}</td>"
+            f"<td>{escape(c['subject'] or '')}</td><td style='color:{colour};font-weight:bold'>{zh} {en}</td>"
             f"<td class=num>{value}{unit}</td><td class=num>{limit}{unit}</td>"
             f"<td>{escape(c['reason_zh'] or '')}</td><td>{escape(c['reason_en'] or '')}</td></tr>")
     return f"<table>{head}{''.join(body)}</table>"

@@ -65,10 +65,11 @@ def compliance_arrow(city: City, rules: RuleSet, keys: list[str], *, parcels: Se
                      extra: str | None = None, engine: str = "duckdb", client: Any = None) -> pa.Table:
     """The results as one Arrow table (``extra``: a table of candidate buildings the store can see,
     e.g. one made with ``city.store.temporary``). A rule whose inputs the city lacks gives one
-    ``no_data`` row that says what is missing, and the others still run."""
+    ``no_data`` row that says what is missing, and the others still run. Candidates are buildings:
+    with ``extra`` a rule runs even when the city itself holds no buildings."""
     rules = rules if rules.inputs is not None else rules.bind(city)
-    parts: list[pa.Table] = [_no_data(key, rules) for key in keys if rules.missing(key)]
-    keys = [k for k in keys if not rules.missing(k)]
+    parts: list[pa.Table] = [_no_data(key, rules, extra) for key in keys if _missing(rules, key, extra)]
+    keys = [k for k in keys if not _missing(rules, k, extra)]
     sql_keys = [k for k in keys if k != "sunlight"]
     if sql_keys:
         if engine == "dask":
@@ -91,10 +92,15 @@ def _conform(table: pa.Table) -> pa.Table:
     return pa.table([table.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
 
-def _no_data(key: str, rules: RuleSet) -> pa.Table:
+def _missing(rules: RuleSet, key: str, extra: str | None) -> list[Any]:
+    """The inputs rule ``key`` lacks; candidate buildings (``extra``) stand in for the city's buildings."""
+    return [i for i in rules.missing(key) if not (extra and i.role.name == "buildings")]
+
+
+def _no_data(key: str, rules: RuleSet, extra: str | None = None) -> pa.Table:
     """The one row of a rule that cannot run: what it needs and how to give it."""
     s = rules.rule(key)
-    missing = rules.missing(key)
+    missing = _missing(rules, key, extra)
     zh = "缺少输入：" + "、".join(f"{i.role.label_zh}（{'/'.join(i.role.classes)} 类要素）" for i in missing)
     en = "; ".join(i.missing_reason() for i in missing)
     row = {c: [None] for c in COLUMNS}

@@ -127,7 +127,8 @@ def parcel_ctes(city: City, rules: RuleSet, *, extra: str | None = None, label: 
     ``ind`` (parcel indicators), shared with compliance; ``rows_from`` names a registered table
     that already holds the indicators (computed elsewhere, e.g. by dask)."""
     rules.input("parcels").require("planning indicators")
-    rules.input("buildings").require("planning indicators")
+    if not extra:  # candidate buildings alone will do (a model reviewed in a city of parcels only)
+        rules.input("buildings").require("planning indicators")
     cols = parcel_fields(parcel_layer_fields(city, rules), rules, LIMIT_KEYS)
     if label and label not in cols:
         cols[label] = prop(label, "VARCHAR")
@@ -156,7 +157,8 @@ def building_ctes(city: City, rules: RuleSet, *, extra: str | None = None) -> li
     whole parcel chain when the city has parcels, else every building on no parcel."""
     if rules.input("parcels").present:
         return parcel_ctes(city, rules, extra=extra)
-    rules.input("buildings").require("this analysis")
+    if not extra:
+        rules.input("buildings").require("this analysis")
     return [f"b AS ({buildings_sql(rules, extra)})", "bp AS (SELECT b.*, CAST(NULL AS VARCHAR) AS parcel FROM b)"]
 
 

@@ -48,9 +48,29 @@ class ReviewReport:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
+    def checked(self) -> bool:
+        """True when at least one check could be judged (passed or failed)."""
+        return any(c["status"] in ("pass", "fail") for c in self.checks)
+
+    @property
     def passed(self) -> bool:
-        """True when no check failed (checks without data do not fail the review)."""
-        return not any(c["status"] == "fail" for c in self.checks)
+        """True when some check was judged and none failed (checks without data fail nothing, but a
+        review in which nothing could be judged has not passed)."""
+        return self.checked and not any(c["status"] == "fail" for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        """``compliant``, ``non_compliant``, or ``not_checked`` when no check could be judged."""
+        return "not_checked" if not self.checked else "compliant" if self.passed else "non_compliant"
+
+    @property
+    def unchecked_reasons(self) -> list[str]:
+        """Why checks could not be judged: each distinct reason once, with its rule."""
+        seen: dict[str, None] = {}
+        for c in self.checks:
+            if c["status"] == "no_data":
+                seen.setdefault(f"{c['rule']}: {c['reason_en']}", None)
+        return list(seen) or ["no rule produced a check for this model and parcel"]
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -59,8 +79,9 @@ class ReviewReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-able values."""
-        return {"passed": self.passed, "created_at": self.created_at, "model": self.model, "parcel": self.parcel,
-                "checks": self.checks, "footprint_wkt": self.footprint_wkt, "parcel_wkt": self.parcel_wkt}
+        return {"passed": self.passed, "verdict": self.verdict, "created_at": self.created_at, "model": self.model,
+                "parcel": self.parcel, "checks": self.checks, "footprint_wkt": self.footprint_wkt,
+                "parcel_wkt": self.parcel_wkt}
 
     def write_json(self, path: str | Path) -> Path:
         """Write the report as UTF-8 JSON (Chinese kept readable)."""
@@ -104,7 +125,8 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
         table = compliance_arrow(city, rules, keys, parcels=[parcel_id], extra="candidate")
     ids = set(candidates["id"].to_pylist())
     rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-            for r in table.drop(["geom"]).to_pylist() if r["subject"] in ids or r["subject_class"] == "Parcel"]
+            for r in table.drop(["geom"]).to_pylist()
+            if r["subject"] is None or r["subject"] in ids or r["subject_class"] == "Parcel"]  # None: a rule's no_data
     footprint = shapely.union_all(shapely.from_wkb(candidates["wkb"].to_numpy(zero_copy_only=False)))
     return ReviewReport(model=_model_info(model, candidates), parcel=parcel_row, checks=rows,
                         footprint_wkt=footprint.wkt, parcel_wkt=parcel_row.pop("wkt"))

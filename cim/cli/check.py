@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -33,24 +34,29 @@ def check(
 ) -> None:
     """Check planning rules (限高, 容积率, 建筑密度, 绿地率, 退线, 道路红线, 间距, 日照).
 
-    Exits with 2 when a rule fails, so scripts can gate on it.
+    Exits with 2 when a rule fails, and with 3 when nothing could be checked (every rule lacked
+    data: the reasons are listed), so scripts can gate on it.
     """
     import cim
 
     c = cim.open(city, read_only=True)
     try:
         if model is not None:
-            ok = _review(c, model, parcel, anchor, rules, sunlight, html, json_out)
+            code = _review(c, model, parcel, anchor, rules, sunlight, html, json_out)
         else:
-            ok = _city(c, rules, only, sunlight, json_out, show)
+            code = _city(c, rules, only, sunlight, json_out, show)
     finally:
         c.close()
-    if not ok:
-        raise typer.Exit(2)
+    if code:
+        raise typer.Exit(code)
+
+
+#: exit codes: a rule failed; nothing could be checked
+FAILED, NOT_CHECKED = 2, 3
 
 
 def _review(c: object, model: Path, parcel: str | None, anchor: str | None, rules: Path | None, sunlight: bool,
-            html: Path | None, json_out: Path | None) -> bool:
+            html: Path | None, json_out: Path | None) -> int:
 
     if not parcel:
         fail(f"reviewing {model.name} needs the parcel it is for: add --parcel ID")
@@ -66,12 +72,17 @@ def _review(c: object, model: Path, parcel: str | None, anchor: str | None, rule
     if json_out:
         report.write_json(json_out)
         console.print(f"JSON report written to {json_out}")
+    if report.verdict == "not_checked":
+        console.print("[bold yellow]未能审查 NOT CHECKED[/]: no check could be judged", highlight=False)
+        for reason in report.unchecked_reasons:
+            console.print(f"  {reason}", highlight=False, markup=False)
+        return NOT_CHECKED
     console.print("[bold green]合规 COMPLIANT[/]" if report.passed else "[bold red]不合规 NON-COMPLIANT[/]")
-    return report.passed
+    return 0 if report.passed else FAILED
 
 
 def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool, json_out: Path | None,
-          show: int) -> bool:
+          show: int) -> int:
     import json
 
     ruleset = load_rules(rules)
@@ -83,14 +94,40 @@ def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool,
         counts = group["status"].value_counts()
         summary.add_row(key, group["rule_name"].iloc[0], *(str(counts.get(s, 0)) for s in ("pass", "fail", "no_data")))
     console.print(summary)
+    _print_no_data(table)
     failures = table[table["status"] == "fail"]
     _print_rows(failures.to_dict("records"), show)
     if json_out:
         rows = table.drop(columns=["geom"]).to_dict("records")
         json_out.write_text(json.dumps(rows, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         console.print(f"results written to {json_out}")
-    console.print(f"{len(failures)} failures in {len(table)} checks")
-    return failures.empty
+    judged = int(table["status"].isin(["pass", "fail"]).sum())
+    if not judged:
+        console.print("[bold yellow]nothing could be checked[/]: every rule lacked data (reasons above)",
+                      highlight=False)
+        return NOT_CHECKED
+    console.print(f"{len(failures)} failures in {judged} checks")
+    return 0 if failures.empty else FAILED
+
+
+def _print_no_data(table: object, examples: int = 3) -> None:
+    """Why checks had no data, each reason once: its rules, how many subjects, a few of them."""
+    missing = table[table["status"] == "no_data"]
+    if missing.empty:
+        return
+    console.print("no data:", highlight=False)
+    hinted = False
+    for reason, group in missing.groupby("reason_en", sort=False, dropna=False):
+        short = re.sub(r"; ingest one with .*? in the rules file", "", str(reason))
+        hinted |= short != reason
+        rules = ", ".join(dict.fromkeys(group["rule"]))
+        subjects = [s for s in group["subject"] if isinstance(s, str)]
+        who = f" — {len(subjects)}: {', '.join(subjects[:examples])}{' …' if len(subjects) > examples else ''}" \
+            if subjects else ""
+        console.print(f"  {rules}: {short}{who}", highlight=False, markup=False)
+    if hinted:
+        console.print("  give a missing input with `cim ingest CITY FILE --class CLASS` or "
+                      "`cim layers set CITY LAYER --class CLASS`", highlight=False, markup=False)
 
 
 def _print_rows(rows: list[dict], limit: int) -> None:

@@ -138,3 +138,72 @@ def test_the_check_ifc_process_reviews_an_uploaded_model_like_review_ifc(demo_pa
     assert verdicts == [(c["rule"], c["status"]) for c in expected["checks"]]
     with pytest.raises(ValidationError, match="base64"):
         PROCESSES["check-ifc"].run(None, {"ifc": {"value": "not base64!"}, "parcel": site["short"]})
+
+
+def _parcels_geojson(path, crs: str, parcels: list[tuple[str, tuple[float, float, float, float], dict]]):
+    """A GeoJSON file of box parcels: (id, (minx, miny, maxx, maxy), properties)."""
+    features = [{"type": "Feature", "properties": {"fsk": pid, **props},
+                 "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}
+                for pid, (x0, y0, x1, y1), props in parcels]
+    named = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:{crs.replace(':', '::')}"}}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": named}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def parcels_only_city(tmp_path_factory):
+    """A city of two parcels and no building layer; the FZK-Haus sample stands on parcel FS-001 (limit 5 m)."""
+    folder = tmp_path_factory.mktemp("parcels-only")
+    city = folder / "ka.duckdb"
+    source = _parcels_geojson(folder / "flurstuecke.geojson", "EPSG:25832", [
+        ("FS-001", (458845, 5438755, 458895, 5438805), {"max_hoehe": 5.0, "gfz": 0.4}),
+        ("FS-002", (458895, 5438755, 458945, 5438830), {"max_hoehe": 12.0, "gfz": 1.2})])
+    runner = CliRunner()
+    for args in (["init", str(city), "--crs", "EPSG:25832", "--timezone", "Europe/Berlin"],
+                 ["ingest", str(city), str(source), "--class", "Parcel", "--id-field", "fsk",
+                  "--map", "max_hoehe=height_limit", "--map", "gfz=far_limit"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return city
+
+
+def test_a_model_is_checked_against_its_parcel_in_a_city_without_any_building_layer(parcels_only_city, tmp_path):
+    from tests.conftest import sample
+
+    ifc = sample("ifc/AC20-FZK-Haus.ifc")
+    js = tmp_path / "review.json"
+    result = CliRunner().invoke(app, ["check", str(parcels_only_city), str(ifc), "--parcel", "FS-001",
+                                      "--json", str(js)])
+    assert result.exit_code == 2, result.output
+    report = json.loads(js.read_text(encoding="utf-8"))
+    assert report["passed"] is False and report["verdict"] == "non_compliant"
+    height = next(c for c in report["checks"] if c["rule"] == "height")
+    assert height["status"] == "fail" and height["value"] > height["limit"] == 5.0
+    far = next(c for c in report["checks"] if c["rule"] == "far")
+    assert far["status"] == "pass" and far["value"] > 0  # the model's own floor area counts
+    assert "NON-COMPLIANT" in result.output
+
+
+def test_a_review_in_which_no_check_could_be_judged_is_not_compliant_and_says_why():
+    from cim.analysis import ReviewReport
+
+    no_data = {"rule": "height", "rule_name": "限高", "rule_name_en": "height limit", "subject": None,
+               "status": "no_data", "value": None, "limit": None, "unit": "m",
+               "reason_zh": "地块无限高指标", "reason_en": "the parcel has no height limit"}
+    model = {"file": "m.ifc", "schema": "IFC4", "georeference": "IfcMapConversion", "crs": "EPSG:25832",
+             "height": 6.0, "floors": 2.0, "footprint_area": 100.0, "floor_area": 200.0}
+    shapes = {"footprint_wkt": "POLYGON ((2 2, 12 2, 12 12, 2 12, 2 2))",
+              "parcel_wkt": "POLYGON ((0 0, 20 0, 20 20, 0 20, 0 0))"}
+    for checks in ([], [no_data]):
+        report = ReviewReport(model=model, parcel={"id": "p"}, checks=checks, **shapes)
+        assert not report.passed and report.verdict == "not_checked" and report.to_dict()["passed"] is False
+        assert report.unchecked_reasons and "NOT CHECKED" in report.to_html()
+    assert "the parcel has no height limit" in report.unchecked_reasons[0]
+
+
+def test_cim_check_of_a_city_where_no_rule_has_its_inputs_exits_non_zero_with_the_reasons(parcels_only_city, tmp_path):
+    result = CliRunner().invoke(app, ["check", str(parcels_only_city), "--json", str(tmp_path / "r.json")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 3, result.output
+    assert "nothing could be checked" in result.output and "COMPLIANT" not in result.output
+    assert "no layer holds features of class Building" in result.output  # the reason is on screen
