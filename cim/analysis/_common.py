@@ -79,6 +79,20 @@ def city_lonlat(city: City) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity (in nested dicts and lists too) as None, so that
+    ``json.dumps(..., allow_nan=False)`` writes strict JSON (``null``, never ``NaN``)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def positive(value: float, what: str, hint: str) -> float:
     """A finite positive number, or a ValidationError that says what and how to fix it."""
     try:

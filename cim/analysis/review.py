@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from cim.analysis._common import json_safe
 from cim.analysis._review_html import render
 from cim.analysis.compliance import compliance_arrow
 from cim.analysis.rules import load_rules
@@ -78,17 +79,18 @@ class ReviewReport:
         return [c for c in self.checks if c["status"] == "fail"]
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything as plain JSON-able values."""
-        return {"passed": self.passed, "verdict": self.verdict, "created_at": self.created_at, "model": self.model,
-                "parcel": self.parcel, "checks": self.checks, "footprint_wkt": self.footprint_wkt,
-                "parcel_wkt": self.parcel_wkt}
+        """Everything as plain JSON-able values (NaN as None: strict JSON)."""
+        return json_safe({"passed": self.passed, "verdict": self.verdict, "created_at": self.created_at,
+                          "model": self.model, "parcel": self.parcel, "checks": self.checks,
+                          "footprint_wkt": self.footprint_wkt, "parcel_wkt": self.parcel_wkt})
 
     def write_json(self, path: str | Path) -> Path:
         """Write the report as UTF-8 JSON (Chinese kept readable)."""
         import json
 
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=_plain), encoding="utf-8")
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str, allow_nan=False),
+                        encoding="utf-8")
         return path
 
     def to_html(self) -> str:
@@ -191,12 +193,6 @@ def _model_info(model: Any, candidates: pa.Table) -> dict[str, Any]:
             "floors": float(sum(candidates["floors"].to_pylist())),
             "floor_area": float(np.sum(shapely.area(fps) * np.asarray(candidates["floors"].to_pylist()))),
             "elements": len(model.elements), "meshes": model.mesh_count, "failures": len(model.failures)}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return str(value)
 
 
 __all__ = ["review_ifc", "ReviewReport", "REVIEW_RULES", "candidates_from_model"]

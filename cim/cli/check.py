@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cim.analysis import check_compliance, load_rules
+from cim.analysis._common import json_safe
 from cim.analysis.review import review_ifc
 from cim.cli.common import CITY_HELP, console, fail
 
@@ -98,8 +99,9 @@ def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool,
     failures = table[table["status"] == "fail"]
     _print_rows(failures.to_dict("records"), show)
     if json_out:
-        rows = table.drop(columns=["geom"]).to_dict("records")
-        json_out.write_text(json.dumps(rows, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        rows = json_safe(table.drop(columns=["geom"]).to_dict("records"))  # no_data: null, never NaN
+        json_out.write_text(json.dumps(rows, ensure_ascii=False, indent=1, default=str, allow_nan=False),
+                            encoding="utf-8")
         console.print(f"results written to {json_out}")
     judged = int(table["status"].isin(["pass", "fail"]).sum())
     if not judged:
