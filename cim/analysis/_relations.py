@@ -22,18 +22,22 @@ PARCEL_LABELS = ("block_id", "district", "land_use", "land_use_name")
 
 
 def buildings_sql(rules: RuleSet, extra: str | None = None) -> str:
-    """Current buildings: id, geom, height, floors, use, footprint (m²), name.
+    """Current buildings: id, geom, height, floors, use, footprint (m²), name, storeys_known.
 
+    ``storeys_known`` is false when neither the storeys nor the height are known: ``floors`` is then
+    the one storey every building has at least, and a FAR that counts it is only a lower bound.
     ``extra`` names a table the store can see (id, wkb, height, floors, use, name) appended as candidates.
     """
     height = f"COALESCE(height, {prop('height')})"
     floors_field = rules.input("buildings").field_sql("floors")  # the field each layer's profile names
     floors = f"COALESCE({floors_field}, GREATEST(1, ROUND(COALESCE({height}, 0) / {rules.floor_height})))"
+    known = f"({floors_field} IS NOT NULL OR {height} IS NOT NULL)"
     sql = rules.input("buildings").relation(
         f"id, geom, {height} AS height, {floors} AS floors, {prop('use', 'VARCHAR')} AS use, "
-        "ST_Area(geom) AS footprint, name")
+        f"ST_Area(geom) AS footprint, name, {known} AS storeys_known")
     if extra:
-        sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name FROM "
+        sql += (" UNION ALL SELECT id, geom, height, floors, use, ST_Area(geom) AS footprint, name, "
+                "floors IS NOT NULL AS storeys_known FROM "
                 f"(SELECT id, ST_GeomFromWKB(wkb) AS geom, height, floors, use, name FROM {extra}) AS candidates")
     return sql
 

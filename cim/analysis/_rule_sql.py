@@ -41,6 +41,14 @@ def verdict(value: str, limit: str, *, upper: bool, texts: Texts, missing: str, 
 
     ``missing`` is a SQL condition under which the rule cannot be judged (reasons given).
     """
+    status, zh, en = verdict_parts(value, limit, upper=upper, texts=texts, missing=missing, missing_zh=missing_zh,
+                                   missing_en=missing_en)
+    return f"{status} AS status, {zh} AS reason_zh, {en} AS reason_en"
+
+
+def verdict_parts(value: str, limit: str, *, upper: bool, texts: Texts, missing: str, missing_zh: str,
+                  missing_en: str) -> tuple[str, str, str]:
+    """The three expressions of ``verdict``, unnamed (for a rule that wraps them in a case of its own)."""
     bad = f"{value} > {limit} + {TOL}" if upper else f"{value} < {limit} - {TOL}"
     args = f"{value}, {limit}"
     f = texts.fmt
@@ -48,13 +56,11 @@ def verdict(value: str, limit: str, *, upper: bool, texts: Texts, missing: str, 
     def text(template: str) -> str:
         return f"printf({sql_text(template.replace('{v}', f).replace('{l}', f))}, {args})"
 
-    return (
-        f"CASE WHEN {missing} THEN 'no_data' WHEN {bad} THEN 'fail' ELSE 'pass' END AS status, "
-        f"CASE WHEN {missing} THEN {missing_zh} WHEN {bad} THEN {text(texts.fail_zh)} "
-        f"ELSE {text(texts.pass_zh)} END AS reason_zh, "
-        f"CASE WHEN {missing} THEN {missing_en} WHEN {bad} THEN {text(texts.fail_en)} "
-        f"ELSE {text(texts.pass_en)} END AS reason_en"
-    )
+    return (f"CASE WHEN {missing} THEN 'no_data' WHEN {bad} THEN 'fail' ELSE 'pass' END",
+            f"CASE WHEN {missing} THEN {missing_zh} WHEN {bad} THEN {text(texts.fail_zh)} "
+            f"ELSE {text(texts.pass_zh)} END",
+            f"CASE WHEN {missing} THEN {missing_en} WHEN {bad} THEN {text(texts.fail_en)} "
+            f"ELSE {text(texts.pass_en)} END")
 
 
 def _no_limit(limit: str, what_zh: str, what_en: str, subject: str = "b") -> tuple[str, str, str]:
@@ -67,13 +73,21 @@ def _no_limit(limit: str, what_zh: str, what_en: str, subject: str = "b") -> tup
 
 
 def height_sql(names: tuple[str, str]) -> str:
-    """限高: building height against its parcel's height limit."""
+    """限高: building height against its parcel's height limit (no_data, saying so, for a building
+    whose height is unknown)."""
     cond, zh, en = _no_limit("p.height_limit", "限高", "height limit")
+    cond += " OR b.height IS NULL"
+    zh = (f"CASE WHEN b.parcel IS NOT NULL AND b.height IS NULL THEN CASE WHEN p.height_limit IS NULL "
+          "THEN '建筑高度未知（无高度、无层数），地块亦无限高指标' ELSE '建筑高度未知（无高度、无层数）' END "
+          f"ELSE {zh} END")
+    en = (f"CASE WHEN b.parcel IS NOT NULL AND b.height IS NULL THEN CASE WHEN p.height_limit IS NULL "
+          "THEN 'the building has no height (nor storeys), and the parcel has no height limit' "
+          f"ELSE 'the building has no height (nor storeys)' END ELSE {en} END")
     texts = Texts("建筑高度 {v} m 超过限高 {l} m", "建筑高度 {v} m，未超过限高 {l} m",
                   "height {v} m exceeds the {l} m height limit", "height {v} m is within the {l} m height limit")
     return (f"SELECT b.id AS subject, 'Building' AS subject_class, b.parcel, {result_columns('height', names, 'm')}, "
             f"b.height AS value, p.height_limit AS \"limit\", "
-            f"{verdict('b.height', 'p.height_limit', upper=True, texts=texts, missing=cond + ' OR b.height IS NULL', missing_zh=zh, missing_en=en)}, "  # noqa: E501
+            f"{verdict('b.height', 'p.height_limit', upper=True, texts=texts, missing=cond, missing_zh=zh, missing_en=en)}, "  # noqa: E501
             "b.geom FROM bp b LEFT JOIN p ON p.id = b.parcel")
 
 
@@ -104,6 +118,28 @@ def parcel_ratio_sql(rule: str, names: tuple[str, str], *, column: str, limit: s
             f"{column} AS value, {limit} AS \"limit\", "
             f"{verdict(column, limit, upper=upper, texts=texts, missing=missing, missing_zh=zh, missing_en=en)}, "
             "geom FROM ind")
+
+
+def far_sql(names: tuple[str, str], texts: Texts) -> str:
+    """容积率: the parcel's FAR against its limit. Buildings on the parcel whose storeys and height
+    are both unknown count as one storey, so the FAR is a lower bound: over the limit it fails, else
+    it is no_data naming those buildings (a pass would be a guess)."""
+    unknown = ("SELECT parcel, count(*) AS n, string_agg(id, ', ' ORDER BY id) AS ids FROM bp "
+               "WHERE parcel IS NOT NULL AND NOT storeys_known GROUP BY parcel")
+    rows = (f"SELECT ind.*, u.n AS unknown_n, u.ids AS unknown_ids FROM ind "
+            f"LEFT JOIN ({unknown}) u ON u.parcel = ind.parcel")
+    status, zh, en = verdict_parts("far", "far_limit", upper=True, texts=texts,
+                                   missing="far_limit IS NULL OR far IS NULL", missing_zh=f"'地块无{names[0]}指标'",
+                                   missing_en=f"'the parcel has no {names[1]}'")
+    guess = f"far_limit IS NOT NULL AND far IS NOT NULL AND unknown_n IS NOT NULL AND far <= far_limit + {TOL}"
+    guess_zh = ("printf('容积率至少 %.2f：%d 栋建筑层数与高度均未知（%s），按 1 层计；无法判定是否超过上限 %.2f', "
+                "far, unknown_n, unknown_ids, far_limit)")
+    guess_en = ("printf('FAR at least %.2f: %d buildings of unknown storeys and height (%s) counted as one storey; "
+                "cannot tell whether it exceeds the limit %.2f', far, unknown_n, unknown_ids, far_limit)")
+    return (f"SELECT parcel AS subject, 'Parcel' AS subject_class, parcel, {result_columns('far', names, '')}, "
+            f"far AS value, far_limit AS \"limit\", CASE WHEN {guess} THEN 'no_data' ELSE {status} END AS status, "
+            f"CASE WHEN {guess} THEN {guess_zh} ELSE {zh} END AS reason_zh, "
+            f"CASE WHEN {guess} THEN {guess_en} ELSE {en} END AS reason_en, geom FROM ({rows}) AS ind")
 
 
 def road_red_line_sql(names: tuple[str, str], reach: float) -> str:

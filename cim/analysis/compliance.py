@@ -132,7 +132,7 @@ def _rule_select(city: City, rules: RuleSet, key: str, extra: str | None) -> str
     if key == "setback":
         return R.setback_sql(names)
     if key == "far":
-        return R.parcel_ratio_sql("far", names, column="far", limit="far_limit", upper=True, texts=R.Texts(
+        return R.far_sql(names, texts=R.Texts(
             "容积率 {v} 超过上限 {l}", "容积率 {v}，未超过上限 {l}", "FAR {v} exceeds the limit {l}",
             "FAR {v} is within the limit {l}", "%.2f"))
     if key == "density":

@@ -72,3 +72,51 @@ def test_a_review_report_writes_strict_json_when_a_number_is_not_finite(tmp_path
     data = _strict(report.write_json(tmp_path / "r.json").read_text(encoding="utf-8"))
     assert data["model"]["height"] is None and data["parcel"]["far_limit"] is None
     assert data["checks"][0]["extra"]["x"] is None and report.to_dict()["model"]["height"] is None
+
+
+def _unknown(storeys: dict[str, str | None]) -> list[str]:
+    """The buildings whose 层数 is no number (their height, 层数 × 3 m, is unknown too)."""
+    def number(text):
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            return None
+
+    return sorted(f"jianzhu.{bid}" for bid, text in storeys.items() if number(text) is None)
+
+
+def test_the_height_rule_says_the_building_has_no_height_when_the_parcel_has_a_limit(city):
+    import cim
+    from cim.analysis import check_compliance
+
+    with cim.open(city, read_only=True) as c:
+        rows = check_compliance(c, only=["height"], output="pandas")
+    missing = rows[rows["status"] == "no_data"]
+    assert sorted(missing["subject"]) == _unknown(STOREYS)
+    assert missing["limit"].notna().all()  # the parcel has its limit …
+    assert all("building has no height" in r and "parcel" not in r for r in missing["reason_en"])
+    assert all("建筑高度未知" in r for r in missing["reason_zh"])
+
+
+def test_far_is_not_a_plain_pass_when_buildings_on_the_parcel_have_unknown_storeys(city):
+    import cim
+    from cim.analysis import check_compliance
+
+    with cim.open(city, read_only=True) as c:
+        row = check_compliance(c, only=["far"], output="pandas").iloc[0]
+    assert row["status"] == "no_data" and row["value"] < row["limit"]
+    unknown = _unknown(STOREYS)
+    assert all(bid in row["reason_en"] and bid in row["reason_zh"] for bid in unknown)
+    assert f"{len(unknown)} buildings of unknown storeys" in row["reason_en"]
+
+
+def test_far_over_its_limit_fails_even_with_buildings_of_unknown_storeys(city):
+    """Counting them as one storey gives the least FAR the parcel can have: over the limit is over."""
+    import cim
+    from cim.analysis import check_compliance
+
+    strict = {"rules": {"far": {"field": "no_such_field", "default": 0.1}}}  # every parcel held to FAR 0.1
+    with cim.open(city, read_only=True) as c:
+        row = check_compliance(c, only=["far"], rules=strict, output="pandas").iloc[0]
+    assert row["limit"] == 0.1 and row["value"] > row["limit"]
+    assert row["status"] == "fail" and "exceeds" in row["reason_en"]
