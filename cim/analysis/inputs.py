@@ -39,6 +39,8 @@ class Role:
     label_zh: str
     classes: tuple[str, ...]
     dimension: int  # 0 points, 1 lines, 2 polygons
+    #: layer kinds whose features can fill the role
+    kinds: tuple[str, ...] = ("vector", "cityjson")
 
     def hint(self) -> str:
         """How a user gives the city this input."""
@@ -49,13 +51,11 @@ class Role:
 
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("parcels", "地块", ("Parcel",), 2),
-    Role("buildings", "建筑", ("Building",), 2),
+    # an IfcBuilding of an ingested BIM model is placed in the city: its footprint is a building
+    Role("buildings", "建筑", ("Building",), 2, kinds=("vector", "cityjson", "bim")),
     Role("roads", "道路中心线", ("Road",), 1),
     Role("green_space", "绿地", ("GreenSpace", "PlantCover", "Park"), 2),
 )}
-
-#: layer kinds whose features can fill a role (BIM models are candidates under review, not the city)
-_KINDS = ("vector", "cityjson")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Input:
     check_dimension: bool = True
     #: each layer's profile (what its fields mean), in the order of ``layers``
     profiles: tuple[LayerProfile | None, ...] = ()
+    #: layers holding features of the role's class that cannot fill it (no geometry, another dimension)
+    unusable: tuple[str, ...] = ()
 
     @property
     def present(self) -> bool:
@@ -108,8 +110,12 @@ class Input:
     def missing_reason(self) -> str:
         """Why the role is empty, and what to do about it."""
         r = self.role
-        return (f"needs {r.name} ({r.label_zh}): no layer holds features of class {' or '.join(r.classes)}; "
-                + r.hint())
+        shape = {0: "points", 1: "lines", 2: "polygons"}[r.dimension]
+        why = f"no layer holds features of class {' or '.join(r.classes)}"
+        if self.unusable:
+            why += f" as {shape} ({', '.join(self.unusable)} hold{'s' if len(self.unusable) == 1 else ''} them "
+            why += f"without {shape})"
+        return f"needs {r.name} ({r.label_zh}): {why}; " + r.hint()
 
     def require(self, purpose: str) -> Input:
         """Itself, or LayerNotFound saying which analysis needed what."""
@@ -139,12 +145,14 @@ def find_inputs(city: City, overrides: Mapping[str, Any] | None = None) -> dict[
 
 def _by_class(role: Role, census: dict[str, dict[tuple[str, int], int]], kinds: dict[str, str]) -> Input:
     layers = tuple(sorted(layer for layer, counts in census.items()
-                          if kinds.get(layer) in _KINDS
+                          if kinds.get(layer) in role.kinds
                           and any(cls in role.classes and dim == role.dimension for cls, dim in counts)))
     rows = [(cls, dim) for layer in layers for cls, dim in census[layer]]
     pure = all(cls in role.classes for cls, _ in rows)  # every row of those layers is of the role's class
     exact = all(dim == role.dimension for cls, dim in rows if cls in role.classes)
-    return Input(role, layers, None if pure else role.classes, check_dimension=not exact)
+    unusable = tuple(sorted(layer for layer, counts in census.items() if layer not in layers
+                            and kinds.get(layer) in role.kinds and any(cls in role.classes for cls, _ in counts)))
+    return Input(role, layers, None if pure else role.classes, check_dimension=not exact, unusable=unusable)
 
 
 def _named_layers(named: Any, kinds: dict[str, str], role: str) -> tuple[str, ...]:

@@ -207,3 +207,32 @@ def test_cim_check_of_a_city_where_no_rule_has_its_inputs_exits_non_zero_with_th
     assert result.exit_code == 3, result.output
     assert "nothing could be checked" in result.output and "COMPLIANT" not in result.output
     assert "no layer holds features of class Building" in result.output  # the reason is on screen
+
+
+@pytest.fixture(scope="module")
+def city_with_bim(parcels_only_city, tmp_path_factory):
+    """The parcels-only city with the FZK-Haus IFC ingested (a BIM layer holding its IfcBuilding)."""
+    import shutil
+
+    from tests.conftest import sample
+
+    city = tmp_path_factory.mktemp("with-bim") / "ka.duckdb"
+    shutil.copy(parcels_only_city, city)
+    result = CliRunner().invoke(app, ["ingest", str(city), str(sample("ifc/AC20-FZK-Haus.ifc"))])
+    assert result.exit_code == 0, result.output
+    return city
+
+
+def test_a_bim_building_ingested_into_the_city_is_a_building_the_rules_check(city_with_bim):
+    import cim
+    from cim.analysis import check_compliance
+    from cim.analysis.kpis import kpis
+
+    with cim.open(city_with_bim, read_only=True) as c:
+        bim = [name for name, kind in zip(c.layers["name"], c.layers["kind"], strict=True) if kind == "bim"]
+        rows = check_compliance(c, only=["height"], output="pandas")
+        counted = {k["key"]: k["value"] for k in kpis(c, "plan", role="admin")}
+        buildings = c.features(bim[0], output="pandas")
+    building_ids = set(buildings.loc[buildings["class"] == "Building", "id"])
+    assert set(rows["subject"]) == building_ids and counted["buildings"] == len(building_ids)
+    assert (rows["status"] == "fail").all() and (rows["limit"] == 5.0).all()  # 6.5 m on the 5 m parcel
