@@ -48,9 +48,9 @@ def _layer_fields(city: City, layer: str) -> list[dict[str, str]]:
 
 
 def _field_projection(fields: list[dict[str, str]]) -> dict[str, str]:
-    """Each property as a typed column so ``where`` can name it (``far_limit > 2.5``)."""
-    reserved = set(FEATURE_COLUMNS) | {"geometry"}
-    return {f["name"]: sql_type(f.get("type", "string")) for f in fields if f["name"].lower() not in reserved}
+    """Each property as a typed column so ``where`` can name it (``far_limit > 2.5``); one whose name is a
+    feature column's is named ``source:<name>`` (``cim.model.relations.shown_name``)."""
+    return {f["name"]: sql_type(f.get("type", "string")) for f in fields}
 
 
 def select_features(city: City, layer: str | None, *, bbox: Any = None, bbox_crs: str | None = None,

@@ -28,6 +28,36 @@ AsOf = datetime | tuple[datetime | None, datetime | None] | None
 FEATURE_COLUMNS = ("id", "layer", "class", "name", "cim_level", "lod", "phase", "z_min", "z_max", "height",
                    "parent", "classification", "version", "valid_from", "valid_to", "properties", "geom")
 
+#: what a source attribute is shown under when its name is taken by the model (``class`` → ``source:class``)
+SOURCE_PREFIX = "source:"
+_MODEL_NAMES = frozenset(FEATURE_COLUMNS) | {"geometry"}
+
+
+def shown_name(name: str) -> str:
+    """The name a source attribute has in outputs beside the feature columns (GeoJSON, OGC API items,
+    ``city.features`` columns, CQL2 queryables).
+
+    A name the model uses for its own columns (``id``, ``layer``, ``class``, ``name``, ``height``,
+    ``geometry`` …, compared case-insensitively) is shown as ``source:<name>``, and so is a name that
+    already starts with ``source:`` (so no two attributes can end up under one name); every other
+    name is shown as it is. The stored properties keep the source's own names.
+
+    Example:
+        >>> shown_name("class"), shown_name("bgt_status"), shown_name("source:class")
+        ('source:class', 'bgt_status', 'source:source:class')
+    """
+    if name.lower() in _MODEL_NAMES or name.startswith(SOURCE_PREFIX):
+        return SOURCE_PREFIX + name
+    return name
+
+
+def source_name(shown: str) -> str | None:
+    """The source attribute a shown name stands for (the inverse of ``shown_name``), or None when the
+    name is the model's own (``class``) rather than an attribute's."""
+    if shown.startswith(SOURCE_PREFIX):
+        return shown[len(SOURCE_PREFIX):]
+    return None if shown.lower() in _MODEL_NAMES else shown
+
 
 def literal(value: Any) -> str:
     """A SQL literal for a value the model controls: text, number, bool, None or an aware datetime."""
@@ -151,14 +181,15 @@ def features(*, layers: Iterable[str] | None = None, classes: Iterable[str] | No
              where: str | None = None, alias: str | None = None) -> str:
     """Feature rows as a relation to put after FROM or JOIN: ``(SELECT columns FROM features WHERE …) AS alias``.
 
-    ``props`` adds typed property columns (``{"far_limit": "DOUBLE"}``); ``where`` adds a predicate
+    ``props`` adds typed property columns (``{"far_limit": "DOUBLE"}``), each named as ``shown_name``
+    says (a property ``class`` comes out as ``source:class``); ``where`` adds a predicate
     over the feature columns (no parameters: use literals). Without ``alias`` the bare SELECT is
     returned (for ``IN (…)``, ``EXISTS`` or a whole statement). A simple subquery like this is
     flattened by both backends' planners, so a join on it still probes the spatial index.
     """
     cols = columns
     if props:
-        cols += "".join(f", {prop(name, t)} AS {quote(name)}" for name, t in props.items())
+        cols += "".join(f", {prop(name, t)} AS {quote(shown_name(name))}" for name, t in props.items())
     sql = (f"SELECT {cols} FROM features WHERE "
            + features_where(layers=layers, classes=classes, ids=ids, as_of=as_of, version=version,
                             with_geometry=with_geometry))
@@ -167,5 +198,6 @@ def features(*, layers: Iterable[str] | None = None, classes: Iterable[str] | No
     return f"({sql}) AS {alias}" if alias else sql
 
 
-__all__ = ["AsOf", "FEATURE_COLUMNS", "literal", "in_list", "validity", "json_path", "prop", "prop_param",
+__all__ = ["AsOf", "FEATURE_COLUMNS", "SOURCE_PREFIX", "shown_name", "source_name", "literal", "in_list",
+           "validity", "json_path", "prop", "prop_param",
            "prop_text", "field_kind", "sql_type", "quote", "features_where", "features"]

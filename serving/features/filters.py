@@ -25,7 +25,7 @@ from typing import Any
 
 from cim.access import OPEN_FIELDS, coarse_geometry_sql
 from cim.errors import QueryError, first_line
-from cim.model.relations import field_kind, json_path, prop_param
+from cim.model.relations import field_kind, json_path, prop_param, shown_name, source_name
 
 #: columns of ``features`` a filter may name, with their JSON-schema type
 CORE_QUERYABLES: dict[str, str] = {
@@ -54,10 +54,10 @@ def queryables(fields: list[dict[str, str]], *, view: str = "full") -> dict[str,
     In a coarse view only open attributes are queryable.
     """
     out = dict(CORE_QUERYABLES)
-    for f in fields:
-        out.setdefault(f["name"], field_kind(f.get("type", "string")))
+    for f in fields:  # an attribute named like a feature column is ``source:<name>`` (as in the items)
+        out.setdefault(shown_name(f["name"]), field_kind(f.get("type", "string")))
     if view == "coarse":
-        out = {k: v for k, v in out.items() if k in OPEN_FIELDS or k in ("id", "class", "name")}
+        out = {k: v for k, v in out.items() if k in ("id", "class", "name") or source_name(k) in OPEN_FIELDS}
     out["geometry"] = "geometry"
     return out
 
@@ -245,7 +245,7 @@ class _Compiler:
             raise QueryError(f"unknown property {name!r} in filter; queryables are: {names}")
         sql = property_sql(name, self.allowed)
         if "?" in sql:
-            self.params.append(json_path(name))
+            self.params.append(json_path(source_name(name) or name))
         return sql
 
     def _Function(self, n: Any) -> str:

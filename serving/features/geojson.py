@@ -18,6 +18,7 @@ import pyarrow as pa
 import shapely
 
 from cim.access import coarsen_z, mask_properties
+from cim.model.relations import shown_name
 from serving.features.crs import CRS84, crs_name, from_city
 
 
@@ -35,7 +36,8 @@ def _is_degrees(crs: str) -> bool:
 
 
 def properties_of(row: dict[str, Any], *, view: str = "full") -> dict[str, Any]:
-    """The GeoJSON properties of a row: the feature columns, then the layer's own attributes."""
+    """The GeoJSON properties of a row: the feature columns, then the layer's own attributes — one whose
+    name the model uses (``class``, ``id``, ``height`` …) as ``source:<name>`` (``shown_name``)."""
     own = json.loads(row["properties"]) if row.get("properties") else {}
     if view == "coarse":
         own = mask_properties(own)
@@ -49,7 +51,7 @@ def properties_of(row: dict[str, Any], *, view: str = "full") -> dict[str, Any]:
         if row.get(key) is not None:
             props[key] = row[key].isoformat()
     for key, value in own.items():
-        props.setdefault(key, value)
+        props[shown_name(key)] = value
     return props
 
 
