@@ -47,6 +47,9 @@ def export_3dtiles(
         c.close()
     console.print(f"wrote {report.path}: {report.features} features of {report.layer} (v{report.version}) in "
                   f"{report.tiles} tiles, {report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s")
+    left_out = report.not_drawn.summary(report.layer)
+    if left_out:
+        console.print(left_out, highlight=False, soft_wrap=True, markup=False)
 
 
 @export_app.command("cityjson")

@@ -47,7 +47,17 @@ def read_cityjson_layer(path: Path, options: CityJSONOptions, target: Target, ct
     out.features, meshes, out.repaired = _rows(data.objects, src, parse_crs(ctx.city_crs))
     out.meshes, out.mesh_total = meshes, len(meshes)
     out.extra["meshes"] = len(meshes)
+    unmeshed = _unmeshed(data.objects, {m.feature_id for m in meshes})
+    if unmeshed:
+        out.notes.append(f"{len(unmeshed)} city objects are stored without a 3D shape (none of their surfaces has "
+                         f"three corners and finite coordinates), so 3D tiles leave them out: "
+                         f"{', '.join(unmeshed[:5])}{' …' if len(unmeshed) > 5 else ''}")
     return out
+
+
+def _unmeshed(objects: list[Any], meshed: set[str]) -> list[str]:
+    """Ids of the objects that have surfaces of their own but got no mesh from them."""
+    return [obj.id for obj in objects if obj.surfaces and obj.id not in meshed]
 
 
 def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:
@@ -110,7 +120,7 @@ def _mesh(obj: Any, move: Any) -> StoredMesh | None:
         if not surface or len(surface[0]) < 3:
             continue
         ring = np.asarray(surface[0], dtype=float)[:, :3]
-        if np.allclose(ring[0], ring[-1]):
+        if np.array_equal(ring[0], ring[-1]):  # a closing vertex; CityJSON rings normally have none
             ring = ring[:-1]
         if len(ring) < 3:
             continue

@@ -17,13 +17,14 @@ import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cim.errors import ValidationError
 from serving.threed.access import view_for
 from serving.threed.plan import DEFAULT_MAX_FEATURES
+from serving.threed.source import NotDrawn
 from serving.threed.tileset import content_uri, plan_tileset
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ __all__ = ["ExportReport", "export_3dtiles"]
 
 @dataclass
 class ExportReport:
-    """What an export wrote."""
+    """What an export wrote, and which features of the layer it left out (``not_drawn``): the
+    layer's features are ``features + not_drawn.count``."""
 
     layer: str
     version: int
@@ -43,6 +45,7 @@ class ExportReport:
     bytes: int
     seconds: float
     path: str
+    not_drawn: NotDrawn = field(default_factory=NotDrawn)
 
 
 def export_3dtiles(city: City, out_dir: str | Path, *, layer: str = "buildings", role: str | None = "admin",
@@ -81,4 +84,4 @@ def export_3dtiles(city: City, out_dir: str | Path, *, layer: str = "buildings",
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportReport(layer, plan.version, len(plan.nodes), int(plan.ids.size), total,
-                        round(time.perf_counter() - start, 3), str(out))
+                        round(time.perf_counter() - start, 3), str(out), plan.not_drawn)

@@ -6,20 +6,56 @@ planned from version 3 still gets version 3's rows while version 4 is being inge
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from cim.errors import ValidationError
-from cim.model.relations import features
+from cim.model.relations import features, features_where
 
 if TYPE_CHECKING:
     from cim.city import City
 
-__all__ = ["plan_inputs", "tile_features", "dem_raster", "base_heights"]
+__all__ = ["NotDrawn", "plan_inputs", "not_drawn", "tile_features", "dem_raster", "base_heights"]
 
 _POLYGONAL = "ST_GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')"
+_HEIGHT = "coalesce(height, z_max - z_min)"
+#: how many of the features left out a report names (the counts cover them all)
+NAMED = 5
+
+#: why a feature of an extruded (LOD1) layer is left out, as SQL over its row
+_LOD1_REASON = (f"CASE WHEN geom IS NULL THEN 'no geometry' WHEN NOT {_POLYGONAL} THEN 'not a polygon' "
+                "ELSE 'no height (height, or z_max - z_min, missing or not above 0)' END")
+#: why a feature of a meshed layer (BIM, CityJSON) is left out; ``f`` is the feature row
+_MESH_REASON = ("CASE WHEN EXISTS (SELECT 1 FROM features c WHERE c.layer = f.layer AND c.version = f.version "
+                "AND c.parent = f.id) THEN 'no mesh of its own (a container of other features)' "
+                "WHEN geom IS NULL THEN 'no geometry' "
+                "ELSE 'no mesh (its surfaces could not be triangulated)' END")
+
+
+@dataclass(frozen=True)
+class NotDrawn:
+    """The features of a layer version a tileset leaves out: how many, how many per reason, and
+    the first few (id, class, reason) by id."""
+
+    count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    first: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    def summary(self, layer: str) -> str | None:
+        """One sentence naming what is left out and why; None when nothing is."""
+        if not self.count:
+            return None
+        why = "; ".join(f"{n} {reason}" for reason, n in self.reasons.items())
+        named = ", ".join(f"{i} ({cls or '?'}: {reason})" for i, cls, reason in self.first)
+        more = " …" if self.count > len(self.first) else ""
+        return f"{self.count} features of {layer} have no 3D shape and are not in the tileset ({why}): {named}{more}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "reasons": self.reasons,
+                "first": [{"id": i, "class": cls, "reason": reason} for i, cls, reason in self.first]}
 
 
 def plan_inputs(city: City, layer: str, version: int) -> pa.Table:
@@ -29,8 +65,30 @@ def plan_inputs(city: City, layer: str, version: int) -> pa.Table:
     """
     columns = ("id, ST_XMin(geom) AS minx, ST_YMin(geom) AS miny, ST_XMax(geom) AS maxx, ST_YMax(geom) AS maxy, "
                "z_min, coalesce(height, z_max - z_min) AS height, ST_Area(geom) AS area")
-    where = f"{_POLYGONAL} AND coalesce(height, z_max - z_min) > 0"
+    where = f"{_POLYGONAL} AND {_HEIGHT} > 0"
     return city.store.arrow(features(layers=[layer], version=version, columns=columns, where=where) + " ORDER BY id")
+
+
+def not_drawn(city: City, layer: str, version: int, *, meshed: bool) -> NotDrawn:
+    """The features of ``layer`` (``version``) that its tileset leaves out, and why.
+
+    An extruded layer leaves out what ``plan_inputs`` does not draw (no polygon, no height); a
+    meshed layer (``meshed``) leaves out the features without a row in the ``meshes`` table.
+    """
+    if meshed:
+        reason, where = _MESH_REASON, ("NOT EXISTS (SELECT 1 FROM meshes m WHERE m.layer = f.layer "
+                                       "AND m.version = f.version AND m.feature_id = f.id)")
+    else:
+        reason, where = _LOD1_REASON, f"NOT coalesce({_POLYGONAL} AND {_HEIGHT} > 0, false)"
+    rows = (f"(SELECT f.id, f.class, {reason} AS reason FROM features f "
+            f"WHERE {features_where(layers=[layer], version=version, alias='f')} AND {where}) AS t")
+    counts = city.store.rows(f"SELECT reason, count(*) FROM {rows} GROUP BY reason ORDER BY count(*) DESC, reason")
+    if not counts:
+        return NotDrawn()
+    # one of each reason first, then by id
+    first = city.store.rows(f"SELECT id, class, reason FROM (SELECT id, class, reason, row_number() OVER "
+                            f"(PARTITION BY reason ORDER BY id) AS k FROM {rows}) AS r ORDER BY k, id LIMIT {NAMED}")
+    return NotDrawn(sum(n for _, n in counts), {r: int(n) for r, n in counts}, [tuple(r) for r in first])
 
 
 def tile_features(city: City, layer: str, version: int, ids: np.ndarray | None = None) -> pa.Table:

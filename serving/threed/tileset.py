@@ -65,6 +65,7 @@ class Tileset3D:
     view: str = "full"
     source_kind: str = "lod1"  # "lod1": extruded footprints; "mesh": the meshes table (BIM, CityJSON)
     sidecar: Any = None  # Path of the tile-ordered footprints (serving.threed.sidecar), once written
+    not_drawn: source.NotDrawn = field(default_factory=source.NotDrawn)  # the layer's features left out
     frames: list[np.ndarray] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
 
@@ -90,7 +91,8 @@ class Tileset3D:
             "root": self._tile(0, None),
             "extras": {"cim": {"layer": self.layer, "version": self.version, "features": int(self.ids.size),
                                "tiles": len(self.nodes), "crs": self.crs, "view": self.view,
-                               "heights": "city z taken as ellipsoidal heights"}},
+                               "heights": "city z taken as ellipsoidal heights",
+                               "not_drawn": self.not_drawn.to_json()}},
         }
 
     def _tile(self, index: int, parent: int | None) -> dict[str, Any]:
@@ -252,7 +254,8 @@ def plan_tileset(city: City, layer: str, *, view: str = "full",
     nodes = plan_quadtree((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2, importance,
                           max_features=max_features)
     ts = Tileset3D(city, layer, version, np.asarray(table.column("id").to_pylist(), dtype=object), bounds, base,
-                   base + height, importance, nodes, view=view, source_kind=kind)
+                   base + height, importance, nodes, view=view, source_kind=kind,
+                   not_drawn=source.not_drawn(city, layer, version, meshed=kind == "mesh"))
     for i, node in enumerate(nodes):
         box = ts._content_box(node.content)
         ts.frames.append(enu_frame(city.crs, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[4]))
