@@ -14,7 +14,8 @@ its BuildingParts) takes the union of its children. Geometry templates are not e
 Writing: CityJSON 2.0 with `transform` (millimetres), `metadata.referenceSystem` and
 `geographicalExtent`; each building an LOD1 Solid extruded from its footprint with
 GroundSurface/RoofSurface/WallSurface semantics (a MultiPolygon becomes one BuildingPart per
-polygon), and, when a mesh is given, an LOD2.2 MultiSurface of its triangles.
+polygon), or, when its height is unknown (None or not above 0), an LOD0 MultiSurface of its
+footprint at its base; and, when a mesh is given, an LOD2.2 MultiSurface of its triangles.
 
 Example:
     >>> data = read_cityjson("3dbag_b2.city.json")  # doctest: +SKIP
@@ -297,7 +298,8 @@ def write_cityjson(
     """Write buildings as CityJSON 2.0: LOD1 extrusions (and LOD `mesh_lod` shells from meshes).
 
     Each building provides `id`, `attributes` (dict), `footprint` (Polygon / MultiPolygon in `crs`),
-    `z_min`, `height`, and optionally `mesh` (an object with `vertices` (N,3) and `faces` (M,3),
+    `z_min`, `height` (None or 0 when unknown: an LOD0 footprint, no `measuredHeight`), and
+    optionally `mesh` (an object with `vertices` (N,3) and `faces` (M,3),
     or a (vertices, faces) pair), as mapping keys or attributes.
 
     Example:
@@ -347,11 +349,15 @@ def _building_objects(b: Any, pool: _VertexPool, mesh_lod: str) -> dict[str, dic
     polys = [shapely.geometry.polygon.orient(p, sign=1.0) for p in shapely.get_parts(footprint)
              if p.geom_type == "Polygon" and p.area > 0] if footprint is not None else []
     building: dict[str, Any] = {"type": "Building", "attributes": dict(_get(b, "attributes") or {}), "geometry": []}
-    building["attributes"].setdefault("measuredHeight", round(height, 3))
     out = {bid: building}
     mesh = _get(b, "mesh")
     if mesh is not None:
         building["geometry"].append(_mesh_surface(mesh, pool, mesh_lod))
+    if not height > 0:  # height unknown: the footprint alone, as LOD0
+        if polys:
+            building["geometry"].insert(0, _footprint_surface(polys, z0, pool))
+        return out
+    building["attributes"].setdefault("measuredHeight", round(height, 3))
     if len(polys) == 1:
         building["geometry"].insert(0, _extrusion(polys[0], z0, height, pool))
     elif len(polys) > 1:
@@ -383,6 +389,13 @@ def _extrusion(poly: Polygon, z0: float, height: float, pool: _VertexPool) -> di
             "values": [[0, 1, *([2] * len(walls))]],
         },
     }
+
+
+def _footprint_surface(polys: list[Polygon], z0: float, pool: _VertexPool) -> dict[str, Any]:
+    """LOD0 MultiSurface of CCW polygons at height ``z0``, one surface per polygon (holes kept)."""
+    surfaces = [[[pool.add((x, y, z0)) for x, y in np.asarray(ring.coords)[:-1, :2]]
+                 for ring in (p.exterior, *p.interiors)] for p in polys]
+    return {"type": "MultiSurface", "lod": "0", "boundaries": surfaces}
 
 
 def _mesh_surface(mesh: Any, pool: _VertexPool, lod: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""Buildings of the city as CityJSON 2.0: GIS footprints as LOD1 extrusions, BIM buildings as shells."""
+"""Buildings of the city as CityJSON 2.0: GIS footprints as LOD1 extrusions (LOD0 footprints when no
+height is known), BIM buildings as shells; what is left out is named, with the reason."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,21 +20,34 @@ if TYPE_CHECKING:
     from cim.city import City
 
 
+#: how many ids a note names (its count covers them all)
+_NAMED = 5
+
+
 @dataclass
 class CityJSONExport:
-    """What was written."""
+    """What was written: ``buildings`` in all, of which ``footprints`` as LOD0 only (no height) and
+    ``shells`` with a BIM shell; ``left_out`` says, per layer, what was not written and why."""
 
     path: Path
     buildings: int
     shells: int
+    footprints: int = 0
+    left_out: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Sentences for the user besides the totals: what is LOD0 only, what is left out."""
+        return list(self.left_out)
 
 
 def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = None,
                     bbox: tuple[float, float, float, float] | None = None) -> CityJSONExport:
     """Write the current buildings of ``layers`` (default: every layer with Building features).
 
-    A vector building becomes an LOD1 block from its footprint and ``height`` (base ``z_min`` or 0);
-    a BIM building (a ``bim`` layer) also carries its elements' meshes as one shell.
+    A vector building becomes an LOD1 block from its footprint and ``height`` (base ``z_min`` or 0),
+    or its LOD0 footprint when it has no height; a BIM building (a ``bim`` layer) also carries its
+    elements' meshes as one shell. A building without a polygon, and the features of a vector or
+    CityJSON layer that are not buildings, are not written: ``left_out`` names them.
 
     Example:
         >>> export_cityjson(city, "buildings.city.json", layers=["buildings", "worksite_bim"])  # doctest: +SKIP
@@ -43,22 +57,58 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
         features(classes=["Building"], columns="DISTINCT layer") + " ORDER BY layer")]
     if not layers:
         raise ValidationError(f"{city.location} has no buildings to export")
-    buildings, shells = [], 0
+    buildings, shells, left_out, flat = [], 0, [], 0
     for layer in layers:
         kind = city.layer(layer)["kind"]
-        frame = city.features(layer, bbox=bbox, where="class = 'Building' AND geom IS NOT NULL")
+        frame = city.features(layer, bbox=bbox, where="class = 'Building'")
         meshes = _building_shells(city, layer, list(frame["id"])) if kind == "bim" else {}
+        unshaped, heightless = [], []
         for row in frame.itertuples():
+            if not _is_polygonal(row.geometry):
+                unshaped.append(str(row.id))
+                continue
             record = {"id": row.id, "footprint": row.geometry, "z_min": _num(row.z_min, 0.0),
                       "height": _num(row.height, 0.0),
                       "attributes": {"layer": layer, "name": row.name, **json.loads(row.properties or "{}")}}
             if row.id in meshes:
                 record["mesh"] = meshes[row.id]
                 shells += 1
-            if record["height"] > 0 and not shapely.is_empty(row.geometry):
-                buildings.append(record)
+            if not record["height"] > 0:
+                heightless.append(str(row.id))
+            buildings.append(record)
+        flat += len(heightless)
+        left_out += _notes(city, layer, kind, bbox, unshaped, heightless)
     target = write_cityjson(buildings, city.crs, path)
-    return CityJSONExport(Path(target), len(buildings), shells)
+    return CityJSONExport(Path(target), len(buildings), shells, flat, left_out)
+
+
+def _is_polygonal(geom: Any) -> bool:
+    return geom is not None and not shapely.is_empty(geom) and geom.geom_type in ("Polygon", "MultiPolygon")
+
+
+def _named(ids: list[str]) -> str:
+    return ", ".join(ids[:_NAMED]) + (" …" if len(ids) > _NAMED else "")
+
+
+def _notes(city: City, layer: str, kind: str, bbox: tuple[float, float, float, float] | None,
+           unshaped: list[str], heightless: list[str]) -> list[str]:
+    """What the user should know about one layer's export: LOD0-only buildings (and how to give
+    them a height), buildings left out, other features left out."""
+    notes = []
+    if heightless:
+        notes.append(f"{layer}: {len(heightless)} buildings have no height and are written as LOD0 footprints "
+                     f"only ({_named(heightless)}); give them one with `cim layers set CITY {layer} "
+                     "--height FIELD:m` (or FIELD:floors)")
+    if unshaped:
+        notes.append(f"{layer}: {len(unshaped)} buildings are left out, having no footprint polygon "
+                     f"({_named(unshaped)})")
+    if kind != "bim":  # a BIM layer's elements are written inside their building's shell
+        others = city.features(layer, bbox=bbox, where="class IS DISTINCT FROM 'Building'")
+        if len(others):
+            classes = others["class"].fillna("no class").value_counts()
+            listed = ", ".join(f"{n} {cls}" for cls, n in classes.items())
+            notes.append(f"{layer}: {len(others)} features are left out, not being buildings ({listed})")
+    return notes
 
 
 def _num(value: Any, default: float) -> float:

@@ -65,7 +65,10 @@ def export_cityjson(
         report = write_cityjson(c, out, layers=layer or None)
     finally:
         c.close()
-    console.print(f"wrote {report.path}: {report.buildings} buildings ({report.shells} with BIM shells)")
+    for line in report.lines():
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    console.print(f"wrote {report.path}: {report.buildings} buildings ({report.shells} with BIM shells, "
+                  f"{report.footprints} as LOD0 footprints without a height)", highlight=False)
 
 
 @export_app.command("geoparquet")
