@@ -169,33 +169,48 @@ def road_red_line_sql(names: tuple[str, str], reach: float) -> str:
             f"b.geom FROM bp b LEFT JOIN ({worst}) w ON w.id = b.id")
 
 
+#: how a spacing reason names a neighbour that is the building itself, held by another layer
+SAME_BUILDING_EN = "the same building in another layer"
+
+
 def spacing_sql(names: tuple[str, str], *, shapes: Sequence[str], high: float, low_low: float, high_low: float,
-                high_high: float) -> str:
+                high_high: float, same_overlap: float = 0.9) -> str:
     """建筑间距: distance to each neighbour against 6 / 9 / 13 m by high-rise class; worst counts.
 
     ``shapes`` are the buildings' footprints (``building_shapes``), each joined on its own, with
     the neighbour's height from ``b`` by id: PostGIS has no spatial index to probe in CTE ``b``, nor
     through a UNION ALL with a temporary table. The building itself is left out by a CASE, not by
     ``a.id <> o.id``: DuckDB 1.5.5 took that inequality as the join condition and planned a nested
-    loop instead of its SPATIAL_JOIN.
+    loop instead of its SPATIAL_JOIN. A neighbour whose footprint is essentially the building's own
+    (intersection over union ≥ ``same_overlap``: the same building held by two layers, e.g. a
+    footprint layer and a CityJSON model) is not a neighbour; the reason names it instead.
     """
     need = (f"(CASE WHEN a.height > {high} AND o.height > {high} THEN {high_high} "
             f"WHEN a.height > {high} OR o.height > {high} THEN {high_low} ELSE {low_low} END)")
+    same = (f"(CASE WHEN ST_Distance(a.geom, o.geom) > 0 THEN false ELSE ST_Area(ST_Intersection(a.geom, o.geom)) "
+            f">= {float(same_overlap)} * ST_Area(ST_Union(a.geom, o.geom)) END)")
     reach = max(low_low, high_low, high_high)
     pairs = " UNION ALL ".join(
-        f"SELECT a.id, o.id AS other, ST_Distance(a.geom, o.geom) AS gap, {need} AS need "
+        f"SELECT a.id, o.id AS other, ST_Distance(a.geom, o.geom) AS gap, {need} AS need, {same} AS same "
         f"FROM b a JOIN ({rel}) n ON ST_DWithin(a.geom, n.geom, {reach}) JOIN b o ON o.id = n.id "
         "WHERE CASE WHEN a.id = o.id THEN false ELSE true END" for rel in shapes)
-    worst = ("SELECT id, arg_min(gap, gap - need) AS gap, arg_min(need, gap - need) AS need, "
-             f"arg_min(other, gap - need) AS other FROM ({pairs}) AS pairs GROUP BY id")
+    key = "CASE WHEN same THEN NULL ELSE gap - need END"  # arg_min skips a NULL key: copies are no neighbours
+    worst = (f"SELECT id, arg_min(gap, {key}) AS gap, arg_min(need, {key}) AS need, arg_min(other, {key}) AS other, "
+             "sum(CASE WHEN same THEN 1 ELSE 0 END) AS copies, min(CASE WHEN same THEN other END) AS copy "
+             f"FROM ({pairs}) AS pairs GROUP BY id")
     bad = f"w.gap < w.need - {TOL}"
+    copy_zh = ("CASE WHEN w.copies > 0 THEN printf('；%s 与本建筑为同一建筑（另一图层，轮廓重合），不计间距', w.copy) "
+               "ELSE '' END")
+    copy_en = (f"CASE WHEN w.copies > 0 THEN printf('; %s is {SAME_BUILDING_EN} (footprints coincide), "
+               "not counted as a neighbour', w.copy) ELSE '' END")
     return (f"SELECT b.id AS subject, 'Building' AS subject_class, b.parcel, "
             f"{result_columns('spacing', names, 'm')}, w.gap AS value, w.need AS \"limit\", "
-            f"CASE WHEN w.id IS NULL THEN 'pass' WHEN {bad} THEN 'fail' ELSE 'pass' END AS status, "
-            f"CASE WHEN w.id IS NULL THEN '{reach:.0f} m 内无其他建筑' WHEN {bad} THEN "
+            f"CASE WHEN w.gap IS NULL THEN 'pass' WHEN {bad} THEN 'fail' ELSE 'pass' END AS status, "
+            f"(CASE WHEN w.gap IS NULL THEN '{reach:.0f} m 内无其他建筑' WHEN {bad} THEN "
             "printf('与 %s 间距 %.1f m，小于要求 %.1f m', w.other, w.gap, w.need) "
-            "ELSE printf('最近建筑间距 %.1f m，满足要求 %.1f m', w.gap, w.need) END AS reason_zh, "
-            f"CASE WHEN w.id IS NULL THEN 'no other building within {reach:.0f} m' WHEN {bad} THEN "
+            f"ELSE printf('最近建筑间距 %.1f m，满足要求 %.1f m', w.gap, w.need) END) || {copy_zh} AS reason_zh, "
+            f"(CASE WHEN w.gap IS NULL THEN 'no other building within {reach:.0f} m' WHEN {bad} THEN "
             "printf('%.1f m from %s, less than the required %.1f m', w.gap, w.other, w.need) "
-            "ELSE printf('nearest building %.1f m away, meets the required %.1f m', w.gap, w.need) END AS reason_en, "
+            "ELSE printf('nearest building %.1f m away, meets the required %.1f m', w.gap, w.need) END) "
+            f"|| {copy_en} AS reason_en, "
             "b.geom FROM bp b LEFT JOIN (" + worst + ") w ON w.id = b.id")

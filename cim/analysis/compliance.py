@@ -153,7 +153,7 @@ def _rule_select(city: City, rules: RuleSet, key: str, extra: str | None) -> str
     if key == "spacing":
         return R.spacing_sql(names, shapes=building_shapes(rules, extra), high=float(s["high_rise_height"]),
                              low_low=float(s["low_low"]), high_low=float(s["high_low"]),
-                             high_high=float(s["high_high"]))
+                             high_high=float(s["high_high"]), same_overlap=float(s.get("same_building_overlap", 0.9)))
     raise ValidationError(f"rule {key!r} has no SQL form")
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cim.analysis import check_compliance, load_rules
 from cim.analysis._common import json_safe
+from cim.analysis._rule_sql import SAME_BUILDING_EN
 from cim.analysis.review import review_ifc
 from cim.cli.common import CITY_HELP, console, fail
 
@@ -96,6 +97,7 @@ def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool,
         summary.add_row(key, group["rule_name"].iloc[0], *(str(counts.get(s, 0)) for s in ("pass", "fail", "no_data")))
     console.print(summary)
     _print_no_data(table)
+    _print_same_buildings(table)
     failures = table[table["status"] == "fail"]
     _print_rows(failures.to_dict("records"), show)
     if json_out:
@@ -110,6 +112,15 @@ def _city(c: object, rules: Path | None, only: list[str] | None, sunlight: bool,
         return NOT_CHECKED
     console.print(f"{len(failures)} failures in {judged} checks")
     return 0 if failures.empty else FAILED
+
+
+def _print_same_buildings(table: object) -> None:
+    """How many buildings the spacing rule found held twice (by two layers) and took as one."""
+    spacing = table[table["rule"] == "spacing"]
+    held_twice = int(spacing["reason_en"].str.contains(SAME_BUILDING_EN, regex=False, na=False).sum())
+    if held_twice:
+        console.print(f"spacing: {held_twice} buildings have a copy in another layer (footprints coincide); "
+                      "each copy was taken as the same building, not as a neighbour", highlight=False)
 
 
 def _print_no_data(table: object, examples: int = 3) -> None:
