@@ -6,6 +6,7 @@ when the user does not declare it (``cim.ingest.profiles``).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,6 +119,28 @@ def profile_columns(attrs: pa.Table, profile: LayerProfile) -> dict[str, pa.Arra
             height = pc.coalesce(height, storeys)
         columns["height"] = height
     return columns
+
+
+def binary_as_base64(attrs: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The attributes with every binary (BLOB) column as standard base64 text, and those columns' names.
+
+    Why: a feature's properties are JSON, which has no bytes; a GeoPackage BLOB (an image, a
+    document) would otherwise be stored as null. ``base64.b64decode`` gives the bytes back.
+
+    Example:
+        >>> binary_as_base64(pa.table({"blob": pa.array([b"cim", None])}))[0].column("blob").to_pylist()
+        ['Y2lt', None]
+    """
+    names = []
+    for i, f in enumerate(attrs.schema):
+        kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)):
+            continue
+        values = attrs.column(i).to_pylist()
+        text = pa.array([None if v is None else base64.b64encode(v).decode("ascii") for v in values], pa.string())
+        attrs = attrs.set_column(i, pa.field(f.name, pa.string()), text)
+        names.append(f.name)
+    return attrs, names
 
 
 def parent_ids(attrs: pa.Table, parent: str) -> pa.Array:

@@ -13,7 +13,7 @@ from cim.errors import CRSError, SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import VectorOptions
 from cim.ingest.profiles import layer_profile
-from cim.ingest.properties import feature_ids, parent_ids, profile_columns
+from cim.ingest.properties import binary_as_base64, feature_ids, parent_ids, profile_columns
 from cim.ingest.source import layer_name_for
 
 if TYPE_CHECKING:
@@ -69,6 +69,10 @@ def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: R
     wkb, keep = _checked_geometries(ctx.city_crs, data, src_crs, out, datum=datum)
     ctx.progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
     attrs = data.table.drop_columns(["geometry"]).filter(pa.array(keep))
+    attrs, binary = binary_as_base64(attrs)
+    if binary:
+        out.notes.append(f"{path.name}, layer {data.layer}: binary (BLOB) values of {', '.join(binary)} are kept "
+                         "as base64 text")
     out.profile, notes = layer_profile(attrs, layer=layer, options=options, source=path.name,
                                        geometry_type=data.geometry_type)
     out.notes += [f"profile: {note}" for note in notes]

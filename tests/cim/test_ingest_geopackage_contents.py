@@ -1,0 +1,52 @@
+"""A GeoPackage is ingested without losing anything silently: BLOB attributes are kept (as base64
+text), and every table that does not become a layer (rasters, attribute tables) is named in the
+report with the reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pyogrio
+import pytest
+
+import cim
+from tests.conftest import sample
+
+#: sample GeoPackage → a city CRS its vector layers can be reprojected into
+GEOPACKAGES = {"vector/ngageoint_example.gpkg": ("EPSG:32613", "America/Denver"),
+               "vector/bubenec.gpkg": ("EPSG:5514", "Europe/Prague")}
+
+
+@pytest.fixture(scope="module", params=sorted(GEOPACKAGES))
+def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(GeoPackage, its city, the ingest reports) for each sample GeoPackage, ingested whole."""
+    path = sample(request.param)
+    crs, timezone = GEOPACKAGES[request.param]
+    city = cim.create(tmp_path_factory.mktemp("gpkg") / "city.duckdb", crs=crs, timezone=timezone)
+    reports = city.ingest(path)
+    yield path, city, reports
+    city.close()
+
+
+def test_geopackage_blob_attributes_are_kept_as_base64_text_and_the_report_says_so(ingested):
+    path, city, reports = ingested
+    if path.name != "ngageoint_example.gpkg":
+        pytest.skip("only ngageoint_example.gpkg has BLOB fields")
+    _, table = pyogrio.read_arrow(path, layer="point1", return_fids=True)
+    blobs = [f.name for f in table.schema if f.type in ("binary", "large_binary")
+             and b"ARROW:extension:name" not in (f.metadata or {})]  # the WKB geometry is binary too
+    assert blobs, "point1 has BLOB fields"
+    source = {row["id"]: row for row in table.select(["id", *blobs]).to_pylist()}
+    stored = dict(city.store.rows("SELECT id, properties FROM features WHERE layer = 'point1' AND valid_to IS NULL"))
+    assert len(stored) == len(source)
+    for fid, text in stored.items():
+        props = json.loads(text)
+        row = source[props["id"]]
+        for name in blobs:
+            kept = props[name]
+            assert (None if kept is None else base64.b64decode(kept)) == row[name], (fid, name)
+    assert any(row[name] is not None for row in source.values() for name in blobs)
+    [report] = [r for r in reports if r.layer == "point1"]
+    [note] = [n for n in report.notes if "base64" in n]
+    assert path.name in note and "point1" in note and all(name in note for name in blobs)
