@@ -89,6 +89,8 @@ class ReadContext:
         #: ``lookup(ids, point=True)``: the current features among ``ids`` → their shape (WKB; a point
         #: on it when ``point``), for readers that link rows to features already in the city
         self.lookup = lookup
+        #: what the ingest has said once for the whole source (e.g. the GeoPackage tables it leaves out)
+        self.said: set[str] = set()
         self._root = scratch_root
         self._scratch: Path | None = None
 

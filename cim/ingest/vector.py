@@ -36,12 +36,49 @@ def plan_vector(path: Path, options: VectorOptions) -> list[Target]:
 
 
 def _layers_of(path: Path, list_layers: Any) -> list[str]:
-    if path.suffix.lower() not in {".gpkg", ".sqlite"}:
+    if path.suffix.lower() not in _MULTI_TABLE:
         return [path.stem]
     names = list_layers(path)
     if not names:
-        raise SourceError(f"{path} holds no vector layers")
+        raise SourceError("; ".join([f"{path} holds no vector layers", *left_out(path)]))
     return names
+
+
+_MULTI_TABLE = {".gpkg", ".sqlite"}
+_RASTER_TABLES = {"tiles": "a tile pyramid", "2d-gridded-coverage": "a gridded coverage"}
+
+
+def left_out(path: Path) -> list[str]:
+    """What a GeoPackage (or SQLite) source holds besides its vector layers, and why it is not
+    ingested with them: one sentence per kind of table, naming every table.
+
+    Example:
+        >>> left_out(Path("bubenec.gpkg"))[0][:61]  # doctest: +SKIP
+        'dtm (a gridded coverage) is a raster, not ingested with the vector layers'
+    """
+    from gis.vector import list_tables
+
+    if path.suffix.lower() not in _MULTI_TABLE:
+        return []
+    tables = [(name, kind) for name, kind in list_tables(path) if kind != "features"]
+    notes = []
+    rasters = [(name, kind) for name, kind in tables if kind in _RASTER_TABLES]
+    if rasters:
+        what = ", ".join(f"{name} ({_RASTER_TABLES[kind]})" for name, kind in rasters)
+        first = rasters[0][0]
+        verb = "is a raster" if len(rasters) == 1 else f"are {len(rasters)} rasters"
+        notes.append(f"{what} {verb}, not ingested with the vector layers: export "
+                     f"{'it' if len(rasters) == 1 else 'one'} as a GeoTIFF (gdal_translate GPKG:{path.name}:{first} "
+                     f"{first}.tif) and ingest that (cim ingest CITY {first}.tif)")
+    attributes = [name for name, kind in tables if kind == "attributes"]
+    if attributes:
+        notes.append(f"{len(attributes)} attribute table{'s' if len(attributes) > 1 else ''} without geometry "
+                     f"{'were' if len(attributes) > 1 else 'was'} not ingested (only tables with geometry become "
+                     f"layers): {', '.join(attributes)}")
+    others = [f"{name} ({kind})" for name, kind in tables if kind not in _RASTER_TABLES and kind != "attributes"]
+    if others:
+        notes.append(f"not ingested (not a table of features): {', '.join(others)}")
+    return notes
 
 
 def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: ReadContext) -> SourceLayer:
@@ -73,6 +110,9 @@ def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: R
     if binary:
         out.notes.append(f"{path.name}, layer {data.layer}: binary (BLOB) values of {', '.join(binary)} are kept "
                          "as base64 text")
+    if options.source_layer is None and "left out" not in ctx.said:  # once per source, on the first layer read
+        ctx.said.add("left out")
+        out.notes += [f"{path.name}: {note}" for note in left_out(path)]
     out.profile, notes = layer_profile(attrs, layer=layer, options=options, source=path.name,
                                        geometry_type=data.geometry_type)
     out.notes += [f"profile: {note}" for note in notes]

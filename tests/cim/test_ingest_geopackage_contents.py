@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+from pathlib import Path
 
 import pyogrio
 import pytest
@@ -27,6 +29,46 @@ def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     reports = city.ingest(path)
     yield path, city, reports
     city.close()
+
+
+def _contents(path: Path) -> dict[str, str]:
+    """Table name → data_type, as the GeoPackage's own gpkg_contents lists them (GDAL lists more
+    attribute tables: those its extensions name)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+
+
+def _notes(reports) -> str:
+    return "\n".join(note for r in reports for note in r.notes)
+
+
+def test_every_geopackage_table_that_is_not_a_layer_is_named_in_the_report(ingested):
+    path, _, reports = ingested
+    stored = {r.layer for r in reports}
+    left = [name for name, kind in _contents(path).items() if kind != "features" or name not in stored]
+    assert left, f"{path.name} holds tables besides its feature layers"
+    notes = _notes(reports)
+    for name in left:
+        assert name in notes, f"{name} is neither ingested nor reported"
+
+
+def test_a_geopackage_raster_is_reported_with_how_to_ingest_it(ingested):
+    path, _, reports = ingested
+    rasters = [name for name, kind in _contents(path).items() if kind in ("tiles", "2d-gridded-coverage")]
+    notes = [n for r in reports for n in r.notes if "raster" in n]
+    assert len(notes) == 1, "said once for the whole GeoPackage"
+    assert all(name in notes[0] for name in rasters)
+    assert f"GPKG:{path.name}:" in notes[0] and "cim ingest" in notes[0]
+
+
+def test_attribute_tables_without_geometry_are_counted_and_named_in_the_report(ingested):
+    path, _, reports = ingested
+    attributes = [str(name) for name, geometry in pyogrio.list_layers(path) if geometry is None]
+    if not attributes:
+        pytest.skip(f"{path.name} has no attribute tables")
+    [note] = [n for r in reports for n in r.notes if "without geometry" in n]
+    assert f"{len(attributes)} attribute tables" in note
+    assert all(name in note for name in attributes)
 
 
 def test_geopackage_blob_attributes_are_kept_as_base64_text_and_the_report_says_so(ingested):
