@@ -27,17 +27,18 @@ _NAMED = 5
 @dataclass
 class CityJSONExport:
     """What was written: ``buildings`` in all, of which ``footprints`` as LOD0 only (no height) and
-    ``shells`` with a BIM shell; ``left_out`` says, per layer, what was not written and why."""
+    ``shells`` with a BIM shell; ``notes`` say, per layer, what was not written and why, what is
+    LOD0 only and which ids were prefixed with their layer to stay unique."""
 
     path: Path
     buildings: int
     shells: int
     footprints: int = 0
-    left_out: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """Sentences for the user besides the totals: what is LOD0 only, what is left out."""
-        return list(self.left_out)
+        """Sentences for the user besides the totals."""
+        return list(self.notes)
 
 
 def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = None,
@@ -47,7 +48,8 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
     A vector building becomes an LOD1 block from its footprint and ``height`` (base ``z_min`` or 0),
     or its LOD0 footprint when it has no height; a BIM building (a ``bim`` layer) also carries its
     elements' meshes as one shell. A building without a polygon, and the features of a vector or
-    CityJSON layer that are not buildings, are not written: ``left_out`` names them.
+    CityJSON layer that are not buildings, are not written: ``notes`` name them. A building whose
+    id an earlier layer already wrote is written as ``layer/id``.
 
     Example:
         >>> export_cityjson(city, "buildings.city.json", layers=["buildings", "worksite_bim"])  # doctest: +SKIP
@@ -57,17 +59,22 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
         features(classes=["Building"], columns="DISTINCT layer") + " ORDER BY layer")]
     if not layers:
         raise ValidationError(f"{city.location} has no buildings to export")
-    buildings, shells, left_out, flat = [], 0, [], 0
+    buildings, shells, notes, flat, taken = [], 0, [], 0, set()
     for layer in layers:
         kind = city.layer(layer)["kind"]
         frame = city.features(layer, bbox=bbox, where="class = 'Building'")
         meshes = _building_shells(city, layer, list(frame["id"])) if kind == "bim" else {}
-        unshaped, heightless = [], []
+        unshaped, heightless, renamed = [], [], []
         for row in frame.itertuples():
             if not _is_polygonal(row.geometry):
                 unshaped.append(str(row.id))
                 continue
-            record = {"id": row.id, "footprint": row.geometry, "z_min": _num(row.z_min, 0.0),
+            oid = str(row.id)
+            if oid in taken:  # an id an earlier layer used: CityJSON ids are unique, so prefix the layer
+                oid = f"{layer}/{oid}"
+                renamed.append(str(row.id))
+            taken.add(oid)
+            record = {"id": oid, "footprint": row.geometry, "z_min": _num(row.z_min, 0.0),
                       "height": _num(row.height, 0.0),
                       "attributes": {"layer": layer, "name": row.name, **json.loads(row.properties or "{}")}}
             if row.id in meshes:
@@ -77,9 +84,12 @@ def export_cityjson(city: City, path: str | Path, *, layers: list[str] | None = 
                 heightless.append(str(row.id))
             buildings.append(record)
         flat += len(heightless)
-        left_out += _notes(city, layer, kind, bbox, unshaped, heightless)
+        notes += _notes(city, layer, kind, bbox, unshaped, heightless)
+        if renamed:
+            notes.append(f"{layer}: {len(renamed)} buildings share their id with a building of an earlier layer "
+                            f"and are written as {layer}/ID ({_named(renamed)})")
     target = write_cityjson(buildings, city.crs, path)
-    return CityJSONExport(Path(target), len(buildings), shells, flat, left_out)
+    return CityJSONExport(Path(target), len(buildings), shells, flat, notes)
 
 
 def _is_polygonal(geom: Any) -> bool:

@@ -60,3 +60,21 @@ def test_features_of_a_layer_that_are_not_buildings_are_counted_as_left_out(tmp_
     (line,) = [line for line in report.lines() if "not being buildings" in line]
     assert line.startswith(f"part: {others} features are left out")
     assert all(f"{n} {cls}" in line for cls, n in classes.items() if cls != "Building")
+
+
+def test_buildings_of_two_layers_sharing_ids_are_all_written_under_unique_ids(tmp_path):
+    doc = json.loads(sample("cityjson/delft.json").read_text(encoding="utf-8"))
+    keep = [k for k, v in doc["CityObjects"].items() if v["type"] == "Building"][:20]
+    doc["CityObjects"] = {k: doc["CityObjects"][k] for k in keep}
+    path = tmp_path / "part.city.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with cim.create(tmp_path / "city.duckdb", crs="EPSG:28992") as city:
+        city.ingest(path, layer="before")
+        city.ingest(path, layer="after")  # a CityJSON layer keeps the file's ids: the same ones twice
+        shared = set(city.features("before")["id"]) & set(city.features("after")["id"])
+        assert shared
+        report = export_cityjson(city, tmp_path / "out.city.json", layers=["before", "after"])
+    written = json.loads(report.path.read_text(encoding="utf-8"))["CityObjects"]
+    assert sum(o["type"] == "Building" for o in written.values()) == report.buildings == 2 * len(keep)
+    assert {f"after/{i}" for i in shared} <= set(written)
+    assert any(line.startswith(f"after: {len(shared)} buildings share their id") for line in report.lines())
