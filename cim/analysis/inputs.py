@@ -39,7 +39,9 @@ class Role:
     label_zh: str
     classes: tuple[str, ...]
     dimension: int  # 0 points, 1 lines, 2 polygons
-    #: layer kinds whose features can fill the role
+    #: layer kinds whose features fill the role when found by class (a BIM model is a design, possibly
+    #: one of several for a site, and the city's footprints usually hold the same building already:
+    #: its IfcBuilding fills a role only when a rules file names its layer)
     kinds: tuple[str, ...] = ("vector", "cityjson")
 
     def hint(self) -> str:
@@ -51,8 +53,7 @@ class Role:
 
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("parcels", "地块", ("Parcel",), 2),
-    # an IfcBuilding of an ingested BIM model is placed in the city: its footprint is a building
-    Role("buildings", "建筑", ("Building",), 2, kinds=("vector", "cityjson", "bim")),
+    Role("buildings", "建筑", ("Building",), 2),
     Role("roads", "道路中心线", ("Road",), 1),
     Role("green_space", "绿地", ("GreenSpace", "PlantCover", "Park"), 2),
 )}
@@ -71,6 +72,8 @@ class Input:
     profiles: tuple[LayerProfile | None, ...] = ()
     #: layers holding features of the role's class that cannot fill it (no geometry, another dimension)
     unusable: tuple[str, ...] = ()
+    #: BIM layers holding features of the role's class and shape (used only when a rules file names them)
+    bim: tuple[str, ...] = ()
 
     @property
     def present(self) -> bool:
@@ -111,10 +114,16 @@ class Input:
         """Why the role is empty, and what to do about it."""
         r = self.role
         shape = {0: "points", 1: "lines", 2: "polygons"}[r.dimension]
-        why = f"no layer holds features of class {' or '.join(r.classes)}"
+        kinds = " or ".join("CityJSON" if k == "cityjson" else k for k in r.kinds) if self.bim else ""
+        why = f"no {kinds + ' ' if kinds else ''}layer holds features of class {' or '.join(r.classes)}"
         if self.unusable:
             why += f" as {shape} ({', '.join(self.unusable)} hold{'s' if len(self.unusable) == 1 else ''} them "
             why += f"without {shape})"
+        if self.bim:
+            listed = ", ".join(self.bim)
+            why += (f"; BIM layer{'s' if len(self.bim) > 1 else ''} {listed} hold{'' if len(self.bim) > 1 else 's'} "
+                    f"{' or '.join(r.classes)} {shape}, which are designs and count only when named: "
+                    f"`layers: {{{r.name}: [{listed}]}}` in the rules file")
         return f"needs {r.name} ({r.label_zh}): {why}; " + r.hint()
 
     def require(self, purpose: str) -> Input:
@@ -152,7 +161,10 @@ def _by_class(role: Role, census: dict[str, dict[tuple[str, int], int]], kinds: 
     exact = all(dim == role.dimension for cls, dim in rows if cls in role.classes)
     unusable = tuple(sorted(layer for layer, counts in census.items() if layer not in layers
                             and kinds.get(layer) in role.kinds and any(cls in role.classes for cls, _ in counts)))
-    return Input(role, layers, None if pure else role.classes, check_dimension=not exact, unusable=unusable)
+    bim = tuple(sorted(layer for layer, counts in census.items() if kinds.get(layer) == "bim"
+                       and any(cls in role.classes and dim == role.dimension for cls, dim in counts)))
+    return Input(role, layers, None if pure else role.classes, check_dimension=not exact, unusable=unusable,
+                 bim=bim)
 
 
 def _named_layers(named: Any, kinds: dict[str, str], role: str) -> tuple[str, ...]:

@@ -223,16 +223,22 @@ def city_with_bim(parcels_only_city, tmp_path_factory):
     return city
 
 
-def test_a_bim_building_ingested_into_the_city_is_a_building_the_rules_check(city_with_bim):
+def test_a_city_whose_only_buildings_are_in_bim_layers_says_so_and_checks_them_once_named(city_with_bim):
+    """The plan KPIs count the model's IfcBuilding; the rules say why they do not read it by default
+    (a BIM model is a design) and check it when the rules file names its layer."""
     import cim
     from cim.analysis import check_compliance
     from cim.analysis.kpis import kpis
 
     with cim.open(city_with_bim, read_only=True) as c:
         bim = [name for name, kind in zip(c.layers["name"], c.layers["kind"], strict=True) if kind == "bim"]
-        rows = check_compliance(c, only=["height"], output="pandas")
+        unnamed = check_compliance(c, only=["height"], output="pandas")
+        named = check_compliance(c, only=["height"], rules={"layers": {"buildings": bim}}, output="pandas")
         counted = {k["key"]: k["value"] for k in kpis(c, "plan", role="admin")}
-        buildings = c.features(bim[0], output="pandas")
-    building_ids = set(buildings.loc[buildings["class"] == "Building", "id"])
-    assert set(rows["subject"]) == building_ids and counted["buildings"] == len(building_ids)
-    assert (rows["status"] == "fail").all() and (rows["limit"] == 5.0).all()  # 6.5 m on the 5 m parcel
+        features = c.features(bim[0], output="pandas")
+    reason = unnamed["reason_en"].iloc[0]
+    assert len(unnamed) == 1 and unnamed["status"].iloc[0] == "no_data"
+    assert f"BIM layer {bim[0]}" in reason and f"layers: {{buildings: [{bim[0]}]}}" in reason
+    building_ids = set(features.loc[features["class"] == "Building", "id"])
+    assert set(named["subject"]) == building_ids and counted["buildings"] == len(building_ids)
+    assert (named["status"] == "fail").all() and (named["limit"] == 5.0).all()  # 6.5 m on the 5 m parcel
