@@ -117,8 +117,8 @@ class Input:
         kinds = " or ".join("CityJSON" if k == "cityjson" else k for k in r.kinds) if self.bim else ""
         why = f"no {kinds + ' ' if kinds else ''}layer holds features of class {' or '.join(r.classes)}"
         if self.unusable:
-            why += f" as {shape} ({', '.join(self.unusable)} hold{'s' if len(self.unusable) == 1 else ''} them "
-            why += f"without {shape})"
+            why += (f" as {shape} ({', '.join(self.unusable)} hold{'s' if len(self.unusable) == 1 else ''} them "
+                    "only in other shapes or without geometry)")
         if self.bim:
             listed = ", ".join(self.bim)
             why += (f"; BIM layer{'s' if len(self.bim) > 1 else ''} {listed} hold{'' if len(self.bim) > 1 else 's'} "
