@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from cim.errors import ValidationError
-from cim.model.relations import features, features_where
+from cim.model.relations import features
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -28,10 +28,10 @@ NAMED = 5
 #: why a feature of an extruded (LOD1) layer is left out, as SQL over its row
 _LOD1_REASON = (f"CASE WHEN geom IS NULL THEN 'no geometry' WHEN NOT {_POLYGONAL} THEN 'not a polygon' "
                 "ELSE 'no height (height, or z_max - z_min, missing or not above 0)' END")
-#: why a feature of a meshed layer (BIM, CityJSON) is left out; ``f`` is the feature row
-_MESH_REASON = ("CASE WHEN EXISTS (SELECT 1 FROM features c WHERE c.layer = f.layer AND c.version = f.version "
-                "AND c.parent = f.id) THEN 'no mesh of its own (a container of other features)' "
-                "WHEN geom IS NULL THEN 'no geometry' "
+#: why a feature of a meshed layer (BIM, CityJSON) is left out; ``{parents}`` selects the ids
+#: other features of the layer version name as their parent
+_MESH_REASON = ("CASE WHEN f.id IN ({parents}) THEN 'no mesh of its own (a container of other features)' "
+                "WHEN f.geom IS NULL THEN 'no geometry' "
                 "ELSE 'no mesh (its surfaces could not be triangulated)' END")
 
 
@@ -76,12 +76,15 @@ def not_drawn(city: City, layer: str, version: int, *, meshed: bool) -> NotDrawn
     meshed layer (``meshed``) leaves out the features without a row in the ``meshes`` table.
     """
     if meshed:
-        reason, where = _MESH_REASON, ("NOT EXISTS (SELECT 1 FROM meshes m WHERE m.layer = f.layer "
-                                       "AND m.version = f.version AND m.feature_id = f.id)")
+        parents = features(layers=[layer], version=version, columns="parent", where="parent IS NOT NULL")
+        reason = _MESH_REASON.format(parents=parents)
+        where = ("NOT EXISTS (SELECT 1 FROM meshes m WHERE m.layer = f.layer "
+                 "AND m.version = f.version AND m.feature_id = f.id)")
     else:
         reason, where = _LOD1_REASON, f"NOT coalesce({_POLYGONAL} AND {_HEIGHT} > 0, false)"
-    rows = (f"(SELECT f.id, f.class, {reason} AS reason FROM features f "
-            f"WHERE {features_where(layers=[layer], version=version, alias='f')} AND {where}) AS t")
+    layer_rows = features(layers=[layer], version=version, columns="id, class, layer, version, geom, height, "
+                          "z_min, z_max", alias="f")
+    rows = f"(SELECT f.id, f.class, {reason} AS reason FROM {layer_rows} WHERE {where}) AS t"
     counts = city.store.rows(f"SELECT reason, count(*) FROM {rows} GROUP BY reason ORDER BY count(*) DESC, reason")
     if not counts:
         return NotDrawn()
