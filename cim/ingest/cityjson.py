@@ -45,6 +45,7 @@ def read_cityjson_layer(path: Path, options: CityJSONOptions, target: Target, ct
                       read=len(data.objects), properties={"cityjson_version": data.version})
     ctx.progress(f"{name}: placing {out.read:,} city objects", 0.4)
     out.features, meshes, out.repaired = _rows(data.objects, src, parse_crs(ctx.city_crs))
+    out.fields = attribute_fields(data.objects)
     out.meshes, out.mesh_total = meshes, len(meshes)
     out.extra["meshes"] = len(meshes)
     unmeshed = _unmeshed(data.objects, {m.feature_id for m in meshes})
@@ -53,6 +54,35 @@ def read_cityjson_layer(path: Path, options: CityJSONOptions, target: Target, ct
                          f"three corners and finite coordinates), so 3D tiles leave them out: "
                          f"{', '.join(unmeshed[:5])}{' …' if len(unmeshed) > 5 else ''}")
     return out
+
+
+def attribute_fields(objects: list[Any]) -> list[dict[str, str]]:
+    """The layer's field list: every attribute name of the city objects, in first-seen order, with the
+    Arrow type its values share (``bool``, ``int64``, ``double``, else ``string``), as a vector layer
+    records it, so queries, filters and tiles can name a CityJSON attribute as they name any field.
+
+    Example:
+        >>> from types import SimpleNamespace as O
+        >>> attribute_fields([O(attributes={"storeys": 3, "class": "dek"}), O(attributes={"storeys": 2.5})])
+        [{'name': 'storeys', 'type': 'double'}, {'name': 'class', 'type': 'string'}]
+    """
+    values: dict[str, list[Any]] = {}
+    for obj in objects:
+        for name, value in obj.attributes.items():
+            seen = values.setdefault(name, [])  # a name whose every value is null still is a field
+            if value is not None:
+                seen.append(value)
+    return [{"name": name, "type": _value_type(vals)} for name, vals in values.items()]
+
+
+def _value_type(values: list[Any]) -> str:
+    if values and all(isinstance(v, bool) for v in values):
+        return "bool"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int64"
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "double"
+    return "string"
 
 
 def _unmeshed(objects: list[Any], meshed: set[str]) -> list[str]:

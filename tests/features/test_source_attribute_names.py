@@ -75,3 +75,15 @@ def test_city_features_give_a_field_named_class_as_a_source_class_column(city, t
     assert gdf["source:id"].to_dict() == {"b0": "own-0", "b1": "own-1", "b2": "own-2"}
     office = city.features("blocks", where="\"source:class\" = 'office'")
     assert list(office["code"]) == ["b1"]
+
+
+def test_a_cityjson_layer_lists_its_attributes_so_queries_name_them(delft):
+    fields = {f["name"]: f["type"] for f in delft.layer("delft")["fields"]}
+    assert fields["class"] == "string" and fields["measuredHeight"] == "double"  # ints and floats: double
+    gdf = delft.features("delft").set_index("id")
+    stored = _with_source_class(delft)
+    assert gdf["source:class"].dropna().to_dict() == {fid: own for fid, (_, own) in stored.items()}
+    tall = delft.features("delft", where='"measuredHeight" > 5')
+    heights = delft.store.rows("SELECT id FROM features WHERE valid_to IS NULL AND layer = 'delft' AND "
+                               "TRY_CAST(json_extract(properties, '$.measuredHeight') AS DOUBLE) > 5")
+    assert sorted(tall["id"]) == sorted(r[0] for r in heights) and len(tall) > 0
