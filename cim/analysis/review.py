@@ -126,8 +126,9 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     with city.store.temporary("candidate", candidates):
         table = compliance_arrow(city, rules, keys, parcels=[parcel_id], extra="candidate")
     ids = set(candidates["id"].to_pylist())
-    rows = json_safe([r for r in table.drop(["geom"]).to_pylist()  # NaN as None: the HTML page reads None too
-                      if r["subject"] is None or r["subject"] in ids or r["subject_class"] == "Parcel"])  # None: no_data
+    # NaN as None (the HTML page reads None too); a subject of None is a rule's no_data
+    rows = json_safe([r for r in table.drop(["geom"]).to_pylist()
+                      if r["subject"] is None or r["subject"] in ids or r["subject_class"] == "Parcel"])
     footprint = shapely.union_all(shapely.from_wkb(candidates["wkb"].to_numpy(zero_copy_only=False)))
     return ReviewReport(model=_model_info(model, candidates), parcel=parcel_row, checks=rows,
                         footprint_wkt=footprint.wkt, parcel_wkt=parcel_row.pop("wkt"))
