@@ -307,9 +307,11 @@ def write_cityjson(
         >>> write_cityjson([{"id": "b1", "attributes": {"名称": "一号楼"}, "footprint": box(0, 0, 10, 8),
         ...                  "z_min": 2.0, "height": 12.0}], "EPSG:4549", "out.city.json")  # doctest: +SKIP
     """
+    buildings = list(buildings)
+    taken = _building_ids(buildings)
     pool, objects = _VertexPool(), {}
     for b in buildings:
-        objects.update(_building_objects(b, pool, mesh_lod))
+        objects.update(_building_objects(b, pool, mesh_lod, taken))
     ints, transform, extent = pool.finish()
     doc = {
         "type": "CityJSON",
@@ -342,7 +344,28 @@ def _get(b: Mapping[str, Any] | Any, key: str, default: Any = None) -> Any:
     return b.get(key, default) if isinstance(b, Mapping) else getattr(b, key, default)
 
 
-def _building_objects(b: Any, pool: _VertexPool, mesh_lod: str) -> dict[str, dict[str, Any]]:
+def _building_ids(buildings: list[Any]) -> set[str]:
+    """The buildings' ids, or a ValueError naming one given twice (CityJSON keys objects by id)."""
+    taken: set[str] = set()
+    for b in buildings:
+        bid = str(_get(b, "id"))
+        if bid in taken:
+            raise ValueError(f"building id {bid!r} is given twice: a CityJSON object id must be unique")
+        taken.add(bid)
+    return taken
+
+
+def _part_id(bid: str, k: int, taken: set[str]) -> str:
+    """``bid-k`` for the k-th part of a building, or ``bid-k.n`` when some object already has that id."""
+    pid, n = f"{bid}-{k}", 0
+    while pid in taken:
+        n += 1
+        pid = f"{bid}-{k}.{n}"
+    taken.add(pid)
+    return pid
+
+
+def _building_objects(b: Any, pool: _VertexPool, mesh_lod: str, taken: set[str]) -> dict[str, dict[str, Any]]:
     bid = str(_get(b, "id"))
     footprint = _get(b, "footprint")
     z0, height = float(_get(b, "z_min", 0.0) or 0.0), float(_get(b, "height", 0.0) or 0.0)
@@ -361,10 +384,9 @@ def _building_objects(b: Any, pool: _VertexPool, mesh_lod: str) -> dict[str, dic
     if len(polys) == 1:
         building["geometry"].insert(0, _extrusion(polys[0], z0, height, pool))
     elif len(polys) > 1:
-        building["children"] = [f"{bid}-{k}" for k in range(len(polys))]
-        for k, poly in enumerate(polys):
-            out[f"{bid}-{k}"] = {"type": "BuildingPart", "parents": [bid],
-                                 "geometry": [_extrusion(poly, z0, height, pool)]}
+        building["children"] = [_part_id(bid, k, taken) for k in range(len(polys))]
+        for pid, poly in zip(building["children"], polys, strict=True):
+            out[pid] = {"type": "BuildingPart", "parents": [bid], "geometry": [_extrusion(poly, z0, height, pool)]}
     return out
 
 

@@ -127,6 +127,23 @@ def test_export_is_valid_cityjson_2_with_outward_lod1_solids(tmp_path: Path) -> 
     assert [g["lod"] for g in doc["CityObjects"]["b3"]["geometry"]] == ["1", "2.2"]
 
 
+def test_a_part_of_a_split_building_never_takes_another_buildings_id(tmp_path: Path) -> None:
+    buildings = buildings_to_write()
+    buildings[0]["id"] = "b2-0"  # a building whose id is what b2's first part would be called
+    doc = json.loads(write_cityjson(buildings, "EPSG:4549", tmp_path / "out.city.json").read_text("utf-8"))
+    assert doc["CityObjects"]["b2-0"]["type"] == "Building"
+    assert doc["CityObjects"]["b2"]["children"] == ["b2-0.1", "b2-1"]
+    assert len(doc["CityObjects"]) == 3 + 2 and check_cityjson(doc) == []
+
+
+def test_a_building_id_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    buildings = buildings_to_write()
+    buildings[2]["id"] = "b1"
+    with pytest.raises(ValueError, match="'b1' is given twice"):
+        write_cityjson(buildings, "EPSG:4549", tmp_path / "out.city.json")
+    assert not (tmp_path / "out.city.json").exists()
+
+
 def test_export_reads_back_with_the_same_footprints_and_heights(tmp_path: Path) -> None:
     path = write_cityjson(buildings_to_write(), "EPSG:4549", tmp_path / "out.city.json")
     back = read_cityjson(path).by_id()
