@@ -259,6 +259,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def http_stack() -> str:
+    """What uvicorn parses HTTP and runs the event loop with here (``auto`` picks the C ones when installed)."""
+    import uvicorn
+
+    parser = "httptools" if installed("httptools") else "h11"
+    loop = "uvloop" if installed("uvloop") else "asyncio"
+    return f"uvicorn {uvicorn.__version__}, {parser}, {loop}"
+
+
 def _run(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     levels = [int(c) for c in args.concurrency.split(",")]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -270,6 +279,7 @@ def _run(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     if tipg_missing:
         print(f"TiPg: {tipg_missing} (pip install 'cim[bench]'; PostgreSQL 15 + PostGIS 3)", flush=True)
     need_pg = "postgis" in backends or not (args.skip_tipg or tipg_missing)
+    print(f"HTTP for every server here: {http_stack()}", flush=True)
     city_path = _city(args, work)
     os.environ["CIM_DATA_DIR"] = str(work / "cim-data")  # side files of the PostGIS copy (and its servers')
     rows: list[dict[str, object]] = []
