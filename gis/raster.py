@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sqlite3
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from gis._sources import check_file, describe_content, truncated
 from gis.crs import crs_label, parse_crs, same_crs
 from gis.errors import CRSError, GISError, SourceError, first_line
 
-__all__ = ["RasterInfo", "raster_info", "to_cog"]
+__all__ = ["RasterInfo", "raster_info", "raster_tables", "to_cog"]
 
 _BLOCK = 512
 
@@ -59,14 +60,40 @@ def _rasterio() -> ModuleType:
     return rasterio
 
 
-@contextlib.contextmanager
-def open_raster(path: str | Path) -> Iterator[object]:
-    """Open a raster with rasterio; a one-variable NetCDF opens its variable. Errors → SourceError."""
-    rasterio = _rasterio()
+#: the ``data_type`` of a GeoPackage table that holds a raster
+_GPKG_RASTERS = ("tiles", "2d-gridded-coverage")
+
+
+def raster_tables(path: str | Path) -> list[str]:
+    """The raster tables (tile pyramids, gridded coverages) of a GeoPackage, in its own order.
+
+    Why: a GeoPackage may hold several rasters beside its vector layers; one is read by naming it.
+
+    Example:
+        >>> raster_tables("bubenec.gpkg")  # doctest: +SKIP
+        ['dtm']
+    """
     path = Path(path)
     check_file(path)
     try:
-        ds = rasterio.open(path)
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            rows = con.execute("SELECT table_name FROM gpkg_contents WHERE data_type IN (?, ?) ORDER BY rowid",
+                               _GPKG_RASTERS).fetchall()
+    except sqlite3.DatabaseError:  # not SQLite, or no gpkg_contents: no raster tables
+        return []
+    return [str(name) for (name,) in rows]
+
+
+@contextlib.contextmanager
+def open_raster(path: str | Path, *, table: str | None = None) -> Iterator[object]:
+    """Open a raster with rasterio; a one-variable NetCDF opens its variable, ``table`` names a
+    GeoPackage's raster table. Errors → SourceError."""
+    rasterio = _rasterio()
+    path = Path(path)
+    check_file(path)
+    name = path if table is None else f"GPKG:{path}:{_check_table(path, table)}"
+    try:
+        ds = rasterio.open(name)
     except rasterio.errors.RasterioIOError as exc:
         raise _open_error(path, exc) from exc
     try:
@@ -79,6 +106,15 @@ def open_raster(path: str | Path) -> Iterator[object]:
         yield ds
     finally:
         ds.close()
+
+
+def _check_table(path: Path, table: str) -> str:
+    """``table`` when it is a raster table of the GeoPackage ``path``; a SourceError naming them if not."""
+    tables = raster_tables(path)
+    if table not in tables:
+        have = f"its raster tables are: {', '.join(tables)}" if tables else "it holds no raster tables"
+        raise SourceError(f"{path.name} has no raster table {table!r}; {have}")
+    return table
 
 
 def _open_error(path: Path, exc: Exception) -> SourceError:
@@ -147,24 +183,28 @@ def source_nodata(ds: object) -> float | None:
     return None
 
 
-def to_cog(src: str | Path, dst: str | Path, *, source_crs: str | None = None) -> RasterInfo:
+def to_cog(src: str | Path, dst: str | Path, *, source_crs: str | None = None,
+           table: str | None = None) -> RasterInfo:
     """Write ``src`` as a COG at ``dst`` (deflate, 512 px tiles, internal overviews, nodata kept).
 
     Why: one conversion at ingest makes every later read cheap. The write is atomic (a temporary
     file beside ``dst``, then ``os.replace``), so a crash never leaves half a COG behind.
-    ``source_crs`` labels a raster that has no CRS (e.g. a NetCDF lon/lat grid); it must agree
-    with the raster's own CRS if it has one.
+    ``source_crs`` labels a raster that has no CRS (e.g. a NetCDF lon/lat grid) or only a local
+    one (an engineering CRS: a name and a unit, no datum); it must agree with the raster's own CRS
+    otherwise. ``table`` names the raster table of a GeoPackage ``src``.
 
     Example:
         >>> to_cog("sfdem.tif", "out/sfdem.tif").is_cog  # doctest: +SKIP
         True
+        >>> to_cog("bubenec.gpkg", "dtm.tif", table="dtm", source_crs="EPSG:5514").crs  # doctest: +SKIP
+        'EPSG:5514'
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.resolve() == Path(src).resolve():
         raise GISError(f"to_cog would overwrite its input {src}: choose another destination")
-    with open_raster(src) as ds:
+    with open_raster(src, table=table) as ds:
         _check_readable(src, ds)
-        crs = _raster_crs(src, ds, source_crs)
+        crs = _raster_crs(src.name if table is None else f"{src.name}:{table}", ds, source_crs)
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -175,17 +215,50 @@ def to_cog(src: str | Path, dst: str | Path, *, source_crs: str | None = None) -
     return raster_info(dst)
 
 
-def _raster_crs(path: Path, ds: object, source_crs: str | None) -> object | None:
-    """``None`` when the raster's own CRS is used; the CRS to assign when it has none."""
+def _raster_crs(name: str, ds: object, source_crs: str | None) -> object | None:
+    """``None`` when the raster's own CRS is used; the CRS to assign when it has none or a local one."""
     if ds.crs is None:
         if source_crs is None:
-            raise CRSError(f"{path.name} has no CRS: state it with --source-crs (source_crs=), "
+            raise CRSError(f"{name} has no CRS: state it with --source-crs (source_crs=), "
                            "e.g. EPSG:4326 for a lon/lat grid such as a NetCDF DEM")
         return parse_crs(source_crs)
-    if source_crs is not None and not same_crs(ds.crs.to_wkt(), source_crs):
-        raise CRSError(f"{path.name} states its CRS as {crs_label(ds.crs.to_wkt())} but --source-crs "
+    own = parse_crs(ds.crs.to_wkt())
+    if own.is_engineering:
+        return _label_local(name, own, source_crs)
+    if source_crs is not None and not same_crs(own, source_crs):
+        raise CRSError(f"{name} states its CRS as {crs_label(own)} but --source-crs "
                        f"says {crs_label(source_crs)}; a raster's CRS label is never overwritten: "
                        "drop --source-crs")
+    return None
+
+
+def _label_local(name: str, own: object, source_crs: str | None) -> object:
+    """The CRS ``source_crs`` states for a raster in a local (engineering) CRS, in the same unit.
+
+    A local CRS has no datum, so its cells cannot be placed on the Earth (PROJ transforms nothing
+    out of it); GDAL writes one when it meets a CRS it cannot encode, e.g. an ESRI Krovak.
+    """
+    if source_crs is None:
+        named = _crs_named(own.name)
+        example = f"{crs_label(named)} ({named.name}), the CRS of that name" if named is not None else \
+            "the EPSG code of the projected CRS it was made in"
+        raise CRSError(f"{name} is in a local CRS, {own.name!r}, without a datum: its place on the Earth is "
+                       f"unknown; state the CRS its coordinates are in with --source-crs (source_crs=), "
+                       f"e.g. {example}")
+    stated = parse_crs(source_crs)
+    units = {crs.axis_info[0].unit_name for crs in (own, stated) if crs.axis_info}
+    if len(units) > 1:
+        raise CRSError(f"{name} is in a local CRS in {own.axis_info[0].unit_name} but --source-crs "
+                       f"{crs_label(stated)} is in {stated.axis_info[0].unit_name}: state a CRS in the raster's unit")
+    return stated
+
+
+def _crs_named(name: str) -> object | None:
+    """The registered CRS PROJ knows by ``name`` (or an alias of it), or None."""
+    with contextlib.suppress(CRSError):
+        crs = parse_crs(name)
+        if not crs.is_engineering and crs.to_authority() is not None:
+            return crs
     return None
 
 

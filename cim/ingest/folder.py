@@ -40,6 +40,7 @@ from cim.ingest.source import (
     RASTER_SUFFIXES,
     VECTOR_SUFFIXES,
     source_kind,
+    split_gdal_name,
 )
 
 if TYPE_CHECKING:
@@ -135,9 +136,10 @@ def plan_sources(paths: list[Path], *, profiles: SourceProfiles | None = None,
     """(file, kind, options) for every source among ``paths`` (folders expanded): the profile's
     options for the file, overridden by ``given`` (the command line's)."""
     given = {k: v for k, v in given.items() if v is not None}
-    for file in expand_sources(paths):
-        kind = source_kind(file)
-        yield file, kind, (profiles.options_for(file, kind) if profiles is not None else {}) | given
+    for named in expand_sources(paths):
+        file, options = split_gdal_name(named, given)
+        kind = source_kind(file, part=options.get("source_layer"))
+        yield file, kind, (profiles.options_for(file, kind) if profiles is not None else {}) | options
 
 
 def ingest_sources(city: City, paths: list[str | Path], *, profile: str | Path | None = None,

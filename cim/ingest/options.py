@@ -58,15 +58,16 @@ class Options:
 class GeoOptions(Options):
     """Options of sources with coordinates of their own (vector, raster, CityJSON)."""
 
-    source_crs: str | None = option(help="CRS of a source that declares none, e.g. EPSG:4490; GCJ-02 or "
-                                         "BD-09 for Chinese web-map lon/lat.")
+    source_crs: str | None = option(help="CRS of a source that declares none (or a raster only a local one), e.g. "
+                                         "EPSG:4490; GCJ-02 or BD-09 for Chinese web-map lon/lat.")
 
 
 @dataclass(frozen=True, kw_only=True)
 class VectorOptions(GeoOptions):
     """GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet, CSV, SQLite."""
 
-    source_layer: str | None = option(help="Only this layer of a multi-layer source (GeoPackage).")
+    source_layer: str | None = option(help="Only this layer of a multi-layer source (GeoPackage); a GeoPackage's "
+                                           "raster table (e.g. GPKG:city.gpkg:dem) is ingested as a raster.")
     encoding: str | None = option(help="Text encoding of a shapefile's or CSV's attributes, e.g. GB18030.")
     feature_class: str | None = option(flag="--class", help="Class of the features (Parcel, Building …).")
     id_field: str | None = option(help="Attribute holding a stable unique id.")
@@ -102,8 +103,9 @@ class VectorOptions(GeoOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class RasterOptions(GeoOptions):
-    """GeoTIFF, NetCDF, VRT: stored as a Cloud-Optimised GeoTIFF beside the city."""
+    """GeoTIFF, NetCDF, VRT, a GeoPackage's raster table: stored as a Cloud-Optimised GeoTIFF beside the city."""
 
+    source_layer: str | None = option(help="The raster table of a GeoPackage (default: its only one).")
     role: str | None = option(help="dem | image (default: dem when the layer name contains 'dem').")
 
     def __post_init__(self) -> None:

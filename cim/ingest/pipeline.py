@@ -28,7 +28,7 @@ from cim.errors import SourceError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import Options, options_for
 from cim.ingest.report import IngestReport, Progress, quiet
-from cim.ingest.source import checksum, file_digest, source_kind
+from cim.ingest.source import checksum, file_digest, source_kind, split_gdal_name
 from cim.model.meshes import write_meshes
 from cim.model.reads import current_shapes
 from cim.model.versions import LayerSpec, LayerState, commit_version, lock_layers
@@ -72,11 +72,12 @@ def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: P
     raster, IFC or CityJSON file one report.
 
     ``given`` are the options of the source's kind (``cim.ingest.options``); one it does not
-    take is refused before anything is read. An unchanged source (same file, same options) is a
+    take is refused before anything is read. A GeoPackage's raster table is a raster source:
+    ``source_layer="dtm"``, or GDAL's name ``GPKG:city.gpkg:dtm``. An unchanged source (same file, same options) is a
     no-op that reports the current version. ``progress(message, fraction)`` hears how far it is.
     """
-    path = Path(path)
-    kind = kind or source_kind(path)
+    path, given = split_gdal_name(path, given)
+    kind = kind or source_kind(path, part=given.get("source_layer"))
     reader = reader_for(kind, path)
     options = options_for(kind, given, source=path)
     targets = reader.plan(path, options)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cim.errors import SourceError
+from cim.errors import SourceError, ValidationError
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet", ".csv",
                    ".sqlite", ".zip"}
@@ -17,13 +17,14 @@ CITYJSON_SUFFIXES = {".jsonl"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 
 
-def source_kind(path: Path) -> str:
-    """'vector', 'raster', 'ifc' or 'cityjson', from the name and (for .json) the content."""
+def source_kind(path: Path, *, part: str | None = None) -> str:
+    """'vector', 'raster', 'ifc' or 'cityjson', from the name and (for .json) the content; a
+    GeoPackage is 'raster' when ``part`` (its ``source_layer``) names one of its raster tables."""
     check_readable(path)
     suffix = path.suffix.lower()
     if suffix in IFC_SUFFIXES:
         return "ifc"
-    if suffix in RASTER_SUFFIXES:
+    if suffix in RASTER_SUFFIXES or (suffix == ".gpkg" and part is not None and part in _raster_tables(path)):
         return "raster"
     if suffix in CITYJSON_SUFFIXES or path.name.lower().endswith(".city.json"):
         return "cityjson"
@@ -36,6 +37,46 @@ def source_kind(path: Path) -> str:
         f"{path}: cannot tell what kind of data a '{suffix or 'no suffix'}' file holds; "
         f"supported: {' '.join(supported)}"
     )
+
+
+def split_gdal_name(path: str | Path, given: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """GDAL's name of one GeoPackage table, ``GPKG:city.gpkg:dtm``, as the file and ``source_layer``.
+
+    Why: GIS users copy that name from gdalinfo or QGIS; it means the same as ``city.gpkg
+    --source-layer dtm``. Any other path is returned as it is.
+
+    Example:
+        >>> file, given = split_gdal_name("GPKG:city.gpkg:dtm", {})
+        >>> file.name, given
+        ('city.gpkg', {'source_layer': 'dtm'})
+    """
+    text = str(path)
+    if text[:5].upper() != "GPKG:" or ":" not in text[5:] or Path(text).exists():
+        return Path(path), given
+    file, table = text[5:].rsplit(":", 1)
+    if not file or not table:
+        raise SourceError(f"{text}: write a GeoPackage table as GPKG:FILE.gpkg:TABLE")
+    named = given.get("source_layer")
+    if named is not None and named != table:
+        raise ValidationError(f"{text} names table {table!r} but --source-layer says {named!r}: give one of them")
+    return Path(file), {**given, "source_layer": table}
+
+
+def table_not_found(path: Path, name: str, *, vector: bool = True) -> SourceError:
+    """The error for a ``--source-layer`` a GeoPackage does not hold, naming what it holds."""
+    from gis.vector import list_layers
+
+    rasters = _raster_tables(path)
+    held = [f"its vector layers are: {', '.join(list_layers(path)) or '(none)'}"] if vector else []
+    held.append(f"its raster tables are: {', '.join(rasters)}" if rasters else "it holds no raster tables")
+    what = "layer" if vector else "raster table"
+    return SourceError(f"{path.name} has no {what} {name!r}; {'; '.join(held)}")
+
+
+def _raster_tables(path: Path) -> list[str]:
+    from gis.raster import raster_tables
+
+    return raster_tables(path)
 
 
 def check_readable(path: Path) -> None:

@@ -14,7 +14,7 @@ from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import VectorOptions
 from cim.ingest.profiles import layer_profile
 from cim.ingest.properties import binary_as_base64, feature_ids, parent_ids, profile_columns
-from cim.ingest.source import layer_name_for
+from cim.ingest.source import layer_name_for, table_not_found
 
 if TYPE_CHECKING:
     from gis.vector import VectorData
@@ -25,6 +25,8 @@ def plan_vector(path: Path, options: VectorOptions) -> list[Target]:
     from gis.vector import list_layers
 
     names = [options.source_layer] if options.source_layer else _layers_of(path, list_layers)
+    if options.source_layer and path.suffix.lower() == ".gpkg" and options.source_layer not in list_layers(path):
+        raise table_not_found(path, options.source_layer)
     if options.layer and len(names) > 1:
         raise SourceError(
             f"{path} holds {len(names)} layers ({', '.join(names)}); --layer names one target layer, "
@@ -53,8 +55,8 @@ def left_out(path: Path) -> list[str]:
     ingested with them: one sentence per kind of table, naming every table.
 
     Example:
-        >>> left_out(Path("bubenec.gpkg"))[0][:61]  # doctest: +SKIP
-        'dtm (a gridded coverage) is a raster, not ingested with the vector layers'
+        >>> left_out(Path("bubenec.gpkg"))[0].split(": ")[1]  # doctest: +SKIP
+        'ingest it on its own, as a raster (cim ingest CITY bubenec.gpkg --source-layer dtm)'
     """
     from gis.vector import list_tables
 
@@ -67,9 +69,9 @@ def left_out(path: Path) -> list[str]:
         what = ", ".join(f"{name} ({_RASTER_TABLES[kind]})" for name, kind in rasters)
         first = rasters[0][0]
         verb = "is a raster" if len(rasters) == 1 else f"are {len(rasters)} rasters"
-        notes.append(f"{what} {verb}, not ingested with the vector layers: export "
-                     f"{'it' if len(rasters) == 1 else 'one'} as a GeoTIFF (gdal_translate GPKG:{path.name}:{first} "
-                     f"{first}.tif) and ingest that (cim ingest CITY {first}.tif)")
+        notes.append(f"{what} {verb}, not ingested with the vector layers: ingest "
+                     f"{'it' if len(rasters) == 1 else 'each'} on its own, as a raster (cim ingest CITY {path.name} "
+                     f"--source-layer {first})")
     attributes = [name for name, kind in tables if kind == "attributes"]
     if attributes:
         notes.append(f"{len(attributes)} attribute table{'s' if len(attributes) > 1 else ''} without geometry "

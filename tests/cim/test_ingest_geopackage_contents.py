@@ -58,7 +58,7 @@ def test_a_geopackage_raster_is_reported_with_how_to_ingest_it(ingested):
     notes = [n for r in reports for n in r.notes if "raster" in n]
     assert len(notes) == 1, "said once for the whole GeoPackage"
     assert all(name in notes[0] for name in rasters)
-    assert f"GPKG:{path.name}:" in notes[0] and "cim ingest" in notes[0]
+    assert f"cim ingest CITY {path.name} --source-layer {rasters[0]}" in notes[0]
 
 
 def test_attribute_tables_without_geometry_are_counted_and_named_in_the_report(ingested):
