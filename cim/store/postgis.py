@@ -141,7 +141,7 @@ class PostGISStore(Store):
                 "SELECT to_regproc('cim_geometry_type') IS NULL "
                 "OR to_regprocedure('cim_round(double precision, integer)') IS NULL "
                 "OR (SELECT proparallel FROM pg_proc WHERE oid = to_regprocedure('cim_try_double(text)')) "
-                "IS DISTINCT FROM 'u'"
+                "IS DISTINCT FROM 's'"
         ).fetchone()[0]:
             con.execute(COMPAT_SQL)
         _geometry_loader(con, have[0])

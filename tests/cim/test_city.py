@@ -201,3 +201,37 @@ def test_typed_property_casts_work_when_postgres_plans_a_parallel_scan(postgis_s
             store.execute(f"SET {setting}")
         assert store.rows("SELECT sum(cim_try_double(v)), count(cim_try_bigint(v)) FROM cast_probe")[0] == (
             50000 * 50001 / 2, 50000)
+
+
+#: text a property may hold, for the tolerant casts: numbers in every spelling PostgreSQL reads, and
+#: what it refuses or cannot hold (overflow, underflow to zero, over-long exponents, words)
+CAST_PROBES = ["12", " 12 ", "+12", "-12", "0012", "3.7", "-3.7", ".5", "5.", "1e3", "1E+03", "2.5e-3", "1e0003",
+               "1e308", "1.7976931348623157e308", "1.8e308", "1e309", "-1e309", "4.9e-324", "1e-320", "1e-400",
+               "1e999", "1e1000", "1e-1000", "NaN", "nan", "Infinity", "-Infinity", "inf", "-inf", "+inf",
+               "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+               "123456789012345678901234567890", "9" * 250, "9" * 400, "1" + "0" * 1200, "0." + "0" * 250 + "1",
+               "1e1001", "1e-1001", "1e9999", "-1e-9999", "", " ", "-", "+", ".", "e5",
+               "1e", "1.2.3", "12abc", "abc", "１２", "1,5", "0x10", "1_000", "true", "t", "12 34", "\t7\n"]
+
+
+def test_tolerant_number_casts_answer_what_postgres_would_cast_and_null_for_what_it_refuses(postgis_server):
+    import psycopg
+
+    url = postgis_server.database()
+    cim.create(url).close()  # the city's compat functions in place
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("""CREATE FUNCTION ref_double(t text) RETURNS double precision LANGUAGE plpgsql AS $$
+            BEGIN RETURN t::double precision; EXCEPTION WHEN others THEN RETURN NULL; END $$""")
+        con.execute("""CREATE FUNCTION ref_bigint(t text) RETURNS bigint LANGUAGE plpgsql AS $$
+            BEGIN RETURN t::bigint; EXCEPTION WHEN others THEN BEGIN RETURN trunc(t::numeric)::bigint;
+            EXCEPTION WHEN others THEN RETURN NULL; END; END $$""")
+        rows = con.execute("SELECT v, cim_try_double(v)::text, ref_double(v)::text, cim_try_bigint(v), ref_bigint(v) "
+                           "FROM unnest(%s::text[]) AS v", [CAST_PROBES]).fetchall()
+        modes = dict(con.execute("SELECT proname::text, proparallel::text FROM pg_proc WHERE proname IN "
+                                 "('cim_try_double', 'cim_try_bigint')").fetchall())
+    assert len(rows) == len(CAST_PROBES)
+    differ = [(v, d, rd, b, rb) for v, d, rd, b, rb in rows if (d, b) != (rd, rb)]
+    assert differ == [("0x10", None, "16", None, None)]  # hexadecimal: a number only to C's strtod
+    by_value = {v: (d, b) for v, d, _, b, _ in rows}
+    assert by_value["3.7"] == ("3.7", 3) and by_value["1e309"] == (None, None) and by_value["abc"] == (None, None)
+    assert modes == {"cim_try_double": "s", "cim_try_bigint": "s"}  # a parallel plan may use them
