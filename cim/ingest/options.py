@@ -106,7 +106,8 @@ class RasterOptions(GeoOptions):
     """GeoTIFF, NetCDF, VRT, a GeoPackage's raster table: stored as a Cloud-Optimised GeoTIFF beside the city."""
 
     source_layer: str | None = option(help="The raster table of a GeoPackage (default: its only one).")
-    role: str | None = option(help="dem | image (default: dem when the layer name contains 'dem').")
+    role: str | None = option(help="dem | image (default: dem when the layer name says elevation: "
+                                            "dem, dtm, srtm, elevation, terrain, 高程, 地形).")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -50,7 +50,7 @@ def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadCon
 
     The COG becomes the layer's side file: the pipeline moves it beside the city under the new
     version's name when it commits. ``role="dem"`` marks an elevation model (used for base
-    heights and terrain tiles); a raster whose layer name contains ``dem`` is taken as one.
+    heights and terrain tiles); a raster whose layer name says elevation (``elevation_role``) is taken as one.
 
     Example:
         >>> read_raster(Path("dem.tif"), RasterOptions(role="dem"), Target("dem"), ctx)  # doctest: +SKIP
@@ -69,13 +69,28 @@ def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadCon
         "path": cog.name, "crs": info.crs, "bounds": list(info.bounds), "width": info.width,
         "height": info.height, "bands": info.count, "dtype": info.dtype, "nodata": info.nodata,
         "resolution": list(info.resolution),
-        "role": options.role or ("dem" if "dem" in name.lower() else "image"),
+        "role": options.role or elevation_role(name),
     }
     out.side_files = {"path": cog}
     out.features = pa.table({"id": [f"{name}.coverage"], "class": ["RasterCoverage"],
                              "geom": [_box_wkb(minx, miny, maxx, maxy)], "name": [source],
                              "cim_level": pa.array([1], pa.int8())})
     return out
+
+
+#: words in a layer name that mark an elevation model: DEM, DTM (terrain), SRTM, elevation, 高程, 地形
+_ELEVATION_WORDS = ("dem", "dtm", "srtm", "elevation", "terrain", "高程", "地形")
+
+
+def elevation_role(layer: str) -> str:
+    """``dem`` when the layer's name says it holds elevations, else ``image``.
+
+    Example:
+        >>> elevation_role("city_dem"), elevation_role("dtm"), elevation_role("高程_2m"), elevation_role("ortho")
+        ('dem', 'dem', 'dem', 'image')
+    """
+    lowered = layer.lower()
+    return "dem" if any(word in lowered for word in _ELEVATION_WORDS) else "image"
 
 
 def _coverage(name: str, bounds: tuple[float, float, float, float], crs: str, city_crs: str,

@@ -66,6 +66,7 @@ def test_a_geopackage_raster_table_becomes_a_cog_with_the_tables_own_grid(tmp_pa
             assert extent == pytest.approx(tuple(src.bounds), abs=1e-6)
         assert (report.layer, report.kind, report.source_crs) == (table, "raster", PRAGUE)
         assert layer["kind"] == "raster" and layer["source_crs"] == PRAGUE
+        assert layer["properties"]["role"] == "dem"  # a DTM (digital terrain model) is an elevation model
 
 
 def test_a_raster_table_in_a_local_crs_is_refused_until_its_crs_is_stated(tmp_path):
