@@ -71,6 +71,8 @@ def read_raster(path: Path, options: RasterOptions, target: Target, ctx: ReadCon
         "resolution": list(info.resolution),
         "role": options.role or elevation_role(name),
     }
+    if options.role is None and out.properties["role"] == "dem":
+        out.notes.append(f"{name}: taken as the elevation model (DEM) from its name; --role image if it is not")
     out.side_files = {"path": cog}
     out.features = pa.table({"id": [f"{name}.coverage"], "class": ["RasterCoverage"],
                              "geom": [_box_wkb(minx, miny, maxx, maxy)], "name": [source],

@@ -67,6 +67,7 @@ def test_a_geopackage_raster_table_becomes_a_cog_with_the_tables_own_grid(tmp_pa
         assert (report.layer, report.kind, report.source_crs) == (table, "raster", PRAGUE)
         assert layer["kind"] == "raster" and layer["source_crs"] == PRAGUE
         assert layer["properties"]["role"] == "dem"  # a DTM (digital terrain model) is an elevation model
+        assert any("elevation model (DEM) from its name" in note for note in report.notes)
 
 
 def test_a_raster_table_in_a_local_crs_is_refused_until_its_crs_is_stated(tmp_path):
