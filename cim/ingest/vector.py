@@ -33,7 +33,9 @@ def plan_vector(path: Path, options: VectorOptions) -> list[Target]:
             "so pick the source layer with --source-layer"
         )
     many = len(names) > 1 or options.source_layer is not None
-    return [Target(options.layer or layer_name_for(name if len(names) > 1 else path.stem.split(".")[0]),
+    # a layer picked from a many-layer file is named as when the whole file is ingested, so ingesting
+    # it again updates that layer
+    return [Target(options.layer or layer_name_for(name if many else path.stem.split(".")[0]),
                    name if many else None) for name in names]
 
 

@@ -203,6 +203,17 @@ def test_a_geopackage_ingests_all_its_layers_in_one_transaction(city, tmp_path):
     assert [r.layer for r in one] == ["streets_only"]
 
 
+def test_a_layer_picked_from_a_geopackage_updates_the_layer_the_whole_file_made(city):
+    from tests.conftest import sample
+
+    reports = city.ingest(sample("vector/bubenec.gpkg"))
+    streets = next(r.layer for r in reports if "street" in r.layer)
+    before = set(city.layers["name"])
+    again = city.ingest(sample("vector/bubenec.gpkg"), source_layer="streets")
+    assert [r.layer for r in again] == [streets]
+    assert set(city.layers["name"]) == before  # no second copy of the streets under the file's name
+
+
 def test_parent_names_a_field_that_links_features_to_another_layer(city, tmp_path):
     city.ingest(parcels_geojson(tmp_path / "parcels.geojson"))
     point = {"type": "Point", "coordinates": list(square(515100, 3980000)[0])}
