@@ -92,7 +92,8 @@ def _ingest_command() -> Callable[..., None]:
                           default=typer.Argument(..., help=CITY_HELP)),
         inspect.Parameter("sources", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=list[Path],
                           default=typer.Argument(..., help="Files or folders to ingest: .gpkg .shp .geojson .fgb "
-                                                 ".parquet .csv .tif .nc .ifc .city.json; each file is atomic.")),
+                                                 ".parquet .csv .tif .nc .ifc .city.json, or one GeoPackage table "
+                                                 "as GPKG:FILE.gpkg:TABLE; each file is atomic.")),
         *_option_parameters(describe_options()),
         inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
                           default=typer.Option(None, help="YAML file of options per source (class, height, "
