@@ -65,10 +65,14 @@ class SourceProfiles:
         then the first entry whose pattern matches the file name."""
         takes = {f.name for f in dataclasses.fields(OPTIONS[kind])}
         options = {k: v for k, v in self.defaults.items() if k in takes}
+        return options | self.entry_for(path)
+
+    def entry_for(self, path: Path) -> dict[str, Any]:
+        """The options of the first entry whose pattern matches ``path`` (empty when none does)."""
         for pattern, entry in self.entries:
             if fnmatch.fnmatch(path.name, pattern) or fnmatch.fnmatch(str(path), pattern):
-                return options | entry
-        return options
+                return entry
+        return {}
 
     def unmatched(self, paths: list[Path]) -> list[str]:
         """Patterns that match none of ``paths`` (a typo in the profile, most likely)."""
@@ -138,7 +142,8 @@ def plan_sources(paths: list[Path], *, profiles: SourceProfiles | None = None,
     given = {k: v for k, v in given.items() if v is not None}
     for named in expand_sources(paths):
         file, options = split_gdal_name(named, given)
-        kind = source_kind(file, part=options.get("source_layer"))
+        part = options.get("source_layer") or (profiles.entry_for(file).get("source_layer") if profiles else None)
+        kind = source_kind(file, part=part)  # a GeoPackage's raster table, named here or in the profile
         yield file, kind, (profiles.options_for(file, kind) if profiles is not None else {}) | options
 
 

@@ -126,3 +126,17 @@ def test_cim_ingest_takes_a_geopackage_raster_table_by_source_layer(tmp_path):
     done = run("ingest", city, str(path), "--source-layer", table, "--source-crs", PRAGUE)
     assert done.returncode == 0, done.stderr
     assert f"{table} v1" in done.stdout and "stored 1" in done.stdout
+
+
+def test_a_profile_file_may_name_the_raster_table_of_a_geopackage(tmp_path):
+    from cim.ingest.folder import ingest_sources
+
+    path = sample(GEOPACKAGE)
+    table = _raster_table(path)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(f"sources:\n  {path.name}:\n    source_layer: {table}\n    source_crs: {PRAGUE}\n",
+                       encoding="utf-8")
+    with _city(tmp_path) as city:
+        [report] = ingest_sources(city, [path], profile=profile)
+        assert (report.layer, report.kind) == (table, "raster")
+        assert city.layer(table)["kind"] == "raster"
