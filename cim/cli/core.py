@@ -318,14 +318,77 @@ def _print_frame(df: object, fmt: Format) -> None:
     if fmt is Format.csv:
         sys.stdout.write(plain.to_csv(index=False))
         return
+    shown = plain.head(_TABLE_ROWS)
+    columns, same, empty, left = table_columns(shown, console.width)
     table = Table(show_lines=False)
-    for col in plain.columns:
+    for col in columns:
         table.add_column(str(col), overflow="fold", max_width=40)
-    for row in plain.head(200).itertuples(index=False):
-        table.add_row(*["" if v is None else str(v)[:200] for v in row])
+    for row in shown[columns].itertuples(index=False):
+        table.add_row(*[_cell(v) for v in row])
     console.print(table)
-    if len(plain) > 200:
-        console.print(f"… {len(plain) - 200} more rows (use --format csv or -o FILE)")
+    if len(plain) > _TABLE_ROWS:
+        console.print(f"… {len(plain) - _TABLE_ROWS} more rows (use --format csv or -o FILE)")
+    if same:
+        console.print("the same in every row shown: " + ", ".join(f"{c} {str(v)[:40]}" for c, v in same.items()),
+                      highlight=False)
+    if empty:
+        console.print(f"empty in every row shown: {', '.join(map(str, empty))}", highlight=False)
+    if left:
+        console.print(f"… {len(left)} more columns than fit {console.width} characters: "
+                      f"{', '.join(map(str, left))} (use --format csv, json or -o FILE, or name columns in SQL)",
+                      highlight=False)
+
+
+#: rows a table on screen shows; a column is given at least this many characters
+_TABLE_ROWS = 200
+_MIN_COLUMN = 10
+#: shown first when present; the long ones (geometry, raw properties) last
+_FIRST = ("id", "name", "class", "height")
+_LAST = ("properties", "geometry")
+
+
+def _cell(value: object) -> str:
+    """A value as a table shows it: empty for nothing, a float to six decimals (0.03, not 0.0299999…)."""
+    if _blank(value):
+        return ""
+    if isinstance(value, float):
+        return str(round(value, 6))
+    return str(value)[:200]
+
+
+def _blank(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or value == "" or (not isinstance(value, list | tuple | dict) and bool(pd.isna(value)))
+
+
+def table_columns(frame: object, width: int) -> tuple[list[object], dict[object, object], list[object], list[object]]:
+    """(shown, same, empty, left) for a table of ``frame`` ``width`` characters wide: with more than one
+    row, a column empty in every row is named, one with the same value in every row is given once with
+    that value, and of the others as many as fit at ``_MIN_COLUMN`` characters each, id, name, class and
+    height first (a wide layer's fields would otherwise fold into one character per column).
+
+    Example:
+        >>> import pandas as pd
+        >>> table_columns(pd.DataFrame({"h": [3.0, 4.0], "layer": ["b", "b"], "name": [None, None],
+        ...                             "id": ["x", "y"]}), 80)
+        (['id', 'h'], {'layer': 'b'}, ['name'], [])
+    """
+    columns = list(frame.columns)
+    same: dict[object, object] = {}
+    empty: list[object] = []
+    if len(frame) > 1:
+        for c in list(columns):
+            values = [str(v) for v in frame[c] if not _blank(v)]
+            if not values:
+                empty.append(c)
+            elif len(values) == len(frame) and len(set(values)) == 1:
+                same[c] = frame[c].iloc[0]
+        columns = [c for c in columns if c not in same and c not in empty]
+    columns = ([c for c in _FIRST if c in columns] + [c for c in columns if c not in _FIRST and c not in _LAST]
+               + [c for c in _LAST if c in columns])
+    fit = max(1, (width - 1) // (_MIN_COLUMN + 3))  # a column's text, padding and border
+    return columns[:fit], same, empty, columns[fit:]
 
 
 def info(city: str = typer.Argument(..., help=CITY_HELP)) -> None:

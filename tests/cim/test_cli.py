@@ -86,3 +86,26 @@ def test_a_read_while_a_server_holds_the_city_names_the_process_and_the_way_thro
     assert f"held by process {holder.pid}" in message and "cim.open" in message
     assert "over HTTP" in message and "read-only" not in message
     assert run("info", city).returncode == 0  # once it stopped, the city reads again
+
+
+def test_a_wide_layer_prints_a_table_that_fits_the_terminal_and_names_every_column(tmp_path):
+    """delft.json's objects carry 34 attributes: in 100 characters the table keeps what varies, says
+    once what is the same in every row, and names what is empty or did not fit — no column is lost."""
+    import os
+
+    from tests.conftest import sample
+
+    city = str(tmp_path / "delft.duckdb")
+    run("init", city, "--crs", "EPSG:28992")
+    run("ingest", city, str(sample("cityjson/delft.json")))
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    args = [sys.executable, "-m", "cim", "query", city, "--layer", "delft", "--where", '"measuredHeight" > 7']
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env, check=True).stdout
+    assert max(len(line) for line in out.splitlines()) <= 100
+    header = out[:out.index("┡")]  # a long name wraps over several lines of the header
+    assert "id" in header and "height" in header  # what varies, id and height first
+    assert "the same in every row shown: layer delft" in out and "empty in every row shown: name" in out
+    rows = json.loads(run("query", city, "--layer", "delft", "--where", '"measuredHeight" > 7',
+                          "--format", "json").stdout)
+    assert rows and all(name in out.replace("\n", " ") or name[:12] in out for name in rows[0])
+    assert "0.02999999" not in out  # floats are shown to six decimals
