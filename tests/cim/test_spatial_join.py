@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
@@ -132,6 +133,27 @@ def test_a_new_version_of_either_layer_gives_new_pairs_and_as_of_the_old_ones(lo
         lots, _houses(moved=True), predicate)
     if backend == "duckdb":  # one kept relation for the layers as they are now; older ones dropped
         assert [(e.layer, e.view) for e in _kept_joins(city)] == [("lots", f"{KIND} {predicate} houses")]
+
+
+def test_a_centroid_on_a_lots_edge_or_corner_is_held_by_neither_lot(new_city, tmp_path):
+    city = new_city()
+    city.ingest(_write(_lots(), tmp_path / "lots.parquet"), layer="lots", id_field="key")
+    houses = _frame("house", [("on_corner", box(295, 35, 305, 45)),  # centroid on the corner east and west share
+                              ("on_side", box(330, 30, 350, 50)),    # centroid on east's right side
+                              ("in_hole_edge", box(115, 25, 125, 35)),  # centroid on the courtyard's inner ring
+                              ("inside", box(301, 1, 303, 3))])
+    city.ingest(_write(houses, tmp_path / "houses.parquet"), layer="houses", id_field="key")
+    pairs = _pairs(city.spatial_join("lots", "houses", predicate="contains_centroid"))
+    assert pairs == _reference(_lots(), houses, "contains_centroid") == {("lots.lot_east", "houses.house_inside")}
+
+
+def test_centroids_in_a_layer_that_also_holds_lines_are_joined_all_the_same(new_city, tmp_path):
+    lots = pd.concat([_lots(), _frame("lot", [("fence", shapely.LineString([(0, 100), (50, 100)]))])])
+    city = new_city()
+    city.ingest(_write(lots, tmp_path / "lots.parquet"), layer="lots", id_field="key")
+    city.ingest(_write(_houses(), tmp_path / "houses.parquet"), layer="houses", id_field="key")
+    pairs = _pairs(city.spatial_join("lots", "houses", predicate="contains_centroid"))
+    assert pairs == _reference(_lots(), _houses(), "contains_centroid") and len(pairs) >= 5
 
 
 def test_pairs_kept_in_several_parts_are_read_back_whole(new_city, tmp_path, monkeypatch):
