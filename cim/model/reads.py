@@ -241,7 +241,9 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
         table = kept_pairs(city, left, right, predicate)
     else:
         join_key(city, left, right, predicate)  # refuses a layer the city does not have
-        if city.store.kind == "duckdb":
+        if city.store.kind == "duckdb" or predicate == "contains_centroid":
+            # a PostGIS city too: its centroids and polygons read out and joined by the compiled loops
+            # take 0.65 of its cell join at 1 M buildings (a left layer not all polygons: SQL)
             table = compute_pairs(city, left, right, predicate, as_of=when)
         else:
             table = _sql_join(city, left, right, predicate, when)

@@ -1,7 +1,8 @@
 """Which parcel holds each building's centroid: the same pairs on every backend, edge cases included.
 
-PostGIS answers ``contains_centroid`` with an equality join on grid cells (``cim.model.centroid_join``),
-DuckDB with its SPATIAL_JOIN; both must give exactly the pairs shapely finds on the stored shapes —
+Both backends answer ``contains_centroid`` with the compiled point-in-polygon join (``gis.inside``) when
+the left layer is all polygons (PostGIS otherwise, and in its indicators, with an equality join on grid
+cells: ``cim.model.centroid_join``); each must give exactly the pairs shapely finds on the stored shapes —
 centroids on a shared edge or a cell line, in a hole, beside a concave parcel, under overlapping
 parcels of very different sizes.
 """
@@ -87,3 +88,14 @@ def test_a_parcel_wholly_holding_a_building_pairs_with_it_and_a_straddling_one_d
     assert set(pairs) == expected
     assert ("parcels.p0", "buildings.inside") in expected and ("parcels.big", "buildings.on_corner") in expected
     assert not {b for p, b in expected if p != "parcels.big"} & {"buildings.on_shared_edge", "buildings.on_corner"}
+
+
+def test_the_grid_cell_sql_the_indicators_use_finds_the_same_pairs(new_city, tmp_path):
+    from cim.model.centroid_join import centroid_pairs
+    from cim.model.relations import features
+
+    city = _city(new_city, tmp_path)
+    got = city.store.arrow(centroid_pairs(city.store, features(layers=["parcels"], columns="id, geom"),
+                                          features(layers=["buildings"], columns="id, geom")))
+    pairs = list(zip(got.column("left_id").to_pylist(), got.column("right_id").to_pylist(), strict=True))
+    assert len(pairs) == len(set(pairs)) and set(pairs) == _expected(city)
