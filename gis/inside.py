@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-__all__ = ["Polygons", "InsidePairs", "read_polygons", "points_in_polygons", "warm"]
+__all__ = ["Polygons", "InsidePairs", "read_polygons", "points_in_polygons", "polygons_in_polygons", "warm"]
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,16 @@ _POLYGON, _MULTIPOLYGON = 3, 6
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 #: points a thread takes at least
 _CHUNK = 50_000
+#: vertex pairs above which a polygon-in-polygon test goes to GEOS (its edge index beats our loops)
+_QUADRATIC = 40_000
 
 
-def read_polygons(wkb: pa.Array | pa.ChunkedArray | list[bytes | None]) -> Polygons | None:
+def read_polygons(wkb: pa.Array | pa.ChunkedArray | list[bytes | None], *,
+                  origin: tuple[float, float] | None = None) -> Polygons | None:
     """The polygons of a WKB column (little-endian, ISO or EWKB, Z/M dropped), or None when a value
     is not a polygon or multipolygon (or is big-endian): the caller then takes another path. Null
-    and empty values hold nothing."""
+    and empty values hold nothing. Coordinates are kept minus ``origin`` (default: the lower-left
+    corner of all boxes)."""
     array = pa.array(wkb, pa.binary()) if isinstance(wkb, list) else wkb
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks else pa.array([], pa.binary())
@@ -86,8 +90,9 @@ def read_polygons(wkb: pa.Array | pa.ChunkedArray | list[bytes | None]) -> Polyg
     boxes = np.empty((n, 4), np.float64)
     _fill(data, offsets, valid, coords, rings, parts, geoms, boxes)
     # shifted to the lower-left corner of all boxes: small numbers keep the edge tests exact
-    low = boxes[:, :2][np.isfinite(boxes[:, 0]) & np.isfinite(boxes[:, 1])]
-    origin = (float(low[:, 0].min()), float(low[:, 1].min())) if len(low) else (0.0, 0.0)
+    if origin is None:
+        low = boxes[:, :2][np.isfinite(boxes[:, 0]) & np.isfinite(boxes[:, 1])]
+        origin = (float(low[:, 0].min()), float(low[:, 1].min())) if len(low) else (0.0, 0.0)
     _shift(coords, boxes, origin[0], origin[1])
     return Polygons(coords, rings, parts, geoms, boxes, origin)
 
@@ -103,19 +108,11 @@ def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: Polygons | list[b
     x = np.ascontiguousarray(x, np.float64) - polys.origin[0]
     y = np.ascontiguousarray(y, np.float64) - polys.origin[1]
     empty = InsidePairs(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    boxes = polys.boxes
-    has = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] >= boxes[:, 0])
-    if not has.any() or x.size == 0:
+    index = _index(polys, tolerance)
+    if index is None or x.size == 0:
         return empty
-    if tolerance is None:
-        scale = max(float(np.abs(polys.origin).max()), float(np.abs(boxes[has]).max()))
-        tolerance = max(1e-6, scale * 1e-12)
-    spans = np.maximum(boxes[has, 2] - boxes[has, 0], boxes[has, 3] - boxes[has, 1])
-    extent = max(float(boxes[has, 2].max()), float(boxes[has, 3].max()), 1e-9)
-    # a cell about the size of a typical polygon, and never more than ~4 million cells
-    cell = max(float(np.median(spans)), extent / 2048, 1e-9)
-    nx, ny = int(float(boxes[has, 2].max()) // cell) + 1, int(float(boxes[has, 3].max()) // cell) + 1
-    starts, items = _grid(boxes, has, cell, nx, ny)
+    boxes = polys.boxes
+    cell, nx, ny, starts, items, tolerance = index
     where, visit = _by_cell(x, y, cell, nx, ny)
     # the loops hold no GIL: a few threads share the points (a cell's points stay together)
     chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
@@ -135,6 +132,68 @@ def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: Polygons | list[b
         keep[ask[inside]] = True
         poly, point = poly[keep], point[keep]
     return InsidePairs(poly, point)
+
+
+def polygons_in_polygons(inner: pa.Array | pa.ChunkedArray | list[bytes | None], outer: Polygons, *,
+                         tolerance: float | None = None) -> InsidePairs | None:
+    """Every (outer, inner) where the outer polygon wholly contains the inner one (GEOS's
+    ``contains``: no point of the inner outside the outer, nor on its boundary only), as row numbers
+    in ``polygon`` (outer) and ``point`` (inner), in inner order; None when ``inner`` holds anything
+    but polygons.
+
+    A candidate is an outer whose box holds the inner's box. The loops decide when every vertex of
+    the inner lies farther than ``tolerance`` inside the outer, no edge of one comes near an edge of
+    the other, and no ring of the outer lies inside the inner (then it is contained), or when a
+    vertex lies farther than that outside (then not). A pair where anything comes within the
+    tolerance — a shared edge, a touching corner — is decided by GEOS.
+    """
+    shapes = read_polygons(inner, origin=outer.origin)
+    if shapes is None:
+        return None
+    empty = InsidePairs(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    index = _index(outer, tolerance)
+    if index is None or len(shapes) == 0:
+        return empty
+    cell, nx, ny, starts, items, tolerance = index
+    b = shapes.boxes
+    with np.errstate(invalid="ignore"):
+        x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2  # an empty one: NaN, in no cell
+    where, visit = _by_cell(x, y, cell, nx, ny)
+    chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
+    args = (where, outer.coords, outer.rings, outer.parts, outer.geoms, outer.boxes, shapes.coords, shapes.rings,
+            shapes.parts, shapes.geoms, shapes.boxes, starts, items, tolerance)
+    if len(chunks) == 1:
+        found = [_join_polygons(visit, *args)]
+    else:
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            found = list(pool.map(lambda part: _join_polygons(part, *args), chunks))
+    poly, point, undecided = _in_point_order(*(np.concatenate(f) for f in zip(*found, strict=True)), len(shapes))
+    if undecided.any():
+        keep = ~undecided
+        ask = np.flatnonzero(undecided)
+        held = shapely.contains(_shapes(outer, poly[ask]), _shapes(shapes, point[ask]))
+        keep[ask[held]] = True
+        poly, point = poly[keep], point[keep]
+    return InsidePairs(poly, point)
+
+
+def _index(polys: Polygons, tolerance: float | None) -> tuple | None:
+    """The grid of the polygons' boxes: (cell, nx, ny, starts, items, tolerance), or None when
+    no polygon has a box."""
+    boxes = polys.boxes
+    has = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] >= boxes[:, 0])
+    if not has.any():
+        return None
+    if tolerance is None:
+        scale = max(float(np.abs(polys.origin).max()), float(np.abs(boxes[has]).max()))
+        tolerance = max(1e-6, scale * 1e-12)
+    spans = np.maximum(boxes[has, 2] - boxes[has, 0], boxes[has, 3] - boxes[has, 1])
+    extent = max(float(boxes[has, 2].max()), float(boxes[has, 3].max()), 1e-9)
+    # a cell about the size of a typical polygon, and never more than ~4 million cells
+    cell = max(float(np.median(spans)), extent / 2048, 1e-9)
+    nx, ny = int(float(boxes[has, 2].max()) // cell) + 1, int(float(boxes[has, 3].max()) // cell) + 1
+    starts, items = _grid(boxes, has, cell, nx, ny)
+    return cell, nx, ny, starts, items, tolerance
 
 
 def _shapes(polys: Polygons, rows: np.ndarray) -> np.ndarray:
@@ -397,6 +456,115 @@ def _join(visit: np.ndarray, where: np.ndarray, x: np.ndarray, y: np.ndarray, co
 
 
 @numba.njit(cache=True, nogil=True)
+def _near_line(ax: float, ay: float, bx: float, by: float, px: float, py: float, tol: float) -> bool:
+    """Whether p lies within ``tol`` of the line through a and b (of a itself when a = b)."""
+    dx = bx - ax
+    dy = by - ay
+    length = np.sqrt(dx * dx + dy * dy)
+    if length == 0.0:
+        return (px - ax) * (px - ax) + (py - ay) * (py - ay) <= tol * tol
+    return abs(dx * (py - ay) - dy * (px - ax)) <= tol * length
+
+
+@numba.njit(cache=True, nogil=True)
+def _holds(oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray, ogeoms: np.ndarray, g: int,
+           ic: np.ndarray, irings: np.ndarray, iparts: np.ndarray, igeoms: np.ndarray, h: int, tol: float) -> int:
+    """1: outer g wholly holds inner h; 0: it does not; -1: too close to say, or too large for these
+    loops (every vertex against every edge), so GEOS decides."""
+    outer_vertices = orings[oparts[ogeoms[g + 1]]] - orings[oparts[ogeoms[g]]]
+    inner_vertices = irings[iparts[igeoms[h + 1]]] - irings[iparts[igeoms[h]]]
+    if outer_vertices * inner_vertices > _QUADRATIC:
+        return -1
+    tol2 = tol * tol
+    n = 0
+    # every vertex of the inner strictly inside the outer (a vertex outside: not held)
+    for p in range(igeoms[h], igeoms[h + 1]):
+        for r in range(iparts[p], iparts[p + 1]):
+            for k in range(irings[r], irings[r + 1]):
+                v = _inside(ic[k, 0], ic[k, 1], oc, orings, oparts, ogeoms, g, tol2)
+                if v == 0:
+                    return 0
+                if v < 0:
+                    return -1
+                n += 1
+    if n == 0:
+        return 0
+    # no edge of the inner meets an edge of the outer (both ends of each already inside)
+    for p in range(igeoms[h], igeoms[h + 1]):
+        for r in range(iparts[p], iparts[p + 1]):
+            for k in range(irings[r], irings[r + 1] - 1):
+                ax = ic[k, 0]
+                ay = ic[k, 1]
+                bx = ic[k + 1, 0]
+                by = ic[k + 1, 1]
+                for q in range(ogeoms[g], ogeoms[g + 1]):
+                    for s in range(oparts[q], oparts[q + 1]):
+                        for t in range(orings[s], orings[s + 1] - 1):
+                            cx = oc[t, 0]
+                            cy = oc[t, 1]
+                            ex = oc[t + 1, 0]
+                            ey = oc[t + 1, 1]
+                            if max(cx, ex) < min(ax, bx) - tol or min(cx, ex) > max(ax, bx) + tol \
+                                    or max(cy, ey) < min(ay, by) - tol or min(cy, ey) > max(ay, by) + tol:
+                                continue
+                            if (_near_line(ax, ay, bx, by, cx, cy, tol) or _near_line(ax, ay, bx, by, ex, ey, tol)
+                                    or _near_line(cx, cy, ex, ey, ax, ay, tol)
+                                    or _near_line(cx, cy, ex, ey, bx, by, tol)):
+                                return -1  # an end near the other's line: GEOS decides
+                            d1 = (ex - cx) * (ay - cy) - (ey - cy) * (ax - cx)
+                            d2 = (ex - cx) * (by - cy) - (ey - cy) * (bx - cx)
+                            d3 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+                            d4 = (bx - ax) * (ey - ay) - (by - ay) * (ex - ax)
+                            if (d1 > 0.0) != (d2 > 0.0) and (d3 > 0.0) != (d4 > 0.0):
+                                return 0  # they cross: part of the inner is outside
+    # no ring of the outer inside the inner (a hole of the outer, or another part, under it)
+    for q in range(ogeoms[g], ogeoms[g + 1]):
+        for s in range(oparts[q], oparts[q + 1]):
+            t = orings[s]
+            if orings[s + 1] > t:
+                v = _inside(oc[t, 0], oc[t, 1], ic, irings, iparts, igeoms, h, tol2)
+                if v != 0:
+                    return 0 if v > 0 else -1
+    return 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _join_polygons(visit: np.ndarray, where: np.ndarray, oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray,
+                   ogeoms: np.ndarray, oboxes: np.ndarray, ic: np.ndarray, irings: np.ndarray, iparts: np.ndarray,
+                   igeoms: np.ndarray, iboxes: np.ndarray, starts: np.ndarray, items: np.ndarray,
+                   tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(outer, inner, undecided) of every held pair among the inner polygons ``visit``."""
+    cap = visit.size + 16
+    poly = np.empty(cap, np.int64)
+    point = np.empty(cap, np.int64)
+    undecided = np.zeros(cap, np.bool_)
+    m = 0
+    for h in visit:
+        k = where[h]
+        for q in range(starts[k], starts[k + 1]):
+            g = items[q]
+            if iboxes[h, 0] < oboxes[g, 0] or iboxes[h, 2] > oboxes[g, 2] \
+                    or iboxes[h, 1] < oboxes[g, 1] or iboxes[h, 3] > oboxes[g, 3]:
+                continue
+            v = _holds(oc, orings, oparts, ogeoms, g, ic, irings, iparts, igeoms, h, tol)
+            if v != 0:
+                if m == cap:
+                    cap *= 2
+                    poly2 = np.empty(cap, np.int64)
+                    point2 = np.empty(cap, np.int64)
+                    undecided2 = np.zeros(cap, np.bool_)
+                    poly2[:m] = poly[:m]
+                    point2[:m] = point[:m]
+                    undecided2[:m] = undecided[:m]
+                    poly, point, undecided = poly2, point2, undecided2
+                poly[m] = g
+                point[m] = h
+                undecided[m] = v < 0
+                m += 1
+    return poly[:m], point[:m], undecided[:m]
+
+
+@numba.njit(cache=True, nogil=True)
 def _in_point_order(poly: np.ndarray, point: np.ndarray, undecided: np.ndarray,
                     n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs sorted by point (a counting sort; a point's polygons stay in the order found)."""
@@ -422,3 +590,4 @@ def warm() -> None:
     square = shapely.to_wkb(shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (1, 2), (2, 2), (1, 1)]]))
     parts = shapely.to_wkb(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]))
     points_in_polygons(np.array([3.0, 0.0, 2.5]), np.array([3.0, 0.5, 2.5]), [square, parts, None])
+    polygons_in_polygons([shapely.to_wkb(shapely.box(0.5, 0.5, 0.8, 0.8)), None], read_polygons([square, parts]))

@@ -8,7 +8,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gis.inside import points_in_polygons, read_polygons
+from gis.inside import points_in_polygons, polygons_in_polygons, read_polygons
 
 from ..conftest import sample
 
@@ -122,3 +122,58 @@ def test_the_boroughs_of_new_york_hold_the_points_geos_says_they_hold():
     found = points_in_polygons(x, y, list(shapely.to_wkb(polygons)))
     assert _pairs(found) == _geos_pairs(polygons, x, y)
     assert len(found.point) > 5_000
+
+
+def _geos_held(outer: list, inner: list) -> set[tuple[int, int]]:
+    i, j = shapely.STRtree(inner).query(outer, predicate="contains")
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def test_polygons_wholly_inside_polygons_are_the_pairs_geos_contains_finds():
+    rng = np.random.default_rng(5)
+    outer = _random_polygons(rng, 200)
+    small = [shapely.affinity.scale(p, f, f) for p, f in zip(_random_polygons(rng, 3000), rng.uniform(0.05, 0.3, 3000),
+                                                                strict=True)]
+    # the outers themselves (every edge shared), halved copies (inside unless a hole or a notch is under
+    # them), and copies moved by a hair across an edge
+    inner = small + outer[:40] + [shapely.affinity.scale(o, 0.5, 0.5) for o in outer[40:80]] + [
+        shapely.affinity.translate(o, 1e-9, 0) for o in outer[80:100]]
+    found = polygons_in_polygons(list(shapely.to_wkb(inner)), read_polygons(list(shapely.to_wkb(outer))))
+    expected = _geos_held(outer, inner)
+    assert _pairs(found) == expected
+    assert {(k, 3000 + k) for k in range(40)} <= expected  # a polygon holds itself
+    assert len(expected) > 200 and list(found.point) == sorted(found.point)
+
+
+def test_a_house_on_a_lots_edge_in_its_courtyard_or_across_its_notch_is_judged_as_geos_judges():
+    ell = Polygon([(0, 0), (60, 0), (60, 20), (20, 20), (20, 60), (0, 60)])
+    yard = Polygon(box(100, 0, 160, 60).exterior.coords, [box(120, 20, 140, 40).exterior.coords])
+    lots = [shapely.affinity.translate(g, X, Y) for g in (ell, yard)]
+    houses = [shapely.affinity.translate(g, X, Y) for g in (
+        box(2, 2, 12, 12),                       # in the L
+        box(0, 0, 10, 10),                       # in the L, two edges shared
+        Polygon([(10, 10), (50, 10), (10, 50)]),  # its corners in the L, its long edge across the notch
+        box(125, 25, 135, 35),                   # in the courtyard's hole
+        box(110, 10, 150, 50),                   # around the hole: the hole is under it
+        box(102, 2, 118, 58),                    # beside the hole
+        box(-1, 5, 5, 10))]                      # half outside
+    found = polygons_in_polygons(list(shapely.to_wkb(houses)), read_polygons(list(shapely.to_wkb(lots))))
+    assert _pairs(found) == _geos_held(lots, houses) == {(0, 0), (0, 1), (1, 5)}
+
+
+def test_inner_shapes_that_are_not_polygons_are_left_to_another_path():
+    outer = read_polygons([shapely.to_wkb(box(0, 0, 10, 10))])
+    assert polygons_in_polygons([shapely.to_wkb(shapely.LineString([(1, 1), (2, 2)]))], outer) is None
+    nothing = polygons_in_polygons([None, shapely.to_wkb(Polygon())], outer)
+    assert nothing.polygon.size == 0
+
+
+def test_new_york_holds_its_own_boroughs_and_parts_of_them_as_geos_says():
+    import pyogrio
+
+    boroughs = list(pyogrio.read_dataframe(sample("vector/nybb.shp")).geometry)
+    parts = [p for b in boroughs for p in shapely.get_parts(b)]  # each island; some share edges with others
+    inner = boroughs + parts + [shapely.buffer(p, -50) for p in parts[:200]]
+    found = polygons_in_polygons(list(shapely.to_wkb(inner)), read_polygons(list(shapely.to_wkb(boroughs))))
+    expected = _geos_held(boroughs, inner)
+    assert _pairs(found) == expected and len(expected) > len(boroughs) + 50
