@@ -160,8 +160,9 @@ def polygons_in_polygons(inner: pa.Array | pa.ChunkedArray | list[bytes | None],
         x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2  # an empty one: NaN, in no cell
     where, visit = _by_cell(x, y, cell, nx, ny)
     chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
-    args = (where, outer.coords, outer.rings, outer.parts, outer.geoms, outer.boxes, shapes.coords, shapes.rings,
-            shapes.parts, shapes.geoms, shapes.boxes, starts, items, tolerance)
+    convex = _convex(outer.coords, outer.rings, outer.parts, outer.geoms)
+    args = (where, outer.coords, outer.rings, outer.parts, outer.geoms, outer.boxes, convex, shapes.coords,
+            shapes.rings, shapes.parts, shapes.geoms, shapes.boxes, starts, items, tolerance)
     if len(chunks) == 1:
         found = [_join_polygons(visit, *args)]
     else:
@@ -456,6 +457,44 @@ def _join(visit: np.ndarray, where: np.ndarray, x: np.ndarray, y: np.ndarray, co
 
 
 @numba.njit(cache=True, nogil=True)
+def _convex(coords: np.ndarray, rings: np.ndarray, parts: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Per geometry: one part, one ring (no hole), every turn the same way (straight runs allowed)."""
+    n = geoms.size - 1
+    out = np.zeros(n, np.bool_)
+    for g in range(n):
+        if geoms[g + 1] - geoms[g] != 1:
+            continue
+        p = geoms[g]
+        if parts[p + 1] - parts[p] != 1:
+            continue
+        r = parts[p]
+        s = rings[r]
+        e = rings[r + 1] - 1  # the closing vertex repeats the first
+        if e - s < 3:
+            continue
+        sign = 0
+        ok = True
+        for k in range(s, e):
+            a = k
+            b = s + (k - s + 1) % (e - s)
+            c = s + (k - s + 2) % (e - s)
+            turn = ((coords[b, 0] - coords[a, 0]) * (coords[c, 1] - coords[b, 1])
+                    - (coords[b, 1] - coords[a, 1]) * (coords[c, 0] - coords[b, 0]))
+            if turn > 0.0:
+                if sign < 0:
+                    ok = False
+                    break
+                sign = 1
+            elif turn < 0.0:
+                if sign > 0:
+                    ok = False
+                    break
+                sign = -1
+        out[g] = ok and sign != 0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _near_line(ax: float, ay: float, bx: float, by: float, px: float, py: float, tol: float) -> bool:
     """Whether p lies within ``tol`` of the line through a and b (of a itself when a = b)."""
     dx = bx - ax
@@ -467,7 +506,7 @@ def _near_line(ax: float, ay: float, bx: float, by: float, px: float, py: float,
 
 
 @numba.njit(cache=True, nogil=True)
-def _holds(oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray, ogeoms: np.ndarray, g: int,
+def _holds(oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray, ogeoms: np.ndarray, g: int, convex: bool,
            ic: np.ndarray, irings: np.ndarray, iparts: np.ndarray, igeoms: np.ndarray, h: int, tol: float) -> int:
     """1: outer g wholly holds inner h; 0: it does not; -1: too close to say, or too large for these
     loops (every vertex against every edge), so GEOS decides."""
@@ -489,6 +528,8 @@ def _holds(oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray, ogeoms: np.nd
                 n += 1
     if n == 0:
         return 0
+    if convex:  # every vertex strictly inside a convex ring without holes: every edge is too
+        return 1
     # no edge of the inner meets an edge of the outer (both ends of each already inside)
     for p in range(igeoms[h], igeoms[h + 1]):
         for r in range(iparts[p], iparts[p + 1]):
@@ -530,8 +571,8 @@ def _holds(oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray, ogeoms: np.nd
 
 @numba.njit(cache=True, nogil=True)
 def _join_polygons(visit: np.ndarray, where: np.ndarray, oc: np.ndarray, orings: np.ndarray, oparts: np.ndarray,
-                   ogeoms: np.ndarray, oboxes: np.ndarray, ic: np.ndarray, irings: np.ndarray, iparts: np.ndarray,
-                   igeoms: np.ndarray, iboxes: np.ndarray, starts: np.ndarray, items: np.ndarray,
+                   ogeoms: np.ndarray, oboxes: np.ndarray, convex: np.ndarray, ic: np.ndarray, irings: np.ndarray,
+                   iparts: np.ndarray, igeoms: np.ndarray, iboxes: np.ndarray, starts: np.ndarray, items: np.ndarray,
                    tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(outer, inner, undecided) of every held pair among the inner polygons ``visit``."""
     cap = visit.size + 16
@@ -546,7 +587,7 @@ def _join_polygons(visit: np.ndarray, where: np.ndarray, oc: np.ndarray, orings:
             if iboxes[h, 0] < oboxes[g, 0] or iboxes[h, 2] > oboxes[g, 2] \
                     or iboxes[h, 1] < oboxes[g, 1] or iboxes[h, 3] > oboxes[g, 3]:
                 continue
-            v = _holds(oc, orings, oparts, ogeoms, g, ic, irings, iparts, igeoms, h, tol)
+            v = _holds(oc, orings, oparts, ogeoms, g, convex[g], ic, irings, iparts, igeoms, h, tol)
             if v != 0:
                 if m == cap:
                     cap *= 2
