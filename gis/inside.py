@@ -33,10 +33,11 @@ import shapely
 __all__ = ["Polygons", "InsidePairs", "read_polygons", "points_in_polygons", "polygons_in_polygons", "warm"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Polygons:
     """Polygons and multipolygons as ragged arrays: ``coords`` (n × 2, minus ``origin``), ring
-    starts, part starts (into rings), geometry starts (into parts), and each geometry's box."""
+    starts, part starts (into rings), geometry starts (into parts), and each geometry's box; the
+    grid of their boxes once ``indexed``."""
 
     coords: np.ndarray
     rings: np.ndarray
@@ -44,9 +45,16 @@ class Polygons:
     geoms: np.ndarray
     boxes: np.ndarray
     origin: tuple[float, float]
+    grid: tuple | None = None
 
     def __len__(self) -> int:
         return self.geoms.size - 1
+
+    def indexed(self) -> Polygons:
+        """Build the grid of the boxes now (the loops hold no GIL: another thread may read meanwhile)."""
+        if self.grid is None:
+            self.grid = _index(self, None)
+        return self
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,8 @@ def polygons_in_polygons(inner: pa.Array | pa.ChunkedArray | list[bytes | None],
 def _index(polys: Polygons, tolerance: float | None) -> tuple | None:
     """The grid of the polygons' boxes: (cell, nx, ny, starts, items, tolerance), or None when
     no polygon has a box."""
+    if tolerance is None and polys.grid is not None:
+        return polys.grid
     boxes = polys.boxes
     has = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] >= boxes[:, 0])
     if not has.any():

@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ from cim.model.centroid_join import centroid_pairs
 from cim.model.derived import CATALOG, DerivedEntry, DerivedTables, open_derived, table_name
 from cim.model.relations import features, features_where
 from cim.store.base import SQLRunner
+from gis._wkb import wkb_types
 from gis.inside import points_in_polygons, polygons_in_polygons, read_polygons
 
 if TYPE_CHECKING:
@@ -120,11 +122,18 @@ def _centroids_in_polygons(city: City, left: str, right: str, as_of: datetime | 
     layer holds anything but polygons (the SQL join answers then)."""
     lefts = city.store.arrow(features(layers=[left], as_of=as_of, with_geometry=True,
                                       columns="id, ST_AsWKB(geom) AS wkb"))
-    polygons = read_polygons(lefts.column("wkb"))
-    if polygons is None:
+    kinds, _ = wkb_types(lefts.column("wkb"))
+    if not np.isin(kinds, (3, 6)).all():  # not all polygons and multipolygons: the SQL join
         return None
     centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
-    rights = city.store.arrow(f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r")
+    with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
+        reading = pool.submit(city.store.arrow, f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r")
+        polygons = read_polygons(lefts.column("wkb"))
+        if polygons is not None:
+            polygons.indexed()
+        rights = reading.result()
+    if polygons is None:
+        return None
     x, y = (rights.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in ("x", "y"))
     found = points_in_polygons(x, y, polygons)
     order = np.lexsort((found.point, found.polygon))
