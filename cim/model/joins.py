@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -127,7 +128,9 @@ def _centroids_in_polygons(city: City, left: str, right: str, as_of: datetime | 
         return None
     centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
     with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
-        reading = pool.submit(city.store.arrow, f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r")
+        # in this context (a statement time limit in force here holds there too)
+        reading = pool.submit(contextvars.copy_context().run, city.store.arrow,
+                              f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r")
         polygons = read_polygons(lefts.column("wkb"))
         if polygons is not None:
             polygons.indexed()
