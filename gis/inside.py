@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -122,16 +123,8 @@ def points_in_polygons(x: np.ndarray, y: np.ndarray, polygons: Polygons | list[b
     boxes = polys.boxes
     cell, nx, ny, starts, items, tolerance = index
     where, visit = _by_cell(x, y, cell, nx, ny)
-    # the loops hold no GIL: a few threads share the points (a cell's points stay together)
-    chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
-    args = (where, x, y, polys.coords, polys.rings, polys.parts, polys.geoms, boxes, starts, items,
-            tolerance * tolerance)
-    if len(chunks) == 1:
-        found = [_join(visit, *args)]
-    else:
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            found = list(pool.map(lambda part: _join(part, *args), chunks))
-    poly, point, undecided = _in_point_order(*(np.concatenate(f) for f in zip(*found, strict=True)), x.size)
+    poly, point, undecided = _shared(_join, visit, x.size, where, x, y, polys.coords, polys.rings, polys.parts,
+                                     polys.geoms, boxes, starts, items, tolerance * tolerance)
     if undecided.any():
         keep = ~undecided
         ask = np.flatnonzero(undecided)
@@ -167,16 +160,10 @@ def polygons_in_polygons(inner: pa.Array | pa.ChunkedArray | list[bytes | None],
     with np.errstate(invalid="ignore"):
         x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2  # an empty one: NaN, in no cell
     where, visit = _by_cell(x, y, cell, nx, ny)
-    chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
     convex = _convex(outer.coords, outer.rings, outer.parts, outer.geoms)
-    args = (where, outer.coords, outer.rings, outer.parts, outer.geoms, outer.boxes, convex, shapes.coords,
-            shapes.rings, shapes.parts, shapes.geoms, shapes.boxes, starts, items, tolerance)
-    if len(chunks) == 1:
-        found = [_join_polygons(visit, *args)]
-    else:
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            found = list(pool.map(lambda part: _join_polygons(part, *args), chunks))
-    poly, point, undecided = _in_point_order(*(np.concatenate(f) for f in zip(*found, strict=True)), len(shapes))
+    poly, point, undecided = _shared(_join_polygons, visit, len(shapes), where, outer.coords, outer.rings, outer.parts,
+                                     outer.geoms, outer.boxes, convex, shapes.coords, shapes.rings, shapes.parts,
+                                     shapes.geoms, shapes.boxes, starts, items, tolerance)
     if undecided.any():
         keep = ~undecided
         ask = np.flatnonzero(undecided)
@@ -184,6 +171,19 @@ def polygons_in_polygons(inner: pa.Array | pa.ChunkedArray | list[bytes | None],
         keep[ask[held]] = True
         poly, point = poly[keep], point[keep]
     return InsidePairs(poly, point)
+
+
+def _shared(join: Callable[..., tuple], visit: np.ndarray, n: int,
+            *args: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``join`` over the items ``visit`` (in cell order), shared by a few threads (the loops hold
+    no GIL; a cell's items stay together), its pairs put back in the order of the ``n`` items."""
+    chunks = np.array_split(visit, min(_THREADS, max(1, visit.size // _CHUNK)))
+    if len(chunks) == 1:
+        found = [join(visit, *args)]
+    else:
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            found = list(pool.map(lambda part: join(part, *args), chunks))
+    return _in_point_order(*(np.concatenate(f) for f in zip(*found, strict=True)), n)
 
 
 def _index(polys: Polygons, tolerance: float | None) -> tuple | None:
@@ -435,10 +435,7 @@ def _join(visit: np.ndarray, where: np.ndarray, x: np.ndarray, y: np.ndarray, co
           parts: np.ndarray, geoms: np.ndarray, boxes: np.ndarray, starts: np.ndarray, items: np.ndarray,
           tol2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(polygon, point, undecided) of every pair among the points ``visit``, in visiting order."""
-    cap = visit.size + 16
-    poly = np.empty(cap, np.int64)
-    point = np.empty(cap, np.int64)
-    undecided = np.zeros(cap, np.bool_)
+    poly, point, undecided = _buffers(visit.size + 16)
     m = 0
     for j in visit:
         px = x[j]
@@ -450,18 +447,7 @@ def _join(visit: np.ndarray, where: np.ndarray, x: np.ndarray, y: np.ndarray, co
                 continue
             v = _inside(px, py, coords, rings, parts, geoms, i, tol2)
             if v != 0:
-                if m == cap:
-                    cap *= 2
-                    poly2 = np.empty(cap, np.int64)
-                    point2 = np.empty(cap, np.int64)
-                    undecided2 = np.zeros(cap, np.bool_)
-                    poly2[:m] = poly[:m]
-                    point2[:m] = point[:m]
-                    undecided2[:m] = undecided[:m]
-                    poly, point, undecided = poly2, point2, undecided2
-                poly[m] = i
-                point[m] = j
-                undecided[m] = v < 0
+                poly, point, undecided = _put(poly, point, undecided, m, i, j, v < 0)
                 m += 1
     return poly[:m], point[:m], undecided[:m]
 
@@ -585,10 +571,7 @@ def _join_polygons(visit: np.ndarray, where: np.ndarray, oc: np.ndarray, orings:
                    iparts: np.ndarray, igeoms: np.ndarray, iboxes: np.ndarray, starts: np.ndarray, items: np.ndarray,
                    tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(outer, inner, undecided) of every held pair among the inner polygons ``visit``."""
-    cap = visit.size + 16
-    poly = np.empty(cap, np.int64)
-    point = np.empty(cap, np.int64)
-    undecided = np.zeros(cap, np.bool_)
+    poly, point, undecided = _buffers(visit.size + 16)
     m = 0
     for h in visit:
         k = where[h]
@@ -599,20 +582,31 @@ def _join_polygons(visit: np.ndarray, where: np.ndarray, oc: np.ndarray, orings:
                 continue
             v = _holds(oc, orings, oparts, ogeoms, g, convex[g], ic, irings, iparts, igeoms, h, tol)
             if v != 0:
-                if m == cap:
-                    cap *= 2
-                    poly2 = np.empty(cap, np.int64)
-                    point2 = np.empty(cap, np.int64)
-                    undecided2 = np.zeros(cap, np.bool_)
-                    poly2[:m] = poly[:m]
-                    point2[:m] = point[:m]
-                    undecided2[:m] = undecided[:m]
-                    poly, point, undecided = poly2, point2, undecided2
-                poly[m] = g
-                point[m] = h
-                undecided[m] = v < 0
+                poly, point, undecided = _put(poly, point, undecided, m, g, h, v < 0)
                 m += 1
     return poly[:m], point[:m], undecided[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _buffers(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for ``n`` pairs: (polygon, point, undecided)."""
+    return np.empty(n, np.int64), np.empty(n, np.int64), np.zeros(n, np.bool_)
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(poly: np.ndarray, point: np.ndarray, undecided: np.ndarray, m: int, a: int, b: int,
+         unsure: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair ``m`` set to (a, b, unsure), in arrays twice as large when these are full."""
+    if m == poly.size:
+        more = _buffers(2 * m)
+        more[0][:m] = poly
+        more[1][:m] = point
+        more[2][:m] = undecided
+        poly, point, undecided = more
+    poly[m] = a
+    point[m] = b
+    undecided[m] = unsure
+    return poly, point, undecided
 
 
 @numba.njit(cache=True, nogil=True)
