@@ -48,8 +48,9 @@ from cim.model.centroid_join import centroid_pairs
 from cim.model.derived import CATALOG, DerivedEntry, DerivedTables, open_derived, table_name
 from cim.model.relations import features, features_where
 from cim.store.base import SQLRunner
+from cim.store.duckdb import DuckDBStore
 from gis._wkb import wkb_types
-from gis.inside import points_in_polygons, polygons_in_polygons, read_polygons
+from gis.inside import Polygons, points_in_polygons, polygons_in_polygons, read_polygons
 
 if TYPE_CHECKING:
     from cim.city import City
@@ -119,29 +120,37 @@ def _contains(city: City, left: str, right: str, as_of: datetime | None) -> pa.T
 def _centroids_in_polygons(city: City, left: str, right: str, as_of: datetime | None) -> pa.Table | None:
     """Centroid in polygon by the compiled point-in-polygon join (``gis.inside``): the left layer's
     WKB read into coordinate arrays, the right layer's centroids (DuckDB's ``ST_Centroid``, as the
-    SQL join takes them) as x, y; pairs in the order the features were read. None when the left
-    layer holds anything but polygons (the SQL join answers then)."""
+    SQL join takes them) as x, y; pairs by left feature, then right, in the order they were read.
+    None when the left layer holds anything but polygons (the SQL join answers then)."""
     lefts = city.store.arrow(features(layers=[left], as_of=as_of, with_geometry=True,
                                       columns="id, ST_AsWKB(geom) AS wkb"))
     kinds, _ = wkb_types(lefts.column("wkb"))
     if not np.isin(kinds, (3, 6)).all():  # not all polygons and multipolygons: the SQL join
         return None
     centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
-    with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
-        # in this context (a statement time limit in force here holds there too)
-        reading = pool.submit(contextvars.copy_context().run, city.store.arrow,
-                              f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r")
-        polygons = read_polygons(lefts.column("wkb"))
-        if polygons is not None:
-            polygons.indexed()
-        rights = reading.result()
-    if polygons is None:
+    sql = f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r"
+    if type(city.store) is DuckDBStore:  # one connection behind a lock: another thread may read through it
+        with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
+            # in this context (a statement time limit in force here holds there too)
+            reading = pool.submit(contextvars.copy_context().run, city.store.arrow, sql)
+            polygons = _indexed(lefts.column("wkb"))
+            rights = reading.result()
+    else:  # a connection (PostGIS) or cursor (a server's store) per thread: read here, one after the other
+        polygons = _indexed(lefts.column("wkb"))
+        rights = city.store.arrow(sql) if polygons is not None else None
+    if polygons is None:  # big-endian, or an EWKB with its SRID: the SQL join
         return None
     x, y = (rights.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in ("x", "y"))
     found = points_in_polygons(x, y, polygons)
     order = np.lexsort((found.point, found.polygon))
     return pa.table({"left_id": lefts.column("id").take(found.polygon[order]).cast(pa.string()),
                      "right_id": rights.column("id").take(found.point[order]).cast(pa.string())}, schema=_SCHEMA)
+
+
+def _indexed(wkb: pa.ChunkedArray) -> Polygons | None:
+    """The polygons of a WKB column with the grid of their boxes built, or None (not read here)."""
+    polygons = read_polygons(wkb)
+    return polygons.indexed() if polygons is not None else None
 
 
 def join_key(city: City, left: str, right: str, predicate: str) -> tuple[str, int]:

@@ -156,6 +156,17 @@ def test_centroids_in_a_layer_that_also_holds_lines_are_joined_all_the_same(new_
     assert pairs == _reference(_lots(), _houses(), "contains_centroid") and len(pairs) >= 5
 
 
+def test_joining_again_and_again_on_postgis_opens_no_new_connection(postgis_server, tmp_path):
+    with cim.create(postgis_server.database()) as city:
+        city.ingest(_write(_lots(), tmp_path / "lots.parquet"), layer="lots", id_field="key")
+        city.ingest(_write(_houses(), tmp_path / "houses.parquet"), layer="houses", id_field="key")
+        first = _pairs(city.spatial_join("lots", "houses", predicate="contains_centroid"))
+        opened = len(city.store._connections)
+        for _ in range(3):
+            assert _pairs(city.spatial_join("lots", "houses", predicate="contains_centroid")) == first
+        assert len(city.store._connections) == opened
+
+
 def test_pairs_kept_in_several_parts_are_read_back_whole(new_city, tmp_path, monkeypatch):
     monkeypatch.setattr(joins, "PART_ROWS", 2)  # the ten houses' pairs in parts of two
     city = new_city()
