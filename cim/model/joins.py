@@ -50,7 +50,8 @@ from cim.model.relations import features, features_where
 from cim.store.base import SQLRunner
 from cim.store.duckdb import DuckDBStore
 from gis._wkb import wkb_types
-from gis.inside import Polygons, points_in_polygons, polygons_in_polygons, read_polygons
+from gis.inside import points_in_polygons, polygons_in_polygons
+from gis.polygons import Polygons, read_polygons
 
 if TYPE_CHECKING:
     from cim.city import City

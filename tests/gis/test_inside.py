@@ -8,7 +8,8 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gis.inside import points_in_polygons, polygons_in_polygons, read_polygons
+from gis.inside import points_in_polygons, polygons_in_polygons
+from gis.polygons import read_polygons
 
 from ..conftest import sample
 
