@@ -21,7 +21,7 @@ by a compiled point-in-polygon join over the polygons' WKB (``gis.inside``): 0.1
 SPATIAL_JOIN took 0.27 s (medians of 5 and 3, one run, same pairs); a left layer that is not all
 polygons falls back to the SPATIAL_JOIN. A PostGIS city computes ``contains_centroid`` the same
 way, its centroids and polygons read out (10.1 s by its grid-cell SQL join, 6.5 s so, at 1 M
-buildings), on every ask; its other predicates join in SQL (``cim.model.reads``).
+buildings), on every ask; its other predicates join in SQL (grid cells for ``contains``).
 
 Example:
     >>> pairs = kept_pairs(city, "parcels", "buildings", "contains_centroid")  # doctest: +SKIP
@@ -44,7 +44,7 @@ import pyarrow.ipc as ipc
 import shapely
 
 from cim.errors import LayerNotFound, QueryError
-from cim.model.centroid_join import centroid_pairs
+from cim.model.centroid_join import centroid_pairs, contained_pairs
 from cim.model.derived import CATALOG, DerivedEntry, DerivedTables, open_derived, table_name
 from cim.model.relations import features, features_where
 from cim.store.base import SQLRunner
@@ -77,22 +77,25 @@ def compute_pairs(city: City, left: str, right: str, predicate: str, *, as_of: d
     """(``left_id``, ``right_id``) of the features valid now (or at ``as_of``) where ``predicate``
     holds, computed from their geometries; features without a geometry take part in no pair."""
     check_predicate(predicate)
-    if predicate == "contains":
-        return _contains(city, left, right, as_of)
     if predicate == "contains_centroid":
         pairs = _centroids_in_polygons(city, left, right, as_of)
         if pairs is not None:
             return pairs
-    if city.store.kind == "postgis":  # no spatial join operator there: grid cells (cim.model.centroid_join)
-        return city.store.arrow(centroid_pairs(city.store, features(layers=[left], as_of=as_of, columns="id, geom"),
-                                               features(layers=[right], as_of=as_of, columns="id, geom")))
+    if city.store.kind == "postgis" and predicate in _CELL_JOINS:  # no spatial join operator there
+        return city.store.arrow(_CELL_JOINS[predicate](
+            city.store, features(layers=[left], as_of=as_of, columns="id, geom"),
+            features(layers=[right], as_of=as_of, columns="id, geom"))).cast(_SCHEMA)
+    if predicate == "contains":
+        return _contains(city, left, right, as_of)
     sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_SPATIAL_JOINS[predicate]} "
            f"WHERE {features_where(layers=[left], as_of=as_of, alias='l')} "
            f"AND {features_where(layers=[right], as_of=as_of, alias='r')}")
     return city.store.arrow(sql).cast(_SCHEMA)
 
 
-#: the predicates DuckDB answers faster itself, as one SPATIAL_JOIN
+#: on PostGIS, equality joins on grid cells (``cim.model.centroid_join``) instead of a GiST probe per row
+_CELL_JOINS = {"contains_centroid": centroid_pairs, "contains": contained_pairs}
+#: the predicates a store answers itself: DuckDB as one SPATIAL_JOIN, PostGIS by its GiST index
 _SPATIAL_JOINS = {"intersects": "ST_Intersects(l.geom, r.geom)",
                   "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))"}
 

@@ -14,10 +14,9 @@ import pyarrow as pa
 import shapely
 
 from cim.errors import FeatureNotFound, QueryError, first_line
-from cim.model.centroid_join import centroid_pairs, contained_pairs
 from cim.model.joins import check_predicate, compute_pairs, join_key, kept_pairs
 from cim.model.readonly import check_read_only
-from cim.model.relations import FEATURE_COLUMNS, features, features_where, sql_type
+from cim.model.relations import FEATURE_COLUMNS, features, sql_type
 from gis.crs import parse_crs, reproject, transformer
 
 if TYPE_CHECKING:
@@ -210,16 +209,6 @@ def nearest(city: City, geometry: Any, n: int, layer: str | None, *, crs: str | 
     return to_output(city.store.arrow(f"{sql} ORDER BY distance, id LIMIT {int(n)}", [wkb]), city.crs, output)
 
 
-_JOINS = {
-    "contains": "ST_Contains(l.geom, r.geom)",
-    "intersects": "ST_Intersects(l.geom, r.geom)",
-    "contains_centroid": "ST_Contains(l.geom, ST_Centroid(r.geom))",
-}
-
-#: on PostGIS, equality joins on grid cells (``cim.model.centroid_join``) instead of a GiST probe per row
-_CELL_JOINS = {"contains_centroid": centroid_pairs, "contains": contained_pairs}
-
-
 def spatial_join(city: City, left: str, right: str, *, predicate: str = "contains",
                  as_of: Any = None, output: str = "arrow") -> Any:
     """Pairs (``left_id``, ``right_id``) of current features where ``predicate`` holds.
@@ -230,7 +219,8 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
 
     A DuckDB city keeps the pairs of the current layers (``cim.model.joins``): the first ask
     computes them, later asks read them until either layer gets a new version. ``as_of`` reads
-    the city as it was then (computed each time). A PostGIS city joins in SQL.
+    the city as it was then (computed each time). A PostGIS city computes them on every ask
+    (``cim.model.joins.compute_pairs``).
 
     Example:
         >>> spatial_join(city, "parcels", "buildings", predicate="contains_centroid")  # doctest: +SKIP
@@ -241,25 +231,8 @@ def spatial_join(city: City, left: str, right: str, *, predicate: str = "contain
         table = kept_pairs(city, left, right, predicate)
     else:
         join_key(city, left, right, predicate)  # refuses a layer the city does not have
-        if city.store.kind == "duckdb" or predicate == "contains_centroid":
-            # a PostGIS city too: its centroids and polygons read out and joined by the compiled loops
-            # take 0.65 of its cell join at 1 M buildings (a left layer not all polygons: SQL)
-            table = compute_pairs(city, left, right, predicate, as_of=when)
-        else:
-            table = _sql_join(city, left, right, predicate, when)
+        table = compute_pairs(city, left, right, predicate, as_of=when)
     return to_output(table, city.crs, "pandas" if output == "geopandas" else output)
-
-
-def _sql_join(city: City, left: str, right: str, predicate: str, when: datetime | None) -> pa.Table:
-    """The pairs by SQL in the store: PostGIS matches containment by grid cell, else probes its GiST index."""
-    if predicate in _CELL_JOINS and city.store.kind == "postgis":  # no spatial join operator there
-        return city.store.arrow(_CELL_JOINS[predicate](city.store,
-                                                       features(layers=[left], as_of=when, columns="id, geom"),
-                                                       features(layers=[right], as_of=when, columns="id, geom")))
-    sql = (f"SELECT l.id AS left_id, r.id AS right_id FROM features l JOIN features r ON {_JOINS[predicate]} "
-           f"WHERE {features_where(layers=[left], as_of=when, alias='l')} "
-           f"AND {features_where(layers=[right], as_of=when, alias='r')}")
-    return city.store.arrow(sql)
 
 
 def current_shapes(city: City, ids: list[str], *, point: bool = True, chunk: int = 5000) -> dict[str, bytes | None]:
