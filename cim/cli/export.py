@@ -16,7 +16,6 @@ from cim.cli.common import CITY_HELP, console
 from cim.export_cityjson import export_cityjson as write_cityjson
 from cim.export_geoparquet import export_geoparquet as write_geoparquet
 from cim.model.catalog import visible_layers
-from serving.threed import export_3dtiles as write_3dtiles
 from serving.vector.archive import export_archive
 
 export_app = typer.Typer(name="export", no_args_is_help=True,
@@ -42,6 +41,8 @@ def export_3dtiles(
 
     c = cim.open(city, read_only=True)
     try:
+        from serving.threed import export_3dtiles as write_3dtiles  # glTF and ifcopenshell: only here
+
         report = write_3dtiles(c, out_dir, layer=layer, role=role, max_features=max_features, overwrite=overwrite)
     finally:
         c.close()
