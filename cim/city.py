@@ -23,7 +23,7 @@ from cim.model.reads import get_feature, nearest, run_sql, select_features, spat
 from cim.model.vocabulary import DEFAULT_CRS
 from cim.store import Store, is_url, open_store
 from cim.terrain import base_elevations
-from gis.crs import crs_label, parse_crs
+from gis.crs import crs_label, not_in_metres, parse_crs
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -238,6 +238,9 @@ def create(location: str | Path, crs: str = DEFAULT_CRS, *, name: str | None = N
             f"{crs} is not a projected CRS; a city stores metric coordinates: "
             "use e.g. EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)"
         )
+    feet = not_in_metres(parsed)
+    if feet:
+        raise CRSError(feet)
     if is_url(location):
         store = open_store(location, must_exist=False)
         label = store.location

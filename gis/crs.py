@@ -27,7 +27,7 @@ from gis.errors import CRSError
 from gis.geometry import finite_mask
 
 __all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "thread_transformer", "north_first", "reproject",
-           "finite_mask", "clip_to_area_of_use"]
+           "finite_mask", "clip_to_area_of_use", "not_in_metres"]
 
 _HINT = "use an EPSG code such as EPSG:4490 (CGCS2000) or EPSG:4549 (CGCS2000 / 3-degree GK CM 120E)"
 
@@ -152,6 +152,42 @@ def thread_transformer(src: str | int | pyproj.CRS, dst: str | int | pyproj.CRS,
 
 
 @functools.lru_cache(maxsize=64)
+def not_in_metres(crs: str | int | pyproj.CRS) -> str | None:
+    """Why a projected CRS cannot be a city's storage CRS because its axes are not in metres, with a
+    CRS in metres for the same area to use instead; None when its axes are in metres.
+
+    Why: a city reads every coordinate difference as metres (areas in m², heights and storeys,
+    buffers, distances, flood depths); a CRS in feet would make each of them wrong by 3.28 (areas
+    by 10.76) without a sign.
+
+    Example:
+        >>> not_in_metres("EPSG:4549") is None
+        True
+        >>> "EPSG:32618" in not_in_metres("EPSG:2263")
+        True
+    """
+    parsed = parse_crs(crs)
+    units = {axis.unit_name for axis in parsed.axis_info if axis.unit_name}
+    factors = {round(axis.unit_conversion_factor, 12) for axis in parsed.axis_info}
+    if not units or factors == {1.0}:
+        return None
+    label = crs_label(parsed)
+    hint = "a projected CRS in metres for the city's area"
+    area = parsed.area_of_use
+    if area is not None:
+        from pyproj.aoi import AreaOfInterest
+        from pyproj.database import query_utm_crs_info
+
+        lon, lat = (area.west + area.east) / 2, (area.south + area.north) / 2
+        found = query_utm_crs_info(datum_name="WGS 84",
+                                   area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+        if found:
+            hint = f"{found[0].auth_name}:{found[0].code} ({found[0].name}), the UTM zone of its area, or {hint}"
+    return (f"{label} ({parsed.name}) measures in {' and '.join(sorted(units))}; a city stores metres "
+            f"(areas in m², heights, buffers and distances in metres): use {hint}. Sources in {label} "
+            "are still read: each is reprojected at ingest")
+
+
 def north_first(crs: str) -> bool:
     """True when the CRS's first axis points north or south (lat/lon, northing/easting): EPSG:4326,
     EPSG:4490 and the Gauss–Krüger zones give y first in OGC services.

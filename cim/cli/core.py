@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
 
 def init(
     city: str = typer.Argument(..., help="Where to create the city: a file (qingdao.duckdb) or a postgresql:// URL."),
-    crs: str = typer.Option("EPSG:4549", help="Projected storage CRS (metres), e.g. EPSG:4549."),
+    crs: str = typer.Option("EPSG:4549", help="Projected storage CRS in metres, e.g. EPSG:4549 (a CRS in "
+                                              "feet is refused: sources in it are reprojected at ingest)."),
     name: str = typer.Option(None, help="A display name for the city."),
     timezone: str = typer.Option("Asia/Shanghai", help="The city's time zone (IANA name): its days start at "
                                                        "local midnight there; change it later with "

@@ -32,6 +32,20 @@ def test_create_refuses_a_geographic_crs(tmp_path):
     assert not (tmp_path / "c.duckdb").exists()
 
 
+@pytest.mark.parametrize("crs, unit, utm", [("EPSG:2263", "US survey foot", "EPSG:32618"),
+                                           ("EPSG:2227", "US survey foot", "EPSG:32610"),
+                                           ("ESRI:102718", "US survey foot", "EPSG:32618")])
+def test_create_refuses_a_crs_in_feet_naming_its_unit_and_a_utm_zone_in_metres(city_location, crs, unit, utm):
+    """Areas, storeys, buffers and distances are read in metres: a city in feet would be wrong by 3.28
+    everywhere without a sign. Nothing is written: the same place takes a city in metres afterwards."""
+    where = city_location()
+    with pytest.raises(cim.CIMError) as refused:
+        cim.create(where, crs=crs)
+    assert unit in str(refused.value) and utm in str(refused.value), str(refused.value)
+    with cim.create(where, crs=utm) as city:  # no CityExists: the refusal left nothing behind
+        assert city.crs == utm
+
+
 def test_create_refuses_an_unknown_crs_and_leaves_no_file(tmp_path):
     with pytest.raises(Exception, match="unknown CRS"):
         cim.create(tmp_path / "c.duckdb", crs="EPSG:999999")

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.cim.helpers import parcels_geojson
 
 
@@ -109,3 +111,27 @@ def test_a_wide_layer_prints_a_table_that_fits_the_terminal_and_names_every_colu
                           "--format", "json").stdout)
     assert rows and all(name in out.replace("\n", " ") or name[:12] in out for name in rows[0])
     assert "0.02999999" not in out  # floats are shown to six decimals
+
+
+def test_a_city_for_new_yorks_boroughs_is_refused_in_feet_and_made_in_metres_from_the_same_shapefile(tmp_path):
+    """nybb.shp is in EPSG:2263 (US survey feet). `cim init --crs EPSG:2263` says why not and which
+    CRS in metres to use; in that CRS the shapefile goes in and each borough's area is its area in
+    square feet converted to m² (the two projections differ by well under 0.5 % there)."""
+    import geopandas as gpd
+
+    from tests.conftest import sample
+
+    shp = sample("vector/nybb.shp")
+    city = tmp_path / "ny.duckdb"
+    refused = run("init", str(city), "--crs", "EPSG:2263", ok=False)
+    assert refused.returncode != 0 and not city.exists()
+    assert "US survey foot" in refused.stderr + refused.stdout and "EPSG:32618" in refused.stderr + refused.stdout
+    run("init", str(city), "--crs", "EPSG:32618", "--timezone", "America/New_York")
+    said = " ".join(run("ingest", str(city), str(shp)).stdout.split())  # the report wraps at the terminal's width
+    assert "read 5, stored 5, repaired 0, rejected 0" in said
+    rows = json.loads(run("query", str(city), "SELECT name, ST_Area(geom) AS m2 FROM features "
+                          "WHERE layer = 'nybb' ORDER BY id", "--format", "json").stdout)
+    feet = gpd.read_file(shp)
+    square_foot = 1200 / 3937 * 1200 / 3937  # one US survey foot is 1200/3937 m
+    expected = sorted(feet.geometry.area * square_foot)
+    assert sorted(r["m2"] for r in rows) == pytest.approx(expected, rel=5e-3)
