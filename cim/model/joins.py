@@ -131,17 +131,16 @@ def _centroids_in_polygons(city: City, left: str, right: str, as_of: datetime | 
     kinds, _ = wkb_types(lefts.column("wkb"))
     if not np.isin(kinds, (3, 6)).all():  # not all polygons and multipolygons: the SQL join
         return None
-    centroids = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, ST_Centroid(geom) AS c")
-    sql = f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM ({centroids}) AS r"
+    shapes = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, geom")
     if type(city.store) is DuckDBStore:  # one connection behind a lock: another thread may read through it
         with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
             # in this context (a statement time limit in force here holds there too)
-            reading = pool.submit(contextvars.copy_context().run, city.store.arrow, sql)
+            reading = pool.submit(contextvars.copy_context().run, city.store.centroids, shapes)
             polygons = _indexed(lefts.column("wkb"))
             rights = reading.result()
     else:  # a connection (PostGIS) or cursor (a server's store) per thread: read here, one after the other
         polygons = _indexed(lefts.column("wkb"))
-        rights = city.store.arrow(sql) if polygons is not None else None
+        rights = city.store.centroids(shapes) if polygons is not None else None
     if polygons is None:  # big-endian, or an EWKB with its SRID: the SQL join
         return None
     x, y = (rights.column(c).to_numpy(zero_copy_only=False).astype(np.float64) for c in ("x", "y"))

@@ -96,6 +96,12 @@ class Store(SQLRunner):
         so writing them is never counted as a change of the model (no catalogue re-read, no new ETags)."""
         return self
 
+    def centroids(self, relation: str) -> pa.Table:
+        """``id``, ``x``, ``y``: the centroid (``ST_Centroid``) of each feature of ``relation`` (a
+        ``SELECT id, geom …``), in no particular order. A backend may send them in bulk."""
+        return self.arrow(f"SELECT id, ST_X(c) AS x, ST_Y(c) AS y FROM "
+                          f"(SELECT id, ST_Centroid(geom) AS c FROM ({relation}) AS r) AS r")
+
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
         result = self.rows(sql, params)

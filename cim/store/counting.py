@@ -68,6 +68,9 @@ class CountingStore(Store):
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.base.arrow(sql, params)
 
+    def centroids(self, relation: str) -> pa.Table:
+        return self.base.centroids(relation)
+
     @contextmanager
     def temporary(self, name: str, data: pa.Table) -> Iterator[None]:
         with self.base.temporary(name, data):

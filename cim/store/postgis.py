@@ -184,6 +184,31 @@ class PostGISStore(Store):
             arrays.append(array)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
+    def centroids(self, relation: str) -> pa.Table:
+        """The centroids in bulk: computed by parallel workers (a materialised CTE) and sent as a few
+        rows, each a group's ids joined by a separator and its centroids as one MultiPoint WKB, read
+        with numpy. Row by row, building a million Python tuples took longer than computing them
+        (1 M buildings: 4.2 s → about 2 s). Ids holding the separator, or anything unexpected in the
+        WKB, and the rows are read one by one instead."""
+        sql = (f"WITH cim_centroids AS MATERIALIZED (SELECT id, ST_Force2D(ST_Centroid(geom)) AS c "
+               f"FROM ({to_postgres(relation)}) AS r) "
+               f"SELECT count(*), string_agg(id, E'{_SEPARATOR}'), ST_AsBinary(ST_Collect(c), 'NDR') "
+               f"FROM cim_centroids GROUP BY abs(hashtext(id)) % {_BULK_GROUPS}")
+        groups = self._run(sql, None, translate=False, binary=True).fetchall()
+        ids, xs, ys = [], [], []
+        for count, joined, wkb in groups:
+            points = _multipoint_xy(wkb, count)
+            names = joined.split(_SEPARATOR) if isinstance(joined, str) else []
+            if points is None or len(names) != count:
+                return super().centroids(relation)
+            ids.append(pa.array(names, pa.string()))
+            xs.append(points[0])
+            ys.append(points[1])
+        if not groups:
+            return pa.table({"id": pa.array([], pa.string()), "x": pa.array([], pa.float64()),
+                             "y": pa.array([], pa.float64())})
+        return pa.table({"id": pa.concat_arrays(ids), "x": np.concatenate(xs), "y": np.concatenate(ys)})
+
     def _column(self, name: str, oid: int, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
         if oid == self._geometry_oid:
             return pa.field(name, pa.binary(), metadata=_GEOARROW), pa.array(values, pa.binary())
@@ -303,9 +328,11 @@ class PostGISStore(Store):
         self._local = threading.local()
 
     # -- internals ---------------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence[Any] | None) -> Any:
+    def _run(self, sql: str, params: Sequence[Any] | None, *, translate: bool = True, binary: bool = False) -> Any:
+        """Run ``sql`` (DuckDB's dialect, or PostgreSQL's with ``translate=False``); ``binary``: values
+        come in PostgreSQL's binary format (bytea as bytes, not hex text)."""
         psycopg = _psycopg()
-        text = to_postgres(sql)
+        text = to_postgres(sql) if translate else sql
         args = [_param(p) for p in params] if params else None
         if not args:
             text = text.replace("%%", "%")
@@ -313,6 +340,8 @@ class PostGISStore(Store):
         seconds = None if getattr(self._local, "depth", 0) else current_timeout()
         self._limit(con, seconds)
         try:
+            if binary:
+                return con.cursor(binary=True).execute(text, args, prepare=False)
             return con.execute(text, args, prepare=False)
         except psycopg.errors.QueryCanceled as exc:
             if seconds is None:
@@ -331,6 +360,29 @@ class PostGISStore(Store):
         if getattr(self._local, "limit", (None, 0)) != (con, ms):
             con.execute(f"SET statement_timeout = {int(ms)}")
             self._local.limit = (con, ms)
+
+
+#: ids in a bulk read of centroids are joined by the ASCII unit separator; groups of features keep
+#: each value far below PostgreSQL's 1 GB limit on one value (16 groups: some 100 M buildings)
+_SEPARATOR = "\x1f"
+_BULK_GROUPS = 16
+#: a point of a little-endian MultiPoint's WKB: byte order, type, x, y
+_WKB_POINT = np.dtype({"names": ["order", "type", "x", "y"], "formats": ["u1", "<u4", "<f8", "<f8"],
+                       "offsets": [0, 1, 5, 13], "itemsize": 21})
+
+
+def _multipoint_xy(wkb: bytes | None, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """x and y of a little-endian 2D MultiPoint's ``count`` points (an empty point's are NaN), or
+    None when the WKB is anything else."""
+    if wkb is None or len(wkb) != 9 + 21 * count:
+        return None
+    head = np.frombuffer(wkb, dtype="<u4", count=2, offset=1)
+    if wkb[0] != 1 or head[0] != 4 or head[1] != count:
+        return None
+    points = np.frombuffer(wkb, dtype=_WKB_POINT, count=count, offset=9)
+    if count and ((points["order"] != 1).any() or (points["type"] != 1).any()):
+        return None
+    return points["x"].copy(), points["y"].copy()
 
 
 def _connect_message(location: str, exc: Exception) -> str:

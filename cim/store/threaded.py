@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from cim.store.base import Store
 from cim.store.counting import CountingStore
 from cim.store.duckdb import DuckDBStore, ThreadCursors
 from cim.store.timeout import interrupt_after
@@ -59,6 +60,9 @@ class ThreadedStore(CountingStore):
         cur = self.cursor()
         with interrupt_after(cur, duckdb.InterruptException):
             return cur.execute(sql, params or []).to_arrow_table()
+
+    def centroids(self, relation: str) -> pa.Table:
+        return Store.centroids(self, relation)  # through this thread's cursor, not the writer's
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
