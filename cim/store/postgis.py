@@ -193,7 +193,7 @@ class PostGISStore(Store):
         sql = (f"WITH cim_centroids AS MATERIALIZED (SELECT id, ST_Force2D(ST_Centroid(geom)) AS c "
                f"FROM ({to_postgres(relation)}) AS r) "
                f"SELECT count(*), string_agg(id, E'{_SEPARATOR}'), ST_AsBinary(ST_Collect(c), 'NDR') "
-               f"FROM cim_centroids GROUP BY abs(hashtext(id)) % {_BULK_GROUPS}")
+               f"FROM cim_centroids GROUP BY hashtext(id) & {_BULK_GROUPS - 1}")
         groups = self._run(sql, None, translate=False, binary=True).fetchall()
         ids, xs, ys = [], [], []
         for count, joined, wkb in groups:
@@ -363,7 +363,8 @@ class PostGISStore(Store):
 
 
 #: ids in a bulk read of centroids are joined by the ASCII unit separator; groups of features keep
-#: each value far below PostgreSQL's 1 GB limit on one value (16 groups: some 100 M buildings)
+#: each value far below PostgreSQL's 1 GB limit on one value (16 groups: some 100 M buildings); a
+#: group is the low bits of the id's hash (a power of two: ``abs`` of the hash can overflow)
 _SEPARATOR = "\x1f"
 _BULK_GROUPS = 16
 #: a point of a little-endian MultiPoint's WKB: byte order, type, x, y
