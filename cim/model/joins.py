@@ -48,7 +48,6 @@ from cim.model.centroid_join import centroid_pairs, contained_pairs
 from cim.model.derived import CATALOG, DerivedEntry, DerivedTables, open_derived, table_name
 from cim.model.relations import features, features_where
 from cim.store.base import SQLRunner
-from cim.store.duckdb import DuckDBStore
 from gis._wkb import wkb_types
 from gis.inside import points_in_polygons, polygons_in_polygons
 from gis.polygons import Polygons, read_polygons
@@ -132,7 +131,7 @@ def _centroids_in_polygons(city: City, left: str, right: str, as_of: datetime | 
     if not np.isin(kinds, (3, 6)).all():  # not all polygons and multipolygons: the SQL join
         return None
     shapes = features(layers=[right], as_of=as_of, with_geometry=True, columns="id, geom")
-    if type(city.store) is DuckDBStore:  # one connection behind a lock: another thread may read through it
+    if city.store.reads_beside:
         with ThreadPoolExecutor(1) as pool:  # the store computes the centroids while the polygons are parsed
             # in this context (a statement time limit in force here holds there too)
             reading = pool.submit(contextvars.copy_context().run, city.store.centroids, shapes)

@@ -39,7 +39,10 @@ class Store(SQLRunner):
     location: str
     #: which backend: "duckdb" or "postgis"
     kind: str
-
+    #: may another thread read through this store while the caller works on (one read, then done)?
+    #: Not where each thread gets a connection or cursor of its own that stays open after it
+    #: (PostGIS, a server's store): a thread per call would leave one behind per call
+    reads_beside: bool = False
 
     @abstractmethod
     def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),

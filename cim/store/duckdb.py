@@ -115,6 +115,7 @@ class DuckDBStore(Store):
     """A city kept in one DuckDB file (``:memory:`` for throwaway cities)."""
 
     kind = "duckdb"
+    reads_beside = True  # one connection behind a lock: another thread reads through it too
 
     def __init__(self, path: str | Path, *, read_only: bool = False, must_exist: bool = True) -> None:
         self.location = str(path)
