@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +108,10 @@ def read_vector_layer(path: Path, options: VectorOptions, target: Target, ctx: R
     out = SourceLayer(target, kind="vector", source_crs=datum or crs_label(src_crs), read=data.table.num_rows)
     if datum:
         out.notes.append(f"{datum} coordinates moved to WGS 84 before reprojection")
+    elif src_crs.is_geographic and (named := _named_web_datum(path)):
+        out.notes.append(f"the name {path.name} says {named}, but its coordinates were read as WGS 84 (what "
+                         f"the file declares, or nothing): if they are {named}, they lie a few hundred metres "
+                         f"off — ingest it again with --source-crs {named}")
     ctx.progress(f"{layer}: checking and repairing {out.read:,} geometries", 0.3)
     wkb, keep = _checked_geometries(ctx.city_crs, data, src_crs, out, datum=datum)
     ctx.progress(f"{layer}: preparing {len(wkb):,} features", 0.6)
@@ -137,6 +143,20 @@ def _web_datum(source_crs: str | None) -> str | None:
     from gis.china import WEB_DATUMS
 
     return WEB_DATUMS.get((source_crs or "").strip().upper())
+
+
+#: what a file's name may say of China's web-map datums (AMap and Tencent use GCJ-02, Baidu BD-09)
+_NAMED_DATUMS = ((re.compile(r"gcj[-_ ]?0?2|amap|gaode|高德|火星", re.IGNORECASE), "GCJ-02"),
+                 (re.compile(r"bd[-_ ]?0?9|baidu|百度", re.IGNORECASE), "BD-09"))
+
+
+def _named_web_datum(path: Path) -> str | None:
+    """'GCJ-02' or 'BD-09' when the file's name says so (``qingdao_districts_gcj02.geojson``): a file
+    cannot declare these datums, so its name is often the only place that tells."""
+    for pattern, datum in _NAMED_DATUMS:
+        if pattern.search(path.stem):
+            return datum
+    return None
 
 
 def _lonlat_of(path: Path, data: VectorData) -> Any:

@@ -141,6 +141,9 @@ def test_gcj02_district_boundaries_are_moved_back_to_wgs84_on_request(city_locat
         (raw,) = city.ingest(path, layer="as_labelled")
         (fixed,) = city.ingest(path, layer="corrected", source_crs="GCJ-02")
         assert fixed.source_crs == "GCJ-02" and fixed.stored == raw.stored == 10
+        # read as the file declares, the report says what its name says and how to correct it
+        assert any("says GCJ-02" in n and "--source-crs GCJ-02" in n for n in raw.notes), raw.notes
+        assert not any("says GCJ-02" in n for n in fixed.notes), fixed.notes
         a = city.features("as_labelled").geometry.union_all().centroid
         b = city.features("corrected").geometry.union_all().centroid
         shift = a.distance(b)
@@ -164,3 +167,24 @@ def test_a_projected_source_cannot_be_declared_gcj02(city_location, tmp_path):
     with cim.create(city_location(), crs="EPSG:27700") as city:
         with pytest.raises(cim.CRSError, match="projected"):
             city.ingest(sample("vector/poly00_epsg27700.fgb"), source_crs="GCJ-02")
+
+
+@pytest.mark.parametrize("name, datum", [("pois_gcj02", "GCJ-02"), ("高德_poi", "GCJ-02"), ("shops-BD09", "BD-09"),
+                                         ("baidu_map_points", "BD-09"), ("nyc_tiger_roads", None),
+                                         ("bd_roads", None), ("gcjx", None)])
+def test_a_lonlat_file_named_for_a_web_map_datum_gets_a_note_naming_the_option(city_location, tmp_path, name, datum):
+    """A GeoJSON cannot declare GCJ-02 or BD-09: read as the WGS 84 it declares, a file whose name
+    says one is reported with the option that corrects it; a file whose name says neither is not."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / f"{name}.geojson"
+    gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[Point(120.1, 35.9), Point(120.2, 36.0)],
+                     crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    with cim.create(city_location()) as city:
+        (report,) = city.ingest(path, layer="points")
+    said = [n for n in report.notes if "--source-crs" in n]
+    if datum:
+        assert len(said) == 1 and f"says {datum}" in said[0] and f"--source-crs {datum}" in said[0], report.notes
+    else:
+        assert said == [], report.notes
