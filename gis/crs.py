@@ -27,7 +27,7 @@ from gis.errors import CRSError
 from gis.geometry import finite_mask
 
 __all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "thread_transformer", "north_first", "reproject",
-           "finite_mask", "clip_to_area_of_use", "not_in_metres"]
+           "finite_mask", "clip_to_area_of_use", "not_in_metres", "beyond_area_of_use"]
 
 _HINT = "use an EPSG code such as EPSG:4490 (CGCS2000) or EPSG:4549 (CGCS2000 / 3-degree GK CM 120E)"
 
@@ -253,3 +253,48 @@ def clip_to_area_of_use(bounds: tuple[float, float, float, float], src: str | in
     if e <= w or n <= s:
         return None, 0.0
     return (w, s, e, n), ((e - w) * (n - s) / whole if whole > 0 else 1.0)
+
+
+#: how far (degrees of longitude and latitude) beyond a CRS's area of use a shape may lie wholly and
+#: still be stored: a 3-degree Gauss-Krüger zone's scale error 1° past its edge is about 0.1 %
+AREA_MARGIN_DEG = 1.0
+
+
+def beyond_area_of_use(geoms: np.ndarray, src: str | int | pyproj.CRS,
+                       dst: str | int | pyproj.CRS) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """Which shapes (in ``src``) lie wholly more than ``AREA_MARGIN_DEG`` outside the lon/lat area
+    ``dst`` is defined for, which reach beyond it in part, and that area as text; None when ``dst``
+    names no area (or one across the antimeridian) or ``src`` has no way to lon/lat.
+
+    Why: a projected CRS maps shapes far from its area to wild coordinates without an error — the
+    countries of the world taken into a Gauss-Krüger zone of 3° made Brazil 78 million km². Judged
+    by each shape's box (its corners taken to lon/lat); a box that cannot be taken there is left to
+    the reprojection to refuse.
+
+    Example:
+        >>> import shapely
+        >>> far, part, area = beyond_area_of_use(np.array([shapely.box(120, 36, 121, 37),
+        ...     shapely.box(-50, -10, -40, 0), shapely.box(110, 30, 120, 31)]), "EPSG:4326", "EPSG:4549")
+        >>> far.tolist(), part.tolist(), area
+        ([False, True, False], [False, False, True], 'lon 118.50 to 121.50, lat 24.43 to 53.33')
+    """
+    area = parse_crs(dst).area_of_use
+    if area is None or area.west > area.east or not len(geoms):
+        return None
+    try:
+        to_lonlat = transformer(src, "EPSG:4326")
+    except (_ProjCRSError, pyproj.exceptions.ProjError):
+        return None
+    b = shapely.bounds(geoms)
+    xs = np.concatenate([b[:, 0], b[:, 2], b[:, 0], b[:, 2]])
+    ys = np.concatenate([b[:, 1], b[:, 1], b[:, 3], b[:, 3]])
+    with np.errstate(invalid="ignore"):
+        lon, lat = (np.asarray(v, dtype=float).reshape(4, -1) for v in to_lonlat.transform(xs, ys))
+    known = np.isfinite(lon).all(axis=0) & np.isfinite(lat).all(axis=0)
+    w, e, s, n = lon.min(axis=0), lon.max(axis=0), lat.min(axis=0), lat.max(axis=0)
+    m = AREA_MARGIN_DEG
+    with np.errstate(invalid="ignore"):
+        far = known & ((e < area.west - m) | (w > area.east + m) | (n < area.south - m) | (s > area.north + m))
+        part = known & ~far & ((w < area.west) | (e > area.east) | (s < area.south) | (n > area.north))
+    text = f"lon {area.west:.2f} to {area.east:.2f}, lat {area.south:.2f} to {area.north:.2f}"
+    return far, part, text

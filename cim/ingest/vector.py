@@ -194,6 +194,7 @@ def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: Sour
         from gis.china import to_wgs84
 
         geoms = shapely.transform(geoms, lambda c: to_wgs84(datum, c))
+    geoms, kept_rows = _inside_area_of_use(geoms, kept_rows, keep, src_crs, city_crs, data, out)
     geoms = reproject(geoms, src_crs, parse_crs(city_crs))
     bad = ~(_finite(geoms) & ~shapely.is_missing(geoms))
     for index in kept_rows[bad]:
@@ -204,6 +205,31 @@ def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: Sour
     if has_z:
         geoms = shapely.force_2d(geoms)
     return pa.array(shapely.to_wkb(geoms), pa.binary()), keep
+
+
+def _inside_area_of_use(geoms: np.ndarray, kept_rows: np.ndarray, keep: np.ndarray, src_crs: Any, city_crs: str,
+                        data: VectorData, out: SourceLayer) -> tuple[np.ndarray, np.ndarray]:
+    """Reject the shapes lying wholly outside the area the city's CRS is defined for (projected
+    there, their shape and size would be wrong with no error); say how many reach beyond it in part."""
+    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+
+    found = beyond_area_of_use(geoms, src_crs, city_crs)
+    if found is None:
+        return geoms, kept_rows
+    far, part, area = found
+    source = str(data.source)
+    for index in kept_rows[far]:
+        out.reject(source, int(data.row_numbers[index]),
+                   f"lies wholly outside the area the city CRS {city_crs} is defined for ({area}, and "
+                   f"{AREA_MARGIN_DEG:g}° around it): projected there its shape and size would be wrong; "
+                   "keep it in a city whose CRS covers it")
+    keep[kept_rows[far]] = False
+    if part.any():
+        count = int(np.count_nonzero(part))
+        out.notes.append(f"{count} feature{'s reach' if count > 1 else ' reaches'} beyond the area the city CRS "
+                         f"{city_crs} is defined for ({area}): {'their parts' if count > 1 else 'its part'} "
+                         "out there are stored distorted")
+    return geoms[~far], kept_rows[~far]
 
 
 def _finite(geoms: np.ndarray) -> np.ndarray:

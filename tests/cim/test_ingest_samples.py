@@ -188,3 +188,29 @@ def test_a_lonlat_file_named_for_a_web_map_datum_gets_a_note_naming_the_option(c
         assert len(said) == 1 and f"says {datum}" in said[0] and f"--source-crs {datum}" in said[0], report.notes
     else:
         assert said == [], report.notes
+
+
+def test_countries_far_outside_the_city_crs_area_are_refused_not_stored_distorted(city_location):
+    """The world's countries into a Gauss-Krüger zone 3° wide (EPSG:4549): PROJ maps Brazil to 78
+    million km² without an error. Each country lying wholly away from the zone's area (by more than
+    a degree) is refused with the area named; those reaching into it are stored, and the report
+    says how many reach beyond it. Every row is accounted for."""
+    path = sample("vector/countries.fgb")
+    world = gpd.read_file(path)
+    with cim.create(city_location(), crs="EPSG:4549") as city:
+        (report,) = city.ingest(path, layer="countries")
+        stored = set(city.features("countries")["name"])
+    assert report.read == len(world) == report.stored + len(report.rejects)
+    assert stored == {"China", "Russia", "Mongolia", "Taiwan"}
+    away = [r for r in report.rejects if "wholly outside" in r.reason]
+    assert len(away) == len(world) - 4
+    assert all("EPSG:4549" in r.reason and "lon 118.50 to 121.50" in r.reason for r in away)
+    rows = {int(r.row) for r in away}
+    assert {i + 1 for i, name in enumerate(world["name"]) if name in ("Brazil", "Japan", "Philippines")} <= rows
+    assert any("4 features reach beyond the area" in n for n in report.notes), report.notes
+
+
+def test_a_city_in_a_world_wide_crs_keeps_every_country(city_location):
+    with cim.create(city_location(), crs="EPSG:3857") as city:
+        (report,) = city.ingest(sample("vector/countries.fgb"), layer="countries")
+    assert report.stored == report.read == 179 and not report.rejects
