@@ -43,6 +43,7 @@ def read_cityjson_layer(path: Path, options: CityJSONOptions, target: Target, ct
     src = _source_crs(path, data.crs, options.source_crs)
     out = SourceLayer(target, kind="cityjson", feature_class="Building", source_crs=crs_label(src),
                       read=len(data.objects), properties={"cityjson_version": data.version})
+    _within_city_area(path, data.objects, src, ctx.city_crs, out)
     ctx.progress(f"{name}: placing {out.read:,} city objects", 0.4)
     out.features, meshes, out.repaired = _rows(data.objects, src, parse_crs(ctx.city_crs))
     out.fields = attribute_fields(data.objects)
@@ -88,6 +89,29 @@ def _value_type(values: list[Any]) -> str:
 def _unmeshed(objects: list[Any], meshed: set[str]) -> list[str]:
     """Ids of the objects that have surfaces of their own but got no mesh from them."""
     return [obj.id for obj in objects if obj.surfaces and obj.id not in meshed]
+
+
+def _within_city_area(path: Path, objects: list[Any], src: Any, city_crs: str, out: SourceLayer) -> None:
+    """A CityJSON file is one place: refused whole when its footprints lie wholly away from the area
+    the city's CRS is defined for (projected there, every shape and size would be wrong), noted when
+    they reach beyond it."""
+    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+
+    shapes = [obj.footprint for obj in objects if obj.footprint is not None]
+    if not shapes:
+        return
+    extent = shapely.box(*shapely.total_bounds(np.array(shapes, dtype=object)))
+    found = beyond_area_of_use(np.array([extent], dtype=object), src, city_crs)
+    if found is None:
+        return
+    far, part, area = found
+    if far[0]:
+        raise CRSError(f"{path} lies wholly outside the area the city CRS {city_crs} is defined for ({area}, and "
+                       f"{AREA_MARGIN_DEG:g}° around it): projected there its buildings' shapes and sizes would be "
+                       "wrong; keep it in a city whose CRS covers it")
+    if part[0]:
+        out.notes.append(f"{path.name} reaches beyond the area the city CRS {city_crs} is defined for ({area}): "
+                         "its objects out there are stored distorted")
 
 
 def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:

@@ -203,6 +203,18 @@ def test_every_cityjson_sample_ingests_with_footprints_and_meshes(city_location,
         assert gdf.geometry.notna().any() and (gdf["height"].dropna() >= 0).all()
 
 
+def test_a_cityjson_district_far_from_the_city_crs_area_is_refused_whole_and_nothing_is_stored(city_location):
+    """Delft (EPSG:7415) into a city in a Gauss-Krüger zone for eastern China: PROJ would place every
+    building with no error, each shape and size wrong. The file is refused naming the area the
+    city's CRS covers; a city in the Dutch CRS takes it."""
+    with cim.create(city_location(), crs="EPSG:4549") as city:
+        with pytest.raises(cim.CRSError, match=r"wholly outside the area the city CRS EPSG:4549 is defined for "
+                                               r"\(lon 118\.50 to 121\.50"):
+            city.ingest(sample("cityjson/delft.json"))
+        assert city.layers.empty
+        assert city.sql("SELECT count(*) AS n FROM meshes").to_pylist() == [{"n": 0}]
+
+
 def test_a_cityjson_without_reference_system_is_refused_until_stated(city_location, tmp_path):
     with cim.create(city_location(), crs="EPSG:28992") as city:
         with pytest.raises(cim.CRSError, match="--source-crs"):
