@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from cim.errors import ValidationError
+from cim.errors import CRSError, ValidationError
 from cim.ingest.data import ReadContext, SourceLayer, Target
 from cim.ingest.options import IfcOptions
 from cim.ingest.source import layer_name_for
@@ -54,6 +54,7 @@ def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) 
     ctx.progress(f"{name}: reading {path.name}", 0.02)
     model = read_model(path, anchor=_anchor(ctx.city_crs, options), threads=options.threads,
                        workers=options.workers)
+    _placed_in_city_area(path, model.georef, ctx.city_crs)
     out = SourceLayer(target, kind="bim", feature_class="BimElement", source_crs=model.georef.crs,
                       read=len(model.elements))
     out.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
@@ -62,6 +63,23 @@ def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) 
     out.mesh_total = max(1, sum(1 for e in model.elements if e.ifc_class not in ("IfcSite", "IfcBuilding")))
     out.finish = lambda layer: _finish(layer, model, shapes, str(path))
     return out
+
+
+def _placed_in_city_area(path: Path, georef: Any, city_crs: str) -> None:
+    """Refuse a model whose georeferencing puts it wholly away from the area the city's CRS is
+    defined for (a model of a New Zealand building in a city in eastern China's Gauss-Krüger zone):
+    its elements would land at wild coordinates with no error. Judged by the model's origin."""
+    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use, transformer
+
+    origin = shapely.points(georef.eastings, georef.northings)
+    found = beyond_area_of_use(np.array([origin], dtype=object), georef.crs, city_crs)
+    if found is None or not found[0][0]:
+        return
+    lon, lat = transformer(georef.crs, "EPSG:4326").transform(georef.eastings, georef.northings)
+    raise CRSError(f"{path} is placed by {georef.method} ({georef.crs}) at lon {lon:.4f}, lat {lat:.4f}, wholly "
+                   f"outside the area the city CRS {city_crs} is defined for ({found[2]}, and {AREA_MARGIN_DEG:g}° "
+                   "around it): if the model belongs to this city, place it with --anchor E,N (and --rotation) "
+                   "in the city's CRS; else keep it in a city whose CRS covers it")
 
 
 def _anchor(city_crs: str, options: IfcOptions) -> Any:

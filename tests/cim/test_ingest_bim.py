@@ -203,6 +203,23 @@ def test_every_cityjson_sample_ingests_with_footprints_and_meshes(city_location,
         assert gdf.geometry.notna().any() and (gdf["height"].dropna() >= 0).all()
 
 
+@pytest.mark.parametrize("relative, where", [("ifc/AC20-FZK-Haus.ifc", "lon 8.4365, lat 49.1004"),
+                                             ("ifc/Building-Architecture.ifc", "lon 179.0801, lat -8.4622")])
+def test_a_model_georeferenced_far_from_the_city_is_refused_until_placed_by_an_anchor(city_location, relative,
+                                                                                        where):
+    """Karlsruhe's house (RefLatitude/RefLongitude) and a model placed by IfcMapConversion in UTM
+    60S, into a city in eastern China's Gauss-Krüger zone: refused with where the file puts the
+    model and how to place it; nothing is stored. Placed by --anchor, the same file goes in."""
+    with cim.create(city_location(), crs="EPSG:4549") as city:
+        with pytest.raises(cim.CRSError) as refused:
+            city.ingest(sample(relative), layer="house")
+        message = str(refused.value)
+        assert where in message and "EPSG:4549" in message and "--anchor" in message, message
+        assert city.layers.empty
+        report = city.ingest(sample(relative), layer="house", anchor="515000,3980000")
+        assert report.stored > 0 and city.layer("house")["minx"] == pytest.approx(515000, abs=300)
+
+
 def test_a_cityjson_district_far_from_the_city_crs_area_is_refused_whole_and_nothing_is_stored(city_location):
     """Delft (EPSG:7415) into a city in a Gauss-Krüger zone for eastern China: PROJ would place every
     building with no error, each shape and size wrong. The file is refused naming the area the
