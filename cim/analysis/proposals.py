@@ -85,9 +85,12 @@ def add_proposal(city: City, name: str, path: str | Path, *, anchor: str | None 
 
 def _from_ifc(city: City, path: Path, anchor: str | None, rules: RuleSet) -> pa.Table:
     from bim import Anchor, read_model  # here, not at the top: ifcopenshell is the bim extra's
+    from cim.ingest.ifc import placed_in_city_area
 
     placed = Anchor.parse(anchor, crs=city.crs) if anchor else None
-    model = read_model(path, anchor=placed).run_geometry()
+    model = read_model(path, anchor=placed)
+    placed_in_city_area(path, model.georef, city.crs)
+    model.run_geometry()
     return candidates_from_model(model, city.crs, rules.floor_height)
 
 

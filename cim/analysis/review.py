@@ -113,13 +113,16 @@ def review_ifc(city: City, path: str | Path, *, parcel: str, anchor: Any = None,
     city CRS). ``sunlight=True`` adds the 日照 rule for the residential buildings on the parcel.
     """
     from bim import Anchor, read_model  # here, not at the top: ifcopenshell is the bim extra's
+    from cim.ingest.ifc import placed_in_city_area
 
     rules = load_rules(rules).bind(city)
     layers = rules.input("parcels").require("a review of a model against its parcel").layers
     parcel_id, parcel_row = _parcel(city, layers, parcel)
     if isinstance(anchor, str):
         anchor = Anchor.parse(anchor, crs=city.crs)
-    model = read_model(path, anchor=anchor).run_geometry()
+    model = read_model(path, anchor=anchor)
+    placed_in_city_area(Path(path), model.georef, city.crs)
+    model.run_geometry()
     candidates = candidates_from_model(model, city.crs, rules.floor_height)
     _on_parcel(candidates, parcel_id, parcel_row, path)
     keys = REVIEW_RULES + (["sunlight"] if sunlight else [])

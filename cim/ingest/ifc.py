@@ -54,7 +54,7 @@ def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) 
     ctx.progress(f"{name}: reading {path.name}", 0.02)
     model = read_model(path, anchor=_anchor(ctx.city_crs, options), threads=options.threads,
                        workers=options.workers)
-    _placed_in_city_area(path, model.georef, ctx.city_crs)
+    placed_in_city_area(path, model.georef, ctx.city_crs)
     out = SourceLayer(target, kind="bim", feature_class="BimElement", source_crs=model.georef.crs,
                       read=len(model.elements))
     out.notes.append(f"georeferenced by {model.georef.method} ({model.georef.crs})")
@@ -65,10 +65,11 @@ def read_ifc(path: Path, options: IfcOptions, target: Target, ctx: ReadContext) 
     return out
 
 
-def _placed_in_city_area(path: Path, georef: Any, city_crs: str) -> None:
+def placed_in_city_area(path: Path, georef: Any, city_crs: str) -> None:
     """Refuse a model whose georeferencing puts it wholly away from the area the city's CRS is
     defined for (a model of a New Zealand building in a city in eastern China's Gauss-Krüger zone):
-    its elements would land at wild coordinates with no error. Judged by the model's origin."""
+    its elements would land at wild coordinates with no error. Judged by the model's origin; a
+    review or a proposal of a model asks the same before meshing it."""
     from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use, transformer
 
     origin = shapely.points(georef.eastings, georef.northings)

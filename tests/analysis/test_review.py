@@ -90,6 +90,21 @@ def test_a_model_placed_off_its_parcel_is_refused_with_the_fix(demo, site, tmp_p
         review_ifc(demo, ifc, parcel=site["short"])
 
 
+def test_a_model_georeferenced_in_another_country_is_refused_naming_where_before_any_meshing(demo, site):
+    """Karlsruhe's FZK-Haus (RefLatitude/RefLongitude) reviewed on a parcel of a city in eastern
+    China's Gauss-Krüger zone: the error says where the file puts it and how to place it, not that
+    it stands off the parcel by some 9 000 km."""
+    import cim
+    from cim.analysis import review_ifc
+    from tests.conftest import sample
+
+    with pytest.raises(cim.CRSError, match=r"lon 8\.4365, lat 49\.1004.*--anchor"):
+        review_ifc(demo, sample("ifc/AC20-FZK-Haus.ifc"), parcel=site["short"])
+    report = review_ifc(demo, sample("ifc/AC20-FZK-Haus.ifc"), parcel=site["short"],
+                        anchor=f"{site['x']},{site['y']}")
+    assert report.model["buildings"] >= 1
+
+
 def test_an_unknown_parcel_is_named_in_the_error(demo, site, tmp_path):
     from cim.analysis import review_ifc
 

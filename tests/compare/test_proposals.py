@@ -146,3 +146,14 @@ def test_an_ifc_model_is_a_proposal_on_the_parcel_it_stands_on(planned_at, tmp_p
     assert result.value("far", "bim-scheme", "parcels.P1") == pytest.approx(20 * 12 * 10 / 10_000, rel=0.02)
     assert result.value("buildings", "bim-scheme", "parcels.P1") == 1
     assert any(v["rule"] == "height" for v in result.violations["bim-scheme"])   # 10 × 3.2 m > 30 m
+
+
+def test_an_ifc_model_placed_in_another_country_is_refused_and_nothing_is_kept(planned_at):
+    """Karlsruhe's FZK-Haus, georeferenced by its site's latitude and longitude, as a scheme of a
+    city in eastern China's Gauss-Krüger zone: refused saying where it lies and how to place it."""
+    from tests.conftest import sample
+
+    with cim.open(planned_at) as city:
+        with pytest.raises(cim.CRSError, match=r"lon 8\.4365, lat 49\.1004.*--anchor"):
+            add_proposal(city, "far-away", sample("ifc/AC20-FZK-Haus.ifc"))
+        assert list_proposals(city) == []
