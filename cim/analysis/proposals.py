@@ -37,7 +37,7 @@ from cim.analysis.indicators import indicators_arrow
 from cim.analysis.review import REVIEW_RULES, candidates_from_model
 from cim.analysis.rules import RuleSet, load_rules
 from cim.analysis.sunlight import _compute as sunlight_hours
-from cim.errors import SourceError, ValidationError
+from cim.errors import CRSError, SourceError, ValidationError
 from cim.model.proposals import list_proposals, proposal, proposal_buildings, save_proposal
 from gis.crs import parse_crs, reproject, same_crs
 from gis.vector import read_vector, require_crs
@@ -107,6 +107,7 @@ def _from_massing(city: City, path: Path, *, anchor: str | None, height: float |
         geoms = shapely.transform(geoms, lambda xy: xy + np.array([x, y]))
     else:
         crs = require_crs(data)
+        _massing_in_city_area(path, geoms, crs, city.crs)
         if not same_crs(crs, parse_crs(city.crs)):
             geoms = reproject(geoms, crs, parse_crs(city.crs))
     if not len(geoms) or not np.all(np.isin(shapely.get_type_id(geoms), [3, 6])):
@@ -124,6 +125,18 @@ def _from_massing(city: City, path: Path, *, anchor: str | None, height: float |
     label = table["name"].cast(pa.string()).to_pylist() if "name" in names else ids
     return pa.table({"id": ids, "wkb": shapely.to_wkb(geoms), "height": h, "floors": f, "use": uses,
                      "name": label})
+
+
+def _massing_in_city_area(path: Path, geoms: np.ndarray, crs: object, city_crs: str) -> None:
+    """A massing whose buildings lie wholly away from the area the city's CRS is defined for is
+    refused saying so (as an ingest refuses such features), not as standing on no parcel."""
+    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+
+    found = beyond_area_of_use(geoms, crs, city_crs)
+    if found is not None and len(geoms) and found[0].all():
+        raise CRSError(f"{path.name} lies wholly outside the area the city CRS {city_crs} is defined for "
+                       f"({found[2]}, and {AREA_MARGIN_DEG:g}° around it): give it in the city's CRS, or place "
+                       "it with --anchor X,Y")
 
 
 def _column(table: pa.Table, name: str, given: float | None, n: int) -> np.ndarray:

@@ -157,3 +157,17 @@ def test_an_ifc_model_placed_in_another_country_is_refused_and_nothing_is_kept(p
         with pytest.raises(cim.CRSError, match=r"lon 8\.4365, lat 49\.1004.*--anchor"):
             add_proposal(city, "far-away", sample("ifc/AC20-FZK-Haus.ifc"))
         assert list_proposals(city) == []
+
+
+def test_a_massing_lying_in_another_country_is_refused_saying_so(planned_at, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box as lonlat_box
+
+    far = tmp_path / "karlsruhe.geojson"
+    gpd.GeoDataFrame({"height": [20.0]}, geometry=[lonlat_box(8.43, 49.10, 8.4305, 49.1003)],
+                     crs="EPSG:4326").to_file(far, driver="GeoJSON")
+    with cim.open(planned_at) as city:
+        with pytest.raises(cim.CRSError, match=r"karlsruhe\.geojson lies wholly outside the area the city CRS "
+                                               r"EPSG:4549 is defined for.*--anchor"):
+            add_proposal(city, "far-massing", far)
+        assert list_proposals(city) == []
