@@ -169,10 +169,15 @@ def _refuse_when_all_rejected(path: Path, report: IngestReport, shown: int = 3) 
     """A source none of whose rows could be stored is an error, not an empty new version."""
     if not report.read or report.rejected < report.read:
         return
-    first = "; ".join(f"row {r.row}: {r.reason}" for r in report.rejects[:shown])
-    more = f" (first {shown} of {report.rejected:,})" if report.rejected > shown else ""
+    reasons = {r.reason for r in report.rejects}
+    if len(reasons) == 1:  # one reason for every row (the whole source lies outside the city's area): said once
+        rows = ", ".join(r.row for r in report.rejects[:shown])
+        why = f"rows {rows}{f' … of {report.rejected:,}' if report.rejected > shown else ''}: {reasons.pop()}"
+    else:
+        first = "; ".join(f"row {r.row}: {r.reason}" for r in report.rejects[:shown])
+        why = first + (f" (first {shown} of {report.rejected:,})" if report.rejected > shown else "")
     raise SourceError(f"{path.name}: all {report.read:,} rows of layer {report.layer} were rejected, so nothing "
-                      f"was stored and the city is unchanged — {first}{more}; see the reasons and fix the source")
+                      f"was stored and the city is unchanged — {why}; see the reasons and fix the source")
 
 
 __all__ = ["Reader", "ingest", "reader_for"]

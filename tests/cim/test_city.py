@@ -184,7 +184,7 @@ def test_the_cli_makes_and_reads_a_city_at_a_url_without_printing_the_password(p
 
     url = postgis_server.database()
     runner = CliRunner()
-    made = runner.invoke(app, ["init", url])
+    made = runner.invoke(app, ["init", url, "--crs", "EPSG:5514", "--timezone", "Europe/Prague"])  # bubenec: Prague
     assert made.exit_code == 0, made.output
     loaded = runner.invoke(app, ["ingest", url, str(samples / "vector" / "bubenec.gpkg")])
     assert loaded.exit_code == 0, loaded.output

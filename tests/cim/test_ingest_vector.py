@@ -18,6 +18,10 @@ def city(new_city):
     return new_city()
 
 
+#: bubenec.gpkg's district of Prague lies in S-JTSK / Krovak East North (metres)
+PRAGUE = "EPSG:5514"
+
+
 def _point_count(city) -> int:
     return int(city.store.scalar("SELECT count(*) FROM features"))
 
@@ -162,9 +166,10 @@ def _copy_shapefile(src_shp, dst_dir, *, skip=()):
     return dst_dir / src_shp.name
 
 
-def test_a_shapefile_without_prj_is_refused_until_its_crs_is_stated(city, tmp_path):
+def test_a_shapefile_without_prj_is_refused_until_its_crs_is_stated(new_city, tmp_path):
     from tests.conftest import sample
 
+    city = new_city(crs="EPSG:32618")  # New York's boroughs: a city in the UTM zone that holds them
     shp = _copy_shapefile(sample("vector/nybb.shp"), tmp_path, skip=(".prj",))
     with pytest.raises(cim.CRSError, match="--source-crs"):
         city.ingest(shp)
@@ -193,8 +198,10 @@ def test_a_truncated_geopackage_is_refused_and_the_city_unchanged(city, tmp_path
     assert city.sql("SELECT count(*) AS n FROM features").column("n")[0].as_py() == 0
 
 
-def test_a_geopackage_ingests_all_its_layers_in_one_transaction(city, tmp_path):
+def test_a_geopackage_ingests_all_its_layers_in_one_transaction(new_city, tmp_path):
     from tests.conftest import sample
+
+    city = new_city(crs=PRAGUE)
 
     reports = city.ingest(sample("vector/bubenec.gpkg"))
     assert len(reports) == 4
@@ -203,8 +210,10 @@ def test_a_geopackage_ingests_all_its_layers_in_one_transaction(city, tmp_path):
     assert [r.layer for r in one] == ["streets_only"]
 
 
-def test_a_layer_picked_from_a_geopackage_updates_the_layer_the_whole_file_made(city):
+def test_a_layer_picked_from_a_geopackage_updates_the_layer_the_whole_file_made(new_city):
     from tests.conftest import sample
+
+    city = new_city(crs=PRAGUE)
 
     reports = city.ingest(sample("vector/bubenec.gpkg"))
     streets = next(r.layer for r in reports if "street" in r.layer)
@@ -231,7 +240,7 @@ def test_a_source_whose_every_row_is_rejected_fails_and_leaves_the_city_unchange
     with pytest.raises(cim.SourceError, match=r"empty\.geojson: all 5 rows .* rejected") as caught:
         city.ingest(write_geojson(tmp_path / "empty.geojson", feats))
     message = str(caught.value)
-    assert "row 1: null geometry" in message and "first 3 of 5" in message
+    assert "rows 1, 2, 3 … of 5: null geometry" in message
     assert len(message.splitlines()) == 1
     assert (_point_count(city), len(city.history()), list(city.layers["name"])) == before
 
