@@ -172,7 +172,8 @@ def _refuse_when_all_rejected(path: Path, report: IngestReport, shown: int = 3) 
     reasons = {r.reason for r in report.rejects}
     if len(reasons) == 1:  # one reason for every row (the whole source lies outside the city's area): said once
         rows = ", ".join(r.row for r in report.rejects[:shown])
-        why = f"rows {rows}{f' … of {report.rejected:,}' if report.rejected > shown else ''}: {reasons.pop()}"
+        label = "row" if report.rejected == 1 else "rows"
+        why = f"{label} {rows}{f' … of {report.rejected:,}' if report.rejected > shown else ''}: {reasons.pop()}"
     else:
         first = "; ".join(f"row {r.row}: {r.reason}" for r in report.rejects[:shown])
         why = first + (f" (first {shown} of {report.rejected:,})" if report.rejected > shown else "")

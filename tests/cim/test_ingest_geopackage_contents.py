@@ -15,8 +15,9 @@ import pytest
 import cim
 from tests.conftest import sample
 
-#: sample GeoPackage → a city CRS its vector layers can be reprojected into
-GEOPACKAGES = {"vector/ngageoint_example.gpkg": ("EPSG:32613", "America/Denver"),
+#: sample GeoPackage → a city CRS whose area holds all its vector layers (ngageoint_example's lie in
+#: Denver, Virginia and Seattle: the contiguous United States' Albers, not Denver's UTM zone)
+GEOPACKAGES = {"vector/ngageoint_example.gpkg": ("EPSG:5070", "America/Denver"),
                "vector/bubenec.gpkg": ("EPSG:5514", "Europe/Prague")}
 
 
