@@ -15,12 +15,9 @@ committed versions. A city can live in its own schema: ``postgresql://…/db?opt
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -33,23 +30,21 @@ import pyarrow.csv as pa_csv
 from cim.errors import CIMError, CityNotFound, first_line
 from cim.store.base import Store
 from cim.store.dialect import COMPAT_SQL, to_postgres
+from cim.store.pg_values import (
+    ARROW_TYPES,
+    GEOARROW,
+    csv_column,
+    ewkb_to_wkb,
+    json_texts,
+    multipoint_xy,
+    param,
+    pg_type,
+    plain,
+)
 from cim.store.timeout import current_timeout, timed_out
 
 SCHEMES = ("postgresql://", "postgres://")
 
-_GEOARROW = {b"ARROW:extension:name": b"geoarrow.wkb", b"ARROW:extension:metadata": b"{}"}
-_UTC = pa.timestamp("us", tz="UTC")
-#: PostgreSQL type oid → Arrow type (geometry is looked up per database)
-_ARROW = {
-    16: pa.bool_(), 17: pa.binary(), 18: pa.string(), 19: pa.string(), 20: pa.int64(), 21: pa.int16(),
-    23: pa.int32(), 25: pa.string(), 114: pa.string(), 700: pa.float32(), 701: pa.float64(),
-    1043: pa.string(), 1082: pa.date32(), 1114: pa.timestamp("us"), 1184: _UTC, 1700: pa.float64(),
-    3802: pa.string(), 1042: pa.string(), 2950: pa.string(),
-    # arrays (meshes.color is REAL[4]) as Arrow lists, not as text
-    1000: pa.list_(pa.bool_()), 1005: pa.list_(pa.int16()), 1007: pa.list_(pa.int32()),
-    1016: pa.list_(pa.int64()), 1021: pa.list_(pa.float32()), 1022: pa.list_(pa.float64()),
-    1009: pa.list_(pa.string()), 1015: pa.list_(pa.string()),
-}
 
 
 #: per connection: sorts and hashes of analysis queries (a join over a million buildings) stay in
@@ -197,7 +192,7 @@ class PostGISStore(Store):
         groups = self._run(sql, None, translate=False, binary=True).fetchall()
         ids, xs, ys = [], [], []
         for count, joined, wkb in groups:
-            points = _multipoint_xy(wkb, count)
+            points = multipoint_xy(wkb, count)
             names = joined.split(_SEPARATOR) if isinstance(joined, str) else []
             if points is None or len(names) != count:
                 return super().centroids(relation)
@@ -211,8 +206,8 @@ class PostGISStore(Store):
 
     def _column(self, name: str, oid: int, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
         if oid == self._geometry_oid:
-            return pa.field(name, pa.binary(), metadata=_GEOARROW), pa.array(values, pa.binary())
-        type_ = _ARROW.get(oid)
+            return pa.field(name, pa.binary(), metadata=GEOARROW), pa.array(values, pa.binary())
+        type_ = ARROW_TYPES.get(oid)
         if type_ is not None:
             if oid == 1700:
                 values = [None if v is None else float(v) for v in values]
@@ -220,7 +215,7 @@ class PostGISStore(Store):
                 return pa.field(name, type_), pa.array(values, type_)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 pass
-        array = pa.array([_plain(v) for v in values])
+        array = pa.array([plain(v) for v in values])
         return pa.field(name, array.type), array
 
     def insert_arrow(self, table: str, data: pa.Table, *, geometry: Sequence[str] = (),
@@ -229,10 +224,10 @@ class PostGISStore(Store):
             return 0
         # one COPY in CSV written by Arrow's C++ writer: far faster than adapting row by row in Python
         names = list(data.column_names)
-        columns = [_csv_column(data.column(c), wkb=c in geometry) for c in names]
+        columns = [csv_column(data.column(c), wkb=c in geometry) for c in names]
         for column, attrs in (json_objects or {}).items():
             names.append(column)
-            columns.append(pa.array(_json_texts(attrs, data.num_rows), pa.string()))
+            columns.append(pa.array(json_texts(attrs, data.num_rows), pa.string()))
         quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
         sink = pa.BufferOutputStream()
         pa_csv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), sink,
@@ -274,7 +269,7 @@ class PostGISStore(Store):
         for the statements inside; the table goes when it ends.
         """
         con = self._connection()
-        cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in data.schema)
+        cols = ", ".join(f'"{f.name}" {pg_type(f.type)}' for f in data.schema)
         own = self._read_only and not getattr(self._local, "depth", 0)
         with self.transaction():
             if own:
@@ -333,7 +328,7 @@ class PostGISStore(Store):
         come in PostgreSQL's binary format (bytea as bytes, not hex text)."""
         psycopg = _psycopg()
         text = to_postgres(sql) if translate else sql
-        args = [_param(p) for p in params] if params else None
+        args = [param(p) for p in params] if params else None
         if not args:
             text = text.replace("%%", "%")
         con = self._connection()
@@ -367,23 +362,6 @@ class PostGISStore(Store):
 #: group is the low bits of the id's hash (a power of two: ``abs`` of the hash can overflow)
 _SEPARATOR = "\x1f"
 _BULK_GROUPS = 16
-#: a point of a little-endian MultiPoint's WKB: byte order, type, x, y
-_WKB_POINT = np.dtype({"names": ["order", "type", "x", "y"], "formats": ["u1", "<u4", "<f8", "<f8"],
-                       "offsets": [0, 1, 5, 13], "itemsize": 21})
-
-
-def _multipoint_xy(wkb: bytes | None, count: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """x and y of a little-endian 2D MultiPoint's ``count`` points (an empty point's are NaN), or
-    None when the WKB is anything else."""
-    if wkb is None or len(wkb) != 9 + 21 * count:
-        return None
-    head = np.frombuffer(wkb, dtype="<u4", count=2, offset=1)
-    if wkb[0] != 1 or head[0] != 4 or head[1] != count:
-        return None
-    points = np.frombuffer(wkb, dtype=_WKB_POINT, count=count, offset=9)
-    if count and ((points["order"] != 1).any() or (points["type"] != 1).any()):
-        return None
-    return points["x"].copy(), points["y"].copy()
 
 
 def _connect_message(location: str, exc: Exception) -> str:
@@ -423,89 +401,3 @@ def _geometry_loader(con: Any, oid: int) -> None:
     con.adapters.register_loader(oid, WKBLoader)
 
 
-def ewkb_to_wkb(raw: bytes) -> bytes:
-    """PostGIS EWKB (SRID or Z/M flag bits) as ISO WKB; plain 2D WKB is returned as it is."""
-    if len(raw) < 5:
-        return raw
-    order = "little" if raw[0] == 1 else "big"
-    code = int.from_bytes(raw[1:5], order)
-    if code & 0xE0000000 == 0:
-        return raw
-    import shapely
-
-    return shapely.to_wkb(shapely.from_wkb(raw), flavor="iso", include_srid=False)
-
-
-def _param(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, (list, tuple)):
-        return [_param(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _csv_column(column: pa.ChunkedArray, *, wkb: bool) -> pa.Array | pa.ChunkedArray:
-    """A column as COPY's CSV reads it: WKB as hex, bytea as ``\\x`` hex, arrays as ``{…}``, JSON as text."""
-    t = column.type
-    if pa.types.is_dictionary(t):
-        column, t = column.cast(t.value_type), t.value_type
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        prefix = "" if wkb else "\\x"
-        return pa.array([None if v is None else prefix + v.hex() for v in column.to_pylist()], pa.string())
-    if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t):
-        return pa.array([None if v is None else "{" + ",".join("NULL" if x is None else repr(x) for x in v) + "}"
-                         for v in column.to_pylist()], pa.string())
-    if pa.types.is_struct(t) or pa.types.is_map(t):
-        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                         for v in column.to_pylist()], pa.string())
-    return column
-
-
-def _json_texts(attrs: pa.Table, n: int) -> list[str]:
-    if attrs.num_columns == 0:
-        return ["{}"] * n
-    names = attrs.column_names
-    cols = []
-    for column in attrs.columns:
-        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            cols.append([None] * n)
-        else:
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            cols.append(column.to_pylist())
-    return [json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_default)
-            for row in zip(*cols, strict=True)]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return str(value)
-
-
-def _pg_type(t: pa.DataType) -> str:
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "bigint"
-    if pa.types.is_floating(t):
-        return "double precision"
-    if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "bytea"
-    return "text"
