@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import pyproj
@@ -27,7 +28,7 @@ from gis.errors import CRSError
 from gis.geometry import finite_mask
 
 __all__ = ["parse_crs", "crs_label", "same_crs", "transformer", "thread_transformer", "north_first", "reproject",
-           "finite_mask", "clip_to_area_of_use", "not_in_metres", "beyond_area_of_use"]
+           "finite_mask", "clip_to_area_of_use", "not_in_metres", "beyond_area_of_use", "AreaCheck"]
 
 _HINT = "use an EPSG code such as EPSG:4490 (CGCS2000) or EPSG:4549 (CGCS2000 / 3-degree GK CM 120E)"
 
@@ -260,8 +261,23 @@ def clip_to_area_of_use(bounds: tuple[float, float, float, float], src: str | in
 AREA_MARGIN_DEG = 1.0
 
 
+class AreaCheck(NamedTuple):
+    """What ``beyond_area_of_use`` found: shapes wholly away from the area, shapes reaching beyond
+    it, and the area as text; the phrases every refusal and note says it with."""
+
+    far: np.ndarray
+    part: np.ndarray
+    area: str
+
+    def wholly_outside(self, crs_name: str) -> str:
+        return f"wholly outside the area {crs_name} is defined for ({self.area}, and {AREA_MARGIN_DEG:g}° around it)"
+
+    def beyond(self, crs_name: str) -> str:
+        return f"beyond the area {crs_name} is defined for ({self.area})"
+
+
 def beyond_area_of_use(geoms: np.ndarray, src: str | int | pyproj.CRS,
-                       dst: str | int | pyproj.CRS) -> tuple[np.ndarray, np.ndarray, str] | None:
+                       dst: str | int | pyproj.CRS) -> AreaCheck | None:
     """Which shapes (in ``src``) lie wholly more than ``AREA_MARGIN_DEG`` outside the lon/lat area
     ``dst`` is defined for, which reach beyond it in part, and that area as text; None when ``dst``
     names no area (or one across the antimeridian) or ``src`` has no way to lon/lat.
@@ -297,4 +313,4 @@ def beyond_area_of_use(geoms: np.ndarray, src: str | int | pyproj.CRS,
         far = known & ((e < area.west - m) | (w > area.east + m) | (n < area.south - m) | (s > area.north + m))
         part = known & ~far & ((w < area.west) | (e > area.east) | (s < area.south) | (n > area.north))
     text = f"lon {area.west:.2f} to {area.east:.2f}, lat {area.south:.2f} to {area.north:.2f}"
-    return far, part, text
+    return AreaCheck(far, part, text)

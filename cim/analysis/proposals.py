@@ -130,13 +130,12 @@ def _from_massing(city: City, path: Path, *, anchor: str | None, height: float |
 def _massing_in_city_area(path: Path, geoms: np.ndarray, crs: object, city_crs: str) -> None:
     """A massing whose buildings lie wholly away from the area the city's CRS is defined for is
     refused saying so (as an ingest refuses such features), not as standing on no parcel."""
-    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+    from gis.crs import beyond_area_of_use
 
     found = beyond_area_of_use(geoms, crs, city_crs)
-    if found is not None and len(geoms) and found[0].all():
-        raise CRSError(f"{path.name} lies wholly outside the area the city CRS {city_crs} is defined for "
-                       f"({found[2]}, and {AREA_MARGIN_DEG:g}° around it): give it in the city's CRS, or place "
-                       "it with --anchor X,Y")
+    if found is not None and len(geoms) and found.far.all():
+        raise CRSError(f"{path.name} lies {found.wholly_outside(f'the city CRS {city_crs}')}: give it in the "
+                       "city's CRS, or place it with --anchor X,Y")
 
 
 def _column(table: pa.Table, name: str, given: float | None, n: int) -> np.ndarray:

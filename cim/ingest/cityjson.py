@@ -95,7 +95,7 @@ def _within_city_area(path: Path, objects: list[Any], src: Any, city_crs: str, o
     """A CityJSON file is one place: refused whole when its footprints lie wholly away from the area
     the city's CRS is defined for (projected there, every shape and size would be wrong), noted when
     they reach beyond it."""
-    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+    from gis.crs import beyond_area_of_use
 
     shapes = [obj.footprint for obj in objects if obj.footprint is not None]
     if not shapes:
@@ -104,14 +104,12 @@ def _within_city_area(path: Path, objects: list[Any], src: Any, city_crs: str, o
     found = beyond_area_of_use(np.array([extent], dtype=object), src, city_crs)
     if found is None:
         return
-    far, part, area = found
-    if far[0]:
-        raise CRSError(f"{path} lies wholly outside the area the city CRS {city_crs} is defined for ({area}, and "
-                       f"{AREA_MARGIN_DEG:g}° around it): projected there its buildings' shapes and sizes would be "
-                       "wrong; keep it in a city whose CRS covers it")
-    if part[0]:
-        out.notes.append(f"{path.name} reaches beyond the area the city CRS {city_crs} is defined for ({area}): "
-                         "its objects out there are stored distorted")
+    if found.far[0]:
+        raise CRSError(f"{path} lies {found.wholly_outside(f'the city CRS {city_crs}')}: projected there its "
+                       "buildings' shapes and sizes would be wrong; keep it in a city whose CRS covers it")
+    if found.part[0]:
+        out.notes.append(f"{path.name} reaches {found.beyond(f'the city CRS {city_crs}')}: its objects out there "
+                         "are stored distorted")
 
 
 def _source_crs(path: Path, declared: str | None, stated: str | None) -> Any:

@@ -70,17 +70,17 @@ def placed_in_city_area(path: Path, georef: Any, city_crs: str) -> None:
     defined for (a model of a New Zealand building in a city in eastern China's Gauss-Krüger zone):
     its elements would land at wild coordinates with no error. Judged by the model's origin; a
     review or a proposal of a model asks the same before meshing it."""
-    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use, transformer
+    from gis.crs import beyond_area_of_use, transformer
 
     origin = shapely.points(georef.eastings, georef.northings)
     found = beyond_area_of_use(np.array([origin], dtype=object), georef.crs, city_crs)
-    if found is None or not found[0][0]:
+    if found is None or not found.far[0]:
         return
     lon, lat = transformer(georef.crs, "EPSG:4326").transform(georef.eastings, georef.northings)
-    raise CRSError(f"{path} is placed by {georef.method} ({georef.crs}) at lon {lon:.4f}, lat {lat:.4f}, wholly "
-                   f"outside the area the city CRS {city_crs} is defined for ({found[2]}, and {AREA_MARGIN_DEG:g}° "
-                   "around it): if the model belongs to this city, place it with --anchor E,N (and --rotation) "
-                   "in the city's CRS; else keep it in a city whose CRS covers it")
+    raise CRSError(f"{path} is placed by {georef.method} ({georef.crs}) at lon {lon:.4f}, lat {lat:.4f}, "
+                   f"{found.wholly_outside(f'the city CRS {city_crs}')}: if the model belongs to this city, place "
+                   "it with --anchor E,N (and --rotation) in the city's CRS; else keep it in a city whose CRS "
+                   "covers it")
 
 
 def _anchor(city_crs: str, options: IfcOptions) -> Any:

@@ -211,24 +211,22 @@ def _inside_area_of_use(geoms: np.ndarray, kept_rows: np.ndarray, keep: np.ndarr
                         data: VectorData, out: SourceLayer) -> tuple[np.ndarray, np.ndarray]:
     """Reject the shapes lying wholly outside the area the city's CRS is defined for (projected
     there, their shape and size would be wrong with no error); say how many reach beyond it in part."""
-    from gis.crs import AREA_MARGIN_DEG, beyond_area_of_use
+    from gis.crs import beyond_area_of_use
 
     found = beyond_area_of_use(geoms, src_crs, city_crs)
     if found is None:
         return geoms, kept_rows
-    far, part, area = found
-    source = str(data.source)
+    far, part = found.far, found.part
+    source, crs_name = str(data.source), f"the city CRS {city_crs}"
     for index in kept_rows[far]:
         out.reject(source, int(data.row_numbers[index]),
-                   f"lies wholly outside the area the city CRS {city_crs} is defined for ({area}, and "
-                   f"{AREA_MARGIN_DEG:g}° around it): projected there its shape and size would be wrong; "
+                   f"lies {found.wholly_outside(crs_name)}: projected there its shape and size would be wrong; "
                    "keep it in a city whose CRS covers it")
     keep[kept_rows[far]] = False
     if part.any():
         count = int(np.count_nonzero(part))
-        out.notes.append(f"{count} feature{'s reach' if count > 1 else ' reaches'} beyond the area the city CRS "
-                         f"{city_crs} is defined for ({area}): {'their parts' if count > 1 else 'its part'} "
-                         "out there are stored distorted")
+        out.notes.append(f"{count} feature{'s reach' if count > 1 else ' reaches'} {found.beyond(crs_name)}: "
+                         f"{'their parts' if count > 1 else 'its part'} out there are stored distorted")
     return geoms[~far], kept_rows[~far]
 
 
