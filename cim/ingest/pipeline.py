@@ -89,8 +89,15 @@ def ingest(city: City, path: str | Path, *, kind: str | None = None, progress: P
     try:
         with city.store.transaction():
             states = lock_layers(city, list(sums))
-            reports = [_ingest_layer(city, path, reader, options, t, sums[t.layer], states[t.layer], ctx, moved)
-                       for t in targets]
+            reports = []
+            for t in targets:
+                try:
+                    reports.append(_ingest_layer(city, path, reader, options, t, sums[t.layer], states[t.layer],
+                                                 ctx, moved))
+                except SourceError as exc:
+                    if len(targets) < 2:
+                        raise
+                    raise type(exc)(f"{exc}. {_one_layer_at_a_time(path, targets, t)}") from exc
     except BaseException:
         for file in moved:
             file.unlink(missing_ok=True)
@@ -165,6 +172,15 @@ def _fill(report: IngestReport, data: SourceLayer) -> None:
     report.extra.update(data.extra)
 
 
+def _one_layer_at_a_time(path: Path, targets: list[Target], failed: Target) -> str:
+    """What to do when one layer of a multi-layer source cannot go in: the source goes in whole or
+    not at all, and each of its other layers can go in on its own."""
+    others = [t.part or t.layer for t in targets if t is not failed]
+    shown = ", ".join(others[:8]) + (f" … ({len(others)} in all)" if len(others) > 8 else "")
+    return (f"{path.name} holds {len(targets)} layers and goes in whole or not at all: ingest the others one at "
+            f"a time with --source-layer NAME (source_layer=), each then going in or refused on its own: {shown}")
+
+
 def _refuse_when_all_rejected(path: Path, report: IngestReport, shown: int = 3) -> None:
     """A source none of whose rows could be stored is an error, not an empty new version."""
     if not report.read or report.rejected < report.read:
@@ -177,8 +193,10 @@ def _refuse_when_all_rejected(path: Path, report: IngestReport, shown: int = 3) 
     else:
         first = "; ".join(f"row {r.row}: {r.reason}" for r in report.rejects[:shown])
         why = first + (f" (first {shown} of {report.rejected:,})" if report.rejected > shown else "")
-    raise SourceError(f"{path.name}: all {report.read:,} rows of layer {report.layer} were rejected, so nothing "
-                      f"was stored and the city is unchanged — {why}; see the reasons and fix the source")
+    every = "the one row" if report.read == 1 else f"all {report.read:,} rows"
+    raise SourceError(f"{path.name}: {every} of layer {report.layer} {'was' if report.read == 1 else 'were'} "
+                      f"rejected, so nothing was stored and the city is unchanged — {why}; see the reasons and "
+                      "fix the source")
 
 
 __all__ = ["Reader", "ingest", "reader_for"]

@@ -96,3 +96,22 @@ def test_geopackage_blob_attributes_are_kept_as_base64_text_and_the_report_says_
     [report] = [r for r in reports if r.layer == "point1"]
     [note] = [n for n in report.notes if "base64" in n]
     assert path.name in note and "point1" in note and all(name in note for name in blobs)
+
+
+def test_a_geopackage_with_a_layer_from_elsewhere_is_refused_whole_and_names_its_other_layers(tmp_path):
+    """ngageoint_example.gpkg into Denver's UTM zone: point2 lies in Virginia, so the file stores
+    nothing; the error says which layer, why, and how each other layer can go in on its own."""
+    path = sample("vector/ngageoint_example.gpkg")
+    city = cim.create(tmp_path / "denver.duckdb", crs="EPSG:32613", timezone="America/Denver")
+    layers = [str(name) for name, geometry in pyogrio.list_layers(path) if geometry is not None]
+    with pytest.raises(cim.SourceError) as refused:
+        city.ingest(path)
+    said = str(refused.value)
+    assert "the one row of layer point2 was rejected" in said and "lies wholly outside the area" in said
+    assert f"holds {len(layers)} layers and goes in whole or not at all" in said
+    assert "--source-layer NAME" in said
+    assert all(name in said.split("--source-layer NAME")[1] for name in layers if name != "point2")
+    assert len(city.layers) == 0
+    [report] = city.ingest(path, source_layer="point1")  # as the error says: one layer on its own goes in
+    assert report.stored == report.read > 0
+    city.close()
