@@ -77,10 +77,10 @@ def placed_in_city_area(path: Path, georef: Any, city_crs: str) -> None:
     if found is None or not found.far[0]:
         return
     lon, lat = transformer(georef.crs, "EPSG:4326").transform(georef.eastings, georef.northings)
-    raise CRSError(f"{path} is placed by {georef.method} ({georef.crs}) at lon {lon:.4f}, lat {lat:.4f}, "
+    raise CRSError(f"{path.name} is placed by {georef.method} ({georef.crs}) at lon {lon:.4f}, lat {lat:.4f}, "
                    f"{found.wholly_outside(f'the city CRS {city_crs}')}: if the model belongs to this city, place "
-                   "it with --anchor E,N (and --rotation) in the city's CRS; else keep it in a city whose CRS "
-                   "covers it")
+                   "it by an anchor E,N in the city's CRS (--anchor, with --rotation; anchor= in Python and a "
+                   "process's anchor input); else keep it in a city whose CRS covers it")
 
 
 def _anchor(city_crs: str, options: IfcOptions) -> Any:

@@ -125,7 +125,7 @@ def _check_ifc(city: City, inputs: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise ValidationError('input "ifc" is not valid base64') from exc
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.ifc"
+        path = Path(folder) / "uploaded.ifc"  # the name a refusal gives the model
         path.write_bytes(data)
         report = review_ifc(city, path, parcel=str(inputs["parcel"]), anchor=inputs.get("anchor"),
                             sunlight=bool(inputs.get("sunlight", False)))

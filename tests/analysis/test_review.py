@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cim.cli import app
 from cim.errors import FeatureNotFound, ValidationError
+from tests.conftest import sample
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +258,25 @@ def test_a_city_whose_only_buildings_are_in_bim_layers_says_so_and_checks_them_o
     building_ids = set(features.loc[features["class"] == "Building", "id"])
     assert set(named["subject"]) == building_ids and counted["buildings"] == len(building_ids)
     assert (named["status"] == "fail").all() and (named["limit"] == 5.0).all()  # 6.5 m on the 5 m parcel
+
+
+def test_the_check_ifc_process_refuses_a_model_placed_far_away_naming_the_upload_and_the_anchor_input(demo_path,
+                                                                                                      site):
+    """Karlsruhe's FZK-Haus uploaded for review in the demo city (eastern China): refused with where
+    the file puts it and how to place it, naming the upload, not a temporary file on the server."""
+    import base64
+
+    import cim
+    from serving.processes import PROCESSES
+
+    data = sample("ifc/AC20-FZK-Haus.ifc").read_bytes()
+    inputs = {"ifc": {"value": base64.b64encode(data).decode(), "encoding": "base64"}, "parcel": site["short"]}
+    with cim.open(demo_path, read_only=True) as c, pytest.raises(cim.CRSError) as refused:
+        PROCESSES["check-ifc"].run(c, inputs)
+    said = str(refused.value)
+    assert said.startswith("uploaded.ifc is placed by IfcSite RefLatitude/RefLongitude")
+    assert "lon 8.4365, lat 49.1004" in said and "a process's anchor input" in said
+    assert "/tmp" not in said and "tmp" not in said.split(" is placed")[0]
+    inputs["anchor"] = f"{site['x']},{site['y']}"  # placed by the anchor input, the same upload is reviewed
+    with cim.open(demo_path, read_only=True) as c:
+        assert PROCESSES["check-ifc"].run(c, inputs)["report"]["checks"]
