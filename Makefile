@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml scripts/install-system.sh tests/threed/validator/packag
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'
-	# compiled loops (the MVT encoder's, the point-in-polygon join's): built once here (numba keeps
+	# compiled loops (the MVT encoder's, the point-in-polygon join's, the validity pre-check's): built once here (numba keeps
 	# them beside the module), not in a request
 	$(PY) -c "from serving.vector.encode import warm; warm()"
 	$(PY) -c "from gis.inside import warm; warm()"
+	$(PY) -c "from gis.valid import warm; warm()"
 	npm ci --prefix tests/threed/validator --no-audit --no-fund --silent
 	npm ci --prefix tests/clients/web --no-audit --no-fund --silent
 	touch $(STAMP)

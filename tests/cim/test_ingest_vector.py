@@ -80,6 +80,41 @@ def test_a_self_intersecting_polygon_is_repaired_and_counted(city, tmp_path):
     assert city.features("bow").geometry.is_valid.all()
 
 
+def _ring(x: float, y: float, size: float = 20.0) -> list[list[float]]:
+    """A square ring in the city's CRS (EPSG:4549 metres)."""
+    return [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
+
+
+def test_a_source_in_the_city_crs_is_checked_row_by_row_as_any_other(city, tmp_path):
+    """A source in the city's own CRS passes its simple rings through untouched (a compiled check)
+    and has GEOS judge the rest: rejects, their rows and reasons, and repairs as for any source."""
+    crs = "urn:ogc:def:crs:EPSG::4549"
+    el = [[515000, 3980000], [515030, 3980000], [515030, 3980010], [515010, 3980010], [515010, 3980030],
+          [515000, 3980030], [515000, 3980000]]
+    feats = [{"n": 1, "geometry": {"type": "Polygon", "coordinates": [_ring(515000, 3980000)]}},
+             {"n": 2, "geometry": None},
+             {"n": 3, "geometry": {"type": "Polygon", "coordinates": []}},
+             {"n": 4, "geometry": {"type": "Polygon", "coordinates": [_ring(2e9, 3980000)]}},
+             {"n": 5, "geometry": {"type": "Polygon", "coordinates": [el]}},
+             {"n": 6, "geometry": {"type": "Polygon", "coordinates": [_ring(515100, 3980000, 40),
+                                                                      _ring(515110, 3980010)[::-1]]}}]
+    (report,) = city.ingest(write_geojson(tmp_path / "local.geojson", feats, crs=crs))
+    assert (report.read, report.stored, report.rejected, report.repaired) == (6, 3, 3, 0)
+    assert sorted((r.row, r.reason) for r in report.rejects) == [
+        ("2", "null geometry"), ("3", "empty geometry"), ("4", "absurd coordinates")]
+    stored = city.features("local").set_index("n").geometry
+    for n in (1, 5, 6):
+        source = shapely.geometry.shape(feats[n - 1]["geometry"])
+        assert stored.loc[n].equals_exact(source, 0.0), n
+    ring = _ring(515000, 3980000)
+    bowtie = [ring[0], ring[2], ring[1], ring[3], ring[0]]
+    (again,) = city.ingest(write_geojson(tmp_path / "bow.geojson", [
+        {"n": 1, "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
+        {"n": 2, "geometry": {"type": "Polygon", "coordinates": [_ring(515100, 3980000)]}}], crs=crs))
+    assert (again.stored, again.repaired) == (2, 1)
+    assert city.features("bow").geometry.is_valid.all()
+
+
 def test_absurd_coordinates_are_rejected_not_stored(city, tmp_path):
     feats = [{"n": 1, "geometry": {"type": "Point", "coordinates": [1e20, 1e20]}},
              {"n": 2, "geometry": {"type": "Point", "coordinates": list(square(515000, 3980000)[0])}}]
