@@ -167,9 +167,9 @@ def _lonlat_of(path: Path, data: VectorData) -> Any:
     return parse_crs("EPSG:4326")
 
 
-#: rows from which a source in the city's CRS is pre-checked by the compiled pass (``gis.valid``):
-#: GEOS checks 200 000 polygons in about 0.6 s, which loading the compiled loops into a new process
-#: (numba, about 0.6 s) would eat up
+#: rows from which a source's polygons are pre-checked by the compiled pass (``gis.valid``), so GEOS
+#: tests the validity of the others only (and, in the city's CRS, parses only them): below it,
+#: loading the compiled loops into a new process (numba, about 0.6 s) would cost more than it saves
 PRECHECK_ROWS = 200_000
 
 
@@ -184,11 +184,16 @@ def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: Sour
     from gis.geometry import check_and_repair
 
     source_wkb = data.table.column("geometry")
-    if same_crs(src_crs, parse_crs(city_crs)) and not datum and len(source_wkb) >= PRECHECK_ROWS:
-        passed = _passed_through(source_wkb, data, out)
+    vouched = None
+    if len(source_wkb) >= PRECHECK_ROWS:
+        from gis.valid import certainly_valid
+
+        vouched = certainly_valid(source_wkb)
+    if vouched is not None and same_crs(src_crs, parse_crs(city_crs)) and not datum:
+        passed = _passed_through(source_wkb, vouched, data, out)
         if passed is not None:
             return passed
-    checked = check_and_repair(source_wkb)
+    checked = check_and_repair(source_wkb, valid=vouched)
     keep = np.ones(out.read, dtype=bool)
     source = str(data.source)
     for index, reason in checked.rejected:
@@ -217,20 +222,18 @@ def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: Sour
     return pa.array(shapely.to_wkb(geoms), pa.binary()), keep
 
 
-def _passed_through(source_wkb: pa.ChunkedArray, data: VectorData,
+def _passed_through(source_wkb: pa.ChunkedArray, vouched: np.ndarray, data: VectorData,
                     out: SourceLayer) -> tuple[pa.Array, np.ndarray] | None:
     """The source's WKB as it is, when it needs no change (its CRS is the city's): the polygons
-    certainly valid (``gis.valid``: one compiled pass) pass untouched and GEOS checks only the
-    others, rejecting as the full check would. None when a geometry needs changing (a repair, a Z
-    to drop) or the layer holds anything but polygons: the caller then checks every row with GEOS."""
+    ``vouched`` for as certainly valid (``gis.valid``: one compiled pass) pass untouched and GEOS
+    checks only the others, rejecting as the full check would. None when a geometry needs
+    changing (a repair, a Z to drop): the caller then checks every row with GEOS."""
     from gis._wkb import wkb_types
     from gis.geometry import check_and_repair
-    from gis.valid import certainly_valid
 
-    certain = certainly_valid(source_wkb)
-    if certain is None or wkb_types(source_wkb)[1].any():
+    if wkb_types(source_wkb)[1].any():
         return None
-    rest = np.flatnonzero(~certain)
+    rest = np.flatnonzero(~vouched)
     checked = check_and_repair(source_wkb.take(pa.array(rest))) if rest.size else None
     if checked is not None and checked.repaired.any():
         return None

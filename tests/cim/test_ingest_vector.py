@@ -80,41 +80,49 @@ def test_a_self_intersecting_polygon_is_repaired_and_counted(city, tmp_path):
     assert city.features("bow").geometry.is_valid.all()
 
 
-def _ring(x: float, y: float, size: float = 20.0) -> list[list[float]]:
+def _city_ring(x: float, y: float, size: float = 20.0) -> list[list[float]]:
     """A square ring in the city's CRS (EPSG:4549 metres)."""
     return [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
 
 
-def test_a_source_in_the_city_crs_is_checked_row_by_row_as_any_other(city, tmp_path, monkeypatch):
-    """A source in the city's own CRS passes its simple rings through untouched (a compiled check,
-    here from the first row rather than from large sources on) and has GEOS judge the rest:
-    rejects, their rows and reasons, and repairs as for any source."""
+@pytest.mark.parametrize("lonlat", [False, True], ids=["in the city CRS", "in lon/lat"])
+def test_a_large_source_pre_checked_keeps_rejects_and_repairs_row_by_row(city, tmp_path, monkeypatch, lonlat):
+    """A large source has its simple rings vouched for by a compiled check (here from the first row
+    rather than from large sources on) and GEOS judge the rest; one in the city's own CRS is stored
+    untouched: rejects, their rows and reasons, and repairs as for any source."""
     import cim.ingest.vector
+    from tests.cim.helpers import lonlat as to_lonlat
 
     monkeypatch.setattr(cim.ingest.vector, "PRECHECK_ROWS", 1)
-    crs = "urn:ogc:def:crs:EPSG::4549"
+    crs = "OGC:CRS84" if lonlat else "urn:ogc:def:crs:EPSG::4549"
+
+    def polygon(*rings: list[list[float]]) -> dict:
+        """A GeoJSON polygon of rings given in the city's metres, written in the source's CRS."""
+        if lonlat:
+            rings = tuple([list(to_lonlat(*p)) for p in ring] if ring[0][0] < 1e9 else ring for ring in rings)
+        return {"type": "Polygon", "coordinates": list(rings)}
+
     el = [[515000, 3980000], [515030, 3980000], [515030, 3980010], [515010, 3980010], [515010, 3980030],
           [515000, 3980030], [515000, 3980000]]
-    feats = [{"n": 1, "geometry": {"type": "Polygon", "coordinates": [_ring(515000, 3980000)]}},
+    kept = {1: [_city_ring(515000, 3980000)], 5: [el], 6: [_city_ring(515100, 3980000, 40),
+                                                        _city_ring(515110, 3980010)[::-1]]}
+    feats = [{"n": 1, "geometry": polygon(*kept[1])},
              {"n": 2, "geometry": None},
              {"n": 3, "geometry": {"type": "Polygon", "coordinates": []}},
-             {"n": 4, "geometry": {"type": "Polygon", "coordinates": [_ring(2e9, 3980000)]}},
-             {"n": 5, "geometry": {"type": "Polygon", "coordinates": [el]}},
-             {"n": 6, "geometry": {"type": "Polygon", "coordinates": [_ring(515100, 3980000, 40),
-                                                                      _ring(515110, 3980010)[::-1]]}}]
+             {"n": 4, "geometry": polygon(_city_ring(2e9, 3980000))},
+             {"n": 5, "geometry": polygon(*kept[5])},
+             {"n": 6, "geometry": polygon(*kept[6])}]
     (report,) = city.ingest(write_geojson(tmp_path / "local.geojson", feats, crs=crs))
     assert (report.read, report.stored, report.rejected, report.repaired) == (6, 3, 3, 0)
     assert sorted((r.row, r.reason) for r in report.rejects) == [
         ("2", "null geometry"), ("3", "empty geometry"), ("4", "absurd coordinates")]
     stored = city.features("local").set_index("n").geometry
-    for n in (1, 5, 6):
-        source = shapely.geometry.shape(feats[n - 1]["geometry"])
-        assert stored.loc[n].equals_exact(source, 0.0), n
-    ring = _ring(515000, 3980000)
-    bowtie = [ring[0], ring[2], ring[1], ring[3], ring[0]]
+    for n, rings in kept.items():
+        assert stored.loc[n].equals_exact(shapely.Polygon(rings[0], rings[1:]), 1e-6 if lonlat else 0.0), n
+    ring = _city_ring(515000, 3980000)
     (again,) = city.ingest(write_geojson(tmp_path / "bow.geojson", [
-        {"n": 1, "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
-        {"n": 2, "geometry": {"type": "Polygon", "coordinates": [_ring(515100, 3980000)]}}], crs=crs))
+        {"n": 1, "geometry": polygon([ring[0], ring[2], ring[1], ring[3], ring[0]])},
+        {"n": 2, "geometry": polygon(_city_ring(515100, 3980000))}], crs=crs))
     assert (again.stored, again.repaired) == (2, 1)
     assert city.features("bow").geometry.is_valid.all()
 

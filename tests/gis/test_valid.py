@@ -136,3 +136,19 @@ def test_on_the_real_sample_layers_every_vouched_geometry_is_valid_to_geos(requi
         geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
         wrong = np.flatnonzero(certain & ~_sane(geoms))
         assert wrong.size == 0, (relative, name, wrong[:5])
+
+
+def test_the_full_check_given_the_pre_checks_mask_rejects_and_repairs_as_without_it():
+    from gis.geometry import check_and_repair
+
+    rng = np.random.default_rng(11)
+    shapes = [*DEGENERATE.values(), *DOUBTFUL.values()]
+    shapes += [shapely.Polygon(rng.uniform(0, 10, (int(rng.integers(3, 9)), 2))) for _ in range(500)]
+    wkb = pa.array(list(shapely.to_wkb(np.asarray(shapes, dtype=object))), pa.binary())
+    vouched = certainly_valid(wkb)
+    assert vouched.any() and not vouched.all()
+    alone, helped = check_and_repair(wkb), check_and_repair(wkb, valid=vouched)
+    assert helped.rejected == alone.rejected
+    assert (helped.repaired == alone.repaired).all() and alone.repaired.any()
+    assert all(a is None and b is None or shapely.equals_exact(a, b, 0.0)
+               for a, b in zip(alone.geoms, helped.geoms, strict=True))
