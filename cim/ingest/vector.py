@@ -184,27 +184,26 @@ def _checked_geometries(city_crs: str, data: VectorData, src_crs: Any, out: Sour
     from gis.geometry import check_and_repair
 
     source_wkb = data.table.column("geometry")
+    untouched = same_crs(src_crs, parse_crs(city_crs)) and not datum  # the WKB may pass as it is
     vouched = None
     if len(source_wkb) >= PRECHECK_ROWS:
         from gis.valid import certainly_valid
 
         vouched = certainly_valid(source_wkb)
-    if vouched is not None and same_crs(src_crs, parse_crs(city_crs)) and not datum:
+    if vouched is not None and untouched:
         passed = _passed_through(source_wkb, vouched, data, out)
         if passed is not None:
             return passed
     checked = check_and_repair(source_wkb, valid=vouched)
     keep = np.ones(out.read, dtype=bool)
+    _reject(checked.rejected, np.arange(out.read), data, out, keep)
     source = str(data.source)
-    for index, reason in checked.rejected:
-        keep[index] = False
-        out.reject(source, int(data.row_numbers[index]), reason)
     out.repaired = int(np.count_nonzero(checked.repaired & keep))
     kept_rows = np.flatnonzero(keep)
     geoms = checked.geoms[keep]
     has_z = bool(shapely.has_z(geoms).any()) if len(geoms) else False
-    if same_crs(src_crs, parse_crs(city_crs)) and not out.repaired and not has_z and not datum:
-        return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary()), keep
+    if untouched and not out.repaired and not has_z:
+        return _as_is(source_wkb, keep), keep
     if datum:
         from gis.china import to_wgs84
 
@@ -238,12 +237,24 @@ def _passed_through(source_wkb: pa.ChunkedArray, vouched: np.ndarray, data: Vect
     if checked is not None and checked.repaired.any():
         return None
     keep = np.ones(out.read, dtype=bool)
-    source = str(data.source)
-    for index, reason in checked.rejected if checked is not None else ():
-        keep[rest[index]] = False
-        out.reject(source, int(data.row_numbers[rest[index]]), reason)
+    _reject(checked.rejected if checked is not None else [], rest, data, out, keep)
     out.repaired = 0
-    return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary()), keep
+    return _as_is(source_wkb, keep), keep
+
+
+def _reject(rejected: list[tuple[int, str]], rows: np.ndarray, data: VectorData, out: SourceLayer,
+            keep: np.ndarray) -> None:
+    """Report the rows the geometry check rejected (``rejected`` indexes ``rows``, the source rows it
+    was given) and take them out of ``keep``."""
+    source = str(data.source)
+    for index, reason in rejected:
+        keep[rows[index]] = False
+        out.reject(source, int(data.row_numbers[rows[index]]), reason)
+
+
+def _as_is(source_wkb: pa.ChunkedArray, keep: np.ndarray) -> pa.Array:
+    """The source's own WKB of the rows kept (re-encoding a million polygons costs seconds)."""
+    return source_wkb.filter(pa.array(keep)).combine_chunks().cast(pa.binary())
 
 
 def _inside_area_of_use(geoms: np.ndarray, kept_rows: np.ndarray, keep: np.ndarray, src_crs: Any, city_crs: str,
